@@ -1,0 +1,6 @@
+//! ie-bench: InstructUIE (Wang et al. 2023) as a library. The pure core (`ie`, `data`,
+//! `prompt`, `eval`, `export`) knows nothing of terminals, async runtimes or databases.
+
+pub mod data;
+pub mod ie;
+pub mod pyrandom;
