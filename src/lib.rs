@@ -2,5 +2,7 @@
 //! `prompt`, `eval`, `export`) knows nothing of terminals, async runtimes or databases.
 
 pub mod data;
+pub mod eval;
 pub mod ie;
+pub mod prompt;
 pub mod pyrandom;

@@ -32,6 +32,13 @@ pub enum DataError {
         field: String,
         message: String,
     },
+    #[error("{}: line {line}: field `{field}`: {message}", path.display())]
+    Line {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
     #[error("{}: {message}", path.display())]
     Shape { path: PathBuf, message: String },
     #[error("{}: dataset directory has no labels.json", dir.display())]

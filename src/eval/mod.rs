@@ -1,0 +1,13 @@
+//! Scoring generated text against gold strings: the official evaluator (`compat`), a corrected
+//! `strict` mode, and per-example verdicts with an error taxonomy.
+
+pub mod extract;
+pub mod metrics;
+pub mod normalize;
+pub mod predictions;
+pub mod report;
+
+pub use extract::{score_instance, Mode, Outcome};
+pub use metrics::Counts;
+pub use predictions::{read_predictions, PredictionLine};
+pub use report::{score, DatasetScore, Report, TaskReport};

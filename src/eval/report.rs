@@ -1,0 +1,133 @@
+//! Per-dataset scores and the per-task unweighted average, as `calculate_f1.py` reports them
+//! (SPEC §4.1 step 3).
+
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+use super::extract::{metric_kind, score_instance, MetricKind, Mode, Outcome};
+use super::metrics::Counts;
+use super::predictions::PredictionLine;
+use crate::ie::TaskKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DatasetScore {
+    /// A fraction in [0, 1], like the official TSV.
+    pub score: f64,
+    /// TP/FP/FN for F1 metrics; `None` for accuracy.
+    pub counts: Option<Counts>,
+    /// Number of instances.
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TaskReport {
+    pub metric: MetricKind,
+    /// Sorted by dataset name, case-insensitively.
+    pub datasets: Vec<(String, DatasetScore)>,
+    /// Unweighted mean over the datasets present.
+    pub average: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub tasks: IndexMap<TaskKind, TaskReport>,
+    /// Predictions of tasks the mode does not score, per task.
+    pub unscored: Vec<(TaskKind, u64)>,
+}
+
+#[derive(Default)]
+struct Acc {
+    counts: Counts,
+    correct: u64,
+    n: u64,
+}
+
+/// Scores every line, grouped by (task, dataset).
+pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
+    let mut groups: HashMap<(TaskKind, &str), Acc> = HashMap::new();
+    let mut unscored: HashMap<TaskKind, u64> = HashMap::new();
+    for l in lines {
+        match score_instance(l.task, &l.ground_truth, &l.prediction, mode) {
+            None => *unscored.entry(l.task).or_default() += 1,
+            Some(outcome) => {
+                let acc = groups.entry((l.task, l.dataset.as_str())).or_default();
+                acc.n += 1;
+                match outcome {
+                    Outcome::F1(c) => acc.counts.add(c),
+                    Outcome::Accuracy(ok) => acc.correct += ok as u64,
+                }
+            }
+        }
+    }
+    let mut tasks: IndexMap<TaskKind, TaskReport> = IndexMap::new();
+    let mut keys: Vec<(TaskKind, &str)> = groups.keys().copied().collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| ci_order(a.1, b.1)));
+    for key in keys {
+        let acc = &groups[&key];
+        let metric = metric_kind(key.0, mode).expect("scored tasks have a metric");
+        let ds = match metric {
+            MetricKind::F1 => DatasetScore {
+                score: acc.counts.f1(),
+                counts: Some(acc.counts),
+                n: acc.n,
+            },
+            MetricKind::Accuracy => DatasetScore {
+                score: if acc.n == 0 { 0.0 } else { acc.correct as f64 / acc.n as f64 },
+                counts: None,
+                n: acc.n,
+            },
+        };
+        tasks
+            .entry(key.0)
+            .or_insert_with(|| TaskReport {
+                metric,
+                datasets: Vec::new(),
+                average: 0.0,
+            })
+            .datasets
+            .push((key.1.to_string(), ds));
+    }
+    for t in tasks.values_mut() {
+        t.average = t.datasets.iter().map(|(_, d)| d.score).sum::<f64>() / t.datasets.len() as f64;
+    }
+    let mut unscored: Vec<(TaskKind, u64)> = unscored.into_iter().collect();
+    unscored.sort();
+    Report {
+        mode,
+        tasks,
+        unscored,
+    }
+}
+
+/// Python's `sorted(key=str.lower)`, with the original string breaking ties deterministically.
+pub fn ci_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
+}
+
+impl Report {
+    /// The stable JSON shape other tools consume:
+    /// `{"mode", "tasks": {TASK: {"datasets": {NAME: {"score","tp","fp","fn","n"}}, "average"}}}`.
+    pub fn to_json(&self) -> Value {
+        let mut tasks = serde_json::Map::new();
+        for (task, t) in &self.tasks {
+            let mut datasets = serde_json::Map::new();
+            for (name, d) in &t.datasets {
+                let (tp, fp, fn_) = match d.counts {
+                    Some(c) => (json!(c.tp), json!(c.fp), json!(c.fn_)),
+                    None => (Value::Null, Value::Null, Value::Null),
+                };
+                datasets.insert(
+                    name.clone(),
+                    json!({"score": d.score, "tp": tp, "fp": fp, "fn": fn_, "n": d.n}),
+                );
+            }
+            tasks.insert(
+                task.to_string(),
+                json!({"datasets": datasets, "average": t.average}),
+            );
+        }
+        json!({"mode": self.mode.as_str(), "tasks": tasks})
+    }
+}

@@ -1,0 +1,138 @@
+//! Materialising a split of a task config into text-to-text instances (SPEC §2–3): sampling,
+//! instruction choice, rendering, auxiliary-task thinning, in the official order.
+
+use serde::Serialize;
+use std::path::Path;
+
+use super::instructions::{InstructionBank, InstructionStrategy};
+use super::render::{fill, prefix, render, RecordRef, Substitution};
+use crate::data::sampling::sample;
+use crate::data::{DataError, DatasetLocation, TaskConfig};
+use crate::ie::Split;
+use crate::pyrandom::PyRandom;
+
+/// Probability of keeping an ES/ET/EP/EPR instance (`AUX_PROB` in the official code).
+pub const AUX_PROB: f64 = 0.3;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOptions {
+    pub strategy: InstructionStrategy,
+    pub add_task_name: bool,
+    pub add_dataset_name: bool,
+    pub aux_prob: f64,
+    pub seed: u64,
+    /// `max_num_instances_per_task` (train cap for `random` datasets).
+    pub max_train: Option<usize>,
+    /// `max_num_instances_per_eval_task` (dev cap).
+    pub max_eval: Option<usize>,
+    pub over_sampling: bool,
+    /// Report, rather than fail on, datasets or split files the config names but the data lacks.
+    pub skip_missing: bool,
+    pub substitution: Substitution,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            strategy: InstructionStrategy::Single,
+            add_task_name: false,
+            add_dataset_name: false,
+            aux_prob: AUX_PROB,
+            seed: 42,
+            max_train: Some(10_000),
+            max_eval: Some(200),
+            over_sampling: false,
+            skip_missing: false,
+            substitution: Substitution::Compat,
+        }
+    }
+}
+
+/// One text-to-text instance, in the shape `ie-bench prompts` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromptInstance {
+    #[serde(rename = "Task")]
+    pub task: crate::ie::TaskKind,
+    #[serde(rename = "Dataset")]
+    pub dataset: String,
+    pub id: String,
+    /// The full model input.
+    pub source: String,
+    pub target: String,
+    pub ground_truth: String,
+    #[serde(skip)]
+    pub sentence: String,
+    /// The instruction template with `{0}`, as the official `Instance.instruction`.
+    #[serde(skip)]
+    pub instruction: String,
+}
+
+#[derive(Debug, Default)]
+pub struct BuildOutput {
+    pub instances: Vec<PromptInstance>,
+    /// Datasets or files skipped under `skip_missing`, and other notes for the user.
+    pub skipped: Vec<String>,
+}
+
+/// Builds one split. Each split draws from its own generator seeded with `opts.seed` (the
+/// official builder shares one stream across train, dev and test; see the README).
+pub fn build_split(
+    root: &Path,
+    config: &TaskConfig,
+    split: Split,
+    bank: &InstructionBank,
+    opts: &BuildOptions,
+) -> Result<BuildOutput, DataError> {
+    let mut rng = PyRandom::new(opts.seed);
+    let max = match split {
+        Split::Train => opts.max_train,
+        Split::Dev => opts.max_eval,
+        Split::Test => None,
+    };
+    let mut out = BuildOutput::default();
+    for entry in &config.split(split).entries {
+        let loc = match DatasetLocation::locate(root, entry.task, &entry.dataset) {
+            Ok(loc) => loc,
+            Err(e) if opts.skip_missing => {
+                out.skipped.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let records = match loc.read_split(split) {
+            Ok(r) => r,
+            Err(e @ DataError::MissingSplit { .. }) if opts.skip_missing => {
+                out.skipped.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let labels = loc.task_labels()?;
+        let path = loc.split_path(split);
+        let records = sample(records, entry.strategy, max, opts.over_sampling, &mut rng);
+        let head = prefix(entry.task, &entry.dataset, opts.add_task_name, opts.add_dataset_name);
+        for (index, record) in records.iter().enumerate() {
+            let instruction = bank.choose(entry.task, opts.strategy, &mut rng).ok_or_else(|| {
+                DataError::Config {
+                    path: bank.origin.clone().into(),
+                    message: format!("no zero-shot instruction for task {}", entry.task),
+                }
+            })?;
+            let r = render(entry.task, &labels, instruction, record, &RecordRef { path: &path, index })?;
+            if entry.task.is_subsampled_aux() && rng.random() >= opts.aux_prob {
+                continue;
+            }
+            out.instances.push(PromptInstance {
+                task: entry.task,
+                dataset: entry.dataset.clone(),
+                id: index.to_string(),
+                source: format!("{head}{}", fill(&r.template, &record.sentence, opts.substitution)),
+                target: r.label,
+                ground_truth: r.ground_truth,
+                sentence: record.sentence.clone(),
+                instruction: r.template,
+            });
+        }
+    }
+    Ok(out)
+}

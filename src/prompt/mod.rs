@@ -1,0 +1,10 @@
+//! Instruction templates and the text-to-text view of IE: rendering sources and targets for the
+//! nine tasks, and materialising whole splits of a task config.
+
+pub mod build;
+pub mod instructions;
+pub mod render;
+
+pub use build::{build_split, BuildOptions, BuildOutput, PromptInstance, AUX_PROB};
+pub use instructions::{InstructionBank, InstructionStrategy};
+pub use render::{fill, python_format, render, Rendered, Substitution};
