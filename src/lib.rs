@@ -6,3 +6,5 @@ pub mod eval;
 pub mod ie;
 pub mod prompt;
 pub mod pyrandom;
+pub mod export;
+pub mod cli;

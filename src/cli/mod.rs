@@ -1,0 +1,96 @@
+//! Command-line front end: clap subcommands over the library calls.
+
+mod datasets;
+mod eval;
+mod prompts;
+pub mod sample;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::data::{config::BUILTIN_NAMES, TaskConfig};
+use crate::prompt::InstructionBank;
+
+#[derive(Parser)]
+#[command(name = "ie-bench", version, about = "A workbench for instruction-tuned information extraction (InstructUIE)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List tasks, datasets, split sizes, label counts and validation warnings.
+    Datasets(datasets::Args),
+    /// Materialise the text-to-text instances of a task config split as JSON lines.
+    Prompts(prompts::Args),
+    /// Score a predictions file (official predict_eval_predictions.jsonl or ie-bench's own).
+    Eval(eval::Args),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Datasets(a) => datasets::run(a),
+        Command::Prompts(a) => prompts::run(a),
+        Command::Eval(a) => eval::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--data`, defaulting to the sample data.
+pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
+    match data {
+        Some(d) => Ok(d),
+        None => sample::sample_data_dir(),
+    }
+}
+
+/// `--config NAME|DIR`: a directory; or a name, looked up first in the data's own
+/// `../configs/NAME` (the sample data ships one) and then among the built-in official configs;
+/// `builtin:NAME` forces the official one.
+pub(crate) fn task_config(spec: &str, data: &Path) -> Result<TaskConfig> {
+    let as_dir = Path::new(spec);
+    if as_dir.is_dir() {
+        return TaskConfig::read_dir(as_dir).context("reading task config");
+    }
+    let (forced, name) = match spec.strip_prefix("builtin:") {
+        Some(n) => (true, n),
+        None => (false, spec),
+    };
+    if !forced {
+        if let Some(local) = data.parent().map(|p| p.join("configs").join(name)) {
+            if local.is_dir() {
+                return TaskConfig::read_dir(&local).context("reading task config");
+            }
+        }
+    }
+    TaskConfig::builtin(name).with_context(|| {
+        format!(
+            "--config {spec:?} is neither a directory nor a known config (built in: {})",
+            BUILTIN_NAMES.join(", ")
+        )
+    })
+}
+
+/// `--instructions FILE`, defaulting to the data's `../configs/instruction_config.json`, else the
+/// official bank.
+pub(crate) fn instruction_bank(file: Option<&Path>, data: &Path) -> Result<InstructionBank> {
+    if let Some(f) = file {
+        return InstructionBank::read(f).context("reading instruction bank");
+    }
+    if let Some(local) = data.parent().map(|p| p.join("configs").join("instruction_config.json")) {
+        if local.is_file() {
+            return InstructionBank::read(&local).context("reading instruction bank");
+        }
+    }
+    Ok(InstructionBank::builtin())
+}

@@ -1,0 +1,326 @@
+//! One `ResultTable` model rendered as a terminal table, Markdown, CSV or LaTeX (booktabs).
+//! Scores are held as fractions and shown as percentages with two decimals.
+
+use crate::data::catalog::{fold_group, paper_score, Setting};
+use crate::eval::report::{Report, TaskReport};
+use crate::ie::TaskKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Md,
+    Csv,
+    Latex,
+    Json,
+}
+
+/// A column of a result table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    /// Score columns take part in "best per row"; count columns do not.
+    pub is_score: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Count(u64),
+    /// A fraction in [0, 1].
+    Score(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub label: String,
+    pub cells: Vec<Cell>,
+    /// Summary rows (averages) are set apart in every format.
+    pub summary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultTable {
+    pub title: String,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+}
+
+impl ResultTable {
+    /// One table per task of a report: dataset rows, then the unweighted average; with
+    /// `paper`, the paper's published score beside matching datasets.
+    pub fn from_task(task: TaskKind, t: &TaskReport, mode: &str, paper: Option<Setting>) -> ResultTable {
+        let metric = match t.metric {
+            crate::eval::extract::MetricKind::F1 => "F1",
+            crate::eval::extract::MetricKind::Accuracy => "Acc",
+        };
+        let mut columns = vec![
+            Column { name: "n".into(), is_score: false },
+            Column { name: "TP".into(), is_score: false },
+            Column { name: "FP".into(), is_score: false },
+            Column { name: "FN".into(), is_score: false },
+            Column { name: format!("{metric} ({mode})"), is_score: true },
+        ];
+        if paper.is_some() {
+            columns.push(Column { name: "Paper".into(), is_score: true });
+        }
+        let count = |c: Option<u64>| c.map_or(Cell::Empty, Cell::Count);
+        let mut rows: Vec<Row> = t
+            .datasets
+            .iter()
+            .map(|(name, d)| {
+                let mut cells = vec![
+                    Cell::Count(d.n),
+                    count(d.counts.map(|c| c.tp)),
+                    count(d.counts.map(|c| c.fp)),
+                    count(d.counts.map(|c| c.fn_)),
+                    Cell::Score(d.score),
+                ];
+                if let Some(setting) = paper {
+                    cells.push(
+                        paper_score(task, name, setting).map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
+                    );
+                }
+                Row { label: name.clone(), cells, summary: false }
+            })
+            .collect();
+        // Zero-shot RE reports FewRel and Wiki-ZSL as the mean over their five folds (SPEC §5.3).
+        if paper == Some(Setting::ZeroShot) {
+            for group in ["fewrel", "wiki"] {
+                let folds: Vec<f64> = t
+                    .datasets
+                    .iter()
+                    .filter(|(n, _)| fold_group(n) == Some(group))
+                    .map(|(_, d)| d.score)
+                    .collect();
+                if folds.is_empty() {
+                    continue;
+                }
+                let entry = crate::data::catalog::lookup(task, &format!("{group}_0"));
+                let mut cells = vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty];
+                cells.push(Cell::Score(folds.iter().sum::<f64>() / folds.len() as f64));
+                cells.push(entry.and_then(|e| e.zero_shot).map_or(Cell::Empty, |p| Cell::Score(p / 100.0)));
+                rows.push(Row {
+                    label: format!("{} (mean of {} folds)", entry.map_or(group, |e| e.paper_name), folds.len()),
+                    cells,
+                    summary: true,
+                });
+            }
+        }
+        let mut avg = vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty, Cell::Score(t.average)];
+        if let Some(setting) = paper {
+            // The paper column's average only where every dataset has a paper number.
+            let nums: Vec<f64> = t
+                .datasets
+                .iter()
+                .filter_map(|(n, _)| paper_score(task, n, setting))
+                .collect();
+            avg.push(if nums.len() == t.datasets.len() && !nums.is_empty() {
+                Cell::Score(nums.iter().sum::<f64>() / nums.len() as f64 / 100.0)
+            } else {
+                Cell::Empty
+            });
+        }
+        rows.push(Row { label: "Average".into(), cells: avg, summary: true });
+        ResultTable { title: task.to_string(), columns, rows }
+    }
+
+    /// Index of the best score cell of a row (ties: the first), for bold in LaTeX.
+    fn best(&self, row: &Row) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, (c, col)) in row.cells.iter().zip(&self.columns).enumerate() {
+            if let (Cell::Score(s), true) = (c, col.is_score) {
+                if best.is_none_or(|(_, b)| *s > b) {
+                    best = Some((i, *s));
+                }
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+}
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Empty => String::new(),
+        Cell::Count(n) => n.to_string(),
+        Cell::Score(s) => format!("{:.2}", s * 100.0),
+    }
+}
+
+/// Renders tables one after another in a text format (`json` is handled by the caller).
+pub fn render(tables: &[ResultTable], format: Format) -> String {
+    let parts: Vec<String> = tables
+        .iter()
+        .map(|t| match format {
+            Format::Table => plain(t),
+            Format::Md => markdown(t),
+            Format::Csv => csv(t),
+            Format::Latex => latex(t),
+            Format::Json => unreachable!("json is rendered from the report"),
+        })
+        .collect();
+    match format {
+        // One CSV stream with a task column rather than several headers.
+        Format::Csv => {
+            let mut out = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                let body = if i == 0 { p.as_str() } else { p.split_once('\n').map_or("", |x| x.1) };
+                out.push_str(body);
+            }
+            out
+        }
+        _ => parts.join("\n"),
+    }
+}
+
+fn header(t: &ResultTable) -> Vec<String> {
+    std::iter::once("Dataset".to_string())
+        .chain(t.columns.iter().map(|c| c.name.clone()))
+        .collect()
+}
+
+fn plain(t: &ResultTable) -> String {
+    let head = header(t);
+    let body: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| std::iter::once(r.label.clone()).chain(r.cells.iter().map(cell_text)).collect())
+        .collect();
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| {
+            body.iter()
+                .map(|r| r[i].chars().count())
+                .chain([head[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = widths[i] - c.chars().count();
+                if i == 0 { format!("{c}{}", " ".repeat(pad)) } else { format!("{}{c}", " ".repeat(pad)) }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
+    let mut out = format!("{}\n{}\n{}\n", t.title, line(&head), rule);
+    let mut in_summary = false;
+    for (r, cells) in t.rows.iter().zip(&body) {
+        if r.summary && !in_summary {
+            out.push_str(&rule);
+            out.push('\n');
+            in_summary = true;
+        }
+        out.push_str(&line(cells));
+        out.push('\n');
+    }
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn markdown(t: &ResultTable) -> String {
+    let head = header(t);
+    let mut out = format!("### {}\n\n| {} |\n|", md_escape(&t.title), head.iter().map(|h| md_escape(h)).collect::<Vec<_>>().join(" | "));
+    out.push_str(":---|");
+    for _ in &t.columns {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+    for r in &t.rows {
+        let label = if r.summary { format!("**{}**", md_escape(&r.label)) } else { md_escape(&r.label) };
+        let cells: Vec<String> = r.cells.iter().map(cell_text).collect();
+        out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(t: &ResultTable) -> String {
+    let mut out = String::from("Task");
+    for h in header(t) {
+        out.push(',');
+        out.push_str(&csv_field(&h));
+    }
+    out.push('\n');
+    for r in &t.rows {
+        out.push_str(&csv_field(&t.title));
+        out.push(',');
+        out.push_str(&csv_field(&r.label));
+        for c in &r.cells {
+            out.push(',');
+            out.push_str(&cell_text(c));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn latex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '\\' => out.push_str("\\textbackslash{}"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn latex(t: &ResultTable) -> String {
+    let spec = format!("l{}", "r".repeat(t.columns.len()));
+    let mut out = format!(
+        "% {}\n\\begin{{tabular}}{{{spec}}}\n\\toprule\n{} \\\\\n\\midrule\n",
+        latex_escape(&t.title),
+        header(t).iter().map(|h| latex_escape(h)).collect::<Vec<_>>().join(" & ")
+    );
+    let mut in_summary = false;
+    for r in &t.rows {
+        if r.summary && !in_summary {
+            out.push_str("\\midrule\n");
+            in_summary = true;
+        }
+        let best = t.best(r);
+        let cells: Vec<String> = r
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let text = cell_text(c);
+                if Some(i) == best { format!("\\textbf{{{text}}}") } else { text }
+            })
+            .collect();
+        out.push_str(&format!("{} & {} \\\\\n", latex_escape(&r.label), cells.join(" & ")));
+    }
+    out.push_str("\\bottomrule\n\\end{tabular}\n");
+    out
+}
+
+/// Tables for every task of a report.
+pub fn report_tables(report: &Report, paper: Option<Setting>) -> Vec<ResultTable> {
+    report
+        .tasks
+        .iter()
+        .map(|(task, t)| ResultTable::from_task(*task, t, report.mode.as_str(), paper))
+        .collect()
+}
