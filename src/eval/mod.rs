@@ -6,8 +6,10 @@ pub mod metrics;
 pub mod normalize;
 pub mod predictions;
 pub mod report;
+pub mod verdict;
 
 pub use extract::{score_instance, Mode, Outcome};
 pub use metrics::Counts;
 pub use predictions::{read_predictions, PredictionLine};
 pub use report::{score, DatasetScore, Report, TaskReport};
+pub use verdict::{verdict, ErrorKind, Verdict};

@@ -1,0 +1,370 @@
+//! Per-example verdicts: which predicted and gold items match, and what kind of error each
+//! unmatched one is. Diagnostics only; scores come from `report`.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use super::extract::{event_strings, items, strict_items, Mode};
+use super::predictions::PredictionLine;
+use crate::ie::TaskKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Correct,
+    /// Same span, other label.
+    WrongType,
+    /// Same label, overlapping but different span text.
+    WrongBoundary,
+    /// A gold item nothing predicted.
+    Missing,
+    /// A predicted item with no gold counterpart (label in options, span in text).
+    Spurious,
+    LabelNotInOptions,
+    SpanNotInText,
+    /// Text that is not an item of the task's output format.
+    Unparsable,
+    Repetition,
+    Empty,
+    Truncated,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::Correct,
+        ErrorKind::WrongType,
+        ErrorKind::WrongBoundary,
+        ErrorKind::Missing,
+        ErrorKind::Spurious,
+        ErrorKind::LabelNotInOptions,
+        ErrorKind::SpanNotInText,
+        ErrorKind::Unparsable,
+        ErrorKind::Repetition,
+        ErrorKind::Empty,
+        ErrorKind::Truncated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Correct => "correct",
+            ErrorKind::WrongType => "wrong_type",
+            ErrorKind::WrongBoundary => "wrong_boundary",
+            ErrorKind::Missing => "missing",
+            ErrorKind::Spurious => "spurious",
+            ErrorKind::LabelNotInOptions => "label_not_in_options",
+            ErrorKind::SpanNotInText => "span_not_in_text",
+            ErrorKind::Unparsable => "unparsable",
+            ErrorKind::Repetition => "repetition",
+            ErrorKind::Empty => "empty",
+            ErrorKind::Truncated => "truncated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemVerdict {
+    pub kind: ErrorKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gold: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pred: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    #[serde(rename = "Task")]
+    pub task: TaskKind,
+    #[serde(rename = "Dataset")]
+    pub dataset: String,
+    pub id: String,
+    pub line: usize,
+    /// Every item matched and nothing is flagged.
+    pub correct: bool,
+    pub items: Vec<ItemVerdict>,
+    /// Whole-output problems: empty, unparsable, repetition, truncated.
+    pub flags: Vec<ErrorKind>,
+}
+
+/// A parsed item: label and span for typed items, span only for ES/EP/EE.
+struct Item {
+    text: String,
+    label: Option<String>,
+    span: String,
+}
+
+fn split_item(task: TaskKind, text: &str) -> Item {
+    let parts = match task {
+        // EEA writes the argument first: "name: role".
+        TaskKind::Eea => text.rsplit_once(':').map(|(s, l)| (l, s)),
+        TaskKind::Es | TaskKind::Ep | TaskKind::Ee => None,
+        _ => text.split_once(':'),
+    };
+    match parts {
+        Some((label, span)) => Item { text: text.to_string(), label: Some(label.to_string()), span: span.to_string() },
+        None => Item { text: text.to_string(), label: None, span: text.to_string() },
+    }
+}
+
+fn needs_colon(task: TaskKind) -> bool {
+    !matches!(task, TaskKind::Es | TaskKind::Ep | TaskKind::Ee)
+}
+
+/// The items a mode scores, so verdicts agree with the scores: compat keeps gold NA relations
+/// (they count as misses there), strict drops them.
+fn scored_items(task: TaskKind, s: &str, mode: Mode) -> Vec<String> {
+    let mut v = match (mode, task) {
+        (Mode::Compat, TaskKind::Ee) => event_strings(s, mode),
+        (Mode::Compat, _) if needs_colon(task) => items(s, mode).into_iter().filter(|x| x.contains(':')).collect(),
+        _ => strict_items(task, s),
+    };
+    v.retain(|x| !x.is_empty() && x != "none");
+    v
+}
+
+/// Option labels from the model input (`Option: a, b, c \n`), normalised; `None` where the
+/// prompt has none or the task's options are not item labels (EE).
+fn options(instruction: Option<&str>, task: TaskKind, mode: Mode) -> Option<Vec<String>> {
+    if matches!(task, TaskKind::Ee | TaskKind::Es | TaskKind::Ep) {
+        return None;
+    }
+    let text = instruction?;
+    let start = text.find("Option:")? + "Option:".len();
+    let line = text[start..].split('\n').next()?;
+    Some(line.split(',').map(|o| mode.norm(o)).collect())
+}
+
+/// The sentence: given, or read back from an ie-bench source (`Text: ... \n`).
+fn sentence(line: &PredictionLine) -> Option<String> {
+    if let Some(s) = &line.sentence {
+        return Some(s.clone());
+    }
+    let text = line.instruction.as_deref()?;
+    let start = text.find("\nText: ")? + "\nText: ".len();
+    let end = text[start..].find(" \n").map_or(text.len(), |e| start + e);
+    Some(text[start..end].to_string())
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    if a.contains(b) || b.contains(a) {
+        return true;
+    }
+    let words = |s: &str| -> Vec<String> {
+        s.split([' ', ','])
+            .filter(|w| w.chars().count() > 2)
+            .map(str::to_string)
+            .collect()
+    };
+    let wb = words(b);
+    words(a).iter().any(|w| wb.contains(w))
+}
+
+/// A run of 5+ word characters repeated three times in a row, the official repetition audit.
+fn has_repeated_run(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().take(512).collect();
+    let n = chars.len();
+    let word = |c: &char| c.is_alphanumeric() || *c == '_';
+    for i in 0..n {
+        let max_len = (n - i) / 3;
+        for len in 5..=max_len {
+            let unit = &chars[i..i + len];
+            if !unit.iter().all(word) {
+                break;
+            }
+            if chars[i + len..i + 2 * len] == *unit && chars[i + 2 * len..i + 3 * len] == *unit {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
+    let task = line.task;
+    let gold: Vec<Item> = scored_items(task, &line.ground_truth, mode).iter().map(|t| split_item(task, t)).collect();
+    let mut flags = Vec::new();
+    let trimmed = line.prediction.trim();
+    if trimmed.is_empty() {
+        flags.push(ErrorKind::Empty);
+    }
+    // Raw pieces of the prediction, to find text that is not an item at all.
+    let raw_pieces: Vec<String> = if task == TaskKind::Ee {
+        Vec::new()
+    } else {
+        items(&line.prediction, mode).into_iter().filter(|x| !x.is_empty()).collect()
+    };
+    let none_like = |x: &str| matches!(x, "none" | "na" | "no relation" | "[]");
+    let malformed: Vec<&String> = raw_pieces
+        .iter()
+        .filter(|x| !none_like(x) && needs_colon(task) && !x.contains(':'))
+        .collect();
+    let pred: Vec<Item> = scored_items(task, &line.prediction, mode).iter().map(|t| split_item(task, t)).collect();
+
+    let mut out = Vec::new();
+    let mut gold_used = vec![false; gold.len()];
+    let mut pred_used = vec![false; pred.len()];
+    // Exact matches first, each gold occurrence once.
+    for (pi, p) in pred.iter().enumerate() {
+        if let Some(gi) = (0..gold.len()).find(|&g| !gold_used[g] && gold[g].text == p.text) {
+            gold_used[gi] = true;
+            pred_used[pi] = true;
+            out.push(ItemVerdict { kind: ErrorKind::Correct, gold: Some(gold[gi].text.clone()), pred: Some(p.text.clone()) });
+        }
+    }
+    // Near misses pair a prediction with the gold item it was trying to be.
+    for (pi, p) in pred.iter().enumerate() {
+        if pred_used[pi] {
+            continue;
+        }
+        let pair = (0..gold.len()).filter(|&g| !gold_used[g]).find_map(|g| {
+            let gi = &gold[g];
+            if p.label.is_some() && gi.span == p.span && gi.label != p.label {
+                Some((g, ErrorKind::WrongType))
+            } else if gi.label == p.label && overlaps(&gi.span, &p.span) {
+                Some((g, ErrorKind::WrongBoundary))
+            } else {
+                None
+            }
+        });
+        if let Some((g, kind)) = pair {
+            gold_used[g] = true;
+            pred_used[pi] = true;
+            out.push(ItemVerdict { kind, gold: Some(gold[g].text.clone()), pred: Some(p.text.clone()) });
+        }
+    }
+    let opts = options(line.instruction.as_deref(), task, mode);
+    let sent = sentence(line).map(|s| mode.norm(&s));
+    for p in pred.iter().zip(&pred_used).filter(|(_, used)| !**used).map(|(p, _)| p) {
+        let label_ok = match (&opts, &p.label) {
+            (Some(o), Some(l)) => o.contains(l),
+            _ => true,
+        };
+        let span_ok = match &sent {
+            Some(s) if task != TaskKind::Ee => {
+                let parts: Vec<&str> = if matches!(task, TaskKind::Re | TaskKind::Epr | TaskKind::Ep) {
+                    p.span.splitn(2, ',').collect()
+                } else {
+                    vec![p.span.as_str()]
+                };
+                parts.iter().all(|x| s.contains(x))
+            }
+            _ => true,
+        };
+        let kind = if !label_ok {
+            ErrorKind::LabelNotInOptions
+        } else if !span_ok {
+            ErrorKind::SpanNotInText
+        } else {
+            ErrorKind::Spurious
+        };
+        out.push(ItemVerdict { kind, gold: None, pred: Some(p.text.clone()) });
+    }
+    for item in gold.iter().zip(&gold_used).filter(|(_, used)| !**used).map(|(g, _)| g) {
+        out.push(ItemVerdict { kind: ErrorKind::Missing, gold: Some(item.text.clone()), pred: None });
+    }
+    for m in &malformed {
+        out.push(ItemVerdict { kind: ErrorKind::Unparsable, gold: None, pred: Some((*m).clone()) });
+    }
+    if !trimmed.is_empty() && pred.is_empty() && !malformed.is_empty() {
+        flags.push(ErrorKind::Unparsable);
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &pred {
+        *seen.entry(&p.text).or_default() += 1;
+    }
+    if seen.values().any(|&n| n >= 3) || has_repeated_run(&line.prediction) {
+        flags.push(ErrorKind::Repetition);
+    }
+    let cut_mid_item = raw_pieces.len() > 1 && raw_pieces.last().is_some_and(|l| malformed.contains(&l));
+    let open_paren = task == TaskKind::Ee && line.prediction.matches('(').count() > line.prediction.matches(')').count();
+    if line.truncated || cut_mid_item || open_paren {
+        flags.push(ErrorKind::Truncated);
+    }
+    let correct = flags.is_empty() && out.iter().all(|i| i.kind == ErrorKind::Correct);
+    Verdict {
+        task,
+        dataset: line.dataset.clone(),
+        id: line.id.clone(),
+        line: line.line,
+        correct,
+        items: out,
+        flags,
+    }
+}
+
+/// Counts of every kind per (task, dataset), for the `--errors` table.
+pub fn summarize(verdicts: &[Verdict]) -> BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>> {
+    let mut out: BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>> = BTreeMap::new();
+    for v in verdicts {
+        let e = out.entry((v.task, v.dataset.clone())).or_default();
+        for i in &v.items {
+            *e.entry(i.kind).or_default() += 1;
+        }
+        for f in &v.flags {
+            *e.entry(*f).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(task: TaskKind, gold: &str, pred: &str) -> PredictionLine {
+        PredictionLine {
+            line: 1,
+            task,
+            dataset: "d".into(),
+            id: "0".into(),
+            ground_truth: gold.into(),
+            prediction: pred.into(),
+            instruction: Some("X \nOption: person, location, organization \nText: {0} \nAnswer:".into()),
+            sentence: Some("John Smith lives in New York .".into()),
+            truncated: false,
+        }
+    }
+
+    fn kinds(v: &Verdict) -> Vec<ErrorKind> {
+        let mut k: Vec<ErrorKind> = v.items.iter().map(|i| i.kind).chain(v.flags.iter().copied()).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn taxonomy_of_ner_errors() {
+        use ErrorKind::*;
+        let g = " person: John Smith; location: New York";
+        let v = |p| verdict(&line(TaskKind::Ner, g, p), Mode::Compat);
+        assert!(v("person: John Smith; location: New York").correct);
+        assert_eq!(kinds(&v("location: John Smith; location: New York")), [Correct, WrongType]);
+        assert_eq!(kinds(&v("person: John; location: New York")), [Correct, WrongBoundary]);
+        assert_eq!(kinds(&v("person: John Smith")), [Correct, Missing]);
+        assert_eq!(kinds(&v("person: John Smith; location: New York; person: Ann")), [Correct, Correct, SpanNotInText]);
+        assert_eq!(kinds(&v("person: John Smith; location: New York; city: lives")), [Correct, Correct, LabelNotInOptions]);
+        assert_eq!(kinds(&v("person: John Smith; location: New York; organization: lives")), [Correct, Correct, Spurious]);
+        assert_eq!(kinds(&v("")), [Missing, Missing, Empty]);
+        assert_eq!(kinds(&v("I cannot tell")), [Missing, Missing, Unparsable, Unparsable]);
+        assert_eq!(kinds(&v("person: John Smith; location: New York; person")), [Correct, Correct, Unparsable, Truncated]);
+        let rep = v("person: John Smith; person: John Smith; person: John Smith; location: New York");
+        assert!(kinds(&rep).contains(&Repetition));
+        assert!(!v("None").correct);
+        let none = verdict(&line(TaskKind::Ner, " None", "None"), Mode::Compat);
+        assert!(none.correct && none.items.is_empty());
+    }
+
+    #[test]
+    fn eea_reads_argument_then_role() {
+        let v = verdict(&line(TaskKind::Eea, " John Smith: attacker", "John Smith: victim"), Mode::Compat);
+        assert_eq!(kinds(&v), [ErrorKind::WrongType]);
+    }
+
+    #[test]
+    fn repeated_run_detector() {
+        assert!(has_repeated_run("abcdeabcdeabcde"));
+        assert!(!has_repeated_run("abcdeabcde"));
+        assert!(!has_repeated_run("abc abc abc "));
+    }
+}
