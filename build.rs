@@ -5,14 +5,22 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().filter_map(Result::ok).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let p = e.path();
         if p.is_dir() {
             walk(&p, root, out);
         } else {
-            out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+            out.push(
+                p.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+            );
         }
     }
 }
@@ -28,7 +36,12 @@ fn main() {
     let mut code = String::from("pub const SAMPLE_FILES: &[(&str, &[u8])] = &[\n");
     for f in &files {
         let abs = root.join(f);
-        writeln!(code, "    ({f:?}, include_bytes!({:?})),", abs.to_string_lossy()).unwrap();
+        writeln!(
+            code,
+            "    ({f:?}, include_bytes!({:?})),",
+            abs.to_string_lossy()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("sample_files.rs");

@@ -88,7 +88,10 @@ impl TaskKind {
 
     /// ES/ET/EP/EPR are thinned with probability `aux_prob`; EET/EEA are not (SPEC §3.2).
     pub fn is_subsampled_aux(self) -> bool {
-        matches!(self, TaskKind::Es | TaskKind::Et | TaskKind::Ep | TaskKind::Epr)
+        matches!(
+            self,
+            TaskKind::Es | TaskKind::Et | TaskKind::Ep | TaskKind::Epr
+        )
     }
 }
 

@@ -1,10 +1,10 @@
 //! ie-bench: InstructUIE (Wang et al. 2023) as a library. The pure core (`ie`, `data`,
 //! `prompt`, `eval`, `export`) knows nothing of terminals, async runtimes or databases.
 
+pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod ie;
 pub mod prompt;
 pub mod pyrandom;
-pub mod export;
-pub mod cli;

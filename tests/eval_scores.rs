@@ -21,7 +21,10 @@ fn expected_scores(path: &Path) -> BTreeMap<(String, String), f64> {
     let mut acc: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     for line in std::fs::read_to_string(path).unwrap().lines() {
         let v: Value = serde_json::from_str(line).unwrap();
-        let key = (v["Task"].as_str().unwrap().to_string(), v["Dataset"].as_str().unwrap().to_string());
+        let key = (
+            v["Task"].as_str().unwrap().to_string(),
+            v["Dataset"].as_str().unwrap().to_string(),
+        );
         match &v["expect"] {
             Value::Array(c) => {
                 let e = f1.entry(key).or_default();
@@ -41,8 +44,19 @@ fn expected_scores(path: &Path) -> BTreeMap<(String, String), f64> {
     for (k, [tp, fn_, fp]) in f1 {
         let (tp, fn_, fp) = (tp as f64, fn_ as f64, fp as f64);
         let p = if tp + fp == 0.0 { 0.0 } else { tp / (tp + fp) };
-        let r = if tp + fn_ == 0.0 { 0.0 } else { tp / (tp + fn_) };
-        out.insert(k, if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) });
+        let r = if tp + fn_ == 0.0 {
+            0.0
+        } else {
+            tp / (tp + fn_)
+        };
+        out.insert(
+            k,
+            if p + r == 0.0 {
+                0.0
+            } else {
+                2.0 * p * r / (p + r)
+            },
+        );
     }
     for (k, (ok, n)) in acc {
         out.insert(k, ok as f64 / n as f64);
@@ -58,7 +72,11 @@ fn compat_matches_the_official_counts_on_messy_predictions() {
     for (task, t) in &report.tasks {
         for (name, d) in &t.datasets {
             let want = expected[&(task.to_string(), name.clone())];
-            assert!((d.score - want).abs() < 1e-9, "{task}/{name}: {} vs {want}", d.score);
+            assert!(
+                (d.score - want).abs() < 1e-9,
+                "{task}/{name}: {} vs {want}",
+                d.score
+            );
             seen += 1;
         }
     }
@@ -72,17 +90,39 @@ fn compat_matches_the_official_counts_on_messy_predictions() {
 
 #[test]
 fn json_output_has_the_documented_shape() {
-    let out = bin().args(["eval", "--format", "json"]).arg(fixture()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["eval", "--format", "json"])
+        .arg(fixture())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["mode"], "compat");
     let obj = v.as_object().unwrap();
     assert_eq!(obj.keys().collect::<Vec<_>>(), ["mode", "tasks"]);
     let ner = &v["tasks"]["NER"];
-    assert_eq!(ner.as_object().unwrap().keys().collect::<Vec<_>>(), ["datasets", "average"]);
+    assert_eq!(
+        ner.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["datasets", "average"]
+    );
     let conll = &ner["datasets"]["CoNLL 2003"];
-    assert_eq!(conll.as_object().unwrap().keys().collect::<Vec<_>>(), ["score", "tp", "fp", "fn", "n"]);
-    assert_eq!((conll["tp"].as_u64(), conll["fp"].as_u64(), conll["fn"].as_u64(), conll["n"].as_u64()), (Some(9), Some(3), Some(2), Some(10)));
+    assert_eq!(
+        conll.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["score", "tp", "fp", "fn", "n"]
+    );
+    assert_eq!(
+        (
+            conll["tp"].as_u64(),
+            conll["fp"].as_u64(),
+            conll["fn"].as_u64(),
+            conll["n"].as_u64()
+        ),
+        (Some(9), Some(3), Some(2), Some(10))
+    );
     assert!((conll["score"].as_f64().unwrap() - 18.0 / 23.0).abs() < 1e-12);
     let eet = &v["tasks"]["EET"]["datasets"]["ACE05"];
     assert!(eet["tp"].is_null() && eet["fp"].is_null() && eet["fn"].is_null());
@@ -107,8 +147,16 @@ fn strict_mode_fixes_the_quirks() {
 fn gold_as_prediction_scores_one() {
     let dir = tempfile::tempdir().unwrap();
     let prompts = dir.path().join("p.jsonl");
-    let out = bin().args(["prompts", "--split", "test", "--aux-prob", "1", "--out"]).arg(&prompts).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["prompts", "--split", "test", "--aux-prob", "1", "--out"])
+        .arg(&prompts)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut preds = String::new();
     for line in std::fs::read_to_string(&prompts).unwrap().lines() {
         let mut v: Value = serde_json::from_str(line).unwrap();
@@ -132,30 +180,61 @@ fn gold_as_prediction_scores_one() {
 #[test]
 fn table_formats() {
     let run = |fmt: &str| {
-        let out = bin().args(["eval", "--paper", "supervised", "--format", fmt]).arg(fixture()).output().unwrap();
+        let out = bin()
+            .args(["eval", "--paper", "supervised", "--format", fmt])
+            .arg(fixture())
+            .output()
+            .unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
     let table = run("table");
-    assert!(table.contains("CoNLL 2003  10   9   3   2        78.26  92.94"), "{table}");
+    assert!(
+        table.contains("CoNLL 2003  10   9   3   2        78.26  92.94"),
+        "{table}"
+    );
     let md = run("md");
-    assert!(md.contains("| CoNLL 2003 | 10 | 9 | 3 | 2 | 78.26 | 92.94 |"), "{md}");
+    assert!(
+        md.contains("| CoNLL 2003 | 10 | 9 | 3 | 2 | 78.26 | 92.94 |"),
+        "{md}"
+    );
     let csv = run("csv");
-    assert!(csv.starts_with("Task,Dataset,n,TP,FP,FN,F1 (compat),Paper\n"), "{csv}");
-    assert!(csv.contains("NER,CoNLL 2003,10,9,3,2,78.26,92.94\n"), "{csv}");
+    assert!(
+        csv.starts_with("Task,Dataset,n,TP,FP,FN,F1 (compat),Paper\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("NER,CoNLL 2003,10,9,3,2,78.26,92.94\n"),
+        "{csv}"
+    );
     let latex = run("latex");
-    assert!(latex.contains("\\toprule") && latex.contains("\\midrule") && latex.contains("\\bottomrule"));
+    assert!(
+        latex.contains("\\toprule")
+            && latex.contains("\\midrule")
+            && latex.contains("\\bottomrule")
+    );
     // The best score per row is bold: the paper's on CoNLL, ours on bc2gm (no paper number
     // for that one would be bold too, as the only score).
-    assert!(latex.contains("CoNLL 2003 & 10 & 9 & 3 & 2 & 78.26 & \\textbf{92.94} \\\\"), "{latex}");
-    assert!(latex.contains("bc2gm & 2 & 2 & 0 & 0 & \\textbf{100.00} & 85.16 \\\\"), "{latex}");
+    assert!(
+        latex.contains("CoNLL 2003 & 10 & 9 & 3 & 2 & 78.26 & \\textbf{92.94} \\\\"),
+        "{latex}"
+    );
+    assert!(
+        latex.contains("bc2gm & 2 & 2 & 0 & 0 & \\textbf{100.00} & 85.16 \\\\"),
+        "{latex}"
+    );
 }
 
 #[test]
 fn verdicts_file_lists_every_example() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("v.jsonl");
-    let out = bin().args(["eval", "--errors", "--verdicts"]).arg(&out_path).arg(fixture()).output().unwrap();
+    let out = bin()
+        .args(["eval", "--errors", "--verdicts"])
+        .arg(&out_path)
+        .arg(fixture())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Error kinds per dataset"), "{stdout}");
@@ -166,6 +245,11 @@ fn verdicts_file_lists_every_example() {
         .collect();
     assert_eq!(lines.len(), 32);
     let garbage = lines.iter().find(|v| v["id"] == "7").unwrap();
-    let kinds: Vec<&str> = garbage["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = garbage["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["missing", "unparsable"]);
 }

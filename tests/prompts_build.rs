@@ -18,8 +18,18 @@ fn count(out: &ie_bench::prompt::BuildOutput, task: TaskKind) -> usize {
 #[test]
 fn aux_prob_one_keeps_every_auxiliary_instance() {
     let (root, config) = sample();
-    let opts = BuildOptions { aux_prob: 1.0, ..Default::default() };
-    let out = build_split(&root, &config, Split::Train, &InstructionBank::builtin(), &opts).unwrap();
+    let opts = BuildOptions {
+        aux_prob: 1.0,
+        ..Default::default()
+    };
+    let out = build_split(
+        &root,
+        &config,
+        Split::Train,
+        &InstructionBank::builtin(),
+        &opts,
+    )
+    .unwrap();
     assert_eq!(count(&out, TaskKind::Ner), 30);
     assert_eq!(count(&out, TaskKind::Es), 30);
     assert_eq!(count(&out, TaskKind::Et), 30);
@@ -37,7 +47,14 @@ fn aux_subsampling_follows_pythons_random_stream() {
     //               print([i for i in range(12) if d[i]])"
     let (root, config) = sample();
     let opts = BuildOptions::default();
-    let out = build_split(&root, &config, Split::Train, &InstructionBank::builtin(), &opts).unwrap();
+    let out = build_split(
+        &root,
+        &config,
+        Split::Train,
+        &InstructionBank::builtin(),
+        &opts,
+    )
+    .unwrap();
     let got = [TaskKind::Es, TaskKind::Et, TaskKind::Ep, TaskKind::Epr].map(|t| count(&out, t));
     assert_eq!(got, [13, 11, 4, 7]);
     let es_ids: Vec<&str> = out
@@ -57,7 +74,10 @@ fn seed_changes_the_subset_and_is_reproducible() {
     let (root, config) = sample();
     let bank = InstructionBank::builtin();
     let ids = |seed| {
-        let opts = BuildOptions { seed, ..Default::default() };
+        let opts = BuildOptions {
+            seed,
+            ..Default::default()
+        };
         build_split(&root, &config, Split::Train, &bank, &opts)
             .unwrap()
             .instances
@@ -73,12 +93,28 @@ fn seed_changes_the_subset_and_is_reproducible() {
 fn random_caps_and_over_sampling() {
     let (root, config) = sample();
     let bank = InstructionBank::builtin();
-    let opts = BuildOptions { max_train: Some(5), aux_prob: 1.0, ..Default::default() };
+    let opts = BuildOptions {
+        max_train: Some(5),
+        aux_prob: 1.0,
+        ..Default::default()
+    };
     let out = build_split(&root, &config, Split::Train, &bank, &opts).unwrap();
-    assert_eq!(count(&out, TaskKind::Ner), 15, "first 5 of each `random` dataset");
-    let opts = BuildOptions { max_train: Some(11), over_sampling: true, ..Default::default() };
+    assert_eq!(
+        count(&out, TaskKind::Ner),
+        15,
+        "first 5 of each `random` dataset"
+    );
+    let opts = BuildOptions {
+        max_train: Some(11),
+        over_sampling: true,
+        ..Default::default()
+    };
     let out = build_split(&root, &config, Split::Train, &bank, &opts).unwrap();
-    let movie: Vec<_> = out.instances.iter().filter(|i| i.task == TaskKind::Ner && i.dataset == "movie-mini").collect();
+    let movie: Vec<_> = out
+        .instances
+        .iter()
+        .filter(|i| i.task == TaskKind::Ner && i.dataset == "movie-mini")
+        .collect();
     assert_eq!(movie.len(), 11, "8 records topped up to 11");
     assert_eq!(movie[8].id, "8");
     // Test splits are never capped.
@@ -90,7 +126,10 @@ fn random_caps_and_over_sampling() {
 fn multiple_strategy_varies_instructions() {
     let (root, config) = sample();
     let bank = InstructionBank::builtin();
-    let opts = BuildOptions { strategy: InstructionStrategy::Multiple, ..Default::default() };
+    let opts = BuildOptions {
+        strategy: InstructionStrategy::Multiple,
+        ..Default::default()
+    };
     let out = build_split(&root, &config, Split::Train, &bank, &opts).unwrap();
     let distinct: std::collections::BTreeSet<&str> = out
         .instances
@@ -114,8 +153,15 @@ fn missing_split_is_fatal_unless_skipped() {
     config.dev = config.test.clone();
     let bank = InstructionBank::builtin();
     let err = build_split(&root, &config, Split::Dev, &bank, &BuildOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("movie-mini/dev.json: dev split is absent"), "{err}");
-    let opts = BuildOptions { skip_missing: true, ..Default::default() };
+    assert!(
+        err.to_string()
+            .contains("movie-mini/dev.json: dev split is absent"),
+        "{err}"
+    );
+    let opts = BuildOptions {
+        skip_missing: true,
+        ..Default::default()
+    };
     let out = build_split(&root, &config, Split::Dev, &bank, &opts).unwrap();
     assert!(out.instances.is_empty());
     assert_eq!(out.skipped.len(), 1);

@@ -44,23 +44,39 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("error: {} of {} datasets could not be read", failed.len(), summaries.len());
+        eprintln!(
+            "error: {} of {} datasets could not be read",
+            failed.len(),
+            summaries.len()
+        );
         Ok(ExitCode::FAILURE)
     }
 }
 
 fn print_table(root: &std::path::Path, summaries: &[DatasetSummary], max_warnings: usize) {
     println!("data: {}", root.display());
-    let width = summaries.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
+    let width = summaries
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     println!(
-        "{:<4} {:<width$} {:>7} {:>7} {:>7} {:>6}  {:<8} {}",
-        "task", "dataset", "train", "dev", "test", "labels", "aux", "warnings"
+        "{:<4} {:<width$} {:>7} {:>7} {:>7} {:>6}  {:<8} warnings",
+        "task", "dataset", "train", "dev", "test", "labels", "aux"
     );
-    let count = |s: &DatasetSummary, split| s.split(split).map_or("absent".to_string(), |n| n.to_string());
+    let count = |s: &DatasetSummary, split| {
+        s.split(split)
+            .map_or("absent".to_string(), |n| n.to_string())
+    };
     for s in summaries {
         let aux: Vec<&str> = s.aux.iter().map(|t| t.as_str()).collect();
         let labels = s.label_count.map_or("-".to_string(), |n| n.to_string());
-        let status = if s.errors.is_empty() { s.warnings.len().to_string() } else { "ERROR".to_string() };
+        let status = if s.errors.is_empty() {
+            s.warnings.len().to_string()
+        } else {
+            "ERROR".to_string()
+        };
         println!(
             "{:<4} {:<width$} {:>7} {:>7} {:>7} {:>6}  {:<8} {}",
             s.task.as_str(),
@@ -76,7 +92,10 @@ fn print_table(root: &std::path::Path, summaries: &[DatasetSummary], max_warning
             println!("      warning: {w}");
         }
         if s.warnings.len() > max_warnings {
-            println!("      ... {} more warnings (see --format json)", s.warnings.len() - max_warnings);
+            println!(
+                "      ... {} more warnings (see --format json)",
+                s.warnings.len() - max_warnings
+            );
         }
     }
 }

@@ -71,7 +71,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     });
     print!("{}", render(&report_tables(&report, setting), args.format));
     if let Some(table) = errors {
-        println!("\nError kinds per dataset ({} mode)\n{table}", args.mode.as_str());
+        println!(
+            "\nError kinds per dataset ({} mode)\n{table}",
+            args.mode.as_str()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -83,7 +86,12 @@ fn error_table(verdicts: &[Verdict]) -> String {
         .into_iter()
         .filter(|k| summary.values().any(|m| m.contains_key(k)))
         .collect();
-    let width = summary.keys().map(|(_, d)| d.chars().count()).max().unwrap_or(7).max(7);
+    let width = summary
+        .keys()
+        .map(|(_, d)| d.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let mut out = format!("{:<4} {:<width$}", "task", "dataset");
     for k in &kinds {
         out.push_str(&format!(" {:>w$}", k.as_str(), w = k.as_str().len()));

@@ -14,7 +14,11 @@ use crate::data::{config::BUILTIN_NAMES, TaskConfig};
 use crate::prompt::InstructionBank;
 
 #[derive(Parser)]
-#[command(name = "ie-bench", version, about = "A workbench for instruction-tuned information extraction (InstructUIE)")]
+#[command(
+    name = "ie-bench",
+    version,
+    about = "A workbench for instruction-tuned information extraction (InstructUIE)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,7 +91,10 @@ pub(crate) fn instruction_bank(file: Option<&Path>, data: &Path) -> Result<Instr
     if let Some(f) = file {
         return InstructionBank::read(f).context("reading instruction bank");
     }
-    if let Some(local) = data.parent().map(|p| p.join("configs").join("instruction_config.json")) {
+    if let Some(local) = data
+        .parent()
+        .map(|p| p.join("configs").join("instruction_config.json"))
+    {
         if local.is_file() {
             return InstructionBank::read(&local).context("reading instruction bank");
         }

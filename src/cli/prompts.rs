@@ -78,7 +78,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         substitution: args.substitution,
     };
     let built = build_split(&root, &config, args.split, &bank, &opts).with_context(|| {
-        format!("building the {} split of config {}", args.split, config.origin)
+        format!(
+            "building the {} split of config {}",
+            args.split, config.origin
+        )
     })?;
     for s in &built.skipped {
         eprintln!("skipped: {s}");
@@ -91,7 +94,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.out.as_os_str() == "-" {
         std::io::stdout().write_all(&buf)?;
     } else {
-        std::fs::write(&args.out, &buf).with_context(|| format!("writing {}", args.out.display()))?;
+        std::fs::write(&args.out, &buf)
+            .with_context(|| format!("writing {}", args.out.display()))?;
     }
     eprintln!(
         "{} instances from config {} ({} split) of {} -> {}",

@@ -132,7 +132,10 @@ fn parse_split(path: &Path, text: &str) -> Result<SplitConfig, DataError> {
         for (i, item) in list.iter().enumerate() {
             let at = format!("{task_name}[{i}]");
             let Value::Object(obj) = item else {
-                return Err(err(format!("{at}: expected an object, found {}", json_kind(item))));
+                return Err(err(format!(
+                    "{at}: expected an object, found {}",
+                    json_kind(item)
+                )));
             };
             let dataset = match obj.get("dataset name") {
                 Some(Value::String(s)) => s.clone(),
@@ -191,7 +194,10 @@ mod tests {
         assert_eq!(count(&c.test, TaskKind::Eet), 3);
         assert!(c.test.entries.iter().all(|e| e.strategy == Strategy::Full));
         let ace = &c.train.entries[0];
-        assert_eq!((ace.dataset.as_str(), ace.strategy), ("ACE 2004_sample_15000", Strategy::Full));
+        assert_eq!(
+            (ace.dataset.as_str(), ace.strategy),
+            ("ACE 2004_sample_15000", Strategy::Full)
+        );
     }
 
     #[test]
@@ -200,15 +206,27 @@ mod tests {
         assert_eq!(c.test.entries.len(), 20);
         assert_eq!(c.train.entries.len(), 18 * 3 + 6 * 3);
         for e in &c.test.entries {
-            assert!(!c.train.entries.iter().any(|t| t.dataset == e.dataset), "{}", e.dataset);
+            assert!(
+                !c.train.entries.iter().any(|t| t.dataset == e.dataset),
+                "{}",
+                e.dataset
+            );
         }
     }
 
     #[test]
     fn bad_configs_name_the_entry() {
         let p = Path::new("x/train_tasks.json");
-        let e = parse_split(p, r#"{"NER": [{"dataset name": "a", "sampling strategy": "rand"}]}"#).unwrap_err();
-        assert!(e.to_string().contains("NER[0]: \"sampling strategy\" must be"), "{e}");
+        let e = parse_split(
+            p,
+            r#"{"NER": [{"dataset name": "a", "sampling strategy": "rand"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("NER[0]: \"sampling strategy\" must be"),
+            "{e}"
+        );
         let e = parse_split(p, r#"{"XX": []}"#).unwrap_err();
         assert!(e.to_string().contains("unknown task \"XX\""), "{e}");
         let ok = parse_split(p, r#"{"RE": [{"dataset name": "a"}]}"#).unwrap();

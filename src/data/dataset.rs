@@ -75,7 +75,11 @@ impl DatasetLocation {
     pub fn read_labels(&self) -> Result<Labels, DataError> {
         if !self.labels_path.is_file() {
             return Err(DataError::MissingLabels {
-                dir: self.labels_path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                dir: self
+                    .labels_path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
             });
         }
         Labels::read(&self.labels_path)

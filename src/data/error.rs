@@ -15,9 +15,16 @@ pub enum DataError {
         source: std::io::Error,
     },
     #[error("{}: file is empty (0 bytes); expected {expected}", path.display())]
-    Empty { path: PathBuf, expected: &'static str },
+    Empty {
+        path: PathBuf,
+        expected: &'static str,
+    },
     #[error("{}: not valid UTF-8 (first bad byte at offset {offset}, line {line})", path.display())]
-    NotUtf8 { path: PathBuf, offset: usize, line: usize },
+    NotUtf8 {
+        path: PathBuf,
+        offset: usize,
+        line: usize,
+    },
     #[error("{}:{line}:{column}: invalid JSON: {message}", path.display())]
     Json {
         path: PathBuf,
@@ -103,7 +110,10 @@ impl fmt::Display for Warning {
 }
 
 /// Reads a whole file as UTF-8 text, with the errors the rest of the crate expects.
-pub(crate) fn read_text(path: &std::path::Path, expected: &'static str) -> Result<String, DataError> {
+pub(crate) fn read_text(
+    path: &std::path::Path,
+    expected: &'static str,
+) -> Result<String, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     if bytes.is_empty() {
         return Err(DataError::Empty {
@@ -113,7 +123,10 @@ pub(crate) fn read_text(path: &std::path::Path, expected: &'static str) -> Resul
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         DataError::NotUtf8 {
             path: path.to_path_buf(),
             offset,

@@ -20,7 +20,10 @@ pub enum Labels {
 
 impl Labels {
     pub fn read(path: &Path) -> Result<Labels, DataError> {
-        let text = read_text(path, "a JSON array of labels or an object {event type: [roles]}")?;
+        let text = read_text(
+            path,
+            "a JSON array of labels or an object {event type: [roles]}",
+        )?;
         let value: Value = serde_json::from_str(&text).map_err(|e| json_error(path, &e))?;
         Labels::from_value(path, value)
     }
@@ -133,7 +136,10 @@ pub enum TaskLabels {
 }
 
 fn split_commas(s: &str) -> Vec<&str> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 pub(crate) fn json_kind(v: &Value) -> &'static str {
@@ -161,13 +167,18 @@ mod tests {
         let l = Labels::from_value(p(), json!(["location", "else", "organization"])).unwrap();
         assert_eq!(
             l.for_task(TaskKind::Ner, p()).unwrap(),
-            TaskLabels::List(vec!["location".into(), "else".into(), "organization".into()])
+            TaskLabels::List(vec![
+                "location".into(),
+                "else".into(),
+                "organization".into()
+            ])
         );
     }
 
     #[test]
     fn map_keeps_key_order_and_feeds_eet() {
-        let l = Labels::from_value(p(), json!({"die": ["victim"], "attack": ["attacker"]})).unwrap();
+        let l =
+            Labels::from_value(p(), json!({"die": ["victim"], "attack": ["attacker"]})).unwrap();
         let TaskLabels::EventMap(m) = l.for_task(TaskKind::Eet, p()).unwrap() else {
             panic!()
         };
@@ -200,8 +211,13 @@ mod tests {
 
     #[test]
     fn wrong_shapes_name_the_problem() {
-        let err = Labels::from_value(p(), json!(["a", 3])).unwrap_err().to_string();
-        assert!(err.contains("label 1 must be a string, found a number"), "{err}");
+        let err = Labels::from_value(p(), json!(["a", 3]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("label 1 must be a string, found a number"),
+            "{err}"
+        );
         let pair = Labels::from_value(p(), json!(["a", "b"])).unwrap();
         let err = pair.for_task(TaskKind::Eea, p()).unwrap_err().to_string();
         assert!(err.contains("task EEA needs an object"), "{err}");

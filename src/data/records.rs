@@ -89,13 +89,17 @@ fn diagnose(path: &Path, text: &str, schema: Schema, err: &serde_json::Error) ->
 }
 
 type FieldProblem = (String, String);
+type Checker = fn(&Value, &str) -> Result<(), FieldProblem>;
 
 fn check_record(rec: &Value, schema: Schema) -> Result<(), FieldProblem> {
     let Value::Object(obj) = rec else {
-        return Err((String::new(), format!("record must be an object, found {}", json_kind(rec))));
+        return Err((
+            String::new(),
+            format!("record must be an object, found {}", json_kind(rec)),
+        ));
     };
     need_str(obj.get("sentence"), "sentence")?;
-    let (key, check): (&str, fn(&Value, &str) -> Result<(), FieldProblem>) = match schema {
+    let (key, check): (&str, Checker) = match schema {
         Schema::Entities => ("entities", check_entity),
         Schema::Relations => ("relations", check_relation),
         Schema::Events => ("events", check_event),
@@ -223,8 +227,16 @@ pub fn check_offsets(path: &Path, records: &[Record]) -> Vec<Warning> {
             }
             Gold::Relations(rs) => {
                 for (i, r) in rs.iter().enumerate() {
-                    check(format!("relations[{i}].head.pos"), &r.head.name, &r.head.pos);
-                    check(format!("relations[{i}].tail.pos"), &r.tail.name, &r.tail.pos);
+                    check(
+                        format!("relations[{i}].head.pos"),
+                        &r.head.name,
+                        &r.head.pos,
+                    );
+                    check(
+                        format!("relations[{i}].tail.pos"),
+                        &r.tail.name,
+                        &r.tail.pos,
+                    );
                 }
             }
             Gold::Events(evs) => {
@@ -315,7 +327,9 @@ mod tests {
 
     #[test]
     fn reads_entities_with_empty_pos_and_extra_fields() {
-        let f = write(br#"[{"sentence":"a b","entities":[{"name":"a","type":"x","pos":[]}],"extra":1}]"#);
+        let f = write(
+            br#"[{"sentence":"a b","entities":[{"name":"a","type":"x","pos":[]}],"extra":1}]"#,
+        );
         let recs = read_records(f.path(), Schema::Entities).unwrap();
         assert_eq!(recs.len(), 1);
     }
@@ -323,15 +337,25 @@ mod tests {
     #[test]
     fn type_error_names_record_and_field() {
         let f = write(br#"[{"sentence":"ok","entities":[]},{"sentence":"x","entities":[{"name":"a","type":5}]}]"#);
-        let err = read_records(f.path(), Schema::Entities).unwrap_err().to_string();
-        assert!(err.contains("record 1: field `entities[0].type`: expected a string, found a number"), "{err}");
+        let err = read_records(f.path(), Schema::Entities)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("record 1: field `entities[0].type`: expected a string, found a number"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_schema_key_is_named() {
         let f = write(br#"[{"sentence":"x","entities":[]}]"#);
-        let err = read_records(f.path(), Schema::Relations).unwrap_err().to_string();
-        assert!(err.contains("record 0: field `relations`: missing"), "{err}");
+        let err = read_records(f.path(), Schema::Relations)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("record 0: field `relations`: missing"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -344,17 +368,35 @@ mod tests {
     #[test]
     fn empty_and_non_utf8_files_are_errors() {
         let f = write(b"");
-        assert!(matches!(read_records(f.path(), Schema::Entities), Err(DataError::Empty { .. })));
+        assert!(matches!(
+            read_records(f.path(), Schema::Entities),
+            Err(DataError::Empty { .. })
+        ));
         let f = write(b"[{\"sentence\": \"caf\xe9\", \"entities\": []}]");
         let err = read_records(f.path(), Schema::Entities).unwrap_err();
-        assert!(matches!(err, DataError::NotUtf8 { offset: 18, line: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::NotUtf8 {
+                    offset: 18,
+                    line: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn negative_pos_is_a_field_error() {
         let f = write(br#"[{"sentence":"x","entities":[{"name":"x","type":"t","pos":[-1,1]}]}]"#);
-        let err = read_records(f.path(), Schema::Entities).unwrap_err().to_string();
-        assert!(err.contains("field `entities[0].pos[0]`: expected a non-negative integer"), "{err}");
+        let err = read_records(f.path(), Schema::Entities)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("field `entities[0].pos[0]`: expected a non-negative integer"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -39,8 +39,14 @@ mod tests {
     fn random_is_a_prefix_and_full_keeps_all() {
         let mut rng = PyRandom::new(42);
         let v: Vec<u32> = (0..10).collect();
-        assert_eq!(sample(v.clone(), Strategy::Random, Some(3), false, &mut rng), vec![0, 1, 2]);
-        assert_eq!(sample(v.clone(), Strategy::Full, Some(3), false, &mut rng).len(), 10);
+        assert_eq!(
+            sample(v.clone(), Strategy::Random, Some(3), false, &mut rng),
+            vec![0, 1, 2]
+        );
+        assert_eq!(
+            sample(v.clone(), Strategy::Full, Some(3), false, &mut rng).len(),
+            10
+        );
         assert_eq!(sample(v, Strategy::Random, None, false, &mut rng).len(), 10);
     }
 

@@ -67,7 +67,9 @@ fn with_colon(v: Vec<String>) -> Vec<String> {
 pub fn score_instance(task: TaskKind, gold: &str, pred: &str, mode: Mode) -> Option<Outcome> {
     let set = |v: Vec<String>| v.into_iter().collect::<BTreeSet<_>>();
     let outcome = match (mode, task) {
-        (Mode::Compat, TaskKind::Ner) => Outcome::F1(set_counts(&set(items(gold, mode)), &set(items(pred, mode)))),
+        (Mode::Compat, TaskKind::Ner) => {
+            Outcome::F1(set_counts(&set(items(gold, mode)), &set(items(pred, mode))))
+        }
         (Mode::Compat, TaskKind::Re) => Outcome::F1(f1_na_counts(
             &set(with_colon(items(gold, mode))),
             &set(with_colon(items(pred, mode))),
@@ -77,7 +79,9 @@ pub fn score_instance(task: TaskKind, gold: &str, pred: &str, mode: Mode) -> Opt
             &set(with_colon(items(pred, mode))),
         )),
         (Mode::Compat, TaskKind::Eet) => Outcome::Accuracy(mode.norm(gold) == mode.norm(pred)),
-        (Mode::Compat, TaskKind::Ee) => Outcome::Accuracy(set(event_strings(gold, mode)) == set(event_strings(pred, mode))),
+        (Mode::Compat, TaskKind::Ee) => {
+            Outcome::Accuracy(set(event_strings(gold, mode)) == set(event_strings(pred, mode)))
+        }
         (Mode::Compat, _) => return None,
         (Mode::Strict, _) => {
             let (g, p) = (strict_items(task, gold), strict_items(task, pred));
@@ -92,9 +96,20 @@ pub fn strict_items(task: TaskKind, s: &str) -> Vec<String> {
     let mode = Mode::Strict;
     let not_none = |x: &String| !x.is_empty() && x != "none";
     match task {
-        TaskKind::Ee => event_strings(s, mode).into_iter().filter(not_none).collect(),
-        TaskKind::Es => mode.norm(s).split(',').map(|x| mode.norm(x)).filter(not_none).collect(),
-        TaskKind::Ep => items(s, mode).into_iter().filter(|x| not_none(x) && x.contains(',')).collect(),
+        TaskKind::Ee => event_strings(s, mode)
+            .into_iter()
+            .filter(not_none)
+            .collect(),
+        TaskKind::Es => mode
+            .norm(s)
+            .split(',')
+            .map(|x| mode.norm(x))
+            .filter(not_none)
+            .collect(),
+        TaskKind::Ep => items(s, mode)
+            .into_iter()
+            .filter(|x| not_none(x) && x.contains(','))
+            .collect(),
         TaskKind::Re | TaskKind::Epr => with_colon(items(s, mode))
             .into_iter()
             .filter(|x| !x.starts_with("na:"))
@@ -195,33 +210,92 @@ mod tests {
         assert_eq!(f1(Ner, " None", ""), (0, 1, 1));
         assert_eq!(f1(Ner, " None", "person: John"), (0, 1, 1));
         let g = " person: John Smith; location: New York";
-        assert_eq!(f1(Ner, g, "person: john  smith; location : New York"), (2, 0, 0));
+        assert_eq!(
+            f1(Ner, g, "person: john  smith; location : New York"),
+            (2, 0, 0)
+        );
         assert_eq!(f1(Ner, g, ""), (0, 2, 1));
-        assert_eq!(f1(Ner, " person: John Smith; person: John Smith", "person: John Smith"), (1, 0, 0));
-        assert_eq!(f1(Ner, " person: John Smith", "person: John Smith;"), (1, 0, 1));
-        assert_eq!(f1(Ner, " person: John Smith", "Person:John Smith; garbage text"), (1, 0, 1));
+        assert_eq!(
+            f1(
+                Ner,
+                " person: John Smith; person: John Smith",
+                "person: John Smith"
+            ),
+            (1, 0, 0)
+        );
+        assert_eq!(
+            f1(Ner, " person: John Smith", "person: John Smith;"),
+            (1, 0, 1)
+        );
+        assert_eq!(
+            f1(
+                Ner,
+                " person: John Smith",
+                "Person:John Smith; garbage text"
+            ),
+            (1, 0, 1)
+        );
         assert_eq!(f1(Ner, " person: A, B", "person: A,B"), (1, 0, 0));
     }
 
     #[test]
     fn re_golden_vectors() {
         use TaskKind::Re;
-        assert_eq!(f1(Re, " work for: John, Acme", "work for: Acme, John"), (0, 1, 1));
+        assert_eq!(
+            f1(Re, " work for: John, Acme", "work for: Acme, John"),
+            (0, 1, 1)
+        );
         assert_eq!(f1(Re, " None", "None"), (0, 0, 0));
         assert_eq!(f1(Re, " None", "work for: a, b"), (0, 0, 1));
-        assert_eq!(f1(Re, " work for: John, Acme; NA: John, Paris", "work for: John, Acme"), (1, 1, 0));
-        assert_eq!(f1(Re, " work for: John, Acme", "work for: John, Acme; NA: John, Paris"), (1, 0, 1));
+        assert_eq!(
+            f1(
+                Re,
+                " work for: John, Acme; NA: John, Paris",
+                "work for: John, Acme"
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            f1(
+                Re,
+                " work for: John, Acme",
+                "work for: John, Acme; NA: John, Paris"
+            ),
+            (1, 0, 1)
+        );
     }
 
     #[test]
     fn eet_eea_ee_golden_vectors() {
         assert!(acc(TaskKind::Eet, " attack: fired", "Attack : Fired"));
-        assert!(!acc(TaskKind::Eet, " attack: fired", "attack: fired; attack: fired"));
-        assert!(!acc(TaskKind::Eet, " attack: fired; die: killed", "die: killed; attack: fired"));
+        assert!(!acc(
+            TaskKind::Eet,
+            " attack: fired",
+            "attack: fired; attack: fired"
+        ));
+        assert!(!acc(
+            TaskKind::Eet,
+            " attack: fired; die: killed",
+            "die: killed; attack: fired"
+        ));
         assert!(acc(TaskKind::Eet, " None", "None"));
         use TaskKind::Eea;
-        assert_eq!(f1(Eea, " missiles: instrument; village: target", "village: target; missiles: instrument"), (2, 0, 0));
-        assert_eq!(f1(Eea, " U.S.: attacker; missiles: instrument", "u.s. : attacker"), (1, 1, 0));
+        assert_eq!(
+            f1(
+                Eea,
+                " missiles: instrument; village: target",
+                "village: target; missiles: instrument"
+            ),
+            (2, 0, 0)
+        );
+        assert_eq!(
+            f1(
+                Eea,
+                " U.S.: attacker; missiles: instrument",
+                "u.s. : attacker"
+            ),
+            (1, 1, 0)
+        );
         assert_eq!(f1(Eea, " a: b", "a: b; c"), (1, 0, 0));
         assert_eq!(f1(Eea, " None", ""), (0, 0, 0));
         assert!(acc(
@@ -233,38 +307,85 @@ mod tests {
 
     #[test]
     fn ee_tolerates_one_missing_paren_and_compares_sets() {
-        let gold = " ( attack: fired,  rebels: attacker, missiles: instrument) , ( die: killed, None) ";
-        assert!(acc(TaskKind::Ee, gold, "( die: killed, None) , ( attack: fired, missiles: instrument, rebels: attacker"));
-        assert!(acc(TaskKind::Ee, gold, "attack: fired, rebels: attacker, missiles: instrument) , ( die: killed, None)"));
+        let gold =
+            " ( attack: fired,  rebels: attacker, missiles: instrument) , ( die: killed, None) ";
+        assert!(acc(
+            TaskKind::Ee,
+            gold,
+            "( die: killed, None) , ( attack: fired, missiles: instrument, rebels: attacker"
+        ));
+        assert!(acc(
+            TaskKind::Ee,
+            gold,
+            "attack: fired, rebels: attacker, missiles: instrument) , ( die: killed, None)"
+        ));
         assert!(!acc(TaskKind::Ee, gold, "( die: killed, None)"));
-        assert_eq!(event_strings(" ( a: b, arguments: c: d) ", Mode::Compat), vec!["a:b,c:d"]);
+        assert_eq!(
+            event_strings(" ( a: b, arguments: c: d) ", Mode::Compat),
+            vec!["a:b,c:d"]
+        );
     }
 
     #[test]
     fn aux_tasks_have_no_compat_scorer_but_strict_scores_them() {
         assert_eq!(score_instance(TaskKind::Es, " a", "a", Mode::Compat), None);
         assert_eq!(
-            score_instance(TaskKind::Es, " Marie Curie, Paris", "paris, marie curie", Mode::Strict),
-            Some(Outcome::F1(Counts { tp: 2, fp: 0, fn_: 0 }))
+            score_instance(
+                TaskKind::Es,
+                " Marie Curie, Paris",
+                "paris, marie curie",
+                Mode::Strict
+            ),
+            Some(Outcome::F1(Counts {
+                tp: 2,
+                fp: 0,
+                fn_: 0
+            }))
         );
     }
 
     #[test]
     fn strict_drops_none_and_na_and_counts_duplicates() {
         let s = |t, g, p| score_instance(t, g, p, Mode::Strict).unwrap();
-        assert_eq!(s(TaskKind::Ner, " None", "None"), Outcome::F1(Counts::default()));
-        assert_eq!(s(TaskKind::Ner, " None", ""), Outcome::F1(Counts::default()));
         assert_eq!(
-            s(TaskKind::Re, " work for: John, Acme; NA: John, Paris", "work for: John, Acme"),
-            Outcome::F1(Counts { tp: 1, fp: 0, fn_: 0 })
+            s(TaskKind::Ner, " None", "None"),
+            Outcome::F1(Counts::default())
+        );
+        assert_eq!(
+            s(TaskKind::Ner, " None", ""),
+            Outcome::F1(Counts::default())
+        );
+        assert_eq!(
+            s(
+                TaskKind::Re,
+                " work for: John, Acme; NA: John, Paris",
+                "work for: John, Acme"
+            ),
+            Outcome::F1(Counts {
+                tp: 1,
+                fp: 0,
+                fn_: 0
+            })
         );
         assert_eq!(
             s(TaskKind::Ner, " person: A; person: A", "person: A"),
-            Outcome::F1(Counts { tp: 1, fp: 0, fn_: 1 })
+            Outcome::F1(Counts {
+                tp: 1,
+                fp: 0,
+                fn_: 1
+            })
         );
         assert_eq!(
-            s(TaskKind::Eet, " attack: fired; die: killed", "die: killed; attack: fired"),
-            Outcome::F1(Counts { tp: 2, fp: 0, fn_: 0 })
+            s(
+                TaskKind::Eet,
+                " attack: fired; die: killed",
+                "die: killed; attack: fired"
+            ),
+            Outcome::F1(Counts {
+                tp: 2,
+                fp: 0,
+                fn_: 0
+            })
         );
     }
 }

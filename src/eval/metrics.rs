@@ -22,7 +22,11 @@ impl Counts {
     pub fn f1(&self) -> f64 {
         let (tp, fp, fn_) = (self.tp as f64, self.fp as f64, self.fn_ as f64);
         let p = if tp + fp == 0.0 { 0.0 } else { tp / (tp + fp) };
-        let r = if tp + fn_ == 0.0 { 0.0 } else { tp / (tp + fn_) };
+        let r = if tp + fn_ == 0.0 {
+            0.0
+        } else {
+            tp / (tp + fn_)
+        };
         if p + r == 0.0 {
             0.0
         } else {
@@ -122,16 +126,30 @@ mod tests {
     #[test]
     fn na_rule_golden_vectors() {
         // SPEC §4.3: (gold, pred) -> (TP, FN, FP)
-        assert_eq!(tfp(f1_na_counts(&set(&["x,na,y"]), &set(&["x,works,y"]))), (0, 0, 1));
+        assert_eq!(
+            tfp(f1_na_counts(&set(&["x,na,y"]), &set(&["x,works,y"]))),
+            (0, 0, 1)
+        );
         assert_eq!(tfp(f1_na_counts(&set(&["x,na,y"]), &set(&[]))), (1, 0, 0));
         assert_eq!(tfp(f1_na_counts(&set(&[]), &set(&["x,na,y"]))), (0, 0, 0));
-        assert_eq!(tfp(f1_na_counts(&set(&["x,works,y"]), &set(&["x,na,y"]))), (0, 1, 1));
+        assert_eq!(
+            tfp(f1_na_counts(&set(&["x,works,y"]), &set(&["x,na,y"]))),
+            (0, 1, 1)
+        );
     }
 
     #[test]
     fn f1_zero_conventions() {
         assert_eq!(Counts::default().f1(), 0.0);
-        assert_eq!(Counts { tp: 1, fp: 1, fn_: 1 }.f1(), 0.5);
+        assert_eq!(
+            Counts {
+                tp: 1,
+                fp: 1,
+                fn_: 1
+            }
+            .f1(),
+            0.5
+        );
     }
 
     #[test]

@@ -112,9 +112,12 @@ fn parse_line(path: &Path, line: usize, raw: &str) -> Result<PredictionLine, Dat
         ),
         None => (
             parsed.id,
-            parsed
-                .ground_truth
-                .ok_or_else(|| missing("ground_truth", " (expected Instance.ground_truth or ground_truth)"))?,
+            parsed.ground_truth.ok_or_else(|| {
+                missing(
+                    "ground_truth",
+                    " (expected Instance.ground_truth or ground_truth)",
+                )
+            })?,
             parsed.source,
             parsed.sentence,
         ),
@@ -123,7 +126,12 @@ fn parse_line(path: &Path, line: usize, raw: &str) -> Result<PredictionLine, Dat
         Some(Value::String(s)) => s,
         Some(Value::Number(n)) => n.to_string(),
         None => (line - 1).to_string(),
-        Some(other) => return Err(err("id", format!("expected a string or number, found {}", json_kind(&other)))),
+        Some(other) => {
+            return Err(err(
+                "id",
+                format!("expected a string or number, found {}", json_kind(&other)),
+            ))
+        }
     };
     Ok(PredictionLine {
         line,
@@ -139,14 +147,32 @@ fn parse_line(path: &Path, line: usize, raw: &str) -> Result<PredictionLine, Dat
 }
 
 /// Names the field behind a serde failure; syntax errors keep their column.
-fn diagnose(raw: &str, e: &serde_json::Error, err: &dyn Fn(&str, String) -> DataError) -> DataError {
+fn diagnose(
+    raw: &str,
+    e: &serde_json::Error,
+    err: &dyn Fn(&str, String) -> DataError,
+) -> DataError {
     let Ok(value) = serde_json::from_str::<Value>(raw) else {
-        return err("", format!("invalid JSON at column {}: {}", e.column(), strip(e)));
+        return err(
+            "",
+            format!("invalid JSON at column {}: {}", e.column(), strip(e)),
+        );
     };
     let Value::Object(obj) = &value else {
-        return err("", format!("expected a JSON object, found {}", json_kind(&value)));
+        return err(
+            "",
+            format!("expected a JSON object, found {}", json_kind(&value)),
+        );
     };
-    let strings = ["Task", "Dataset", "Prediction", "prediction", "ground_truth", "source", "sentence"];
+    let strings = [
+        "Task",
+        "Dataset",
+        "Prediction",
+        "prediction",
+        "ground_truth",
+        "source",
+        "sentence",
+    ];
     for key in strings {
         if let Some(v) = obj.get(key) {
             if !v.is_string() {
@@ -156,19 +182,28 @@ fn diagnose(raw: &str, e: &serde_json::Error, err: &dyn Fn(&str, String) -> Data
     }
     if let Some(inst) = obj.get("Instance") {
         let Value::Object(inst) = inst else {
-            return err("Instance", format!("expected an object, found {}", json_kind(inst)));
+            return err(
+                "Instance",
+                format!("expected an object, found {}", json_kind(inst)),
+            );
         };
         for key in ["sentence", "instruction", "ground_truth", "label"] {
             if let Some(v) = inst.get(key) {
                 if !v.is_string() {
-                    return err(&format!("Instance.{key}"), format!("expected a string, found {}", json_kind(v)));
+                    return err(
+                        &format!("Instance.{key}"),
+                        format!("expected a string, found {}", json_kind(v)),
+                    );
                 }
             }
         }
     }
     if let Some(v) = obj.get("truncated") {
         if !v.is_boolean() {
-            return err("truncated", format!("expected a boolean, found {}", json_kind(v)));
+            return err(
+                "truncated",
+                format!("expected a boolean, found {}", json_kind(v)),
+            );
         }
     }
     err("", strip(e))
@@ -213,11 +248,26 @@ mod tests {
     #[test]
     fn errors_name_line_and_field() {
         let cases: &[(&str, &str)] = &[
-            (r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": "x"}}"#, "line 1: field `Prediction`: missing"),
-            (r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": "x"}, "Prediction": 5}"#, "line 1: field `Prediction`: expected a string, found a number"),
-            (r#"{"Task": "XX", "Dataset": "d", "Instance": {"ground_truth": "x"}, "Prediction": ""}"#, "line 1: field `Task`: unknown task"),
-            (r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": "x"}, "Predic"#, "line 1: field ``: invalid JSON"),
-            (r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": null}, "Prediction": ""}"#, "field `Instance.ground_truth`: expected a string, found null"),
+            (
+                r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": "x"}}"#,
+                "line 1: field `Prediction`: missing",
+            ),
+            (
+                r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": "x"}, "Prediction": 5}"#,
+                "line 1: field `Prediction`: expected a string, found a number",
+            ),
+            (
+                r#"{"Task": "XX", "Dataset": "d", "Instance": {"ground_truth": "x"}, "Prediction": ""}"#,
+                "line 1: field `Task`: unknown task",
+            ),
+            (
+                r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": "x"}, "Predic"#,
+                "line 1: field ``: invalid JSON",
+            ),
+            (
+                r#"{"Task": "NER", "Dataset": "d", "Instance": {"ground_truth": null}, "Prediction": ""}"#,
+                "field `Instance.ground_truth`: expected a string, found null",
+            ),
             (r#"[1]"#, "expected a JSON object, found an array"),
         ];
         for (content, want) in cases {
@@ -226,8 +276,14 @@ mod tests {
             assert!(e.contains(want), "{e} !~ {want}");
         }
         let f = file(b"");
-        assert!(matches!(read_predictions(f.path()), Err(DataError::Empty { .. })));
+        assert!(matches!(
+            read_predictions(f.path()),
+            Err(DataError::Empty { .. })
+        ));
         let f = file(b"{\"Task\": \"NER\"}\n\xff\n");
-        assert!(matches!(read_predictions(f.path()), Err(DataError::NotUtf8 { line: 2, .. })));
+        assert!(matches!(
+            read_predictions(f.path()),
+            Err(DataError::NotUtf8 { line: 2, .. })
+        ));
     }
 }

@@ -74,7 +74,11 @@ pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
                 n: acc.n,
             },
             MetricKind::Accuracy => DatasetScore {
-                score: if acc.n == 0 { 0.0 } else { acc.correct as f64 / acc.n as f64 },
+                score: if acc.n == 0 {
+                    0.0
+                } else {
+                    acc.correct as f64 / acc.n as f64
+                },
                 counts: None,
                 n: acc.n,
             },
@@ -103,7 +107,9 @@ pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
 
 /// Python's `sorted(key=str.lower)`, with the original string breaking ties deterministically.
 pub fn ci_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
+    a.to_lowercase()
+        .cmp(&b.to_lowercase())
+        .then_with(|| a.cmp(b))
 }
 
 impl Report {

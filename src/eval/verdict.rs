@@ -100,8 +100,16 @@ fn split_item(task: TaskKind, text: &str) -> Item {
         _ => text.split_once(':'),
     };
     match parts {
-        Some((label, span)) => Item { text: text.to_string(), label: Some(label.to_string()), span: span.to_string() },
-        None => Item { text: text.to_string(), label: None, span: text.to_string() },
+        Some((label, span)) => Item {
+            text: text.to_string(),
+            label: Some(label.to_string()),
+            span: span.to_string(),
+        },
+        None => Item {
+            text: text.to_string(),
+            label: None,
+            span: text.to_string(),
+        },
     }
 }
 
@@ -114,7 +122,10 @@ fn needs_colon(task: TaskKind) -> bool {
 fn scored_items(task: TaskKind, s: &str, mode: Mode) -> Vec<String> {
     let mut v = match (mode, task) {
         (Mode::Compat, TaskKind::Ee) => event_strings(s, mode),
-        (Mode::Compat, _) if needs_colon(task) => items(s, mode).into_iter().filter(|x| x.contains(':')).collect(),
+        (Mode::Compat, _) if needs_colon(task) => items(s, mode)
+            .into_iter()
+            .filter(|x| x.contains(':'))
+            .collect(),
         _ => strict_items(task, s),
     };
     v.retain(|x| !x.is_empty() && x != "none");
@@ -183,7 +194,10 @@ fn has_repeated_run(text: &str) -> bool {
 
 pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     let task = line.task;
-    let gold: Vec<Item> = scored_items(task, &line.ground_truth, mode).iter().map(|t| split_item(task, t)).collect();
+    let gold: Vec<Item> = scored_items(task, &line.ground_truth, mode)
+        .iter()
+        .map(|t| split_item(task, t))
+        .collect();
     let mut flags = Vec::new();
     let trimmed = line.prediction.trim();
     if trimmed.is_empty() {
@@ -193,14 +207,20 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     let raw_pieces: Vec<String> = if task == TaskKind::Ee {
         Vec::new()
     } else {
-        items(&line.prediction, mode).into_iter().filter(|x| !x.is_empty()).collect()
+        items(&line.prediction, mode)
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect()
     };
     let none_like = |x: &str| matches!(x, "none" | "na" | "no relation" | "[]");
     let malformed: Vec<&String> = raw_pieces
         .iter()
         .filter(|x| !none_like(x) && needs_colon(task) && !x.contains(':'))
         .collect();
-    let pred: Vec<Item> = scored_items(task, &line.prediction, mode).iter().map(|t| split_item(task, t)).collect();
+    let pred: Vec<Item> = scored_items(task, &line.prediction, mode)
+        .iter()
+        .map(|t| split_item(task, t))
+        .collect();
 
     let mut out = Vec::new();
     let mut gold_used = vec![false; gold.len()];
@@ -210,17 +230,28 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         if let Some(gi) = (0..gold.len()).find(|&g| !gold_used[g] && gold[g].text == p.text) {
             gold_used[gi] = true;
             pred_used[pi] = true;
-            out.push(ItemVerdict { kind: ErrorKind::Correct, gold: Some(gold[gi].text.clone()), pred: Some(p.text.clone()) });
+            out.push(ItemVerdict {
+                kind: ErrorKind::Correct,
+                gold: Some(gold[gi].text.clone()),
+                pred: Some(p.text.clone()),
+            });
         }
     }
-    // Near misses pair a prediction with the gold item it was trying to be.
+    let opts = options(line.instruction.as_deref(), task, mode);
+    let in_options = |label: &Option<String>| match (&opts, label) {
+        (Some(o), Some(l)) => o.contains(l),
+        _ => true,
+    };
+    // Near misses pair a prediction with the gold item it was trying to be; a label outside
+    // the options is reported as such rather than as a wrong type.
     for (pi, p) in pred.iter().enumerate() {
         if pred_used[pi] {
             continue;
         }
         let pair = (0..gold.len()).filter(|&g| !gold_used[g]).find_map(|g| {
             let gi = &gold[g];
-            if p.label.is_some() && gi.span == p.span && gi.label != p.label {
+            if p.label.is_some() && gi.span == p.span && gi.label != p.label && in_options(&p.label)
+            {
                 Some((g, ErrorKind::WrongType))
             } else if gi.label == p.label && overlaps(&gi.span, &p.span) {
                 Some((g, ErrorKind::WrongBoundary))
@@ -231,23 +262,29 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         if let Some((g, kind)) = pair {
             gold_used[g] = true;
             pred_used[pi] = true;
-            out.push(ItemVerdict { kind, gold: Some(gold[g].text.clone()), pred: Some(p.text.clone()) });
+            out.push(ItemVerdict {
+                kind,
+                gold: Some(gold[g].text.clone()),
+                pred: Some(p.text.clone()),
+            });
         }
     }
-    let opts = options(line.instruction.as_deref(), task, mode);
     let sent = sentence(line).map(|s| mode.norm(&s));
-    for p in pred.iter().zip(&pred_used).filter(|(_, used)| !**used).map(|(p, _)| p) {
-        let label_ok = match (&opts, &p.label) {
-            (Some(o), Some(l)) => o.contains(l),
-            _ => true,
-        };
+    for p in pred
+        .iter()
+        .zip(&pred_used)
+        .filter(|(_, used)| !**used)
+        .map(|(p, _)| p)
+    {
+        let label_ok = in_options(&p.label);
         let span_ok = match &sent {
             Some(s) if task != TaskKind::Ee => {
-                let parts: Vec<&str> = if matches!(task, TaskKind::Re | TaskKind::Epr | TaskKind::Ep) {
-                    p.span.splitn(2, ',').collect()
-                } else {
-                    vec![p.span.as_str()]
-                };
+                let parts: Vec<&str> =
+                    if matches!(task, TaskKind::Re | TaskKind::Epr | TaskKind::Ep) {
+                        p.span.splitn(2, ',').collect()
+                    } else {
+                        vec![p.span.as_str()]
+                    };
                 parts.iter().all(|x| s.contains(x))
             }
             _ => true,
@@ -259,13 +296,30 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         } else {
             ErrorKind::Spurious
         };
-        out.push(ItemVerdict { kind, gold: None, pred: Some(p.text.clone()) });
+        out.push(ItemVerdict {
+            kind,
+            gold: None,
+            pred: Some(p.text.clone()),
+        });
     }
-    for item in gold.iter().zip(&gold_used).filter(|(_, used)| !**used).map(|(g, _)| g) {
-        out.push(ItemVerdict { kind: ErrorKind::Missing, gold: Some(item.text.clone()), pred: None });
+    for item in gold
+        .iter()
+        .zip(&gold_used)
+        .filter(|(_, used)| !**used)
+        .map(|(g, _)| g)
+    {
+        out.push(ItemVerdict {
+            kind: ErrorKind::Missing,
+            gold: Some(item.text.clone()),
+            pred: None,
+        });
     }
     for m in &malformed {
-        out.push(ItemVerdict { kind: ErrorKind::Unparsable, gold: None, pred: Some((*m).clone()) });
+        out.push(ItemVerdict {
+            kind: ErrorKind::Unparsable,
+            gold: None,
+            pred: Some((*m).clone()),
+        });
     }
     if !trimmed.is_empty() && pred.is_empty() && !malformed.is_empty() {
         flags.push(ErrorKind::Unparsable);
@@ -277,8 +331,16 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     if seen.values().any(|&n| n >= 3) || has_repeated_run(&line.prediction) {
         flags.push(ErrorKind::Repetition);
     }
-    let cut_mid_item = raw_pieces.len() > 1 && raw_pieces.last().is_some_and(|l| malformed.contains(&l));
-    let open_paren = task == TaskKind::Ee && line.prediction.matches('(').count() > line.prediction.matches(')').count();
+    // Generation that hit its token limit ends mid-item: without a separator, or with a label
+    // that is only the beginning of an option.
+    let cut_label = pred.last().and_then(|p| p.label.as_ref()).is_some_and(|l| {
+        opts.as_ref()
+            .is_some_and(|o| !o.contains(l) && o.iter().any(|x| x.starts_with(l.as_str())))
+    });
+    let cut_mid_item = cut_label
+        || (raw_pieces.len() > 1 && raw_pieces.last().is_some_and(|l| malformed.contains(&l)));
+    let open_paren = task == TaskKind::Ee
+        && line.prediction.matches('(').count() > line.prediction.matches(')').count();
     if line.truncated || cut_mid_item || open_paren {
         flags.push(ErrorKind::Truncated);
     }
@@ -321,14 +383,21 @@ mod tests {
             id: "0".into(),
             ground_truth: gold.into(),
             prediction: pred.into(),
-            instruction: Some("X \nOption: person, location, organization \nText: {0} \nAnswer:".into()),
+            instruction: Some(
+                "X \nOption: person, location, organization \nText: {0} \nAnswer:".into(),
+            ),
             sentence: Some("John Smith lives in New York .".into()),
             truncated: false,
         }
     }
 
     fn kinds(v: &Verdict) -> Vec<ErrorKind> {
-        let mut k: Vec<ErrorKind> = v.items.iter().map(|i| i.kind).chain(v.flags.iter().copied()).collect();
+        let mut k: Vec<ErrorKind> = v
+            .items
+            .iter()
+            .map(|i| i.kind)
+            .chain(v.flags.iter().copied())
+            .collect();
         k.sort();
         k
     }
@@ -339,26 +408,60 @@ mod tests {
         let g = " person: John Smith; location: New York";
         let v = |p| verdict(&line(TaskKind::Ner, g, p), Mode::Compat);
         assert!(v("person: John Smith; location: New York").correct);
-        assert_eq!(kinds(&v("location: John Smith; location: New York")), [Correct, WrongType]);
-        assert_eq!(kinds(&v("person: John; location: New York")), [Correct, WrongBoundary]);
+        assert_eq!(
+            kinds(&v("location: John Smith; location: New York")),
+            [Correct, WrongType]
+        );
+        assert_eq!(
+            kinds(&v("person: John; location: New York")),
+            [Correct, WrongBoundary]
+        );
         assert_eq!(kinds(&v("person: John Smith")), [Correct, Missing]);
-        assert_eq!(kinds(&v("person: John Smith; location: New York; person: Ann")), [Correct, Correct, SpanNotInText]);
-        assert_eq!(kinds(&v("person: John Smith; location: New York; city: lives")), [Correct, Correct, LabelNotInOptions]);
-        assert_eq!(kinds(&v("person: John Smith; location: New York; organization: lives")), [Correct, Correct, Spurious]);
+        assert_eq!(
+            kinds(&v("person: John Smith; location: New York; person: Ann")),
+            [Correct, Correct, SpanNotInText]
+        );
+        assert_eq!(
+            kinds(&v("person: John Smith; location: New York; city: lives")),
+            [Correct, Correct, LabelNotInOptions]
+        );
+        assert_eq!(
+            kinds(&v(
+                "person: John Smith; location: New York; organization: lives"
+            )),
+            [Correct, Correct, Spurious]
+        );
         assert_eq!(kinds(&v("")), [Missing, Missing, Empty]);
-        assert_eq!(kinds(&v("I cannot tell")), [Missing, Missing, Unparsable, Unparsable]);
-        assert_eq!(kinds(&v("person: John Smith; location: New York; person")), [Correct, Correct, Unparsable, Truncated]);
-        let rep = v("person: John Smith; person: John Smith; person: John Smith; location: New York");
+        assert_eq!(
+            kinds(&v("I cannot tell")),
+            [Missing, Missing, Unparsable, Unparsable]
+        );
+        assert_eq!(
+            kinds(&v("person: John Smith; location: New York; person")),
+            [Correct, Correct, Unparsable, Truncated]
+        );
+        let rep =
+            v("person: John Smith; person: John Smith; person: John Smith; location: New York");
         assert!(kinds(&rep).contains(&Repetition));
         assert!(!v("None").correct);
+        assert_eq!(
+            kinds(&v("person: John Smith; city: New York")),
+            [Correct, Missing, LabelNotInOptions]
+        );
+        assert_eq!(
+            kinds(&v("person: John Smith; location: New York; organiz: Acme")),
+            [Correct, Correct, LabelNotInOptions, Truncated]
+        );
         let none = verdict(&line(TaskKind::Ner, " None", "None"), Mode::Compat);
         assert!(none.correct && none.items.is_empty());
     }
 
     #[test]
     fn eea_reads_argument_then_role() {
-        let v = verdict(&line(TaskKind::Eea, " John Smith: attacker", "John Smith: victim"), Mode::Compat);
-        assert_eq!(kinds(&v), [ErrorKind::WrongType]);
+        let mut l = line(TaskKind::Eea, " John Smith: attacker", "John Smith: victim");
+        l.instruction =
+            Some("Event type: attack \n  Option: attacker, victim \nText: {0} \nAnswer:".into());
+        assert_eq!(kinds(&verdict(&l, Mode::Compat)), [ErrorKind::WrongType]);
     }
 
     #[test]

@@ -48,20 +48,43 @@ pub struct ResultTable {
 impl ResultTable {
     /// One table per task of a report: dataset rows, then the unweighted average; with
     /// `paper`, the paper's published score beside matching datasets.
-    pub fn from_task(task: TaskKind, t: &TaskReport, mode: &str, paper: Option<Setting>) -> ResultTable {
+    pub fn from_task(
+        task: TaskKind,
+        t: &TaskReport,
+        mode: &str,
+        paper: Option<Setting>,
+    ) -> ResultTable {
         let metric = match t.metric {
             crate::eval::extract::MetricKind::F1 => "F1",
             crate::eval::extract::MetricKind::Accuracy => "Acc",
         };
         let mut columns = vec![
-            Column { name: "n".into(), is_score: false },
-            Column { name: "TP".into(), is_score: false },
-            Column { name: "FP".into(), is_score: false },
-            Column { name: "FN".into(), is_score: false },
-            Column { name: format!("{metric} ({mode})"), is_score: true },
+            Column {
+                name: "n".into(),
+                is_score: false,
+            },
+            Column {
+                name: "TP".into(),
+                is_score: false,
+            },
+            Column {
+                name: "FP".into(),
+                is_score: false,
+            },
+            Column {
+                name: "FN".into(),
+                is_score: false,
+            },
+            Column {
+                name: format!("{metric} ({mode})"),
+                is_score: true,
+            },
         ];
         if paper.is_some() {
-            columns.push(Column { name: "Paper".into(), is_score: true });
+            columns.push(Column {
+                name: "Paper".into(),
+                is_score: true,
+            });
         }
         let count = |c: Option<u64>| c.map_or(Cell::Empty, Cell::Count);
         let mut rows: Vec<Row> = t
@@ -77,10 +100,15 @@ impl ResultTable {
                 ];
                 if let Some(setting) = paper {
                     cells.push(
-                        paper_score(task, name, setting).map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
+                        paper_score(task, name, setting)
+                            .map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
                     );
                 }
-                Row { label: name.clone(), cells, summary: false }
+                Row {
+                    label: name.clone(),
+                    cells,
+                    summary: false,
+                }
             })
             .collect();
         // Zero-shot RE reports FewRel and Wiki-ZSL as the mean over their five folds (SPEC §5.3).
@@ -98,15 +126,29 @@ impl ResultTable {
                 let entry = crate::data::catalog::lookup(task, &format!("{group}_0"));
                 let mut cells = vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty];
                 cells.push(Cell::Score(folds.iter().sum::<f64>() / folds.len() as f64));
-                cells.push(entry.and_then(|e| e.zero_shot).map_or(Cell::Empty, |p| Cell::Score(p / 100.0)));
+                cells.push(
+                    entry
+                        .and_then(|e| e.zero_shot)
+                        .map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
+                );
                 rows.push(Row {
-                    label: format!("{} (mean of {} folds)", entry.map_or(group, |e| e.paper_name), folds.len()),
+                    label: format!(
+                        "{} (mean of {} folds)",
+                        entry.map_or(group, |e| e.paper_name),
+                        folds.len()
+                    ),
                     cells,
                     summary: true,
                 });
             }
         }
-        let mut avg = vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty, Cell::Score(t.average)];
+        let mut avg = vec![
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Score(t.average),
+        ];
         if let Some(setting) = paper {
             // The paper column's average only where every dataset has a paper number.
             let nums: Vec<f64> = t
@@ -120,8 +162,16 @@ impl ResultTable {
                 Cell::Empty
             });
         }
-        rows.push(Row { label: "Average".into(), cells: avg, summary: true });
-        ResultTable { title: task.to_string(), columns, rows }
+        rows.push(Row {
+            label: "Average".into(),
+            cells: avg,
+            summary: true,
+        });
+        ResultTable {
+            title: task.to_string(),
+            columns,
+            rows,
+        }
     }
 
     /// Index of the best score cell of a row (ties: the first), for bold in LaTeX.
@@ -163,7 +213,11 @@ pub fn render(tables: &[ResultTable], format: Format) -> String {
         Format::Csv => {
             let mut out = String::new();
             for (i, p) in parts.iter().enumerate() {
-                let body = if i == 0 { p.as_str() } else { p.split_once('\n').map_or("", |x| x.1) };
+                let body = if i == 0 {
+                    p.as_str()
+                } else {
+                    p.split_once('\n').map_or("", |x| x.1)
+                };
                 out.push_str(body);
             }
             out
@@ -183,7 +237,11 @@ fn plain(t: &ResultTable) -> String {
     let body: Vec<Vec<String>> = t
         .rows
         .iter()
-        .map(|r| std::iter::once(r.label.clone()).chain(r.cells.iter().map(cell_text)).collect())
+        .map(|r| {
+            std::iter::once(r.label.clone())
+                .chain(r.cells.iter().map(cell_text))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = (0..head.len())
         .map(|i| {
@@ -200,7 +258,11 @@ fn plain(t: &ResultTable) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let pad = widths[i] - c.chars().count();
-                if i == 0 { format!("{c}{}", " ".repeat(pad)) } else { format!("{}{c}", " ".repeat(pad)) }
+                if i == 0 {
+                    format!("{c}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{c}", " ".repeat(pad))
+                }
             })
             .collect::<Vec<_>>()
             .join("  ")
@@ -228,14 +290,25 @@ fn md_escape(s: &str) -> String {
 
 fn markdown(t: &ResultTable) -> String {
     let head = header(t);
-    let mut out = format!("### {}\n\n| {} |\n|", md_escape(&t.title), head.iter().map(|h| md_escape(h)).collect::<Vec<_>>().join(" | "));
+    let mut out = format!(
+        "### {}\n\n| {} |\n|",
+        md_escape(&t.title),
+        head.iter()
+            .map(|h| md_escape(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     out.push_str(":---|");
     for _ in &t.columns {
         out.push_str("---:|");
     }
     out.push('\n');
     for r in &t.rows {
-        let label = if r.summary { format!("**{}**", md_escape(&r.label)) } else { md_escape(&r.label) };
+        let label = if r.summary {
+            format!("**{}**", md_escape(&r.label))
+        } else {
+            md_escape(&r.label)
+        };
         let cells: Vec<String> = r.cells.iter().map(cell_text).collect();
         out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
     }
@@ -292,7 +365,11 @@ fn latex(t: &ResultTable) -> String {
     let mut out = format!(
         "% {}\n\\begin{{tabular}}{{{spec}}}\n\\toprule\n{} \\\\\n\\midrule\n",
         latex_escape(&t.title),
-        header(t).iter().map(|h| latex_escape(h)).collect::<Vec<_>>().join(" & ")
+        header(t)
+            .iter()
+            .map(|h| latex_escape(h))
+            .collect::<Vec<_>>()
+            .join(" & ")
     );
     let mut in_summary = false;
     for r in &t.rows {
@@ -307,10 +384,18 @@ fn latex(t: &ResultTable) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let text = cell_text(c);
-                if Some(i) == best { format!("\\textbf{{{text}}}") } else { text }
+                if Some(i) == best {
+                    format!("\\textbf{{{text}}}")
+                } else {
+                    text
+                }
             })
             .collect();
-        out.push_str(&format!("{} & {} \\\\\n", latex_escape(&r.label), cells.join(" & ")));
+        out.push_str(&format!(
+            "{} & {} \\\\\n",
+            latex_escape(&r.label),
+            cells.join(" & ")
+        ));
     }
     out.push_str("\\bottomrule\n\\end{tabular}\n");
     out

@@ -110,15 +110,26 @@ pub fn build_split(
         let labels = loc.task_labels()?;
         let path = loc.split_path(split);
         let records = sample(records, entry.strategy, max, opts.over_sampling, &mut rng);
-        let head = prefix(entry.task, &entry.dataset, opts.add_task_name, opts.add_dataset_name);
+        let head = prefix(
+            entry.task,
+            &entry.dataset,
+            opts.add_task_name,
+            opts.add_dataset_name,
+        );
         for (index, record) in records.iter().enumerate() {
-            let instruction = bank.choose(entry.task, opts.strategy, &mut rng).ok_or_else(|| {
-                DataError::Config {
+            let instruction = bank
+                .choose(entry.task, opts.strategy, &mut rng)
+                .ok_or_else(|| DataError::Config {
                     path: bank.origin.clone().into(),
                     message: format!("no zero-shot instruction for task {}", entry.task),
-                }
-            })?;
-            let r = render(entry.task, &labels, instruction, record, &RecordRef { path: &path, index })?;
+                })?;
+            let r = render(
+                entry.task,
+                &labels,
+                instruction,
+                record,
+                &RecordRef { path: &path, index },
+            )?;
             if entry.task.is_subsampled_aux() && rng.random() >= opts.aux_prob {
                 continue;
             }
@@ -126,7 +137,10 @@ pub fn build_split(
                 task: entry.task,
                 dataset: entry.dataset.clone(),
                 id: index.to_string(),
-                source: format!("{head}{}", fill(&r.template, &record.sentence, opts.substitution)),
+                source: format!(
+                    "{head}{}",
+                    fill(&r.template, &record.sentence, opts.substitution)
+                ),
                 target: r.label,
                 ground_truth: r.ground_truth,
                 sentence: record.sentence.clone(),

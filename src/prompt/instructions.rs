@@ -39,7 +39,10 @@ impl InstructionBank {
     }
 
     pub fn read(path: &Path) -> Result<InstructionBank, DataError> {
-        let text = read_text(path, "a JSON object {TASK: [{instruction_type, instruction}]}")?;
+        let text = read_text(
+            path,
+            "a JSON object {TASK: [{instruction_type, instruction}]}",
+        )?;
         parse(path, &text)
     }
 
@@ -77,7 +80,9 @@ fn parse(path: &Path, text: &str) -> Result<InstructionBank, DataError> {
     };
     let value: Value = serde_json::from_str(text).map_err(|e| json_error(path, &e))?;
     let Value::Object(tasks) = value else {
-        return Err(err("expected an object {TASK: [{instruction_type, instruction}]}".into()));
+        return Err(err(
+            "expected an object {TASK: [{instruction_type, instruction}]}".into(),
+        ));
     };
     let mut bank = InstructionBank {
         origin: path.display().to_string(),
@@ -118,8 +123,18 @@ mod tests {
     fn builtin_bank_has_the_official_counts_and_bytes() {
         let b = InstructionBank::builtin();
         let n = |t| b.instructions(t).len();
-        assert_eq!((n(TaskKind::Ner), n(TaskKind::Re), n(TaskKind::Ee)), (3, 3, 2));
-        for t in [TaskKind::Es, TaskKind::Et, TaskKind::Ep, TaskKind::Epr, TaskKind::Eet, TaskKind::Eea] {
+        assert_eq!(
+            (n(TaskKind::Ner), n(TaskKind::Re), n(TaskKind::Ee)),
+            (3, 3, 2)
+        );
+        for t in [
+            TaskKind::Es,
+            TaskKind::Et,
+            TaskKind::Ep,
+            TaskKind::Epr,
+            TaskKind::Eet,
+            TaskKind::Eea,
+        ] {
             assert_eq!(n(t), 1, "{t}");
         }
         assert!(b.instructions(TaskKind::Eet)[0].ends_with("\"type: trigger\". "));
@@ -128,9 +143,16 @@ mod tests {
 
     #[test]
     fn invalid_instruction_type_is_an_error() {
-        let e = parse(Path::new("i.json"), r#"{"NER": [{"instruction_type": "one-shot", "instruction": "x"}]}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("NER[0]: invalid instruction_type \"one-shot\""), "{e}");
+        let e = parse(
+            Path::new("i.json"),
+            r#"{"NER": [{"instruction_type": "one-shot", "instruction": "x"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("NER[0]: invalid instruction_type \"one-shot\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -140,8 +162,13 @@ mod tests {
         // python3 -c "import random; random.seed(42); print([random.choice([0,1,2]) for _ in range(5)])"
         let got: Vec<usize> = (0..5)
             .map(|_| {
-                let s = b.choose(TaskKind::Ner, InstructionStrategy::Multiple, &mut rng).unwrap();
-                b.instructions(TaskKind::Ner).iter().position(|x| x == s).unwrap()
+                let s = b
+                    .choose(TaskKind::Ner, InstructionStrategy::Multiple, &mut rng)
+                    .unwrap();
+                b.instructions(TaskKind::Ner)
+                    .iter()
+                    .position(|x| x == s)
+                    .unwrap()
             })
             .collect();
         assert_eq!(got, PY_CHOICES);

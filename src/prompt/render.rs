@@ -40,7 +40,7 @@ pub struct RecordRef<'a> {
     pub index: usize,
 }
 
-fn joined<'a>(items: impl IntoIterator<Item = String>, sep: &str) -> Option<String> {
+fn joined(items: impl IntoIterator<Item = String>, sep: &str) -> Option<String> {
     let v: Vec<String> = items.into_iter().collect();
     (!v.is_empty()).then(|| v.join(sep))
 }
@@ -53,7 +53,12 @@ fn target(body: Option<String>) -> String {
 fn option_list(labels: &TaskLabels, task: TaskKind, at: &RecordRef) -> Result<String, DataError> {
     match labels {
         TaskLabels::List(l) => Ok(l.join(", ")),
-        _ => Err(DataError::field(at.path, at.index, "", format!("task {task} needs a list of labels"))),
+        _ => Err(DataError::field(
+            at.path,
+            at.index,
+            "",
+            format!("task {task} needs a list of labels"),
+        )),
     }
 }
 
@@ -90,12 +95,18 @@ pub fn render(
                             "{instruction}Option: {options} {text} Entities: {} \nAnswer:",
                             names.join(", ")
                         ),
-                        target(joined(typed().map(|e| format!("{}: {}", e.kind, e.name)), "; ")),
+                        target(joined(
+                            typed().map(|e| format!("{}: {}", e.kind, e.name)),
+                            "; ",
+                        )),
                     )
                 }
                 _ => (
                     format!("{instruction}Option: {options} {text}Answer:"),
-                    target(joined(typed().map(|e| format!("{}: {}", e.kind, e.name)), "; ")),
+                    target(joined(
+                        typed().map(|e| format!("{}: {}", e.kind, e.name)),
+                        "; ",
+                    )),
                 ),
             };
             Ok(Rendered {
@@ -108,7 +119,11 @@ pub fn render(
             let options = option_list(labels, task, at)?;
             let typed = || rels.iter().filter(|r| !is_na(&r.kind));
             let triple = |r: &crate::ie::Relation| {
-                let rel = if is_na(&r.kind) { "NA" } else { r.kind.as_str() };
+                let rel = if is_na(&r.kind) {
+                    "NA"
+                } else {
+                    r.kind.as_str()
+                };
                 format!("{rel}: {}, {}", r.head.name, r.tail.name)
             };
             let pairs = || typed().map(|r| format!("{}, {}", r.head.name, r.tail.name));
@@ -163,13 +178,16 @@ fn render_events(
 ) -> Result<Rendered, DataError> {
     let subst = |s: &str| s.replace('\'', SINGLE_QUOTE_SUBSTITUTE);
     let typed = || events.iter().filter(|e| !is_na(&e.kind));
-    let need = |what: &str| DataError::field(at.path, at.index, "", format!("task {task} needs {what}"));
+    let need =
+        |what: &str| DataError::field(at.path, at.index, "", format!("task {task} needs {what}"));
     let rendered = match (task, labels) {
         (TaskKind::Ee, TaskLabels::EventPair { types, roles, .. }) => {
             let label = joined(
                 typed().map(|e| {
                     let args = joined(
-                        e.arguments.iter().map(|a| format!(" {}: {}", a.name, a.role)),
+                        e.arguments
+                            .iter()
+                            .map(|a| format!(" {}: {}", a.name, a.role)),
                         ",",
                     )
                     .unwrap_or_else(|| "None".to_string());
@@ -219,7 +237,10 @@ fn render_events(
                 ));
             };
             let label = joined(
-                event.arguments.iter().map(|a| format!(" {}: {}", a.name, a.role)),
+                event
+                    .arguments
+                    .iter()
+                    .map(|a| format!(" {}: {}", a.name, a.role)),
                 ";",
             )
             .unwrap_or_else(|| " None".to_string());
