@@ -13,28 +13,28 @@ fn is_glue(c: char) -> bool {
 /// Normalisation as the official evaluator applies it (`compat`), or without the
 /// `location`→`located` rewrite that also changes entity text (`strict`).
 pub fn normalize(s: &str, rewrite_location: bool) -> String {
-    // 1. Collapse whitespace runs to one space and trim.
-    let mut collapsed = String::with_capacity(s.len());
-    for word in s.split(is_py_space).filter(|w| !w.is_empty()) {
-        if !collapsed.is_empty() {
-            collapsed.push(' ');
-        }
-        collapsed.push_str(word);
-    }
-    // 2. Drop each space that touches a glue character.
-    let chars: Vec<char> = collapsed.chars().collect();
-    let mut glued = String::with_capacity(collapsed.len());
-    for (i, &c) in chars.iter().enumerate() {
-        if c == ' '
-            && ((i > 0 && is_glue(chars[i - 1])) || chars.get(i + 1).is_some_and(|&n| is_glue(n)))
-        {
+    // 1 + 2 in one pass: collapse whitespace runs to one space and trim, and drop each such
+    // space that touches a glue character (after step 1 every space sits between two
+    // non-space characters, so looking at both neighbours is exact).
+    let mut glued = String::with_capacity(s.len());
+    let mut last: Option<char> = None;
+    let mut pending_space = false;
+    for c in s.chars() {
+        if is_py_space(c) {
+            pending_space = last.is_some();
             continue;
         }
+        if pending_space && !last.is_some_and(is_glue) && !is_glue(c) {
+            glued.push(' ');
+        }
+        pending_space = false;
         glued.push(c);
+        last = Some(c);
     }
-    // 3. Lowercase (Python and Rust both apply Final_Sigma).
+    // 3. Lowercase (Python and Rust both apply Final_Sigma, which needs the whole string).
     let lower = if glued.is_ascii() {
-        glued.to_ascii_lowercase()
+        glued.make_ascii_lowercase();
+        glued
     } else {
         glued.to_lowercase()
     };
