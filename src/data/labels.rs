@@ -33,19 +33,23 @@ impl Labels {
             path: path.to_path_buf(),
             message,
         };
-        match value {
-            Value::Array(items) => items
+        // Every element a string; `what(i)` names element i in the message.
+        let strings = |items: Vec<Value>, what: &dyn Fn(usize) -> String| {
+            items
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s),
                     other => Err(shape(format!(
-                        "label {i} must be a string, found {}",
+                        "{} must be a string, found {}",
+                        what(i),
                         json_kind(&other)
                     ))),
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(Labels::List),
+        };
+        match value {
+            Value::Array(items) => strings(items, &|i| format!("label {i}")).map(Labels::List),
             Value::Object(map) => {
                 let mut out = IndexMap::with_capacity(map.len());
                 for (key, roles) in map {
@@ -55,17 +59,7 @@ impl Labels {
                             json_kind(&roles)
                         )));
                     };
-                    let roles = roles
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, r)| match r {
-                            Value::String(s) => Ok(s),
-                            other => Err(shape(format!(
-                                "role {i} of event type {key:?} must be a string, found {}",
-                                json_kind(&other)
-                            ))),
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let roles = strings(roles, &|i| format!("role {i} of event type {key:?}"))?;
                     out.insert(key, roles);
                 }
                 Ok(Labels::Map(out))

@@ -33,32 +33,27 @@ struct EventRecord {
 pub fn read_records(path: &Path, schema: Schema) -> Result<Vec<Record>, DataError> {
     let text = read_text(path, "a JSON array of records")?;
     let typed = match schema {
-        Schema::Entities => serde_json::from_str::<Vec<EntityRecord>>(&text).map(|v| {
-            v.into_iter()
-                .map(|r| Record {
-                    sentence: r.sentence,
-                    gold: Gold::Entities(r.entities),
-                })
-                .collect()
+        Schema::Entities => typed::<EntityRecord>(&text, |r| Record {
+            sentence: r.sentence,
+            gold: Gold::Entities(r.entities),
         }),
-        Schema::Relations => serde_json::from_str::<Vec<RelationRecord>>(&text).map(|v| {
-            v.into_iter()
-                .map(|r| Record {
-                    sentence: r.sentence,
-                    gold: Gold::Relations(r.relations),
-                })
-                .collect()
+        Schema::Relations => typed::<RelationRecord>(&text, |r| Record {
+            sentence: r.sentence,
+            gold: Gold::Relations(r.relations),
         }),
-        Schema::Events => serde_json::from_str::<Vec<EventRecord>>(&text).map(|v| {
-            v.into_iter()
-                .map(|r| Record {
-                    sentence: r.sentence,
-                    gold: Gold::Events(r.events),
-                })
-                .collect()
+        Schema::Events => typed::<EventRecord>(&text, |r| Record {
+            sentence: r.sentence,
+            gold: Gold::Events(r.events),
         }),
     };
     typed.map_err(|e| diagnose(path, &text, schema, &e))
+}
+
+fn typed<R: serde::de::DeserializeOwned>(
+    text: &str,
+    into: fn(R) -> Record,
+) -> Result<Vec<Record>, serde_json::Error> {
+    serde_json::from_str::<Vec<R>>(text).map(|v| v.into_iter().map(into).collect())
 }
 
 /// Turns a serde failure into the most precise error we can: syntax errors keep their line and
