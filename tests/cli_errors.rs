@@ -221,3 +221,30 @@ fn prompts_errors_name_the_problem() {
     );
     assert_clean_failure(&out, &["dev_tasks.json: task config file not found"]);
 }
+
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+        .args(["prompts", "--split", "train", "--aux-prob", "1", "--out", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn catalog_lists_the_papers_datasets() {
+    let out = run(&["datasets", "--catalog"], &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CoNLL 2003") && text.contains("92.94"), "{text}");
+    let out = run(&["datasets", "--catalog", "--format", "json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 40);
+}

@@ -61,7 +61,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.to_json())?
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let setting = args.paper.map(|p| match p {
@@ -69,13 +72,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         PaperSetting::Zeroshot => Setting::ZeroShot,
         PaperSetting::Auto => infer_setting(lines.iter().map(|l| l.dataset.as_str())),
     });
-    print!("{}", render(&report_tables(&report, setting), args.format));
+    let mut text = render(&report_tables(&report, setting), args.format);
     if let Some(table) = errors {
-        println!(
-            "\nError kinds per dataset ({} mode)\n{table}",
+        text.push_str(&format!(
+            "\nError kinds per dataset ({} mode)\n{table}\n",
             args.mode.as_str()
-        );
+        ));
     }
+    super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -50,6 +50,16 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes to standard output; a reader that went away (`| head`) ends the output quietly
+/// instead of the panic `print!` would raise.
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
+    }
+}
+
 /// `--data`, defaulting to the sample data.
 pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
     match data {

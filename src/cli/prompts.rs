@@ -1,7 +1,6 @@
 //! `ie-bench prompts`.
 
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -92,7 +91,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         buf.push(b'\n');
     }
     if args.out.as_os_str() == "-" {
-        std::io::stdout().write_all(&buf)?;
+        super::emit(&String::from_utf8(buf)?)?;
     } else {
         std::fs::write(&args.out, &buf)
             .with_context(|| format!("writing {}", args.out.display()))?;
