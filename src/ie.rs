@@ -235,6 +235,16 @@ impl Gold {
     }
 }
 
+/// A closed set of named options, so front ends (CLI flags, config files) can offer and parse
+/// them without the core depending on any of those front ends.
+pub trait Named: Sized + Copy + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+    fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.name() == s)
+    }
+}
+
 /// The official data marks "no type" / "no relation" with `NA` or an empty string (SPEC §1.2).
 pub fn is_na(label: &str) -> bool {
     label == "NA" || label.is_empty()

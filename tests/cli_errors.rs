@@ -226,7 +226,15 @@ fn prompts_errors_name_the_problem() {
 fn closed_stdout_is_not_a_panic() {
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_ie-bench"))
-        .args(["prompts", "--split", "train", "--aux-prob", "1", "--out", "-"])
+        .args([
+            "prompts",
+            "--split",
+            "train",
+            "--aux-prob",
+            "1",
+            "--out",
+            "-",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -243,7 +251,10 @@ fn catalog_lists_the_papers_datasets() {
     let out = run(&["datasets", "--catalog"], &[]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("CoNLL 2003") && text.contains("92.94"), "{text}");
+    assert!(
+        text.contains("CoNLL 2003") && text.contains("92.94"),
+        "{text}"
+    );
     let out = run(&["datasets", "--catalog", "--format", "json"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 40);

@@ -14,9 +14,9 @@ pub struct Args {
     /// Predictions file: the official predict_eval_predictions.jsonl, or ie-bench prompts lines
     /// with a "prediction" field.
     predictions: PathBuf,
-    #[arg(long, value_enum, default_value = "compat")]
+    #[arg(long, default_value = "compat", value_parser = super::choice::<Mode>())]
     mode: Mode,
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
     format: Format,
     /// Add the paper's published scores beside matching datasets (`auto` picks zero-shot when
     /// the file holds zero-shot test sets).

@@ -50,6 +50,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A clap parser offering exactly a core enum's names.
+pub(crate) fn choice<T: crate::ie::Named + Send + Sync>(
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|c| c.name()))
+        .map(|s| T::from_name(&s).expect("clap only passes listed names"))
+}
+
 /// Writes to standard output; a reader that went away (`| head`) ends the output quietly
 /// instead of the panic `print!` would raise.
 pub(crate) fn emit(text: &str) -> Result<()> {

@@ -21,7 +21,7 @@ pub struct Args {
     /// Instruction bank (instruction_config.json); default: the data's own, else the official one.
     #[arg(long)]
     instructions: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "single")]
+    #[arg(long, default_value = "single", value_parser = super::choice::<InstructionStrategy>())]
     strategy: InstructionStrategy,
     /// Probability of keeping an ES/ET/EP/EPR instance (1 keeps all).
     #[arg(long, default_value_t = AUX_PROB)]
@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long)]
     skip_missing: bool,
     /// `compat`: Python str.format, keeping the raw template when braces break it; `literal`.
-    #[arg(long, value_enum, default_value = "compat")]
+    #[arg(long, default_value = "compat", value_parser = super::choice::<Substitution>())]
     substitution: Substitution,
     /// Output JSONL file (`-` for standard output).
     #[arg(long)]

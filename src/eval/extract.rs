@@ -7,7 +7,7 @@ use super::metrics::{f1_na_counts, multiset_counts, set_counts, Counts};
 use super::normalize::normalize;
 use crate::ie::TaskKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The official evaluator, quirks included.
@@ -15,6 +15,13 @@ pub enum Mode {
     Compat,
     /// Corrected scoring: no `None` items, NA relations excluded, multiset matching, EET as F1.
     Strict,
+}
+
+impl crate::ie::Named for Mode {
+    const ALL: &'static [Mode] = &[Mode::Compat, Mode::Strict];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 impl Mode {

@@ -5,13 +5,32 @@ use crate::data::catalog::{fold_group, paper_score, Setting};
 use crate::eval::report::{Report, TaskReport};
 use crate::ie::TaskKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Md,
     Csv,
     Latex,
     Json,
+}
+
+impl crate::ie::Named for Format {
+    const ALL: &'static [Self] = &[
+        Format::Table,
+        Format::Md,
+        Format::Csv,
+        Format::Latex,
+        Format::Json,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Md => "md",
+            Format::Csv => "csv",
+            Format::Latex => "latex",
+            Format::Json => "json",
+        }
+    }
 }
 
 /// A column of a result table.

@@ -21,7 +21,7 @@ pub struct InstructionBank {
     pub few_shot: IndexMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InstructionStrategy {
     /// Always the task's first instruction (the official default).
@@ -29,6 +29,16 @@ pub enum InstructionStrategy {
     Single,
     /// A uniformly random instruction per record, drawn from the split's generator.
     Multiple,
+}
+
+impl crate::ie::Named for InstructionStrategy {
+    const ALL: &'static [Self] = &[InstructionStrategy::Single, InstructionStrategy::Multiple];
+    fn name(self) -> &'static str {
+        match self {
+            InstructionStrategy::Single => "single",
+            InstructionStrategy::Multiple => "multiple",
+        }
+    }
 }
 
 impl InstructionBank {

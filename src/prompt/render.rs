@@ -24,7 +24,7 @@ pub struct Rendered {
 }
 
 /// How the sentence is put into the template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Substitution {
     /// Python `str.format`, keeping the unformatted template when it fails (SPEC §2.2 step 2).
@@ -32,6 +32,16 @@ pub enum Substitution {
     Compat,
     /// Replace the first `{0}` literally; braces elsewhere are kept as they are.
     Literal,
+}
+
+impl crate::ie::Named for Substitution {
+    const ALL: &'static [Self] = &[Substitution::Compat, Substitution::Literal];
+    fn name(self) -> &'static str {
+        match self {
+            Substitution::Compat => "compat",
+            Substitution::Literal => "literal",
+        }
+    }
 }
 
 /// Where a record came from, for error messages.
