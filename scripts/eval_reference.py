@@ -42,7 +42,7 @@ def f1_na(gold, pred):
             fn += 1
     for p in pred:
         if ",na," in p:
-            pat = re.compile(p.replace(",na,", ",(.+),"))
+            pat = re.compile(re.escape(p).replace(",na,", ",(.+),"))
             if any((m := pat.match(t)) and m.group(1) != "na" for t in gold):
                 fp += 1
         elif p not in gold:
@@ -61,8 +61,11 @@ def main(path):
             acc[(task, ds)][1] += 1
             continue
         g, p = set(items(gold)), set(items(pred))
-        if task in ("RE", "EEA"):
+        if task == "RE":
             g, p = {x for x in g if ":" in x}, {x for x in p if ":" in x}
+        if task == "EEA":  # raw gold split on ';' before normalising
+            g = {fmt(x) for x in gold.split(";") if ":" in x}
+            p = {x for x in p if ":" in x}
         if task == "RE":
             c = f1_na(g, p)
         else:

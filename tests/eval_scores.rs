@@ -243,7 +243,7 @@ fn verdicts_file_lists_every_example() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 32);
+    assert_eq!(lines.len(), 34);
     let garbage = lines.iter().find(|v| v["id"] == "7").unwrap();
     let kinds: Vec<&str> = garbage["items"]
         .as_array()
@@ -252,4 +252,25 @@ fn verdicts_file_lists_every_example() {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["missing", "unparsable"]);
+}
+
+#[test]
+fn datasets_sort_case_insensitively_and_stably() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.jsonl");
+    let line = |ds: &str| {
+        format!(
+            r#"{{"Task": "NER", "Dataset": "{ds}", "Instance": {{"ground_truth": " a: b"}}, "Prediction": "a: b"}}"#
+        )
+    };
+    // Python's sorted(key=str.lower) is stable: "beta" and "Beta" keep their first-seen order.
+    let text = ["beta", "Alpha", "Beta", "alpha2"].map(line).join("\n");
+    std::fs::write(&p, text).unwrap();
+    let report = score(&read_predictions(&p).unwrap(), Mode::Compat);
+    let names: Vec<&str> = report.tasks[&ie_bench::ie::TaskKind::Ner]
+        .datasets
+        .iter()
+        .map(|d| d.0.as_str())
+        .collect();
+    assert_eq!(names, ["Alpha", "alpha2", "beta", "Beta"]);
 }

@@ -81,8 +81,14 @@ pub fn score_instance(task: TaskKind, gold: &str, pred: &str, mode: Mode) -> Opt
             &set(with_colon(items(gold, mode))),
             &set(with_colon(items(pred, mode))),
         )),
+        // The official EEA scorer splits the *raw* gold on `;` and keeps pieces with a colon
+        // before normalising; the prediction is normalised first, as elsewhere.
         (Mode::Compat, TaskKind::Eea) => Outcome::F1(set_counts(
-            &set(with_colon(items(gold, mode))),
+            &gold
+                .split(';')
+                .filter(|x| x.contains(':'))
+                .map(|x| mode.norm(x))
+                .collect(),
             &set(with_colon(items(pred, mode))),
         )),
         (Mode::Compat, TaskKind::Eet) => Outcome::Accuracy(mode.norm(gold) == mode.norm(pred)),
@@ -125,69 +131,79 @@ pub fn strict_items(task: TaskKind, s: &str) -> Vec<String> {
     }
 }
 
-/// The event evaluator's canonical strings (SPEC §4.3, EE): top-level parenthesised groups,
-/// one missing `(` at the start or `)` at the end tolerated, each normalised, `arguments:`
-/// removed, split on top-level commas, sorted and rejoined.
+/// The event evaluator's canonical strings (SPEC §4.3, EE): the top-level parenthesised groups
+/// of the raw text, each normalised, `arguments:` removed, split on top-level commas, sorted and
+/// rejoined with `,`.
 pub fn event_strings(s: &str, mode: Mode) -> Vec<String> {
-    let trimmed = s.trim_matches(super::normalize::is_py_space);
-    let mut text = String::with_capacity(trimmed.len() + 2);
-    if !trimmed.starts_with('(') {
-        text.push('(');
-    }
-    text.push_str(trimmed);
-    if !trimmed.ends_with(')') {
-        text.push(')');
-    }
-    top_level_groups(&text)
+    resolve_brackets(s)
         .into_iter()
         .map(|g| {
             let norm = mode.norm(g).replace("arguments:", "");
-            let mut parts = split_top_level(&norm, ',');
+            let mut parts = resolve_commas(&norm);
             parts.sort_unstable();
             parts.join(",")
         })
         .collect()
 }
 
-fn top_level_groups(s: &str) -> Vec<&str> {
+/// Contents of top-level bracket pairs, empty pairs skipped. Tolerates one missing `(` before
+/// the first `)` (the text before it counts as a group) and one missing `)` at the end, as the
+/// official `_resolve_brackets` does; text outside brackets is dropped, so `None` has no group.
+fn resolve_brackets(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0usize;
+    let mut level = 0usize;
+    let mut last_open: Option<usize> = None;
     for (i, c) in s.char_indices() {
         match c {
             '(' => {
-                if depth == 0 {
-                    start = i + 1;
+                if level == 0 {
+                    last_open = Some(i);
                 }
-                depth += 1;
+                level += 1;
             }
-            ')' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    out.push(&s[start..i]);
+            ')' => {
+                if last_open.is_none() && out.is_empty() && i != 0 {
+                    out.push(&s[..i]);
                 }
+                if let (1, Some(open)) = (level, last_open) {
+                    if open + 1 != i {
+                        out.push(&s[open + 1..i]);
+                    }
+                }
+                level = level.saturating_sub(1);
             }
             _ => {}
+        }
+    }
+    if let (1, Some(open)) = (level, last_open) {
+        if open + 1 != s.len() {
+            out.push(&s[open + 1..]);
         }
     }
     out
 }
 
-fn split_top_level(s: &str, sep: char) -> Vec<&str> {
+/// Splits on commas outside brackets, as the official `_resolve_comma`: a comma directly after
+/// the previous split point does not split (and does not move it), so `a,,b` gives `a` and `,b`.
+fn resolve_commas(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
+    let mut level = 0i64;
+    // Byte index just after the last splitting comma (commas are one byte, like the brackets).
+    let mut start = 0usize;
     for (i, c) in s.char_indices() {
         match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if c == sep && depth <= 0 => {
+            '(' => level += 1,
+            ')' => level -= 1,
+            ',' if level == 0 && start != i => {
                 out.push(&s[start..i]);
-                start = i + c.len_utf8();
+                start = i + 1;
             }
             _ => {}
         }
     }
-    out.push(&s[start..]);
+    if start != s.len() {
+        out.push(&s[start..]);
+    }
     out
 }
 
@@ -330,7 +346,29 @@ mod tests {
         assert_eq!(
             event_strings(" ( a: b, arguments: c: d) ", Mode::Compat),
             vec!["a:b,c:d"]
-        );
+        ); // Text outside brackets is no event: `None` and the empty prediction agree.
+        assert!(acc(TaskKind::Ee, " None", "None"));
+        assert!(acc(TaskKind::Ee, " None", ""));
+        assert!(!acc(TaskKind::Ee, " None", "(attack: fired)"));
+    }
+
+    #[test]
+    fn bracket_and_comma_resolution_follow_the_official_helpers() {
+        // Inputs of the official docstrings; for the commas the code (what runs) gives `,d`
+        // where its docstring says `d`.
+        assert_eq!(resolve_brackets("a(b)(c(d))("), vec!["b", "c(d)"]);
+        assert_eq!(resolve_commas("a,(b,c),,d,"), vec!["a", "(b,c)", ",d"]);
+        assert_eq!(resolve_commas(",a,b"), vec![",a", "b"]);
+        assert_eq!(resolve_brackets("x) (y"), vec!["x", "y"]);
+        assert_eq!(resolve_brackets("()"), Vec::<&str>::new());
+        assert_eq!(resolve_brackets("(é, b"), vec!["é, b"]);
+    }
+
+    #[test]
+    fn eea_gold_is_split_before_normalising() {
+        // A doubled `;` in the raw gold leaves an empty piece: no colon, dropped.
+        assert_eq!(f1(TaskKind::Eea, " a: b;; c: d", "a: b; c: d"), (2, 0, 0));
+        assert_eq!(f1(TaskKind::Eea, " A : B; junk", "a:b"), (1, 0, 0));
     }
 
     #[test]

@@ -71,8 +71,8 @@ const NA_MARK: &str = ",na,";
 
 /// The official `MetricF1NA` update on normalised items (SPEC §4.3). Gold items containing
 /// `,na,` earn a TP unless a prediction names the same pair with another relation; predicted
-/// `,na,` items cost an FP only when they contradict a non-NA gold item. Python's `re.match`
-/// anchors at the start only, which `^` reproduces.
+/// `,na,` items cost an FP only when they contradict a non-NA gold item. The item is escaped and
+/// each `,na,` becomes a capture; Python's `re.match` anchors at the start only, as `^` does.
 pub fn f1_na_counts(gold: &BTreeSet<String>, pred: &BTreeSet<String>) -> Counts {
     let mut c = Counts::default();
     let contradicted = |pattern: Option<Regex>, others: &BTreeSet<String>| {
@@ -83,11 +83,13 @@ pub fn f1_na_counts(gold: &BTreeSet<String>, pred: &BTreeSet<String>) -> Counts 
                 .is_some_and(|g| g.as_str() != "na")
         })
     };
+    let na_pattern = |item: &str| {
+        let escaped: Vec<String> = item.split(NA_MARK).map(regex::escape).collect();
+        Regex::new(&format!("^(?:{})", escaped.join(",(.+),"))).ok()
+    };
     for truth in gold {
         if truth.contains(NA_MARK) {
-            let escaped: Vec<String> = truth.split(NA_MARK).map(regex::escape).collect();
-            let pattern = Regex::new(&format!("^(?:{})", escaped.join(",(.+),"))).ok();
-            if !contradicted(pattern, pred) {
+            if !contradicted(na_pattern(truth), pred) {
                 c.tp += 1;
             }
         } else if pred.contains(truth) {
@@ -98,10 +100,7 @@ pub fn f1_na_counts(gold: &BTreeSet<String>, pred: &BTreeSet<String>) -> Counts 
     }
     for p in pred {
         if p.contains(NA_MARK) {
-            // The official code does not escape the prediction: it is used as a regex as is.
-            // One that Python could not compile would crash it; here it matches nothing.
-            let pattern = Regex::new(&format!("^(?:{})", p.replace(NA_MARK, ",(.+),"))).ok();
-            if contradicted(pattern, gold) {
+            if contradicted(na_pattern(p), gold) {
                 c.fp += 1;
             }
         } else if !gold.contains(p) {

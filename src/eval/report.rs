@@ -3,7 +3,6 @@
 
 use indexmap::IndexMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 use super::extract::{metric_kind, score_instance, MetricKind, Mode, Outcome};
 use super::metrics::Counts;
@@ -46,8 +45,10 @@ struct Acc {
 
 /// Scores every line, grouped by (task, dataset).
 pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
-    let mut groups: HashMap<(TaskKind, &str), Acc> = HashMap::new();
-    let mut unscored: HashMap<TaskKind, u64> = HashMap::new();
+    // First-seen order matters: Python's stable sort keeps it for names equal but for case,
+    // and the average is summed in it.
+    let mut groups: IndexMap<(TaskKind, &str), Acc> = IndexMap::new();
+    let mut unscored: IndexMap<TaskKind, u64> = IndexMap::new();
     for l in lines {
         match score_instance(l.task, &l.ground_truth, &l.prediction, mode) {
             None => *unscored.entry(l.task).or_default() += 1,
@@ -62,10 +63,7 @@ pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
         }
     }
     let mut tasks: IndexMap<TaskKind, TaskReport> = IndexMap::new();
-    let mut keys: Vec<(TaskKind, &str)> = groups.keys().copied().collect();
-    keys.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| ci_order(a.1, b.1)));
-    for key in keys {
-        let acc = &groups[&key];
+    for (&key, acc) in &groups {
         let metric = metric_kind(key.0, mode).expect("scored tasks have a metric");
         let ds = match metric {
             MetricKind::F1 => DatasetScore {
@@ -95,7 +93,10 @@ pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
     }
     for t in tasks.values_mut() {
         t.average = t.datasets.iter().map(|(_, d)| d.score).sum::<f64>() / t.datasets.len() as f64;
+        t.datasets
+            .sort_by_cached_key(|(name, _)| name.to_lowercase());
     }
+    tasks.sort_keys();
     let mut unscored: Vec<(TaskKind, u64)> = unscored.into_iter().collect();
     unscored.sort();
     Report {
@@ -103,13 +104,6 @@ pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
         tasks,
         unscored,
     }
-}
-
-/// Python's `sorted(key=str.lower)`, with the original string breaking ties deterministically.
-pub fn ci_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.to_lowercase()
-        .cmp(&b.to_lowercase())
-        .then_with(|| a.cmp(b))
 }
 
 impl Report {
