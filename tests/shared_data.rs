@@ -3,6 +3,7 @@
 //! config builds, and gold scored as prediction gives 1.0 wherever the metric allows it.
 
 use ie_bench::data::{list_datasets, summarize, DatasetSummary, TaskConfig};
+use ie_bench::eval::normalize::normalize;
 use ie_bench::eval::{score, Mode, PredictionLine};
 use ie_bench::ie::{Split, TaskKind};
 use ie_bench::prompt::{build_split, BuildOptions, InstructionBank};
@@ -167,7 +168,27 @@ fn gold_as_prediction_on_the_real_test_sets() {
     assert_eq!(report.tasks[&TaskKind::Re].datasets.len(), 12);
     assert_eq!(report.tasks[&TaskKind::Ner].datasets.len(), 8);
     let sup = gold_lines(&root, &TaskConfig::builtin("supervised").unwrap());
-    for lines in [&zs, &sup] {
+    // The official EEA scorer normalises gold items once and predictions twice, so a gold item
+    // that a second pass changes (a typographic apostrophe with spaces around it) cannot be
+    // matched even by itself. Those records are the only exception to gold scoring 1.0.
+    let once_ne_twice = |l: &PredictionLine| {
+        l.task == TaskKind::Eea
+            && l.ground_truth.split(';').any(|x| {
+                let once = normalize(x, true);
+                once != normalize(&once, true)
+            })
+    };
+    let (quirky, sup_clean): (Vec<PredictionLine>, Vec<PredictionLine>) =
+        sup.iter().cloned().partition(once_ne_twice);
+    assert!(
+        !quirky.is_empty(),
+        "CASIE has spaced typographic apostrophes in EEA gold"
+    );
+    let eea = score(&sup, Mode::Compat).tasks[&TaskKind::Eea].clone();
+    let casie = eea.datasets.iter().find(|d| d.0 == "CASIE").unwrap().1;
+    assert!(casie.score < 1.0 && casie.score > 0.99, "{}", casie.score);
+    assert!(!zs.iter().any(once_ne_twice));
+    for lines in [&zs, &sup_clean] {
         for mode in [Mode::Compat, Mode::Strict] {
             let report = score(lines, mode);
             for (task, t) in &report.tasks {

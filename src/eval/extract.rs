@@ -69,37 +69,46 @@ fn with_colon(v: Vec<String>) -> Vec<String> {
     v.into_iter().filter(|x| x.contains(':')).collect()
 }
 
-/// Scores one instance. `None` means the task has no scorer in this mode (the official
-/// `calculate_f1` has none for ES/ET/EP/EPR).
-pub fn score_instance(task: TaskKind, gold: &str, pred: &str, mode: Mode) -> Option<Outcome> {
-    let set = |v: Vec<String>| v.into_iter().collect::<BTreeSet<_>>();
-    let outcome = match (mode, task) {
-        (Mode::Compat, TaskKind::Ner) => {
-            Outcome::F1(set_counts(&set(items(gold, mode)), &set(items(pred, mode))))
+/// The items each side contributes before comparison, per task and mode; `None` where the
+/// mode does not score the task. Compat EET compares whole strings: one item each.
+pub fn item_lists(
+    task: TaskKind,
+    gold: &str,
+    pred: &str,
+    mode: Mode,
+) -> Option<(Vec<String>, Vec<String>)> {
+    let lists = match (mode, task) {
+        (Mode::Compat, TaskKind::Ner) => (items(gold, mode), items(pred, mode)),
+        (Mode::Compat, TaskKind::Re) => {
+            (with_colon(items(gold, mode)), with_colon(items(pred, mode)))
         }
-        (Mode::Compat, TaskKind::Re) => Outcome::F1(f1_na_counts(
-            &set(with_colon(items(gold, mode))),
-            &set(with_colon(items(pred, mode))),
-        )),
         // The official EEA scorer splits the *raw* gold on `;` and keeps pieces with a colon
-        // before normalising; the prediction is normalised first, as elsewhere.
-        (Mode::Compat, TaskKind::Eea) => Outcome::F1(set_counts(
-            &gold
-                .split(';')
+        // before normalising (once); the prediction is normalised first (twice), as elsewhere.
+        (Mode::Compat, TaskKind::Eea) => (
+            gold.split(';')
                 .filter(|x| x.contains(':'))
                 .map(|x| mode.norm(x))
                 .collect(),
-            &set(with_colon(items(pred, mode))),
-        )),
-        (Mode::Compat, TaskKind::Eet) => Outcome::Accuracy(mode.norm(gold) == mode.norm(pred)),
-        (Mode::Compat, TaskKind::Ee) => {
-            Outcome::Accuracy(set(event_strings(gold, mode)) == set(event_strings(pred, mode)))
-        }
+            with_colon(items(pred, mode)),
+        ),
+        (Mode::Compat, TaskKind::Ee) => (event_strings(gold, mode), event_strings(pred, mode)),
+        (Mode::Compat, TaskKind::Eet) => (vec![mode.norm(gold)], vec![mode.norm(pred)]),
         (Mode::Compat, _) => return None,
-        (Mode::Strict, _) => {
-            let (g, p) = (strict_items(task, gold), strict_items(task, pred));
-            Outcome::F1(multiset_counts(&g, &p))
-        }
+        (Mode::Strict, _) => (strict_items(task, gold), strict_items(task, pred)),
+    };
+    Some(lists)
+}
+
+/// Scores one instance. `None` means the task has no scorer in this mode (the official
+/// `calculate_f1` has none for ES/ET/EP/EPR).
+pub fn score_instance(task: TaskKind, gold: &str, pred: &str, mode: Mode) -> Option<Outcome> {
+    let (g, p) = item_lists(task, gold, pred, mode)?;
+    let set = |v: Vec<String>| v.into_iter().collect::<BTreeSet<_>>();
+    let outcome = match (mode, task) {
+        (Mode::Compat, TaskKind::Re) => Outcome::F1(f1_na_counts(&set(g), &set(p))),
+        (Mode::Compat, TaskKind::Ee | TaskKind::Eet) => Outcome::Accuracy(set(g) == set(p)),
+        (Mode::Compat, _) => Outcome::F1(set_counts(&set(g), &set(p))),
+        (Mode::Strict, _) => Outcome::F1(multiset_counts(&g, &p)),
     };
     Some(outcome)
 }

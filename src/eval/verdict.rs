@@ -4,7 +4,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::extract::{event_strings, items, strict_items, Mode};
+use super::extract::{item_lists, items, strict_items, Mode};
 use super::predictions::PredictionLine;
 use crate::ie::TaskKind;
 
@@ -117,19 +117,25 @@ fn needs_colon(task: TaskKind) -> bool {
     !matches!(task, TaskKind::Es | TaskKind::Ep | TaskKind::Ee)
 }
 
-/// The items a mode scores, so verdicts agree with the scores: compat keeps gold NA relations
-/// (they count as misses there), strict drops them.
-fn scored_items(task: TaskKind, s: &str, mode: Mode) -> Vec<String> {
-    let mut v = match (mode, task) {
-        (Mode::Compat, TaskKind::Ee) => event_strings(s, mode),
-        (Mode::Compat, _) if needs_colon(task) => items(s, mode)
-            .into_iter()
-            .filter(|x| x.contains(':'))
-            .collect(),
-        _ => strict_items(task, s),
+/// The items a mode scores, so verdicts agree with the scores; compat EET, scored as one
+/// whole string, is itemised here so its errors can be named. `none` and empty items are
+/// matched by the scorer but are no structure to show.
+fn scored_items(task: TaskKind, gold: &str, pred: &str, mode: Mode) -> (Vec<String>, Vec<String>) {
+    let (mut g, mut p) = match (mode, task) {
+        (Mode::Compat, TaskKind::Eet) => (strict_items(task, gold), strict_items(task, pred)),
+        _ => item_lists(task, gold, pred, mode)
+            .unwrap_or_else(|| (strict_items(task, gold), strict_items(task, pred))),
     };
-    v.retain(|x| !x.is_empty() && x != "none");
-    v
+    // Pieces without a colon where the format needs one are reported as unparsable instead.
+    for v in [&mut g, &mut p] {
+        v.retain(|x| !x.is_empty() && x != "none" && (!needs_colon(task) || x.contains(':')));
+        // Compat compares sets: a repeated item is one item (the repetition flag reports it).
+        if mode == Mode::Compat {
+            let mut seen = std::collections::HashSet::new();
+            v.retain(|x| seen.insert(x.clone()));
+        }
+    }
+    (g, p)
 }
 
 /// Option labels from the model input (`Option: a, b, c \n`), normalised; `None` where the
@@ -194,10 +200,8 @@ fn has_repeated_run(text: &str) -> bool {
 
 pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     let task = line.task;
-    let gold: Vec<Item> = scored_items(task, &line.ground_truth, mode)
-        .iter()
-        .map(|t| split_item(task, t))
-        .collect();
+    let (gold_items, pred_items) = scored_items(task, &line.ground_truth, &line.prediction, mode);
+    let gold: Vec<Item> = gold_items.iter().map(|t| split_item(task, t)).collect();
     let mut flags = Vec::new();
     let trimmed = line.prediction.trim();
     if trimmed.is_empty() {
@@ -217,10 +221,7 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         .iter()
         .filter(|x| !none_like(x) && needs_colon(task) && !x.contains(':'))
         .collect();
-    let pred: Vec<Item> = scored_items(task, &line.prediction, mode)
-        .iter()
-        .map(|t| split_item(task, t))
-        .collect();
+    let pred: Vec<Item> = pred_items.iter().map(|t| split_item(task, t)).collect();
 
     let mut out = Vec::new();
     let mut gold_used = vec![false; gold.len()];
@@ -325,8 +326,8 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         flags.push(ErrorKind::Unparsable);
     }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for p in &pred {
-        *seen.entry(&p.text).or_default() += 1;
+    for p in &raw_pieces {
+        *seen.entry(p).or_default() += 1;
     }
     if seen.values().any(|&n| n >= 3) || has_repeated_run(&line.prediction) {
         flags.push(ErrorKind::Repetition);
