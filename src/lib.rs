@@ -6,5 +6,6 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod ie;
+pub mod model;
 pub mod prompt;
 pub mod pyrandom;

@@ -1,0 +1,362 @@
+//! The parameter map: the tensor names and shapes a config implies (Hugging Face's T5 names),
+//! loading them from `model.safetensors` or a sharded index with dtype conversion and checks,
+//! and saving in a layout every transformers version loads.
+
+use candle_core::{DType, Device, Tensor, Var};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::config::T5Config;
+use super::error::{ModelError, Result};
+
+/// Every parameter of a T5 model with its shape, in a stable order.
+pub fn expected_params(cfg: &T5Config) -> Vec<(String, Vec<usize>)> {
+    let (d, inner, ff, v) = (cfg.d_model, cfg.inner_dim(), cfg.d_ff, cfg.vocab_size);
+    let mut out = vec![("shared.weight".to_string(), vec![v, d])];
+    let attn = |out: &mut Vec<(String, Vec<usize>)>, p: &str, bias: bool| {
+        for w in ["q", "k", "v"] {
+            out.push((format!("{p}.{w}.weight"), vec![inner, d]));
+        }
+        out.push((format!("{p}.o.weight"), vec![d, inner]));
+        if bias {
+            out.push((
+                format!("{p}.relative_attention_bias.weight"),
+                vec![cfg.relative_attention_num_buckets, cfg.num_heads],
+            ));
+        }
+    };
+    let ffn = |out: &mut Vec<(String, Vec<usize>)>, p: &str| {
+        if cfg.gated() {
+            out.push((format!("{p}.DenseReluDense.wi_0.weight"), vec![ff, d]));
+            out.push((format!("{p}.DenseReluDense.wi_1.weight"), vec![ff, d]));
+        } else {
+            out.push((format!("{p}.DenseReluDense.wi.weight"), vec![ff, d]));
+        }
+        out.push((format!("{p}.DenseReluDense.wo.weight"), vec![d, ff]));
+        out.push((format!("{p}.layer_norm.weight"), vec![d]));
+    };
+    for i in 0..cfg.num_layers {
+        let b = format!("encoder.block.{i}.layer");
+        attn(&mut out, &format!("{b}.0.SelfAttention"), i == 0);
+        out.push((format!("{b}.0.layer_norm.weight"), vec![d]));
+        ffn(&mut out, &format!("{b}.1"));
+    }
+    out.push(("encoder.final_layer_norm.weight".into(), vec![d]));
+    for i in 0..cfg.decoder_layers() {
+        let b = format!("decoder.block.{i}.layer");
+        attn(&mut out, &format!("{b}.0.SelfAttention"), i == 0);
+        out.push((format!("{b}.0.layer_norm.weight"), vec![d]));
+        attn(&mut out, &format!("{b}.1.EncDecAttention"), false);
+        out.push((format!("{b}.1.layer_norm.weight"), vec![d]));
+        ffn(&mut out, &format!("{b}.2"));
+    }
+    out.push(("decoder.final_layer_norm.weight".into(), vec![d]));
+    if !cfg.tie_word_embeddings {
+        out.push(("lm_head.weight".into(), vec![v, d]));
+    }
+    out
+}
+
+/// Named trainable parameters.
+#[derive(Clone)]
+pub struct Params {
+    pub vars: BTreeMap<String, Var>,
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Result<Tensor> {
+        self.vars
+            .get(name)
+            .map(|v| v.as_tensor().clone())
+            .ok_or_else(|| ModelError::NotFound(format!("parameter `{name}` not in the model")))
+    }
+
+    /// Random initialisation following transformers' `T5PreTrainedModel._init_weights`, from a
+    /// seeded generator so the same seed gives the same model.
+    pub fn random(cfg: &T5Config, seed: u64, device: &Device) -> Result<Params> {
+        let mut rng = SplitMix(seed);
+        let f = 1.0f64; // initializer_factor
+        let (d, dkv, h, ff) = (
+            cfg.d_model as f64,
+            cfg.d_kv as f64,
+            cfg.num_heads as f64,
+            cfg.d_ff as f64,
+        );
+        let mut vars = BTreeMap::new();
+        for (name, shape) in expected_params(cfg) {
+            let std = if name.ends_with("layer_norm.weight") {
+                None
+            } else if name == "shared.weight" || name == "lm_head.weight" {
+                Some(
+                    f * if name == "lm_head.weight" {
+                        d.powf(-0.5)
+                    } else {
+                        1.0
+                    },
+                )
+            } else if name.ends_with(".q.weight") {
+                Some(f * (d * dkv).powf(-0.5))
+            } else if name.ends_with(".k.weight") || name.ends_with(".v.weight") {
+                Some(f * d.powf(-0.5))
+            } else if name.ends_with(".o.weight") {
+                Some(f * (h * dkv).powf(-0.5))
+            } else if name.ends_with("relative_attention_bias.weight") {
+                Some(f * d.powf(-0.5))
+            } else if name.contains(".wi") {
+                Some(f * d.powf(-0.5))
+            } else if name.ends_with(".wo.weight") {
+                Some(f * ff.powf(-0.5))
+            } else {
+                Some(f)
+            };
+            let n: usize = shape.iter().product();
+            let data: Vec<f32> = match std {
+                None => vec![1.0; n],
+                Some(s) => (0..n).map(|_| (rng.normal() * s) as f32).collect(),
+            };
+            let t = Tensor::from_vec(data, shape.as_slice(), device)?;
+            vars.insert(name, Var::from_tensor(&t)?);
+        }
+        Ok(Params { vars })
+    }
+
+    /// Loads every expected parameter from a checkpoint directory (`model.safetensors` or
+    /// `model.safetensors.index.json`), converting to `dtype` on `device`.
+    pub fn load(dir: &Path, cfg: &T5Config, dtype: DType, device: &Device) -> Result<Params> {
+        let files = weight_files(dir)?;
+        let mut located: HashMap<String, (usize, String)> = HashMap::new();
+        let mut readers = Vec::new();
+        for (i, path) in files.iter().enumerate() {
+            let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+            check_complete(path, &bytes)?;
+            let st =
+                safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Weights {
+                    path: path.clone(),
+                    message: format!("not a readable safetensors file: {e}"),
+                })?;
+            for name in st.names() {
+                located.insert(name.to_string(), (i, name.to_string()));
+            }
+            drop(st);
+            readers.push(bytes);
+        }
+        let display = if files.len() == 1 {
+            files[0].clone()
+        } else {
+            dir.join("model.safetensors.index.json")
+        };
+        let mut vars = BTreeMap::new();
+        for (name, shape) in expected_params(cfg) {
+            // Tied checkpoints may carry the embedding under its encoder alias only.
+            let key = [name.as_str(), alias(&name)]
+                .into_iter()
+                .find(|k| located.contains_key(*k))
+                .ok_or_else(|| ModelError::MissingTensor {
+                    name: name.clone(),
+                    path: display.clone(),
+                })?;
+            let (fi, stored) = &located[key];
+            let st = safetensors::SafeTensors::deserialize(&readers[*fi]).expect("checked above");
+            let view = st.tensor(stored).map_err(|e| ModelError::Weights {
+                path: files[*fi].clone(),
+                message: format!("tensor `{stored}`: {e}"),
+            })?;
+            if view.shape() != shape.as_slice() {
+                return Err(ModelError::ShapeMismatch {
+                    name,
+                    path: files[*fi].clone(),
+                    expected: shape,
+                    found: view.shape().to_vec(),
+                });
+            }
+            let t = tensor_from_view(&view, device).map_err(|e| ModelError::Weights {
+                path: files[*fi].clone(),
+                message: format!("tensor `{stored}`: {e}"),
+            })?;
+            vars.insert(name, Var::from_tensor(&t.to_dtype(dtype)?)?);
+        }
+        Ok(Params { vars })
+    }
+
+    /// Writes `model.safetensors` in f32 with `{"format": "pt"}` metadata, which every
+    /// transformers version accepts.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut tensors: Vec<(String, Tensor)> = Vec::new();
+        for (name, var) in &self.vars {
+            let t = var
+                .as_tensor()
+                .to_dtype(DType::F32)?
+                .to_device(&Device::Cpu)?
+                .contiguous()?;
+            tensors.push((name.clone(), t));
+        }
+        let views: Vec<(String, OwnedView)> = tensors
+            .iter()
+            .map(|(n, t)| Ok((n.clone(), OwnedView::new(t)?)))
+            .collect::<Result<_>>()?;
+        let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
+        let tmp = path.with_extension("safetensors.tmp");
+        safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| {
+            ModelError::Weights {
+                path: path.to_path_buf(),
+                message: format!("writing: {e}"),
+            }
+        })?;
+        std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))?;
+        Ok(())
+    }
+}
+
+fn alias(name: &str) -> &'static str {
+    if name == "shared.weight" {
+        "encoder.embed_tokens.weight"
+    } else {
+        ""
+    }
+}
+
+/// The checkpoint's weight files: one `model.safetensors`, or the shards of an index.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index = dir.join("model.safetensors.index.json");
+    if !index.is_file() {
+        return Err(ModelError::NotFound(format!(
+            "{}: no model.safetensors or model.safetensors.index.json",
+            dir.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&index).map_err(|e| ModelError::io(&index, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ModelError::Weights {
+        path: index.clone(),
+        message: format!("invalid JSON: {e}"),
+    })?;
+    let map = v
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| ModelError::Weights {
+            path: index.clone(),
+            message: "no \"weight_map\" object".into(),
+        })?;
+    let mut files: Vec<String> = map
+        .values()
+        .filter_map(|f| f.as_str().map(String::from))
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files.into_iter().map(|f| dir.join(f)).collect())
+}
+
+/// Checks the header against the file length so a cut-off file names its first incomplete
+/// tensor rather than failing with a bare offset error.
+fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
+    let bad = |message: String| ModelError::Weights {
+        path: path.to_path_buf(),
+        message,
+    };
+    if bytes.len() < 8 {
+        return Err(bad(format!(
+            "file is {} bytes, too short for a safetensors header",
+            bytes.len()
+        )));
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    if 8 + n > bytes.len() {
+        return Err(bad(format!(
+            "header claims {n} bytes but the file has {} (truncated file?)",
+            bytes.len() - 8
+        )));
+    }
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n])
+        .map_err(|e| bad(format!("header is not JSON: {e}")))?;
+    let data_len = bytes.len() - 8 - n;
+    let mut entries: Vec<(String, usize)> = header
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .filter_map(|(k, v)| Some((k.clone(), v.get("data_offsets")?.get(1)?.as_u64()? as usize)))
+        .collect();
+    entries.sort_by_key(|(_, end)| *end);
+    if let Some((name, end)) = entries.into_iter().find(|(_, end)| *end > data_len) {
+        return Err(ModelError::TruncatedTensor {
+            name,
+            path: path.to_path_buf(),
+            end,
+            len: data_len,
+        });
+    }
+    Ok(())
+}
+
+fn tensor_from_view(
+    view: &safetensors::tensor::TensorView<'_>,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    use safetensors::Dtype;
+    let shape = view.shape().to_vec();
+    let data = view.data();
+    let t = match view.dtype() {
+        Dtype::F32 => Tensor::from_raw_buffer(data, DType::F32, &shape, device)?,
+        Dtype::F16 => Tensor::from_raw_buffer(data, DType::F16, &shape, device)?,
+        Dtype::BF16 => Tensor::from_raw_buffer(data, DType::BF16, &shape, device)?,
+        Dtype::F64 => Tensor::from_raw_buffer(data, DType::F64, &shape, device)?,
+        other => candle_core::bail!("unsupported dtype {other:?}"),
+    };
+    Ok(t)
+}
+
+/// A CPU f32 tensor's bytes, as safetensors wants them.
+struct OwnedView {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl OwnedView {
+    fn new(t: &Tensor) -> Result<Self> {
+        let data: Vec<f32> = t.flatten_all()?.to_vec1()?;
+        let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Ok(OwnedView {
+            shape: t.dims().to_vec(),
+            bytes,
+        })
+    }
+}
+
+impl safetensors::View for OwnedView {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// SplitMix64 with Box-Muller normals: small, seedable, identical everywhere.
+pub(crate) struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.uniform().max(f64::MIN_POSITIVE);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
