@@ -87,27 +87,16 @@ impl Params {
             let std = if name.ends_with("layer_norm.weight") {
                 None
             } else if name == "shared.weight" || name == "lm_head.weight" {
-                Some(
-                    f * if name == "lm_head.weight" {
-                        d.powf(-0.5)
-                    } else {
-                        1.0
-                    },
-                )
+                Some(f)
             } else if name.ends_with(".q.weight") {
                 Some(f * (d * dkv).powf(-0.5))
-            } else if name.ends_with(".k.weight") || name.ends_with(".v.weight") {
-                Some(f * d.powf(-0.5))
             } else if name.ends_with(".o.weight") {
                 Some(f * (h * dkv).powf(-0.5))
-            } else if name.ends_with("relative_attention_bias.weight") {
-                Some(f * d.powf(-0.5))
-            } else if name.contains(".wi") {
-                Some(f * d.powf(-0.5))
             } else if name.ends_with(".wo.weight") {
                 Some(f * ff.powf(-0.5))
             } else {
-                Some(f)
+                // k, v, the relative attention bias and wi*: d_model^-0.5.
+                Some(f * d.powf(-0.5))
             };
             let n: usize = shape.iter().product();
             let data: Vec<f32> = match std {
