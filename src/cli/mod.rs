@@ -2,6 +2,7 @@
 
 mod datasets;
 mod eval;
+mod model;
 mod prompts;
 pub mod sample;
 
@@ -32,6 +33,11 @@ enum Command {
     Prompts(prompts::Args),
     /// Score a predictions file (official predict_eval_predictions.jsonl or ie-bench's own).
     Eval(eval::Args),
+    /// Create models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Generate predictions for a split with a model, in the official predictions format.
+    Predict(model::PredictArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -40,6 +46,8 @@ pub fn main() -> ExitCode {
         Command::Datasets(a) => datasets::run(a),
         Command::Prompts(a) => prompts::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Model(c) => model::run(c),
+        Command::Predict(a) => model::predict_cmd(a),
     };
     match result {
         Ok(code) => code,
@@ -118,4 +126,13 @@ pub(crate) fn instruction_bank(file: Option<&Path>, data: &Path) -> Result<Instr
         }
     }
     Ok(InstructionBank::builtin())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1,23 +1,35 @@
-//! `ie-bench prompts`.
+//! `ie-bench prompts`, and the prompt-building flags that `predict` and `train` share.
 
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::ie::Split;
-use crate::prompt::{build_split, BuildOptions, InstructionStrategy, Substitution, AUX_PROB};
+use crate::prompt::{
+    build_split, BuildOptions, BuildOutput, InstructionStrategy, Substitution, AUX_PROB,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub build: PromptArgs,
+    #[arg(long, default_value = "test")]
+    split: Split,
+    /// Output JSONL file (`-` for standard output).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// How to turn data + task config into prompts.
+#[derive(clap::Args, Clone)]
+pub struct PromptArgs {
     /// IE INSTRUCTIONS directory; default: the sample data.
     #[arg(long)]
-    data: Option<PathBuf>,
+    pub data: Option<PathBuf>,
     /// Task config: `supervised`, `zeroshot` (the data's own configs/NAME if it ships one, else
     /// the official config), `builtin:NAME` (always the official one), or a directory.
     #[arg(long, default_value = "supervised")]
-    config: String,
-    #[arg(long, default_value = "test")]
-    split: Split,
+    pub config: String,
     /// Instruction bank (instruction_config.json); default: the data's own, else the official one.
     #[arg(long)]
     instructions: Option<PathBuf>,
@@ -27,7 +39,7 @@ pub struct Args {
     #[arg(long, default_value_t = AUX_PROB)]
     aux_prob: f64,
     #[arg(long, default_value_t = 42)]
-    seed: u64,
+    pub seed: u64,
     /// Prefix every source with "Task:<TASK>\n".
     #[arg(long)]
     task_prefix: bool,
@@ -45,48 +57,67 @@ pub struct Args {
     over_sampling: bool,
     /// Skip, with a note, datasets or splits the config names but the data lacks.
     #[arg(long)]
-    skip_missing: bool,
+    pub skip_missing: bool,
     /// `compat`: Python str.format, keeping the raw template when braces break it; `literal`.
     #[arg(long, default_value = "compat", value_parser = super::choice::<Substitution>())]
     substitution: Substitution,
-    /// Output JSONL file (`-` for standard output).
-    #[arg(long)]
-    out: PathBuf,
+}
+
+/// A built split and where it came from.
+pub struct Built {
+    pub root: PathBuf,
+    pub origin: String,
+    pub output: BuildOutput,
+}
+
+impl PromptArgs {
+    /// The same data and config with every auxiliary instance kept.
+    pub fn clone_for_tokenizer(&self) -> PromptArgs {
+        PromptArgs {
+            aux_prob: 1.0,
+            ..self.clone()
+        }
+    }
+
+    pub fn build(&self, split: Split) -> Result<Built> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.aux_prob),
+            "--aux-prob must be between 0 and 1, got {}",
+            self.aux_prob
+        );
+        let root = super::data_dir(self.data.clone())?;
+        let config = super::task_config(&self.config, &root)?;
+        let bank = super::instruction_bank(self.instructions.as_deref(), &root)?;
+        let cap = |n: usize| (n > 0).then_some(n);
+        let opts = BuildOptions {
+            strategy: self.strategy,
+            add_task_name: self.task_prefix,
+            add_dataset_name: self.dataset_prefix,
+            aux_prob: self.aux_prob,
+            seed: self.seed,
+            max_train: cap(self.max_train),
+            max_eval: cap(self.max_eval),
+            over_sampling: self.over_sampling,
+            skip_missing: self.skip_missing,
+            substitution: self.substitution,
+        };
+        let output = build_split(&root, &config, split, &bank, &opts)
+            .with_context(|| format!("building the {split} split of config {}", config.origin))?;
+        for s in &output.skipped {
+            eprintln!("skipped: {s}");
+        }
+        Ok(Built {
+            root,
+            origin: config.origin,
+            output,
+        })
+    }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.aux_prob),
-        "--aux-prob must be between 0 and 1, got {}",
-        args.aux_prob
-    );
-    let root = super::data_dir(args.data)?;
-    let config = super::task_config(&args.config, &root)?;
-    let bank = super::instruction_bank(args.instructions.as_deref(), &root)?;
-    let cap = |n: usize| (n > 0).then_some(n);
-    let opts = BuildOptions {
-        strategy: args.strategy,
-        add_task_name: args.task_prefix,
-        add_dataset_name: args.dataset_prefix,
-        aux_prob: args.aux_prob,
-        seed: args.seed,
-        max_train: cap(args.max_train),
-        max_eval: cap(args.max_eval),
-        over_sampling: args.over_sampling,
-        skip_missing: args.skip_missing,
-        substitution: args.substitution,
-    };
-    let built = build_split(&root, &config, args.split, &bank, &opts).with_context(|| {
-        format!(
-            "building the {} split of config {}",
-            args.split, config.origin
-        )
-    })?;
-    for s in &built.skipped {
-        eprintln!("skipped: {s}");
-    }
-    let mut buf = Vec::with_capacity(built.instances.len() * 512);
-    for inst in &built.instances {
+    let built = args.build.build(args.split)?;
+    let mut buf = Vec::with_capacity(built.output.instances.len() * 512);
+    for inst in &built.output.instances {
         serde_json::to_writer(&mut buf, inst)?;
         buf.push(b'\n');
     }
@@ -98,10 +129,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     eprintln!(
         "{} instances from config {} ({} split) of {} -> {}",
-        built.instances.len(),
-        config.origin,
+        built.output.instances.len(),
+        built.origin,
         args.split,
-        root.display(),
+        built.root.display(),
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -287,3 +287,28 @@ mod tests {
         ));
     }
 }
+
+/// One line of the official `predict_eval_predictions.jsonl`, as ie-bench writes it; `truncated`
+/// is ie-bench's addition (generation hit its token limit), which the official scorer ignores.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OfficialLine<'a> {
+    #[serde(rename = "Task")]
+    pub task: TaskKind,
+    #[serde(rename = "Dataset")]
+    pub dataset: &'a str,
+    #[serde(rename = "Instance")]
+    pub instance: OfficialInstance<'a>,
+    #[serde(rename = "Prediction")]
+    pub prediction: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OfficialInstance<'a> {
+    pub id: &'a str,
+    pub sentence: &'a str,
+    pub label: &'a str,
+    pub instruction: &'a str,
+    pub ground_truth: &'a str,
+}

@@ -1,12 +1,17 @@
 //! The model engine: T5-family checkpoints in Hugging Face layout, our own T5 on candle,
 //! tokenization, and batched greedy generation.
 
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod params;
+pub mod predict;
 pub mod t5;
+pub mod tokenize;
 
+pub use checkpoint::{load, Loaded};
 pub use config::T5Config;
 pub use error::ModelError;
 pub use params::Params;
 pub use t5::T5;
+pub use tokenize::TextTokenizer;

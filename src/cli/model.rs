@@ -1,0 +1,169 @@
+//! `ie-bench model init` and `ie-bench predict`.
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::prompts::PromptArgs;
+use crate::eval::predictions::{OfficialInstance, OfficialLine};
+use crate::ie::Split;
+use crate::model::checkpoint::{self, device};
+use crate::model::predict::{predict, PredictOptions};
+use crate::model::{Params, T5Config, TextTokenizer};
+
+#[derive(clap::Subcommand)]
+pub enum ModelCommand {
+    /// Write a randomly initialised checkpoint (config.json, tokenizer.json, model.safetensors).
+    Init(InitArgs),
+}
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// tiny, t5-small, flan-t5-small, or a config.json file.
+    #[arg(long, default_value = "tiny")]
+    shape: String,
+    /// An existing tokenizer.json; without it, a T5-style tokenizer is trained on the data.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Vocabulary size of a trained tokenizer.
+    #[arg(long, default_value_t = 1000)]
+    vocab_size: usize,
+    #[arg(long)]
+    out: PathBuf,
+    /// Data and config whose prompts and targets train the tokenizer; `--seed` also seeds the
+    /// weights.
+    #[command(flatten)]
+    prompts: PromptArgs,
+}
+
+pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
+    match cmd {
+        ModelCommand::Init(a) => init(a),
+    }
+}
+
+fn init(a: InitArgs) -> Result<ExitCode> {
+    let tokenizer = match &a.tokenizer {
+        Some(path) => TextTokenizer::load(path)?,
+        None => {
+            // Every split's sources and targets, so test text has no unknown characters.
+            let mut texts = Vec::new();
+            for split in Split::ALL {
+                let mut args_all = a.prompts.clone_for_tokenizer();
+                args_all.skip_missing = true;
+                for inst in args_all.build(split)?.output.instances {
+                    texts.push(inst.source);
+                    texts.push(inst.target);
+                }
+            }
+            if texts.is_empty() {
+                bail!("no text to train a tokenizer on (check --data and --config)");
+            }
+            TextTokenizer::train(texts.iter().map(String::as_str), a.vocab_size)?
+        }
+    };
+    // Rows beyond the tokenizer, as released T5 checkpoints have (32100 -> 32128).
+    let padded_vocab = tokenizer.vocab_size().div_ceil(128) * 128;
+    let config = match T5Config::shape(&a.shape, padded_vocab) {
+        Some(c) => c,
+        None => {
+            let path = PathBuf::from(&a.shape);
+            if !path.is_file() {
+                bail!(
+                    "--shape {}: expected tiny, t5-small, flan-t5-small or a config.json file",
+                    a.shape
+                );
+            }
+            T5Config::read(&path)?
+        }
+    };
+    if config.vocab_size < tokenizer.vocab_size() {
+        bail!(
+            "config vocab_size {} is smaller than the tokenizer's {}",
+            config.vocab_size,
+            tokenizer.vocab_size()
+        );
+    }
+    let params = Params::random(&config, a.prompts.seed, &candle_core::Device::Cpu)?;
+    checkpoint::save(&a.out, &config, &params, &tokenizer)?;
+    eprintln!(
+        "initialised {} ({} parameters, vocabulary {} of {} rows) in {}",
+        a.shape,
+        params.vars.values().map(|v| v.elem_count()).sum::<usize>(),
+        tokenizer.vocab_size(),
+        config.vocab_size,
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// Model directory or Hugging Face repo id (resolved through the local HF cache).
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    prompts: PromptArgs,
+    #[arg(long, default_value = "test")]
+    split: Split,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 50)]
+    max_new_tokens: usize,
+    #[arg(long, default_value_t = 512)]
+    max_source_length: usize,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn predict_cmd(a: PredictArgs) -> Result<ExitCode> {
+    let dev = device(&a.device)?;
+    let loaded =
+        checkpoint::load(&a.model, &dev).with_context(|| format!("loading model {}", a.model))?;
+    let built = a.prompts.build(a.split)?;
+    let insts = &built.output.instances;
+    let sources: Vec<String> = insts.iter().map(|i| i.source.clone()).collect();
+    let opts = PredictOptions {
+        batch_size: a.batch_size,
+        max_new_tokens: a.max_new_tokens,
+        max_source_length: a.max_source_length,
+    };
+    let start = std::time::Instant::now();
+    let total = sources.len();
+    let gens = predict(&loaded.model, &loaded.tokenizer, &sources, &opts, |done| {
+        eprint!("\rpredict: {done}/{total}");
+    })?;
+    eprintln!();
+    let mut buf = Vec::new();
+    for (inst, g) in insts.iter().zip(&gens) {
+        let line = OfficialLine {
+            task: inst.task,
+            dataset: &inst.dataset,
+            instance: OfficialInstance {
+                id: &inst.id,
+                sentence: &inst.sentence,
+                label: &inst.target,
+                instruction: &inst.instruction,
+                ground_truth: &inst.ground_truth,
+            },
+            prediction: &g.text,
+            truncated: g.hit_limit,
+        };
+        serde_json::to_writer(&mut buf, &line)?;
+        buf.push(b'\n');
+    }
+    std::fs::write(&a.out, buf).with_context(|| format!("writing {}", a.out.display()))?;
+    let cut = gens.iter().filter(|g| g.source_truncated).count();
+    eprintln!(
+        "{} predictions in {:.1}s ({} sources truncated to {} tokens) -> {}",
+        gens.len(),
+        start.elapsed().as_secs_f64(),
+        cut,
+        a.max_source_length,
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,187 @@
+//! Finding and opening a checkpoint: a local folder, or a Hugging Face repo id resolved through
+//! the local HF cache (no network: an uncached id fails at once, saying what to download).
+
+use candle_core::{DType, Device};
+use std::path::{Path, PathBuf};
+
+use super::config::T5Config;
+use super::error::{ModelError, Result};
+use super::params::Params;
+use super::t5::T5;
+use super::tokenize::TextTokenizer;
+
+/// The HF hub cache roots, in the order transformers consults them.
+fn cache_roots() -> Vec<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let mut roots = Vec::new();
+    if let Some(p) = var("HF_HUB_CACHE") {
+        roots.push(p);
+    }
+    if let Some(p) = var("HF_HOME") {
+        roots.push(p.join("hub"));
+    }
+    if let Some(p) = var("XDG_CACHE_HOME") {
+        roots.push(p.join("huggingface/hub"));
+    }
+    if let Some(p) = var("HOME") {
+        roots.push(p.join(".cache/huggingface/hub"));
+    }
+    roots
+}
+
+/// A local directory as given, or `org/name` looked up as
+/// `<cache>/models--org--name/refs/main` → `snapshots/<sha>/`.
+pub fn resolve(spec: &str) -> Result<PathBuf> {
+    let local = Path::new(spec);
+    if local.is_dir() {
+        return Ok(local.to_path_buf());
+    }
+    let looks_like_repo =
+        spec.split('/').count() == 2 && !spec.starts_with('.') && !spec.starts_with('/');
+    if !looks_like_repo {
+        return Err(ModelError::NotFound(format!(
+            "{spec}: no such model directory"
+        )));
+    }
+    let folder = format!("models--{}", spec.replace('/', "--"));
+    let mut searched = Vec::new();
+    for root in cache_roots() {
+        let repo = root.join(&folder);
+        let main = repo.join("refs/main");
+        searched.push(main.display().to_string());
+        if let Ok(sha) = std::fs::read_to_string(&main) {
+            let snap = repo.join("snapshots").join(sha.trim());
+            if snap.is_dir() {
+                return Ok(snap);
+            }
+        }
+    }
+    Err(ModelError::NotFound(format!(
+        "model {spec} is neither a local directory nor in the Hugging Face cache (searched: {}). \
+         Download it on a machine with network access (`huggingface-cli download {spec} --local-dir DIR`, \
+         files: config.json, tokenizer.json, model.safetensors or its shards) and pass --model DIR.",
+        searched.join(", ")
+    )))
+}
+
+/// `cpu`, `cuda` or `cuda:N`.
+pub fn device(spec: &str) -> Result<Device> {
+    match spec {
+        "cpu" => Ok(Device::Cpu),
+        s if s == "cuda" || s.starts_with("cuda:") => {
+            let n: usize = s
+                .strip_prefix("cuda:")
+                .map_or(Ok(0), str::parse)
+                .map_err(|_| {
+                    ModelError::NotFound(format!("--device {s}: expected cuda or cuda:N"))
+                })?;
+            if cfg!(feature = "cuda") {
+                Ok(Device::new_cuda(n)?)
+            } else {
+                Err(ModelError::NotFound(format!(
+                    "--device {s}: this binary was built without CUDA (build with `--features cuda`, see scripts/build-cuda.sh)"
+                )))
+            }
+        }
+        other => Err(ModelError::NotFound(format!(
+            "--device {other}: expected cpu, cuda or cuda:N"
+        ))),
+    }
+}
+
+/// f32 on the CPU (bf16 is slower there), bf16 on CUDA.
+pub fn default_dtype(device: &Device) -> DType {
+    if device.is_cuda() {
+        DType::BF16
+    } else {
+        DType::F32
+    }
+}
+
+/// A loaded model with its tokenizer and where it came from.
+pub struct Loaded {
+    pub dir: PathBuf,
+    pub config: T5Config,
+    pub params: Params,
+    pub model: T5,
+    pub tokenizer: TextTokenizer,
+}
+
+pub fn load(spec: &str, device: &Device) -> Result<Loaded> {
+    let dir = resolve(spec)?;
+    let config = T5Config::read(&dir.join("config.json"))?;
+    let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"))?;
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(ModelError::Config {
+            path: dir.join("config.json"),
+            message: format!(
+                "vocab_size {} is smaller than the tokenizer's {} entries",
+                config.vocab_size,
+                tokenizer.vocab_size()
+            ),
+        });
+    }
+    let params = Params::load(&dir, &config, default_dtype(device), device)?;
+    let model = T5::new(&config, &params)?;
+    Ok(Loaded {
+        dir,
+        config,
+        params,
+        model,
+        tokenizer,
+    })
+}
+
+/// Writes config.json, tokenizer.json and model.safetensors.
+pub fn save(
+    dir: &Path,
+    config: &T5Config,
+    params: &Params,
+    tokenizer: &TextTokenizer,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+    let cfg = serde_json::to_string_pretty(&config.to_json()).expect("config serialises");
+    std::fs::write(dir.join("config.json"), cfg + "\n")
+        .map_err(|e| ModelError::io(dir.join("config.json"), e))?;
+    tokenizer.save(&dir.join("tokenizer.json"))?;
+    params.save(&dir.join("model.safetensors"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_repo_ids_through_the_cache_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("models--google--flan-t5-small");
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::create_dir_all(repo.join("snapshots/abc123")).unwrap();
+        std::fs::write(repo.join("refs/main"), "abc123\n").unwrap();
+        // SAFETY: tests in this module do not read HF_HUB_CACHE concurrently.
+        unsafe { std::env::set_var("HF_HUB_CACHE", tmp.path()) };
+        assert_eq!(
+            resolve("google/flan-t5-small").unwrap(),
+            repo.join("snapshots/abc123")
+        );
+        let err = resolve("google/flan-t5-xxl").unwrap_err().to_string();
+        assert!(
+            err.contains("models--google--flan-t5-xxl/refs/main")
+                && err.contains("huggingface-cli download"),
+            "{err}"
+        );
+        unsafe { std::env::remove_var("HF_HUB_CACHE") };
+    }
+
+    #[test]
+    fn cuda_needs_the_feature() {
+        assert!(matches!(device("cpu"), Ok(Device::Cpu)));
+        if !cfg!(feature = "cuda") {
+            assert!(device("cuda:0")
+                .unwrap_err()
+                .to_string()
+                .contains("without CUDA"));
+        }
+        assert!(device("tpu").is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! Generating answers for many prompts: official source truncation, length-bucketed batches,
+//! batched greedy decoding, decoding back to text.
+
+use candle_core::Tensor;
+
+use super::error::Result;
+use super::t5::T5;
+use super::tokenize::TextTokenizer;
+
+#[derive(Debug, Clone)]
+pub struct PredictOptions {
+    pub batch_size: usize,
+    /// SPEC §5.2: 50.
+    pub max_new_tokens: usize,
+    /// SPEC §2.2: 512.
+    pub max_source_length: usize,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        PredictOptions {
+            batch_size: 16,
+            max_new_tokens: 50,
+            max_source_length: 512,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    pub text: String,
+    pub ids: Vec<u32>,
+    /// The source was cut to `max_source_length`.
+    pub source_truncated: bool,
+    /// Generation stopped at `max_new_tokens` without EOS.
+    pub hit_limit: bool,
+}
+
+/// Pads rows to one length: ids and a 0/1 mask, both [rows, len] u32.
+pub fn pad_batch(
+    rows: &[&[u32]],
+    pad: u32,
+    device: &candle_core::Device,
+) -> Result<(Tensor, Tensor)> {
+    let len = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(rows.len() * len);
+    let mut mask = Vec::with_capacity(rows.len() * len);
+    for r in rows {
+        ids.extend_from_slice(r);
+        ids.extend(std::iter::repeat_n(pad, len - r.len()));
+        mask.extend(std::iter::repeat_n(1u32, r.len()));
+        mask.extend(std::iter::repeat_n(0u32, len - r.len()));
+    }
+    Ok((
+        Tensor::from_vec(ids, (rows.len(), len), device)?,
+        Tensor::from_vec(mask, (rows.len(), len), device)?,
+    ))
+}
+
+/// Answers for `sources`, in their order. `progress` is told how many are done.
+pub fn predict(
+    model: &T5,
+    tok: &TextTokenizer,
+    sources: &[String],
+    opts: &PredictOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Generation>> {
+    let encoded: Vec<(Vec<u32>, bool)> = sources
+        .iter()
+        .map(|s| tok.encode_truncated(s, opts.max_source_length))
+        .collect::<Result<_>>()?;
+    // Similar lengths share a batch, so little compute goes to padding.
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
+    let mut out: Vec<Option<Generation>> = vec![None; sources.len()];
+    let eos = model.cfg.eos_token_id as u32;
+    let mut done = 0;
+    for chunk in order.chunks(opts.batch_size.max(1)) {
+        let rows: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
+        let (ids, mask) = pad_batch(&rows, model.cfg.pad_token_id as u32, &model.device)?;
+        let generated = model.generate(&ids, &mask, opts.max_new_tokens)?;
+        for (&i, g) in chunk.iter().zip(generated) {
+            let hit_limit = g.last() != Some(&eos);
+            out[i] = Some(Generation {
+                text: tok.decode(&g)?,
+                ids: g,
+                source_truncated: encoded[i].1,
+                hit_limit,
+            });
+        }
+        done += chunk.len();
+        progress(done);
+    }
+    Ok(out
+        .into_iter()
+        .map(|g| g.expect("every source is predicted"))
+        .collect())
+}
