@@ -5,6 +5,7 @@ mod eval;
 mod model;
 mod prompts;
 pub mod sample;
+mod train;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ enum Command {
     Model(model::ModelCommand),
     /// Generate predictions for a split with a model, in the official predictions format.
     Predict(model::PredictArgs),
+    /// Fine-tune a model on the train split of a task config.
+    Train(train::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Model(c) => model::run(c),
         Command::Predict(a) => model::predict_cmd(a),
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ pub mod params;
 pub mod predict;
 pub mod t5;
 pub mod tokenize;
+pub mod train;
 
 pub use checkpoint::{load, Loaded};
 pub use config::T5Config;
