@@ -9,8 +9,8 @@ use super::prompts::PromptArgs;
 use crate::ie::Split;
 use crate::model::checkpoint::{self, device};
 use crate::model::train::{
-    checkpoints, epoch_batches, load_training_state, save_training_state, tokenize_examples,
-    train_step, AdamW, Schedule, StepReport, TrainOptions, TrainState,
+    checkpoints, epoch_batches, load_training_state, save_training_state, tokenize_examples, AdamW,
+    Schedule, StepReport, TrainOptions, TrainState, Trainer,
 };
 
 #[derive(clap::Args)]
@@ -92,7 +92,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let per_epoch = epoch_batches(&examples, a.batch_size, a.prompts.seed, 0)
         .len()
         .div_ceil(a.grad_accum);
-    let (mut opt, mut state) = if resumed {
+    let (opt, mut state) = if resumed {
         let (opt, state) = load_training_state(&latest.as_ref().expect("resumed").1)?;
         (opt, state)
     } else {
@@ -123,6 +123,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         )
     };
     let o = state.options.clone();
+    let mut trainer = Trainer {
+        model: &loaded.model,
+        params: &loaded.params,
+        opt,
+        examples,
+    };
     let log_path = a.out.join("train_log.jsonl");
     truncate_log(&log_path, state.step)?;
     let mut log = std::fs::OpenOptions::new()
@@ -132,7 +138,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     eprintln!(
         "training {} on {} examples ({} steps of {}x{}, {} per epoch){}",
         source,
-        examples.len(),
+        trainer.examples.len(),
         o.total_steps,
         o.batch_size,
         o.grad_accum,
@@ -146,7 +152,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let mut tokens_since_start = 0usize;
     while state.step < o.total_steps {
-        let batches = epoch_batches(&examples, o.batch_size, o.seed, state.epoch);
+        let batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
         if state.batch_in_epoch >= batches.len() {
             state.epoch += 1;
             state.batch_in_epoch = 0;
@@ -154,16 +160,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         let end = (state.batch_in_epoch + o.grad_accum).min(batches.len());
         let micro = &batches[state.batch_in_epoch..end];
-        let report = train_step(
-            &loaded.model,
-            &loaded.params,
-            &mut opt,
-            &examples,
-            micro,
-            o.lr_at(state.step),
-            o.clip_norm,
-            state.step,
-        )?;
+        let report = trainer.step(micro, o.lr_at(state.step), o.clip_norm, state.step)?;
         state.step += 1;
         state.batch_in_epoch = end;
         tokens_since_start += report.tokens;
@@ -175,7 +172,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         );
         if (o.save_every > 0 && state.step % o.save_every == 0) || state.step == o.total_steps {
             log.flush()?;
-            save_checkpoint(&a.out, &loaded, &opt, &state)?;
+            save_checkpoint(&a.out, &loaded, &trainer.opt, &state)?;
         }
     }
     eprintln!();

@@ -269,61 +269,68 @@ pub fn batch_loss(model: &T5, batch: &[&Example]) -> Result<Tensor> {
     Ok(candle_nn::loss::cross_entropy(&sel, &targets)?)
 }
 
-/// One optimizer step over `micro` batches: accumulate, average, clip, update.
-pub fn train_step(
-    model: &T5,
-    params: &Params,
-    opt: &mut AdamW,
-    examples: &[Example],
-    micro: &[Vec<usize>],
-    lr: f64,
-    clip: f64,
-    step: usize,
-) -> Result<StepReport> {
-    let mut grads: BTreeMap<String, Vec<f32>> = BTreeMap::new();
-    let mut loss_sum = 0.0;
-    let mut tokens = 0;
-    let scale = 1.0 / micro.len() as f64;
-    for mb in micro {
-        let batch: Vec<&Example> = mb.iter().map(|&i| &examples[i]).collect();
-        tokens += batch
-            .iter()
-            .map(|e| e.source.len() + e.labels.len())
-            .sum::<usize>();
-        let loss = batch_loss(model, &batch)?;
-        loss_sum += loss.to_scalar::<f32>()? as f64;
-        let store = (loss * scale)?.backward()?;
-        for (name, var) in &params.vars {
-            if let Some(g) = store.get(var.as_tensor()) {
-                let g: Vec<f32> = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-                match grads.get_mut(name) {
-                    Some(acc) => acc.iter_mut().zip(g).for_each(|(a, b)| *a += b),
-                    None => {
-                        grads.insert(name.clone(), g);
+/// The model being trained, its optimizer and data.
+pub struct Trainer<'a> {
+    pub model: &'a T5,
+    pub params: &'a Params,
+    pub opt: AdamW,
+    pub examples: Vec<Example>,
+}
+
+impl Trainer<'_> {
+    /// One optimizer step over `micro` batches: accumulate, average, clip, update.
+    pub fn step(
+        &mut self,
+        micro: &[Vec<usize>],
+        lr: f64,
+        clip: f64,
+        step: usize,
+    ) -> Result<StepReport> {
+        let mut grads: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+        let mut loss_sum = 0.0;
+        let mut tokens = 0;
+        let scale = 1.0 / micro.len() as f64;
+        for mb in micro {
+            let batch: Vec<&Example> = mb.iter().map(|&i| &self.examples[i]).collect();
+            tokens += batch
+                .iter()
+                .map(|e| e.source.len() + e.labels.len())
+                .sum::<usize>();
+            let loss = batch_loss(self.model, &batch)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            let store = (loss * scale)?.backward()?;
+            for (name, var) in &self.params.vars {
+                if let Some(g) = store.get(var.as_tensor()) {
+                    let g: Vec<f32> = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+                    match grads.get_mut(name) {
+                        Some(acc) => acc.iter_mut().zip(g).for_each(|(a, b)| *a += b),
+                        None => {
+                            grads.insert(name.clone(), g);
+                        }
                     }
                 }
             }
         }
+        // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when above max_norm.
+        let norm = grads
+            .values()
+            .flatten()
+            .map(|&g| (g as f64) * (g as f64))
+            .sum::<f64>()
+            .sqrt();
+        if clip > 0.0 && norm > clip {
+            let c = (clip / (norm + 1e-6)) as f32;
+            grads.values_mut().flatten().for_each(|g| *g *= c);
+        }
+        self.opt.step(self.params, &grads, lr)?;
+        Ok(StepReport {
+            step: step + 1,
+            loss: loss_sum * scale,
+            lr,
+            grad_norm: norm,
+            tokens,
+        })
     }
-    // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when above max_norm.
-    let norm = grads
-        .values()
-        .flatten()
-        .map(|&g| (g as f64) * (g as f64))
-        .sum::<f64>()
-        .sqrt();
-    if clip > 0.0 && norm > clip {
-        let c = (clip / (norm + 1e-6)) as f32;
-        grads.values_mut().flatten().for_each(|g| *g *= c);
-    }
-    opt.step(params, &grads, lr)?;
-    Ok(StepReport {
-        step: step + 1,
-        loss: loss_sum * scale,
-        lr,
-        grad_norm: norm,
-        tokens,
-    })
 }
 
 /// The checkpoint directories under `out`, by step.
