@@ -110,6 +110,7 @@ pub struct Loaded {
 pub fn load(spec: &str, device: &Device) -> Result<Loaded> {
     let dir = resolve(spec)?;
     let config = T5Config::read(&dir.join("config.json"))?;
+    let params = Params::load(&dir, &config, default_dtype(device), device)?;
     let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"))?;
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(ModelError::Config {
@@ -121,7 +122,6 @@ pub fn load(spec: &str, device: &Device) -> Result<Loaded> {
             ),
         });
     }
-    let params = Params::load(&dir, &config, default_dtype(device), device)?;
     let model = T5::new(&config, &params)?;
     Ok(Loaded {
         dir,
