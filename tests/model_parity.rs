@@ -13,15 +13,28 @@ struct Fixture {
     max_new: usize,
 }
 
+/// The fixtures, here or where `IE_BENCH_FIXTURES` says (a test binary carried to a GPU machine).
+fn fixtures() -> PathBuf {
+    std::env::var_os("IE_BENCH_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+}
+
+/// `IE_BENCH_TEST_DEVICE=cuda` runs the comparison on the GPU (still in f32).
+fn device() -> Device {
+    match std::env::var("IE_BENCH_TEST_DEVICE").as_deref() {
+        Ok("cuda") => Device::new_cuda(0).expect("a CUDA device"),
+        _ => Device::Cpu,
+    }
+}
+
 fn load(name: &str) -> Fixture {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/parity")
-        .join(name);
+    let dir = fixtures().join("parity").join(name);
     let cfg = T5Config::read(&dir.join("config.json")).unwrap();
-    let params = Params::load(&dir, &cfg, DType::F32, &Device::Cpu).unwrap();
+    let dev = device();
+    let params = Params::load(&dir, &cfg, DType::F32, &dev).unwrap();
     let model = T5::new(&cfg, &params).unwrap();
-    let refs =
-        candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let refs = candle_core::safetensors::load(dir.join("reference.safetensors"), &dev).unwrap();
     let g: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("greedy.json")).unwrap()).unwrap();
     let greedy = g["ids"]
@@ -119,7 +132,7 @@ fn padding_does_not_change_outputs() {
             .unwrap()
             .unsqueeze(0)
             .unwrap();
-        let one_mask = Tensor::ones((1, n), DType::U32, &Device::Cpu).unwrap();
+        let one_mask = Tensor::ones((1, n), DType::U32, &f.model.device).unwrap();
         let one = f.model.encode(&one_ids, &one_mask, false).unwrap();
         let from_batch = batch.hidden.get(r).unwrap().narrow(0, 0, n).unwrap();
         let e = rel_err(&one.hidden.squeeze(0).unwrap(), &from_batch);

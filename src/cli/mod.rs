@@ -1,5 +1,6 @@
 //! Command-line front end: clap subcommands over the library calls.
 
+mod bench;
 mod datasets;
 mod eval;
 mod model;
@@ -41,6 +42,8 @@ enum Command {
     Predict(model::PredictArgs),
     /// Fine-tune a model on the train split of a task config.
     Train(train::Args),
+    /// Measure training and generation throughput on random weights.
+    Bench(bench::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Model(c) => model::run(c),
         Command::Predict(a) => model::predict_cmd(a),
         Command::Train(a) => train::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(code) => code,

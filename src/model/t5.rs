@@ -436,6 +436,18 @@ impl T5 {
         mask: &Tensor,
         max_new_tokens: usize,
     ) -> Result<Vec<Vec<u32>>> {
+        self.generate_with(ids, mask, max_new_tokens, true)
+    }
+
+    /// `generate`, optionally ignoring EOS so that exactly `max_new_tokens` are produced
+    /// (benchmarks on random weights).
+    pub fn generate_with(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        max_new_tokens: usize,
+        stop_at_eos: bool,
+    ) -> Result<Vec<Vec<u32>>> {
         let b = ids.dim(0)?;
         let enc = self.encode(ids, mask, false)?;
         let mut cache = self.new_cache(&enc)?;
@@ -458,7 +470,7 @@ impl T5 {
                 }
                 out[r].push(next[r]);
                 cur[r] = next[r];
-                done[r] = next[r] == eos;
+                done[r] = stop_at_eos && next[r] == eos;
             }
             if done.iter().all(|d| *d) {
                 break;

@@ -204,6 +204,11 @@ pub struct StepReport {
     pub grad_norm: f64,
     /// Source + target tokens processed (no padding).
     pub tokens: usize,
+    /// Seconds in the forward pass, the backward pass (with gradient collection) and the
+    /// optimizer update.
+    pub forward_s: f64,
+    pub backward_s: f64,
+    pub optimizer_s: f64,
 }
 
 /// The micro-batches of one epoch: a seeded shuffle, then length-sorted megabatches (as HF's
@@ -290,14 +295,18 @@ impl Trainer<'_> {
         let mut loss_sum = 0.0;
         let mut tokens = 0;
         let scale = 1.0 / micro.len() as f64;
+        let (mut forward_s, mut backward_s) = (0.0, 0.0);
         for mb in micro {
             let batch: Vec<&Example> = mb.iter().map(|&i| &self.examples[i]).collect();
             tokens += batch
                 .iter()
                 .map(|e| e.source.len() + e.labels.len())
                 .sum::<usize>();
+            let t0 = std::time::Instant::now();
             let loss = batch_loss(self.model, &batch)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
+            let t1 = std::time::Instant::now();
+            forward_s += (t1 - t0).as_secs_f64();
             let store = (loss * scale)?.backward()?;
             for (name, var) in &self.params.vars {
                 if let Some(g) = store.get(var.as_tensor()) {
@@ -310,7 +319,9 @@ impl Trainer<'_> {
                     }
                 }
             }
+            backward_s += t1.elapsed().as_secs_f64();
         }
+        let t2 = std::time::Instant::now();
         // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when above max_norm.
         let norm = grads
             .values()
@@ -329,6 +340,9 @@ impl Trainer<'_> {
             lr,
             grad_norm: norm,
             tokens,
+            forward_s,
+            backward_s,
+            optimizer_s: t2.elapsed().as_secs_f64(),
         })
     }
 }

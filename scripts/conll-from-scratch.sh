@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A flan-t5-small-shaped model trained from scratch (no pretrained weights exist here) on the
+# primary CoNLL 2003 data for a bounded number of steps; dev F1 at each checkpoint, then test F1.
+# Usage: scripts/conll-from-scratch.sh OUT_DIR [STEPS] [SAVE_EVERY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?output directory}; STEPS=${2:-600}; EVERY=${3:-150}
+SHARED=${IE_BENCH_SHARED:-../shared}
+DATA="$SHARED/data/primary/IE_INSTRUCTIONS"
+BIN=./target/release/ie-bench
+cargo build --release -q
+mkdir -p "$OUT/config"
+for split in train dev test; do
+  echo '{"NER": [{"sampling strategy": "random", "dataset name": "CoNLL 2003"}]}' > "$OUT/config/${split}_tasks.json"
+done
+$BIN model init --shape flan-t5-small --tokenizer "$SHARED/models/t5-tokenizer/tokenizer.json" --out "$OUT/init"
+$BIN train --model "$OUT/init" --data "$DATA" --config "$OUT/config" --out "$OUT/run" \
+  --lr 1e-3 --schedule linear --warmup-steps 50 --batch-size "${BATCH:-8}" --max-steps "$STEPS" --save-every "$EVERY" \
+  --max-source-length 256 --max-target-length 50
+for ck in "$OUT"/run/checkpoint-*; do
+  $BIN predict --model "$ck" --data "$DATA" --config "$OUT/config" --split dev --max-eval 200 --out "$ck/dev.jsonl"
+  echo "$(basename "$ck") dev: $($BIN eval "$ck/dev.jsonl" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin)["tasks"]["NER"]["datasets"]["CoNLL 2003"]; print(f"F1 {d[\"score\"]:.4f} tp {d[\"tp\"]} fp {d[\"fp\"]} fn {d[\"fn\"]}")')"
+done
+$BIN predict --model "$OUT/run" --data "$DATA" --config "$OUT/config" --split test --out "$OUT/test.jsonl"
+$BIN eval "$OUT/test.jsonl" --paper supervised
+$BIN eval "$OUT/test.jsonl" --mode strict
