@@ -19,8 +19,13 @@ $BIN train --model "$OUT/init" --data "$DATA" --config "$OUT/config" --out "$OUT
   --max-source-length 256 --max-target-length 50
 for ck in "$OUT"/run/checkpoint-*; do
   $BIN predict --model "$ck" --data "$DATA" --config "$OUT/config" --split dev --max-eval 200 --out "$ck/dev.jsonl"
-  echo "$(basename "$ck") dev: $($BIN eval "$ck/dev.jsonl" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin)["tasks"]["NER"]["datasets"]["CoNLL 2003"]; print(f"F1 {d[\"score\"]:.4f} tp {d[\"tp\"]} fp {d[\"fp\"]} fn {d[\"fn\"]}")')"
+  $BIN eval "$ck/dev.jsonl" --format json > "$ck/dev-scores.json"
+  python3 - "$ck" <<'PY'
+import json, os, sys
+d = json.load(open(os.path.join(sys.argv[1], "dev-scores.json")))["tasks"]["NER"]["datasets"]["CoNLL 2003"]
+print(f"{os.path.basename(sys.argv[1])} dev F1 {d['score']:.4f} (tp {d['tp']}, fp {d['fp']}, fn {d['fn']})")
+PY
 done
 $BIN predict --model "$OUT/run" --data "$DATA" --config "$OUT/config" --split test --out "$OUT/test.jsonl"
 $BIN eval "$OUT/test.jsonl" --paper supervised
-$BIN eval "$OUT/test.jsonl" --mode strict
+$BIN eval "$OUT/test.jsonl" --mode strict --errors
