@@ -2,7 +2,7 @@
 //! constant or linear schedule with warmup, global-norm clipping, gradient accumulation,
 //! length-bucketed batches in a seeded order, and checkpoints that resume exactly.
 
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -418,12 +418,4 @@ pub fn load_training_state(dir: &Path) -> Result<(AdamW, TrainState)> {
         }
     }
     Ok((opt, state))
-}
-
-/// Used by tests: one parameter's values.
-pub fn var_values(v: &Var) -> Result<Vec<f32>> {
-    Ok(v.as_tensor()
-        .flatten_all()?
-        .to_dtype(DType::F32)?
-        .to_vec1()?)
 }
