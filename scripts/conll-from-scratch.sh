@@ -13,7 +13,7 @@ mkdir -p "$OUT/config"
 for split in train dev test; do
   echo '{"NER": [{"sampling strategy": "random", "dataset name": "CoNLL 2003"}]}' > "$OUT/config/${split}_tasks.json"
 done
-$BIN model init --shape flan-t5-small --tokenizer "$SHARED/models/t5-tokenizer/tokenizer.json" --out "$OUT/init"
+$BIN model init --shape flan-t5-small --tokenizer "$SHARED/models/t5-tokenizer/tokenizer.json" --head-std "${HEAD_STD:-1.0}" --out "$OUT/init"
 $BIN train --model "$OUT/init" --data "$DATA" --config "$OUT/config" --out "$OUT/run" \
   --lr 1e-3 --schedule linear --warmup-steps 50 --batch-size "${BATCH:-8}" --max-steps "$STEPS" --save-every "$EVERY" \
   --max-source-length 256 --max-target-length 50

@@ -28,6 +28,10 @@ pub struct InitArgs {
     /// Vocabulary size of a trained tokenizer.
     #[arg(long, default_value_t = 1000)]
     vocab_size: usize,
+    /// Standard deviation of an untied LM head's initial weights (transformers: 1.0; for
+    /// training from scratch, d_model^-0.5 keeps the first logits small).
+    #[arg(long, default_value_t = 1.0)]
+    head_std: f64,
     #[arg(long)]
     out: PathBuf,
     /// Data and config whose prompts and targets train the tokenizer; `--seed` also seeds the
@@ -84,7 +88,12 @@ fn init(a: InitArgs) -> Result<ExitCode> {
             tokenizer.vocab_size()
         );
     }
-    let params = Params::random(&config, a.prompts.seed, &candle_core::Device::Cpu)?;
+    let params = Params::random_with_head_std(
+        &config,
+        a.prompts.seed,
+        a.head_std,
+        &candle_core::Device::Cpu,
+    )?;
     checkpoint::save(&a.out, &config, &params, &tokenizer)?;
     eprintln!(
         "initialised {} ({} parameters, vocabulary {} of {} rows) in {}",

@@ -74,6 +74,17 @@ impl Params {
     /// Random initialisation following transformers' `T5PreTrainedModel._init_weights`, from a
     /// seeded generator so the same seed gives the same model.
     pub fn random(cfg: &T5Config, seed: u64, device: &Device) -> Result<Params> {
+        Params::random_with_head_std(cfg, seed, 1.0, device)
+    }
+
+    /// `random` with another standard deviation for an untied LM head. transformers uses 1.0,
+    /// which makes the first logits large (std ~ sqrt(d_model)) for a model trained from scratch.
+    pub fn random_with_head_std(
+        cfg: &T5Config,
+        seed: u64,
+        head_std: f64,
+        device: &Device,
+    ) -> Result<Params> {
         let mut rng = SplitMix(seed);
         let f = 1.0f64; // initializer_factor
         let (d, dkv, h, ff) = (
@@ -86,7 +97,9 @@ impl Params {
         for (name, shape) in expected_params(cfg) {
             let std = if name.ends_with("layer_norm.weight") {
                 None
-            } else if name == "shared.weight" || name == "lm_head.weight" {
+            } else if name == "lm_head.weight" {
+                Some(f * head_std)
+            } else if name == "shared.weight" {
                 Some(f)
             } else if name.ends_with(".q.weight") {
                 Some(f * (d * dkv).powf(-0.5))
