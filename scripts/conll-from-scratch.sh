@@ -19,12 +19,14 @@ $BIN train --model "$OUT/init" --data "$DATA" --config "$OUT/config" --out "$OUT
   --max-source-length 256 --max-target-length 50
 for ck in "$OUT"/run/checkpoint-*; do
   $BIN predict --model "$ck" --data "$DATA" --config "$OUT/config" --split dev --max-eval 200 --out "$ck/dev.jsonl"
-  $BIN eval "$ck/dev.jsonl" --format json > "$ck/dev-scores.json"
-  python3 - "$ck" <<'PY'
+  for mode in strict compat; do
+    $BIN eval "$ck/dev.jsonl" --format json --mode $mode > "$ck/dev-$mode.json"
+    python3 - "$ck" $mode <<'PY'
 import json, os, sys
-d = json.load(open(os.path.join(sys.argv[1], "dev-scores.json")))["tasks"]["NER"]["datasets"]["CoNLL 2003"]
-print(f"{os.path.basename(sys.argv[1])} dev F1 {d['score']:.4f} (tp {d['tp']}, fp {d['fp']}, fn {d['fn']})")
+d = json.load(open(os.path.join(sys.argv[1], f"dev-{sys.argv[2]}.json")))["tasks"]["NER"]["datasets"]["CoNLL 2003"]
+print(f"{os.path.basename(sys.argv[1])} dev F1 ({sys.argv[2]}) {d['score']:.4f} (tp {d['tp']}, fp {d['fp']}, fn {d['fn']})")
 PY
+  done
 done
 $BIN predict --model "$OUT/run" --data "$DATA" --config "$OUT/config" --split test --out "$OUT/test.jsonl"
 $BIN eval "$OUT/test.jsonl" --paper supervised
