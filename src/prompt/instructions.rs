@@ -137,14 +137,7 @@ mod tests {
             (n(TaskKind::Ner), n(TaskKind::Re), n(TaskKind::Ee)),
             (3, 3, 2)
         );
-        for t in [
-            TaskKind::Es,
-            TaskKind::Et,
-            TaskKind::Ep,
-            TaskKind::Epr,
-            TaskKind::Eet,
-            TaskKind::Eea,
-        ] {
+        for t in TaskKind::ALL.into_iter().filter(|t| !t.is_main()) {
             assert_eq!(n(t), 1, "{t}");
         }
         assert!(b.instructions(TaskKind::Eet)[0].ends_with("\"type: trigger\". "));
