@@ -126,21 +126,22 @@ impl Params {
     /// `model.safetensors.index.json`), converting to `dtype` on `device`.
     pub fn load(dir: &Path, cfg: &T5Config, dtype: DType, device: &Device) -> Result<Params> {
         let files = weight_files(dir)?;
-        let mut located: HashMap<String, (usize, String)> = HashMap::new();
-        let mut readers = Vec::new();
-        for (i, path) in files.iter().enumerate() {
-            let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-            check_complete(path, &bytes)?;
-            let st =
-                safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Weights {
-                    path: path.clone(),
-                    message: format!("not a readable safetensors file: {e}"),
-                })?;
-            for name in st.names() {
-                located.insert(name.to_string(), (i, name.to_string()));
-            }
-            drop(st);
-            readers.push(bytes);
+        let mut bytes = Vec::with_capacity(files.len());
+        for path in &files {
+            let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+            check_complete(path, &b)?;
+            bytes.push(b);
+        }
+        // Each file's header is parsed once; `file_of` says which file holds a tensor.
+        let mut tables = Vec::with_capacity(files.len());
+        let mut file_of: HashMap<String, usize> = HashMap::new();
+        for (i, (path, b)) in files.iter().zip(&bytes).enumerate() {
+            let st = safetensors::SafeTensors::deserialize(b).map_err(|e| ModelError::Weights {
+                path: path.clone(),
+                message: format!("not a readable safetensors file: {e}"),
+            })?;
+            file_of.extend(st.names().into_iter().map(|n| (n.to_string(), i)));
+            tables.push(st);
         }
         let display = if files.len() == 1 {
             files[0].clone()
@@ -152,29 +153,26 @@ impl Params {
             // Tied checkpoints may carry the embedding under its encoder alias only.
             let key = [name.as_str(), alias(&name)]
                 .into_iter()
-                .find(|k| located.contains_key(*k))
+                .find(|k| file_of.contains_key(*k))
                 .ok_or_else(|| ModelError::MissingTensor {
                     name: name.clone(),
                     path: display.clone(),
                 })?;
-            let (fi, stored) = &located[key];
-            let st = safetensors::SafeTensors::deserialize(&readers[*fi]).expect("checked above");
-            let view = st.tensor(stored).map_err(|e| ModelError::Weights {
-                path: files[*fi].clone(),
-                message: format!("tensor `{stored}`: {e}"),
-            })?;
+            let fi = file_of[key];
+            let bad = |e: &dyn std::fmt::Display| ModelError::Weights {
+                path: files[fi].clone(),
+                message: format!("tensor `{key}`: {e}"),
+            };
+            let view = tables[fi].tensor(key).map_err(|e| bad(&e))?;
             if view.shape() != shape.as_slice() {
                 return Err(ModelError::ShapeMismatch {
                     name,
-                    path: files[*fi].clone(),
+                    path: files[fi].clone(),
                     expected: shape,
                     found: view.shape().to_vec(),
                 });
             }
-            let t = tensor_from_view(&view, device).map_err(|e| ModelError::Weights {
-                path: files[*fi].clone(),
-                message: format!("tensor `{stored}`: {e}"),
-            })?;
+            let t = tensor_from_view(&view, device).map_err(|e| bad(&e))?;
             vars.insert(name, Var::from_tensor(&t.to_dtype(dtype)?)?);
         }
         Ok(Params { vars })
