@@ -145,7 +145,7 @@ pub(crate) fn json_error(path: &std::path::Path, e: &serde_json::Error) -> DataE
 }
 
 /// serde_json appends " at line L column C"; we print the position ourselves.
-fn strip_position(msg: &str) -> String {
+pub(crate) fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),

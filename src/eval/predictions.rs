@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
 
-use crate::data::error::read_text;
+use crate::data::error::{read_text, strip_position};
 use crate::data::labels::json_kind;
 use crate::data::DataError;
 use crate::ie::TaskKind;
@@ -155,7 +155,11 @@ fn diagnose(
     let Ok(value) = serde_json::from_str::<Value>(raw) else {
         return err(
             "",
-            format!("invalid JSON at column {}: {}", e.column(), strip(e)),
+            format!(
+                "invalid JSON at column {}: {}",
+                e.column(),
+                strip_position(&e.to_string())
+            ),
         );
     };
     let Value::Object(obj) = &value else {
@@ -206,15 +210,7 @@ fn diagnose(
             );
         }
     }
-    err("", strip(e))
-}
-
-fn strip(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    err("", strip_position(&e.to_string()))
 }
 
 #[cfg(test)]
