@@ -352,37 +352,8 @@ impl T5 {
         dec_mask: Option<&Tensor>,
         train: bool,
     ) -> Result<Tensor> {
-        let eps = self.cfg.layer_norm_epsilon;
-        let t = dec_ids.dim(1)?;
-        let causal: Vec<f32> = (0..t)
-            .flat_map(|q| (0..t).map(move |k| if k > q { MASKED as f32 } else { 0.0 }))
-            .collect();
-        let causal = Tensor::from_vec(causal, (1, 1, t, t), &self.device)?.to_dtype(self.dtype)?;
-        let mut bias = self
-            .decoder
-            .position_bias(&self.cfg, 0, t, t, &self.device)?
-            .to_dtype(self.dtype)?
-            .broadcast_add(&causal)?;
-        if let Some(m) = dec_mask {
-            bias = bias.broadcast_add(&key_mask(m, self.dtype)?)?;
-        }
-        let mut x = self.embed(dec_ids)?;
-        for b in &self.decoder.blocks {
-            let h = rms_norm(&x, &b.self_ln, eps)?;
-            let kv = b.self_attn.project_kv(&h)?;
-            x = (x + b.self_attn.attend(&h, &kv, &bias, train)?)?;
-            let (cross, ln) = b
-                .cross
-                .as_ref()
-                .expect("decoder blocks have cross-attention");
-            let h = rms_norm(&x, ln, eps)?;
-            let kv = cross.project_kv(&enc.hidden)?;
-            x = (x + cross.attend(&h, &kv, &enc.mask, train)?)?;
-            let h = rms_norm(&x, &b.ff_ln, eps)?;
-            x = (x + b.ff.forward(&h)?)?;
-        }
-        let x = rms_norm(&x, &self.decoder.final_ln, eps)?;
-        Ok(self.logits(&x)?)
+        let mut cache = self.new_cache(enc)?;
+        self.run_decoder(enc, &mut cache, dec_ids, dec_mask, train)
     }
 
     pub fn new_cache(&self, enc: &Encoded) -> Result<DecoderCache> {
@@ -401,12 +372,36 @@ impl T5 {
 
     /// One decoding step for the next token of every row: `ids` [b, 1]; returns logits [b, vocab].
     pub fn step(&self, enc: &Encoded, cache: &mut DecoderCache, ids: &Tensor) -> Result<Tensor> {
+        Ok(self.run_decoder(enc, cache, ids, None, false)?.squeeze(1)?)
+    }
+
+    /// The decoder over `ids` [b, t] at positions `cache.len..cache.len + t`, attending to the
+    /// cached keys and values before them, which it extends; returns logits [b, t, vocab].
+    fn run_decoder(
+        &self,
+        enc: &Encoded,
+        cache: &mut DecoderCache,
+        ids: &Tensor,
+        dec_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Result<Tensor> {
         let eps = self.cfg.layer_norm_epsilon;
-        let pos = cache.len;
-        let bias = self
+        let (pos, t) = (cache.len, ids.dim(1)?);
+        let mut bias = self
             .decoder
-            .position_bias(&self.cfg, pos, 1, pos + 1, &self.device)?
+            .position_bias(&self.cfg, pos, t, pos + t, &self.device)?
             .to_dtype(self.dtype)?;
+        if t > 1 {
+            let causal: Vec<f32> = (pos..pos + t)
+                .flat_map(|q| (0..pos + t).map(move |k| if k > q { MASKED as f32 } else { 0.0 }))
+                .collect();
+            let causal =
+                Tensor::from_vec(causal, (1, 1, t, pos + t), &self.device)?.to_dtype(self.dtype)?;
+            bias = bias.broadcast_add(&causal)?;
+        }
+        if let Some(m) = dec_mask {
+            bias = bias.broadcast_add(&key_mask(m, self.dtype)?)?;
+        }
         let mut x = self.embed(ids)?;
         for (i, b) in self.decoder.blocks.iter().enumerate() {
             let h = rms_norm(&x, &b.self_ln, eps)?;
@@ -415,17 +410,20 @@ impl T5 {
                 Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
                 None => (k, v),
             };
-            x = (x + b.self_attn.attend(&h, &kv, &bias, false)?)?;
+            x = (x + b.self_attn.attend(&h, &kv, &bias, train)?)?;
             cache.self_kv[i] = Some(kv);
-            let (cross, ln) = b.cross.as_ref().expect("decoder");
+            let (cross, ln) = b
+                .cross
+                .as_ref()
+                .expect("decoder blocks have cross-attention");
             let h = rms_norm(&x, ln, eps)?;
-            x = (x + cross.attend(&h, &cache.cross_kv[i], &enc.mask, false)?)?;
+            x = (x + cross.attend(&h, &cache.cross_kv[i], &enc.mask, train)?)?;
             let h = rms_norm(&x, &b.ff_ln, eps)?;
             x = (x + b.ff.forward(&h)?)?;
         }
-        cache.len += 1;
+        cache.len += t;
         let x = rms_norm(&x, &self.decoder.final_ln, eps)?;
-        Ok(self.logits(&x)?.squeeze(1)?)
+        Ok(self.logits(&x)?)
     }
 
     /// Batched greedy decoding with a KV cache: stops a row at EOS, and all rows at
