@@ -52,10 +52,9 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         None => {
             // Every split's sources and targets, so test text has no unknown characters.
             let mut texts = Vec::new();
+            let all = a.prompts.clone_for_tokenizer();
             for split in Split::ALL {
-                let mut args_all = a.prompts.clone_for_tokenizer();
-                args_all.skip_missing = true;
-                for inst in args_all.build(split)?.output.instances {
+                for inst in all.build(split)?.output.instances {
                     texts.push(inst.source);
                     texts.push(inst.target);
                 }

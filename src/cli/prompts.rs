@@ -71,10 +71,12 @@ pub struct Built {
 }
 
 impl PromptArgs {
-    /// The same data and config with every auxiliary instance kept.
+    /// The same data and config with every auxiliary instance kept and absent splits
+    /// skipped: all the text a new tokenizer should see.
     pub fn clone_for_tokenizer(&self) -> PromptArgs {
         PromptArgs {
             aux_prob: 1.0,
+            skip_missing: true,
             ..self.clone()
         }
     }
