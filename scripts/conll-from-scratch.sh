@@ -2,6 +2,8 @@
 # A flan-t5-small-shaped model trained from scratch (no pretrained weights exist here) on the
 # primary CoNLL 2003 data for a bounded number of steps; dev F1 at each checkpoint, then test F1.
 # Usage: scripts/conll-from-scratch.sh OUT_DIR [STEPS] [SAVE_EVERY]
+# Environment: INIT_FLAGS (extra `model init` flags, default --head-from-shared), LR (1e-3),
+# WARMUP (100), BATCH (8), IE_BENCH_SHARED (../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?output directory}; STEPS=${2:-600}; EVERY=${3:-150}
@@ -13,9 +15,9 @@ mkdir -p "$OUT/config"
 for split in train dev test; do
   echo '{"NER": [{"sampling strategy": "random", "dataset name": "CoNLL 2003"}]}' > "$OUT/config/${split}_tasks.json"
 done
-$BIN model init --shape flan-t5-small --tokenizer "$SHARED/models/t5-tokenizer/tokenizer.json" --head-std "${HEAD_STD:-1.0}" --out "$OUT/init"
+$BIN model init --shape flan-t5-small --tokenizer "$SHARED/models/t5-tokenizer/tokenizer.json" ${INIT_FLAGS:---head-from-shared} --out "$OUT/init"
 $BIN train --model "$OUT/init" --data "$DATA" --config "$OUT/config" --out "$OUT/run" \
-  --lr 1e-3 --schedule linear --warmup-steps 50 --batch-size "${BATCH:-8}" --max-steps "$STEPS" --save-every "$EVERY" \
+  --lr "${LR:-1e-3}" --schedule linear --warmup-steps "${WARMUP:-100}" --batch-size "${BATCH:-8}" --max-steps "$STEPS" --save-every "$EVERY" \
   --max-source-length 256 --max-target-length 50
 for ck in "$OUT"/run/checkpoint-*; do
   $BIN predict --model "$ck" --data "$DATA" --config "$OUT/config" --split dev --max-eval 200 --out "$ck/dev.jsonl"

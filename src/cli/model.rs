@@ -9,12 +9,18 @@ use crate::eval::predictions::{OfficialInstance, OfficialLine};
 use crate::ie::Split;
 use crate::model::checkpoint::{self, device};
 use crate::model::predict::{predict, PredictOptions};
-use crate::model::{Params, T5Config, TextTokenizer};
+use crate::model::{HeadInit, Params, T5Config, TextTokenizer};
 
 #[derive(clap::Subcommand)]
 pub enum ModelCommand {
     /// Write a randomly initialised checkpoint (config.json, tokenizer.json, model.safetensors).
     Init(InitArgs),
+    /// Resolve a Hugging Face repo id through the local HF cache, downloading config.json,
+    /// tokenizer.json and the safetensors weights into it when missing; prints the directory.
+    Download {
+        /// `org/name`, e.g. google/flan-t5-small.
+        repo: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -30,8 +36,12 @@ pub struct InitArgs {
     vocab_size: usize,
     /// Standard deviation of an untied LM head's initial weights (transformers: 1.0; for
     /// training from scratch, d_model^-0.5 keeps the first logits small).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, conflicts_with = "head_from_shared")]
     head_std: f64,
+    /// Start an untied LM head as a copy of the shared embedding times d_model^-0.5 (what a
+    /// tied v1.0 head computes), so a model trained from scratch can copy source tokens early.
+    #[arg(long)]
+    head_from_shared: bool,
     #[arg(long)]
     out: PathBuf,
     /// Data and config whose prompts and targets train the tokenizer; `--seed` also seeds the
@@ -43,6 +53,11 @@ pub struct InitArgs {
 pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
     match cmd {
         ModelCommand::Init(a) => init(a),
+        ModelCommand::Download { repo } => {
+            let dir = checkpoint::resolve(&repo)?;
+            println!("{}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -87,12 +102,13 @@ fn init(a: InitArgs) -> Result<ExitCode> {
             tokenizer.vocab_size()
         );
     }
-    let params = Params::random_with_head_std(
-        &config,
-        a.prompts.seed,
-        a.head_std,
-        &candle_core::Device::Cpu,
-    )?;
+    let head = if a.head_from_shared {
+        HeadInit::SharedScaled
+    } else {
+        HeadInit::Normal(a.head_std)
+    };
+    let params =
+        Params::random_with_head(&config, a.prompts.seed, head, &candle_core::Device::Cpu)?;
     checkpoint::save(&a.out, &config, &params, &tokenizer)?;
     eprintln!(
         "initialised {} ({} parameters, vocabulary {} of {} rows) in {}",

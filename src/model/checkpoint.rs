@@ -1,11 +1,13 @@
 //! Finding and opening a checkpoint: a local folder, or a Hugging Face repo id resolved through
-//! the local HF cache (no network: an uncached id fails at once, saying what to download).
+//! the local HF cache and downloaded into it when online (offline, an uncached id fails at once,
+//! saying what to download).
 
 use candle_core::{DType, Device};
 use std::path::{Path, PathBuf};
 
 use super::config::T5Config;
 use super::error::{ModelError, Result};
+use super::hub::Hub;
 use super::params::Params;
 use super::t5::T5;
 use super::tokenize::TextTokenizer;
@@ -30,8 +32,13 @@ fn cache_roots() -> Vec<PathBuf> {
 }
 
 /// A local directory as given, or `org/name` looked up as
-/// `<cache>/models--org--name/refs/main` → `snapshots/<sha>/`.
+/// `<cache>/models--org--name/refs/main` → `snapshots/<sha>/`, and downloaded into the first
+/// cache root when it is in none of them (unless `HF_HUB_OFFLINE` is set).
 pub fn resolve(spec: &str) -> Result<PathBuf> {
+    resolve_with(spec, &cache_roots(), &Hub::from_env())
+}
+
+fn resolve_with(spec: &str, roots: &[PathBuf], hub: &Hub) -> Result<PathBuf> {
     let local = Path::new(spec);
     if local.is_dir() {
         return Ok(local.to_path_buf());
@@ -45,7 +52,7 @@ pub fn resolve(spec: &str) -> Result<PathBuf> {
     }
     let folder = format!("models--{}", spec.replace('/', "--"));
     let mut searched = Vec::new();
-    for root in cache_roots() {
+    for root in roots {
         let repo = root.join(&folder);
         let main = repo.join("refs/main");
         searched.push(main.display().to_string());
@@ -56,8 +63,16 @@ pub fn resolve(spec: &str) -> Result<PathBuf> {
             }
         }
     }
+    let why = match roots.first() {
+        _ if hub.offline => "HF_HUB_OFFLINE is set, so nothing was downloaded".to_string(),
+        None => "no cache directory is known (set HF_HOME)".to_string(),
+        Some(root) => match hub.download(spec, root) {
+            Ok(snapshot) => return Ok(snapshot),
+            Err(e) => format!("downloading it failed: {e}"),
+        },
+    };
     Err(ModelError::NotFound(format!(
-        "model {spec} is neither a local directory nor in the Hugging Face cache (searched: {}). \
+        "model {spec} is neither a local directory nor in the Hugging Face cache (searched: {}), and {why}. \
          Download it on a machine with network access (`huggingface-cli download {spec} --local-dir DIR`, \
          files: config.json, tokenizer.json, model.safetensors or its shards) and pass --model DIR.",
         searched.join(", ")
@@ -158,19 +173,37 @@ mod tests {
         std::fs::create_dir_all(repo.join("refs")).unwrap();
         std::fs::create_dir_all(repo.join("snapshots/abc123")).unwrap();
         std::fs::write(repo.join("refs/main"), "abc123\n").unwrap();
-        // SAFETY: tests in this module do not read HF_HUB_CACHE concurrently.
-        unsafe { std::env::set_var("HF_HUB_CACHE", tmp.path()) };
+        let roots = [tmp.path().join("empty"), tmp.path().to_path_buf()];
+        let offline = Hub {
+            endpoint: "http://127.0.0.1:9".to_string(),
+            token: None,
+            offline: true,
+        };
         assert_eq!(
-            resolve("google/flan-t5-small").unwrap(),
+            resolve_with("google/flan-t5-small", &roots, &offline).unwrap(),
             repo.join("snapshots/abc123")
         );
-        let err = resolve("google/flan-t5-xxl").unwrap_err().to_string();
+        let err = resolve_with("google/flan-t5-xxl", &roots, &offline)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("models--google--flan-t5-xxl/refs/main")
+                && err.contains("HF_HUB_OFFLINE is set")
                 && err.contains("huggingface-cli download"),
             "{err}"
         );
-        unsafe { std::env::remove_var("HF_HUB_CACHE") };
+        // Online but unreachable (the discard port): the network error is part of the message.
+        let unreachable = Hub {
+            offline: false,
+            ..offline
+        };
+        let err = resolve_with("google/flan-t5-xxl", &roots, &unreachable)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("downloading it failed") && err.contains("127.0.0.1:9"),
+            "{err}"
+        );
     }
 
     #[test]

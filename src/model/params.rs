@@ -57,6 +57,19 @@ pub fn expected_params(cfg: &T5Config) -> Vec<(String, Vec<usize>)> {
     out
 }
 
+/// How `Params::random_with_head` initialises an untied LM head.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeadInit {
+    /// Normal with this standard deviation. transformers uses 1.0, which makes the first
+    /// logits large (std ~ sqrt(d_model)) for a model trained from scratch.
+    Normal(f64),
+    /// A copy of the shared embedding times d_model^-0.5: the effective weights of a tied
+    /// v1.0 head. The head still trains on its own, but starts with a path that maps a token
+    /// carried through the residual stream back to itself, which copying spans from the
+    /// source needs and which a random head must learn token by token.
+    SharedScaled,
+}
+
 /// Named trainable parameters.
 #[derive(Clone)]
 pub struct Params {
@@ -74,15 +87,14 @@ impl Params {
     /// Random initialisation following transformers' `T5PreTrainedModel._init_weights`, from a
     /// seeded generator so the same seed gives the same model.
     pub fn random(cfg: &T5Config, seed: u64, device: &Device) -> Result<Params> {
-        Params::random_with_head_std(cfg, seed, 1.0, device)
+        Params::random_with_head(cfg, seed, HeadInit::Normal(1.0), device)
     }
 
-    /// `random` with another standard deviation for an untied LM head. transformers uses 1.0,
-    /// which makes the first logits large (std ~ sqrt(d_model)) for a model trained from scratch.
-    pub fn random_with_head_std(
+    /// `random` with another initialisation for an untied LM head (see [`HeadInit`]).
+    pub fn random_with_head(
         cfg: &T5Config,
         seed: u64,
-        head_std: f64,
+        head: HeadInit,
         device: &Device,
     ) -> Result<Params> {
         let mut rng = SplitMix(seed);
@@ -98,7 +110,11 @@ impl Params {
             let std = if name.ends_with("layer_norm.weight") {
                 None
             } else if name == "lm_head.weight" {
-                Some(f * head_std)
+                match head {
+                    HeadInit::Normal(s) => Some(f * s),
+                    // Copied from `shared.weight` once that exists, after the loop.
+                    HeadInit::SharedScaled => continue,
+                }
             } else if name == "shared.weight" {
                 Some(f)
             } else if name.ends_with(".q.weight") {
@@ -118,6 +134,10 @@ impl Params {
             };
             let t = Tensor::from_vec(data, shape.as_slice(), device)?;
             vars.insert(name, Var::from_tensor(&t)?);
+        }
+        if head == HeadInit::SharedScaled && !cfg.tie_word_embeddings {
+            let head = (vars["shared.weight"].as_tensor() * d.powf(-0.5))?;
+            vars.insert("lm_head.weight".to_string(), Var::from_tensor(&head)?);
         }
         Ok(Params { vars })
     }
