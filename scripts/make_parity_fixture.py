@@ -80,6 +80,23 @@ def main():
         with open(os.path.join(out_dir, "greedy.json"), "w") as f:
             json.dump({"max_new_tokens": 20, "ids": gen[:, 1:].tolist()}, f)
             f.write("\n")
+        # Gradients of the training loss (labels padded with -100, as the HF trainer does): the
+        # loss and each parameter's gradient norm, which the Rust test compares with its own.
+        labels = torch.full((3, 11), -100, dtype=torch.long)
+        label_lengths = [11, 4, 7]
+        for i, n in enumerate(label_lengths):
+            labels[i, :n - 1] = torch.randint(2, 96, (n - 1,), generator=g)
+            labels[i, n - 1] = 1
+        model.zero_grad()
+        loss = model(input_ids=src, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        with open(os.path.join(out_dir, "grads.json"), "w") as f:
+            json.dump({
+                "labels": [labels[i, :n].tolist() for i, n in enumerate(label_lengths)],
+                "loss": loss.item(),
+                "grad_norms": {k: p.grad.norm().item() for k, p in model.named_parameters()},
+            }, f, indent=1, sort_keys=True)
+            f.write("\n")
         print(name, "written:", sorted(os.listdir(out_dir)))
 
 

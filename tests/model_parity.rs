@@ -3,11 +3,13 @@
 //! (gated-gelu, untied head).
 
 use candle_core::{DType, Device, Tensor};
+use ie_bench::model::train::{batch_loss, Example};
 use ie_bench::model::{Params, T5Config, T5};
 use std::path::PathBuf;
 
 struct Fixture {
     model: T5,
+    params: Params,
     refs: std::collections::HashMap<String, Tensor>,
     greedy: Vec<Vec<u32>>,
     max_new: usize,
@@ -51,6 +53,7 @@ fn load(name: &str) -> Fixture {
         .collect();
     Fixture {
         model,
+        params,
         refs,
         greedy,
         max_new: g["max_new_tokens"].as_u64().unwrap() as usize,
@@ -96,9 +99,67 @@ fn check(name: &str) {
     assert_eq!(got, f.greedy, "{name}: greedy decode differs");
 }
 
+/// The training loss and every parameter's gradient norm match transformers' on a padded batch.
+fn check_gradients(name: &str) {
+    let f = load(name);
+    let dir = fixtures().join("parity").join(name);
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("grads.json")).unwrap()).unwrap();
+    let mask: Vec<Vec<u32>> = u32s(&f.refs["attention_mask"]).to_vec2().unwrap();
+    let ids: Vec<Vec<u32>> = u32s(&f.refs["input_ids"]).to_vec2().unwrap();
+    let examples: Vec<Example> = ids
+        .iter()
+        .zip(&mask)
+        .zip(g["labels"].as_array().unwrap())
+        .map(|((row, m), labels)| Example {
+            source: row[..m.iter().sum::<u32>() as usize].to_vec(),
+            labels: labels
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect(),
+        })
+        .collect();
+    let batch: Vec<&Example> = examples.iter().collect();
+    let loss = batch_loss(&f.model, &batch).unwrap();
+    let got = loss.to_scalar::<f32>().unwrap() as f64;
+    let want = g["loss"].as_f64().unwrap();
+    assert!(
+        ((got - want) / want).abs() < 1e-5,
+        "{name}: loss {got} vs {want}"
+    );
+    let grads = loss.backward().unwrap();
+    let norms = g["grad_norms"].as_object().unwrap();
+    assert_eq!(norms.len(), f.params.vars.len(), "{name}: parameter count");
+    let mut worst = 0f64;
+    for (pname, want) in norms {
+        let var = &f.params.vars[pname];
+        let grad = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient for {pname}"));
+        let got = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt() as f64;
+        let want = want.as_f64().unwrap();
+        let e = (got - want).abs() / want.max(1e-12);
+        worst = worst.max(e);
+        assert!(e < 1e-3, "{name}: gradient of {pname}: norm {got} vs {want}");
+    }
+    eprintln!("{name}: gradient norms agree to {worst:e} (relative)");
+}
+
 #[test]
 fn t5_v1_matches_transformers() {
     check("t5v1");
+}
+
+#[test]
+fn t5_v1_gradients_match_transformers() {
+    check_gradients("t5v1");
+}
+
+#[test]
+fn flan_gradients_match_transformers() {
+    check_gradients("flan");
 }
 
 #[test]
