@@ -9,3 +9,4 @@ pub mod ie;
 pub mod model;
 pub mod prompt;
 pub mod pyrandom;
+pub mod store;

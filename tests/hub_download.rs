@@ -69,11 +69,7 @@ fn shard(src: &Path, dst: &Path) {
         }
     }
     let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
-    std::fs::write(
-        dst.join("model.safetensors.index.json"),
-        index.to_string(),
-    )
-    .unwrap();
+    std::fs::write(dst.join("model.safetensors.index.json"), index.to_string()).unwrap();
 }
 
 #[test]

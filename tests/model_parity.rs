@@ -138,11 +138,21 @@ fn check_gradients(name: &str) {
         let grad = grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("{name}: no gradient for {pname}"));
-        let got = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt() as f64;
+        let got = grad
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .sqrt() as f64;
         let want = want.as_f64().unwrap();
         let e = (got - want).abs() / want.max(1e-12);
         worst = worst.max(e);
-        assert!(e < 1e-3, "{name}: gradient of {pname}: norm {got} vs {want}");
+        assert!(
+            e < 1e-3,
+            "{name}: gradient of {pname}: norm {got} vs {want}"
+        );
     }
     eprintln!("{name}: gradient norms agree to {worst:e} (relative)");
 }

@@ -7,11 +7,9 @@ use std::process::ExitCode;
 
 use super::prompts::PromptArgs;
 use crate::ie::Split;
-use crate::model::checkpoint::{self, device};
-use crate::model::train::{
-    checkpoints, epoch_batches, load_training_state, save_training_state, tokenize_examples, AdamW,
-    Schedule, StepReport, TrainOptions, TrainState, Trainer,
-};
+use crate::model::checkpoint::{device, Loaded};
+use crate::model::fit::{fit, FitHooks, FitSpec};
+use crate::model::train::{Schedule, StepReport, TrainOptions, TrainState};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,23 +54,8 @@ pub struct Args {
     device: String,
 }
 
-const KEEP_CHECKPOINTS: usize = 2;
-
 pub fn run(a: Args) -> Result<ExitCode> {
     let dev = device(&a.device)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let latest = checkpoints(&a.out).pop();
-    let (source, resumed) = match (&latest, a.resume) {
-        (Some((_, dir)), true) => (dir.display().to_string(), true),
-        (None, true) => bail!("--resume: no checkpoint in {}", a.out.display()),
-        (Some((step, _)), false) => bail!(
-            "{} already holds checkpoint-{step}: pass --resume to continue it, or choose another --out",
-            a.out.display()
-        ),
-        (None, false) => (a.model.clone(), false),
-    };
-    let loaded =
-        checkpoint::load(&source, &dev).with_context(|| format!("loading model {source}"))?;
     let built = a.prompts.build(Split::Train)?;
     let pairs: Vec<(String, String)> = built
         .output
@@ -83,108 +66,91 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if pairs.is_empty() {
         bail!("the train split of config {} is empty", built.origin);
     }
-    let examples = tokenize_examples(
-        &loaded.tokenizer,
-        &pairs,
-        a.max_source_length,
-        a.max_target_length,
-    )?;
-    let per_epoch = epoch_batches(&examples, a.batch_size, a.prompts.seed, 0)
-        .len()
-        .div_ceil(a.grad_accum);
-    let (opt, mut state) = if resumed {
-        let (opt, state) = load_training_state(&latest.as_ref().expect("resumed").1)?;
-        (opt, state)
-    } else {
-        let options = TrainOptions {
-            lr: a.lr,
-            schedule: a.schedule,
-            warmup_steps: a.warmup_steps,
-            batch_size: a.batch_size,
-            grad_accum: a.grad_accum,
-            total_steps: a
-                .max_steps
-                .unwrap_or(((per_epoch as f64) * a.epochs).ceil() as usize)
-                .max(1),
-            max_source_length: a.max_source_length,
-            max_target_length: a.max_target_length,
-            clip_norm: a.clip_norm,
-            seed: a.prompts.seed,
-            save_every: a.save_every,
-        };
-        (
-            AdamW::new(),
-            TrainState {
-                step: 0,
-                epoch: 0,
-                batch_in_epoch: 0,
-                options,
-            },
-        )
+    let options = TrainOptions {
+        lr: a.lr,
+        schedule: a.schedule,
+        warmup_steps: a.warmup_steps,
+        batch_size: a.batch_size,
+        grad_accum: a.grad_accum,
+        total_steps: a.max_steps.unwrap_or(0),
+        max_source_length: a.max_source_length,
+        max_target_length: a.max_target_length,
+        clip_norm: a.clip_norm,
+        seed: a.prompts.seed,
+        save_every: a.save_every,
     };
-    let o = state.options.clone();
-    let mut trainer = Trainer {
-        model: &loaded.model,
-        params: &loaded.params,
-        opt,
-        examples,
-    };
-    let log_path = a.out.join("train_log.jsonl");
-    truncate_log(&log_path, state.step)?;
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)?;
-    eprintln!(
-        "training {} on {} examples ({} steps of {}x{}, {} per epoch){}",
-        source,
-        trainer.examples.len(),
-        o.total_steps,
-        o.batch_size,
-        o.grad_accum,
-        per_epoch,
-        if resumed {
-            format!(", resuming at step {}", state.step)
+    let spec = FitSpec {
+        model: &a.model,
+        out: &a.out,
+        resume: a.resume,
+        options,
+        epochs: if a.max_steps.is_some() {
+            None
         } else {
-            String::new()
-        }
-    );
-    let started = std::time::Instant::now();
-    let mut tokens_since_start = 0usize;
-    while state.step < o.total_steps {
-        let batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
-        if state.batch_in_epoch >= batches.len() {
-            state.epoch += 1;
-            state.batch_in_epoch = 0;
-            continue;
-        }
-        let end = (state.batch_in_epoch + o.grad_accum).min(batches.len());
-        let micro = &batches[state.batch_in_epoch..end];
-        let report = trainer.step(micro, o.lr_at(state.step), o.clip_norm, state.step)?;
-        state.step += 1;
-        state.batch_in_epoch = end;
-        tokens_since_start += report.tokens;
-        writeln!(log, "{}", serde_json::to_string(&report)?)?;
-        progress(
-            &report,
-            o.total_steps,
-            tokens_since_start as f64 / started.elapsed().as_secs_f64(),
-        );
-        if (o.save_every > 0 && state.step % o.save_every == 0) || state.step == o.total_steps {
-            log.flush()?;
-            save_checkpoint(&a.out, &loaded, &trainer.opt, &state)?;
-        }
-    }
+            Some(a.epochs)
+        },
+        device: &dev,
+    };
+    let mut hooks = LogHooks {
+        path: a.out.join("train_log.jsonl"),
+        log: None,
+        examples: pairs.len(),
+    };
+    let outcome = fit(spec, &pairs, &mut hooks).with_context(|| format!("training {}", a.model))?;
     eprintln!();
-    // The final model at the top of --out, loadable like any checkpoint.
-    checkpoint::save(&a.out, &loaded.config, &loaded.params, &loaded.tokenizer)?;
     eprintln!(
         "trained to step {} in {:.1}s -> {}",
-        state.step,
-        started.elapsed().as_secs_f64(),
+        outcome.state.step,
+        outcome.seconds,
         a.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `train_log.jsonl` (one line per step) and a progress line on stderr.
+struct LogHooks {
+    path: PathBuf,
+    log: Option<std::fs::File>,
+    examples: usize,
+}
+
+impl FitHooks for LogHooks {
+    type Error = anyhow::Error;
+
+    fn started(&mut self, loaded: &Loaded, state: &TrainState, per_epoch: usize) -> Result<()> {
+        truncate_log(&self.path, state.step)?;
+        self.log = Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .with_context(|| format!("opening {}", self.path.display()))?,
+        );
+        let o = &state.options;
+        eprintln!(
+            "training {} on {} examples ({} steps of {}x{}, {} per epoch){}",
+            loaded.dir.display(),
+            self.examples,
+            o.total_steps,
+            o.batch_size,
+            o.grad_accum,
+            per_epoch,
+            if state.step > 0 {
+                format!(", resuming at step {}", state.step)
+            } else {
+                String::new()
+            }
+        );
+        Ok(())
+    }
+
+    fn step(&mut self, report: &StepReport, state: &TrainState, tok_s: f64) -> Result<()> {
+        let log = self.log.as_mut().expect("opened in started");
+        // An unbuffered file: the line is written before the checkpoint that covers it.
+        writeln!(log, "{}", serde_json::to_string(report)?)?;
+        progress(report, state.options.total_steps, tok_s);
+        Ok(())
+    }
 }
 
 fn progress(r: &StepReport, total: usize, tok_s: f64) {
@@ -203,29 +169,6 @@ fn progress(r: &StepReport, total: usize, tok_s: f64) {
     } else if r.step == 1 || r.step % 10 == 0 || r.step == total {
         eprintln!("{line}");
     }
-}
-
-/// Writes a checkpoint atomically (a temporary directory renamed into place) and keeps the
-/// newest few.
-fn save_checkpoint(
-    out: &Path,
-    loaded: &checkpoint::Loaded,
-    opt: &AdamW,
-    state: &TrainState,
-) -> Result<()> {
-    let name = format!("checkpoint-{}", state.step);
-    let tmp = out.join(format!(".{name}.tmp"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    checkpoint::save(&tmp, &loaded.config, &loaded.params, &loaded.tokenizer)?;
-    save_training_state(&tmp, opt, state)?;
-    let dst = out.join(&name);
-    let _ = std::fs::remove_dir_all(&dst);
-    std::fs::rename(&tmp, &dst)?;
-    let all = checkpoints(out);
-    for (_, old) in all.iter().take(all.len().saturating_sub(KEEP_CHECKPOINTS)) {
-        let _ = std::fs::remove_dir_all(old);
-    }
-    Ok(())
 }
 
 /// Drops log lines past the checkpoint a resumed run starts from, so no step appears twice.

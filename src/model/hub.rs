@@ -58,7 +58,9 @@ impl Hub {
         let commit = info["sha"]
             .as_str()
             .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()))
-            .ok_or_else(|| ModelError::NotFound(format!("{info_url}: no commit `sha` in the answer")))?
+            .ok_or_else(|| {
+                ModelError::NotFound(format!("{info_url}: no commit `sha` in the answer"))
+            })?
             .to_string();
         let listed: Vec<&str> = info["siblings"]
             .as_array()

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod fit;
 pub mod hub;
 pub mod params;
 pub mod predict;

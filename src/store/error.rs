@@ -1,0 +1,29 @@
+use std::path::PathBuf;
+
+use super::records::RunId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database {} is in use by {holder}; wait for it to end, or pass another --db", path.display())]
+    Locked { path: PathBuf, holder: String },
+    #[error("database {} has schema version {found}, newer than this ie-bench understands ({supported}); use a newer ie-bench", path.display())]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("database {}: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("no run with id {0} (see `ie-bench runs`)")]
+    UnknownRun(RunId),
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;

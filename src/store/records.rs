@@ -1,0 +1,138 @@
+//! What the store keeps, one type per tree. Values are JSON, so `sled` dumps stay readable; the
+//! schema version in `meta` covers their shape.
+
+use serde::{Deserialize, Serialize};
+
+use crate::eval::metrics::Counts;
+
+pub type RunId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    Train,
+    ZeroShot,
+    Eval,
+    Ingest,
+    External,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Train => "train",
+            RunKind::ZeroShot => "zero-shot",
+            RunKind::Eval => "eval",
+            RunKind::Ingest => "ingest",
+            RunKind::External => "external",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Cancelled,
+    /// Was running when its process died; `runs resume` continues it.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn is_over(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+/// A dataset as imported: which version of its files a run used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetRef {
+    /// `TASK/Name`, e.g. `NER/CoNLL 2003`.
+    pub name: String,
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub kind: RunKind,
+    pub status: RunStatus,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+    #[serde(default)]
+    pub finished: Option<u64>,
+    /// Model directory or repo id the run starts from.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub datasets: Vec<DatasetRef>,
+    /// Every setting needed to run it again or resume it (the command's own arguments).
+    #[serde(default)]
+    pub settings: serde_json::Value,
+    /// Where its checkpoints and outputs go.
+    #[serde(default)]
+    pub out_dir: Option<String>,
+    /// Process id of an external trainer, so a cancel can reach it.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Gold-edit sequence number the stored scores were computed against.
+    #[serde(default)]
+    pub gold_version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub step: u64,
+    pub loss: f64,
+    #[serde(default)]
+    pub lr: Option<f64>,
+    #[serde(default)]
+    pub tokens_per_s: Option<f64>,
+    #[serde(default)]
+    pub epoch: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPrediction {
+    pub task: String,
+    pub id: String,
+    pub ground_truth: String,
+    pub prediction: String,
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// One (task, dataset) row of a score table, with the counts it came from so tables are
+/// recomputed exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredScore {
+    pub task: String,
+    pub dataset: String,
+    /// `compat` or `strict`.
+    pub mode: String,
+    /// Training step it was measured at (the final table uses the run's last step).
+    pub step: u64,
+    /// The gold-edit sequence number it was scored against.
+    pub gold_version: u64,
+    pub counts: Option<Counts>,
+    pub correct: u64,
+    pub n: u64,
+}
