@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod ie;
+pub mod jobs;
 pub mod model;
 pub mod prompt;
 pub mod pyrandom;

@@ -5,6 +5,7 @@ mod datasets;
 mod eval;
 mod model;
 mod prompts;
+mod runs;
 pub mod sample;
 mod train;
 
@@ -23,6 +24,9 @@ use crate::prompt::InstructionBank;
     about = "A workbench for instruction-tuned information extraction (InstructUIE)"
 )]
 struct Cli {
+    /// The database of runs (default: $IE_BENCH_DB, else $XDG_DATA_HOME/ie-bench/db).
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,10 +48,16 @@ enum Command {
     Train(train::Args),
     /// Measure training and generation throughput on random weights.
     Bench(bench::Args),
+    /// Start a stored run (recorded in the database; see `runs`).
+    #[command(subcommand)]
+    Run(runs::RunCommand),
+    /// List stored runs; show, cancel or resume one.
+    Runs(runs::RunsArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
     let result = match cli.command {
         Command::Datasets(a) => datasets::run(a),
         Command::Prompts(a) => prompts::run(a),
@@ -56,6 +66,8 @@ pub fn main() -> ExitCode {
         Command::Predict(a) => model::predict_cmd(a),
         Command::Train(a) => train::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Run(c) => runs::start(&db, c),
+        Command::Runs(a) => runs::runs(&db, a),
     };
     match result {
         Ok(code) => code,

@@ -81,6 +81,15 @@ impl PromptArgs {
         }
     }
 
+    /// The same settings, skipping (with a note) datasets that lack a split: for the dev and
+    /// test evaluations of a training run, where some datasets ship no dev file.
+    pub fn clone_skipping_missing(&self) -> PromptArgs {
+        PromptArgs {
+            skip_missing: true,
+            ..self.clone()
+        }
+    }
+
     pub fn build(&self, split: Split) -> Result<Built> {
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.aux_prob),

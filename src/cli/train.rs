@@ -24,6 +24,13 @@ pub struct Args {
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    settings: TrainSettings,
+}
+
+/// Optimisation settings, shared by `train` and `run train`.
+#[derive(clap::Args, Clone)]
+pub struct TrainSettings {
     #[arg(long, default_value_t = 5e-5)]
     lr: f64,
     #[arg(long, default_value = "constant", value_parser = super::choice::<Schedule>())]
@@ -44,18 +51,41 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     save_every: usize,
     #[arg(long, default_value_t = 512)]
-    max_source_length: usize,
+    pub max_source_length: usize,
     #[arg(long, default_value_t = 50)]
     max_target_length: usize,
     #[arg(long, default_value_t = 1.0)]
     clip_norm: f64,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    pub device: String,
+}
+
+impl TrainSettings {
+    pub fn options(&self, seed: u64) -> TrainOptions {
+        TrainOptions {
+            lr: self.lr,
+            schedule: self.schedule,
+            warmup_steps: self.warmup_steps,
+            batch_size: self.batch_size,
+            grad_accum: self.grad_accum,
+            total_steps: self.max_steps.unwrap_or(0),
+            max_source_length: self.max_source_length,
+            max_target_length: self.max_target_length,
+            clip_norm: self.clip_norm,
+            seed,
+            save_every: self.save_every,
+        }
+    }
+
+    /// Epochs to derive the step count from, unless --max-steps fixes it.
+    pub fn epochs(&self) -> Option<f64> {
+        self.max_steps.is_none().then_some(self.epochs)
+    }
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let dev = device(&a.device)?;
+    let dev = device(&a.settings.device)?;
     let built = a.prompts.build(Split::Train)?;
     let pairs: Vec<(String, String)> = built
         .output
@@ -66,29 +96,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if pairs.is_empty() {
         bail!("the train split of config {} is empty", built.origin);
     }
-    let options = TrainOptions {
-        lr: a.lr,
-        schedule: a.schedule,
-        warmup_steps: a.warmup_steps,
-        batch_size: a.batch_size,
-        grad_accum: a.grad_accum,
-        total_steps: a.max_steps.unwrap_or(0),
-        max_source_length: a.max_source_length,
-        max_target_length: a.max_target_length,
-        clip_norm: a.clip_norm,
-        seed: a.prompts.seed,
-        save_every: a.save_every,
-    };
     let spec = FitSpec {
         model: &a.model,
         out: &a.out,
         resume: a.resume,
-        options,
-        epochs: if a.max_steps.is_some() {
-            None
-        } else {
-            Some(a.epochs)
-        },
+        options: a.settings.options(a.prompts.seed),
+        epochs: a.settings.epochs(),
         device: &dev,
     };
     let mut hooks = LogHooks {

@@ -36,18 +36,25 @@ pub struct Report {
     pub unscored: Vec<(TaskKind, u64)>,
 }
 
-#[derive(Default)]
-struct Acc {
-    counts: Counts,
-    correct: u64,
-    n: u64,
+/// The totals of one (task, dataset) group, from which its score is computed; what a store
+/// keeps so tables can be rebuilt exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupTotals {
+    /// TP/FP/FN for F1 metrics.
+    pub counts: Counts,
+    /// Correct answers, for accuracy metrics.
+    pub correct: u64,
+    pub n: u64,
 }
 
-/// Scores every line, grouped by (task, dataset).
-pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
+/// Totals per (task, dataset), in first-seen order, and the instances per unscored task.
+pub fn accumulate(
+    lines: &[PredictionLine],
+    mode: Mode,
+) -> (Vec<(TaskKind, String, GroupTotals)>, Vec<(TaskKind, u64)>) {
     // First-seen order matters: Python's stable sort keeps it for names equal but for case,
     // and the average is summed in it.
-    let mut groups: IndexMap<(TaskKind, &str), Acc> = IndexMap::new();
+    let mut groups: IndexMap<(TaskKind, &str), GroupTotals> = IndexMap::new();
     let mut unscored: IndexMap<TaskKind, u64> = IndexMap::new();
     for l in lines {
         match score_instance(l.task, &l.ground_truth, &l.prediction, mode) {
@@ -62,47 +69,69 @@ pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
             }
         }
     }
-    let mut tasks: IndexMap<TaskKind, TaskReport> = IndexMap::new();
-    for (&key, acc) in &groups {
-        let metric = metric_kind(key.0, mode).expect("scored tasks have a metric");
-        let ds = match metric {
-            MetricKind::F1 => DatasetScore {
-                score: acc.counts.f1(),
-                counts: Some(acc.counts),
-                n: acc.n,
-            },
-            MetricKind::Accuracy => DatasetScore {
-                score: if acc.n == 0 {
-                    0.0
-                } else {
-                    acc.correct as f64 / acc.n as f64
-                },
-                counts: None,
-                n: acc.n,
-            },
-        };
-        tasks
-            .entry(key.0)
-            .or_insert_with(|| TaskReport {
-                metric,
-                datasets: Vec::new(),
-                average: 0.0,
-            })
-            .datasets
-            .push((key.1.to_string(), ds));
-    }
-    for t in tasks.values_mut() {
-        t.average = t.datasets.iter().map(|(_, d)| d.score).sum::<f64>() / t.datasets.len() as f64;
-        t.datasets
-            .sort_by_cached_key(|(name, _)| name.to_lowercase());
-    }
-    tasks.sort_keys();
     let mut unscored: Vec<(TaskKind, u64)> = unscored.into_iter().collect();
     unscored.sort();
-    Report {
-        mode,
-        tasks,
-        unscored,
+    let groups = groups
+        .into_iter()
+        .map(|((task, dataset), t)| (task, dataset.to_string(), t))
+        .collect();
+    (groups, unscored)
+}
+
+/// Scores every line, grouped by (task, dataset).
+pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
+    let (groups, unscored) = accumulate(lines, mode);
+    Report::from_groups(mode, &groups, unscored)
+}
+
+impl Report {
+    /// The report of groups already totalled (by `accumulate`, or read back from a store).
+    pub fn from_groups(
+        mode: Mode,
+        groups: &[(TaskKind, String, GroupTotals)],
+        unscored: Vec<(TaskKind, u64)>,
+    ) -> Report {
+        let mut tasks: IndexMap<TaskKind, TaskReport> = IndexMap::new();
+        for (task, dataset, acc) in groups {
+            let metric = metric_kind(*task, mode).expect("scored tasks have a metric");
+            let ds = match metric {
+                MetricKind::F1 => DatasetScore {
+                    score: acc.counts.f1(),
+                    counts: Some(acc.counts),
+                    n: acc.n,
+                },
+                MetricKind::Accuracy => DatasetScore {
+                    score: if acc.n == 0 {
+                        0.0
+                    } else {
+                        acc.correct as f64 / acc.n as f64
+                    },
+                    counts: None,
+                    n: acc.n,
+                },
+            };
+            tasks
+                .entry(*task)
+                .or_insert_with(|| TaskReport {
+                    metric,
+                    datasets: Vec::new(),
+                    average: 0.0,
+                })
+                .datasets
+                .push((dataset.clone(), ds));
+        }
+        for t in tasks.values_mut() {
+            t.average =
+                t.datasets.iter().map(|(_, d)| d.score).sum::<f64>() / t.datasets.len() as f64;
+            t.datasets
+                .sort_by_cached_key(|(name, _)| name.to_lowercase());
+        }
+        tasks.sort_keys();
+        Report {
+            mode,
+            tasks,
+            unscored,
+        }
     }
 }
 

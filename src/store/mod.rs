@@ -113,7 +113,7 @@ fn take_lock(path: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` from Unix seconds (Howard Hinnant's civil-from-days).
+/// RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`) from Unix seconds (Howard Hinnant's civil-from-days).
 pub fn format_time(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
@@ -127,7 +127,7 @@ pub fn format_time(secs: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -200,7 +200,7 @@ impl Store {
             db.flush()?;
         }
         let tree = |name: &str| db.open_tree(name);
-        Ok(Store {
+        let store = Store {
             path: path.to_path_buf(),
             datasets: tree("datasets")?,
             examples: tree("examples")?,
@@ -214,7 +214,23 @@ impl Store {
             db,
             next_run: Mutex::new(()),
             _lock: lock,
-        })
+        };
+        store.mark_interrupted()?;
+        Ok(store)
+    }
+
+    /// Runs recorded as running belong to a process that died: every runner holds the lock
+    /// this process has just taken.
+    fn mark_interrupted(&self) -> Result<()> {
+        for (id, m) in self.runs()? {
+            if m.status == RunStatus::Running {
+                self.update_run(id, |m| {
+                    m.status = RunStatus::Interrupted;
+                    m.pid = None;
+                })?;
+            }
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -398,8 +414,8 @@ impl Store {
 
     // ---- scores ----
 
-    /// Stores score rows. The key holds (run, gold version, mode, step, task, dataset), so a
-    /// re-score against corrected gold is kept beside the original.
+    /// Stores score rows. The key holds (run, gold version, split, mode, step, task, dataset),
+    /// so a re-score against corrected gold is kept beside the original.
     pub fn put_scores(&self, run: RunId, rows: &[StoredScore]) -> Result<()> {
         let mut batch = sled::Batch::default();
         for s in rows {
@@ -430,6 +446,7 @@ fn score_key(run: RunId, s: &StoredScore) -> Key {
     Key::new()
         .u64(run)
         .u64(s.gold_version)
+        .str(&s.split)
         .str(&s.mode)
         .u64(s.step)
         .str(&s.task)
@@ -550,8 +567,8 @@ mod tests {
 
     #[test]
     fn times_format_as_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_764_028_800), "2025-11-25 00:00:00 UTC");
-        assert_eq!(format_time(951_827_696), "2000-02-29 12:34:56 UTC");
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_764_028_800), "2025-11-25T00:00:00Z");
+        assert_eq!(format_time(951_827_696), "2000-02-29T12:34:56Z");
     }
 }

@@ -128,6 +128,8 @@ pub struct StoredScore {
     pub dataset: String,
     /// `compat` or `strict`.
     pub mode: String,
+    /// `dev` (during training) or `test`.
+    pub split: String,
     /// Training step it was measured at (the final table uses the run's last step).
     pub step: u64,
     /// The gold-edit sequence number it was scored against.

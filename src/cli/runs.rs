@@ -1,0 +1,437 @@
+//! `ie-bench run ...` (start a stored run) and `ie-bench runs ...` (list, show, cancel, resume).
+//!
+//! A run keeps the words of the command that started it, so `runs resume` re-reads exactly the
+//! same settings. Cancelling a run that another process is executing goes through a flag file
+//! beside the database (that process holds the database lock, so nobody else can write it);
+//! the runner polls for it between steps.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::prompts::PromptArgs;
+use super::train::TrainSettings;
+use crate::eval::Mode;
+use crate::export::{render, report_tables, Format};
+use crate::ie::Split;
+use crate::jobs::evaluate::stored_report;
+use crate::jobs::train::TrainJob;
+use crate::jobs::{CancelToken, JobEvent, Recorder};
+use crate::model::checkpoint::device;
+use crate::model::predict::PredictOptions;
+use crate::store::{format_time, RunId, RunKind, RunManifest, RunStatus, Store};
+
+#[derive(clap::Subcommand, Clone)]
+pub enum RunCommand {
+    /// Fine-tune as a stored run: loss per step, dev scores at each checkpoint, test scores and
+    /// predictions at the end.
+    Train(RunTrainArgs),
+}
+
+#[derive(clap::Args, Clone)]
+pub struct RunTrainArgs {
+    /// Model directory or Hugging Face repo id.
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    prompts: PromptArgs,
+    #[command(flatten)]
+    settings: TrainSettings,
+    /// Checkpoint directory (default: runs/ID beside the database).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Batch size for the dev and test evaluations.
+    #[arg(long, default_value_t = 16)]
+    eval_batch_size: usize,
+    #[arg(long, default_value_t = 50)]
+    max_new_tokens: usize,
+    /// Start in the background and print the run id.
+    #[arg(long)]
+    detach: bool,
+}
+
+/// Re-parses the stored words of a run's command.
+#[derive(Parser)]
+#[command(name = "run")]
+struct Replay {
+    #[command(subcommand)]
+    command: RunCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum RunsCommand {
+    /// Show one run: settings, loss curve, and its score table.
+    Show {
+        id: RunId,
+        #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
+        format: Format,
+        #[arg(long, default_value = "compat", value_parser = super::choice::<Mode>())]
+        mode: Mode,
+    },
+    /// Stop a run after its current step (it can be resumed).
+    Cancel { id: RunId },
+    /// Continue a cancelled or interrupted run from its newest checkpoint.
+    Resume {
+        id: RunId,
+        #[arg(long)]
+        detach: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    command: Option<RunsCommand>,
+    #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
+    format: Format,
+}
+
+fn open(db: &Path) -> Result<Store> {
+    Store::open(db).context("opening the database")
+}
+
+fn cancel_flag(db: &Path, id: RunId) -> PathBuf {
+    db.join(format!("cancel-{id}"))
+}
+
+/// The words after `run` on this process's command line (global `--db` skipped).
+fn run_words() -> Vec<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--db" => i += 2,
+            "run" => {
+                return args[i + 1..]
+                    .iter()
+                    .filter(|a| *a != "--detach")
+                    .cloned()
+                    .collect()
+            }
+            _ => i += 1,
+        }
+    }
+    Vec::new()
+}
+
+pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
+    let RunCommand::Train(a) = &cmd;
+    let store = open(db)?;
+    let words = run_words();
+    let id = store.create_run(&RunManifest {
+        kind: RunKind::Train,
+        status: RunStatus::Queued,
+        created: crate::store::now(),
+        finished: None,
+        model: Some(a.model.clone()),
+        datasets: Vec::new(),
+        settings: serde_json::json!({ "argv": words }),
+        out_dir: None,
+        pid: None,
+        error: None,
+        gold_version: 0,
+    })?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| db.join("runs").join(id.to_string()));
+    // Absolute, so `runs resume` works from any directory.
+    let out = std::path::absolute(&out).unwrap_or(out);
+    store.update_run(id, |m| m.out_dir = Some(out.display().to_string()))?;
+    if a.detach {
+        drop(store);
+        return detach(db, id, &out);
+    }
+    execute(&store, db, id, cmd)
+}
+
+/// Starts `ie-bench runs resume ID` in its own session, logging to `OUT/job.log`.
+fn detach(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let log_path = out.join("job.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    std::process::Command::new(std::env::current_exe()?)
+        .arg("--db")
+        .arg(db)
+        .args(["runs", "resume", &id.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting the background run")?;
+    println!("{id}");
+    eprintln!(
+        "run {id} started in the background; log: {}",
+        log_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs (or continues) run `id` in this process.
+fn execute(store: &Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCode> {
+    let RunCommand::Train(a) = cmd;
+    let manifest = store.run(id)?;
+    let out = PathBuf::from(
+        manifest
+            .out_dir
+            .clone()
+            .context("run has no output directory")?,
+    );
+    let dev = device(&a.settings.device)?;
+    let build = |split| -> Result<Vec<crate::prompt::PromptInstance>> {
+        Ok(a.prompts.build(split)?.output.instances)
+    };
+    let job = TrainJob {
+        model: a.model.clone(),
+        out,
+        options: a.settings.options(a.prompts.seed),
+        epochs: a.settings.epochs(),
+        train: build(Split::Train)?,
+        dev: a
+            .prompts
+            .clone_skipping_missing()
+            .build(Split::Dev)?
+            .output
+            .instances,
+        test: a
+            .prompts
+            .clone_skipping_missing()
+            .build(Split::Test)?
+            .output
+            .instances,
+        predict: PredictOptions {
+            batch_size: a.eval_batch_size,
+            max_new_tokens: a.max_new_tokens,
+            max_source_length: a.settings.max_source_length,
+        },
+        device: dev,
+    };
+    let cancel = CancelToken::default();
+    let flag = cancel_flag(db, id);
+    let _ = std::fs::remove_file(&flag);
+    let watcher = {
+        let cancel = cancel.clone();
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            while !cancel.is_cancelled() {
+                if flag.exists() {
+                    cancel.cancel();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        })
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut listener = |e: &JobEvent| print_event(e, tty);
+    let mut rec = Recorder {
+        store,
+        run: id,
+        listener: &mut listener,
+    };
+    let result = crate::jobs::train::run(job, &cancel, &mut rec);
+    cancel.cancel();
+    let _ = watcher.join();
+    let _ = std::fs::remove_file(&flag);
+    result.with_context(|| format!("run {id}"))?;
+    let status = store.run(id)?.status;
+    eprintln!("run {id}: {}", status.as_str());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_event(e: &JobEvent, tty: bool) {
+    match e {
+        JobEvent::Started { run, resumed_at } if *resumed_at > 0 => {
+            eprintln!("run {run}: resuming at step {resumed_at}")
+        }
+        JobEvent::Started { run, .. } => eprintln!("run {run}: started"),
+        JobEvent::Metric { point, .. } => {
+            let line = format!(
+                "step {} loss {:.4} lr {:.2e} {:.0} tok/s",
+                point.step,
+                point.loss,
+                point.lr.unwrap_or(0.0),
+                point.tokens_per_s.unwrap_or(0.0)
+            );
+            if tty {
+                eprint!("\r{line}   ");
+            } else if point.step % 10 == 0 || point.step == 1 {
+                eprintln!("{line}");
+            }
+        }
+        JobEvent::Checkpoint { step, dir, .. } => {
+            if tty {
+                eprintln!();
+            }
+            eprintln!("checkpoint at step {step}: {dir}")
+        }
+        JobEvent::Scores { step, split, .. } => eprintln!("{split} scores stored at step {step}"),
+        JobEvent::Progress {
+            done, total, what, ..
+        } if tty && *what == "predict" => {
+            eprint!("\rpredict {done}/{total}   ")
+        }
+        _ => {}
+    }
+}
+
+pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
+    match a.command {
+        None => list(db, a.format),
+        Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
+        Some(RunsCommand::Cancel { id }) => cancel(db, id),
+        Some(RunsCommand::Resume { id, detach: true }) => {
+            let store = open(db)?;
+            let m = resumable(&store, id)?;
+            drop(store);
+            detach(db, id, Path::new(m.out_dir.as_deref().unwrap_or(".")))
+        }
+        Some(RunsCommand::Resume { id, detach: false }) => {
+            let store = open(db)?;
+            let m = resumable(&store, id)?;
+            let words: Vec<String> = m.settings["argv"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|w| w.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let replay = Replay::try_parse_from(std::iter::once("run".to_string()).chain(words))
+                .with_context(|| format!("run {id}: its stored command no longer parses"))?;
+            execute(&store, db, id, replay.command)
+        }
+    }
+}
+
+fn resumable(store: &Store, id: RunId) -> Result<RunManifest> {
+    let m = store.run(id)?;
+    if m.status == RunStatus::Finished {
+        bail!("run {id} has finished; there is nothing to resume");
+    }
+    Ok(m)
+}
+
+fn list(db: &Path, format: Format) -> Result<ExitCode> {
+    let store = open(db)?;
+    let runs = store.runs()?;
+    if format == Format::Json {
+        let rows: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|(id, m)| {
+                serde_json::json!({
+                    "id": id,
+                    "kind": m.kind.as_str(),
+                    "status": m.status.as_str(),
+                    "created": format_time(m.created),
+                })
+            })
+            .collect();
+        super::emit(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!(
+        "{:>4}  {:<9}  {:<11}  {:<20}  {}\n",
+        "id", "kind", "status", "created", "model"
+    );
+    for (id, m) in &runs {
+        text.push_str(&format!(
+            "{:>4}  {:<9}  {:<11}  {:<20}  {}\n",
+            id,
+            m.kind.as_str(),
+            m.status.as_str(),
+            format_time(m.created),
+            m.model.as_deref().unwrap_or("-")
+        ));
+    }
+    super::emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
+    let store = open(db)?;
+    let m = store.run(id)?;
+    let metrics = store.metrics(id)?;
+    let test = stored_report(&store, id, "test", mode)?;
+    if format == Format::Json {
+        let value = serde_json::json!({
+            "id": id,
+            "kind": m.kind.as_str(),
+            "status": m.status.as_str(),
+            "created": format_time(m.created),
+            "finished": m.finished.map(format_time),
+            "model": m.model,
+            "out_dir": m.out_dir,
+            "error": m.error,
+            "settings": m.settings,
+            "metrics": metrics,
+            "scores": test.as_ref().map(|(_, r)| r.to_json()),
+        });
+        super::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!(
+        "run {id}: {} {} (created {}{})\nmodel: {}\nout: {}\n",
+        m.kind.as_str(),
+        m.status.as_str(),
+        format_time(m.created),
+        m.finished
+            .map(|f| format!(", ended {}", format_time(f)))
+            .unwrap_or_default(),
+        m.model.as_deref().unwrap_or("-"),
+        m.out_dir.as_deref().unwrap_or("-"),
+    );
+    if let Some(e) = &m.error {
+        text.push_str(&format!("error: {e}\n"));
+    }
+    if let (Some(first), Some(last)) = (metrics.first(), metrics.last()) {
+        text.push_str(&format!(
+            "loss: {:.4} at step {} -> {:.4} at step {} ({} points)\n",
+            first.loss,
+            first.step,
+            last.loss,
+            last.step,
+            metrics.len()
+        ));
+    }
+    match test {
+        Some((step, report)) => {
+            text.push_str(&format!(
+                "\ntest scores ({} mode, step {step})\n",
+                mode.as_str()
+            ));
+            text.push_str(&render(&report_tables(&report, None), format));
+        }
+        None => text.push_str("no test scores yet\n"),
+    }
+    super::emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
+    match Store::open(db) {
+        Ok(store) => {
+            // Nobody holds the database, so nobody is executing the run.
+            let m = store.run(id)?;
+            if m.status.is_over() {
+                bail!("run {id} is already {}", m.status.as_str());
+            }
+            store.update_run(id, |m| {
+                m.status = RunStatus::Cancelled;
+                m.finished = Some(crate::store::now());
+            })?;
+            eprintln!("run {id}: cancelled");
+        }
+        Err(crate::store::StoreError::Locked { holder, .. }) => {
+            std::fs::write(cancel_flag(db, id), b"")
+                .with_context(|| format!("asking {holder} to cancel run {id}"))?;
+            eprintln!("run {id}: asked {holder} to stop it after its current step");
+        }
+        Err(e) => return Err(e).context("opening the database"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

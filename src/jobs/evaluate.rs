@@ -1,0 +1,149 @@
+//! Generating a split's predictions, and scoring predictions into stored score rows (both
+//! modes, so a table in either can be rebuilt without re-scoring).
+
+use crate::eval::report::{accumulate, GroupTotals};
+use crate::eval::{Mode, PredictionLine, Report};
+use crate::ie::{Named, TaskKind};
+use crate::model::checkpoint::Loaded;
+use crate::model::predict::{predict, PredictOptions};
+use crate::prompt::PromptInstance;
+use crate::store::{RunId, Store, StoredPrediction, StoredScore};
+
+use super::{Recorder, Result};
+
+/// Greedy predictions for `instances`, as scorer input.
+pub fn generate(
+    loaded: &Loaded,
+    instances: &[PromptInstance],
+    opts: &PredictOptions,
+    rec: &mut Recorder,
+) -> Result<Vec<PredictionLine>> {
+    let sources: Vec<String> = instances.iter().map(|i| i.source.clone()).collect();
+    let total = sources.len();
+    let gens = predict(&loaded.model, &loaded.tokenizer, &sources, opts, |done| {
+        rec.progress(done, total, "predict")
+    })?;
+    Ok(instances
+        .iter()
+        .zip(gens)
+        .enumerate()
+        .map(|(i, (inst, g))| PredictionLine {
+            line: i + 1,
+            task: inst.task,
+            dataset: inst.dataset.clone(),
+            id: inst.id.clone(),
+            ground_truth: inst.ground_truth.clone(),
+            prediction: g.text,
+            instruction: Some(inst.source.clone()),
+            sentence: Some(inst.sentence.clone()),
+            truncated: g.hit_limit,
+        })
+        .collect())
+}
+
+/// Stores predictions per dataset, keyed by their position within the dataset.
+pub fn store_predictions(rec: &mut Recorder, lines: &[PredictionLine]) -> Result<()> {
+    let mut by_dataset: indexmap::IndexMap<String, Vec<(u64, StoredPrediction)>> =
+        indexmap::IndexMap::new();
+    for l in lines {
+        let key = dataset_key(l.task, &l.dataset);
+        let rows = by_dataset.entry(key).or_default();
+        let index = rows.len() as u64;
+        rows.push((
+            index,
+            StoredPrediction {
+                task: l.task.to_string(),
+                id: l.id.clone(),
+                ground_truth: l.ground_truth.clone(),
+                prediction: l.prediction.clone(),
+                truncated: l.truncated,
+            },
+        ));
+    }
+    for (dataset, rows) in by_dataset {
+        rec.store.put_predictions(rec.run, &dataset, &rows)?;
+        rec.tell(super::JobEvent::Predictions {
+            run: rec.run,
+            dataset,
+            count: rows.len(),
+        });
+    }
+    Ok(())
+}
+
+/// `TASK/Name`: how the store names a dataset, since a name can recur across tasks (EE/EET/EEA).
+pub fn dataset_key(task: TaskKind, dataset: &str) -> String {
+    format!("{task}/{dataset}")
+}
+
+/// Scores `lines` in both modes and stores the rows for `split` at `step`.
+pub fn store_scores(
+    rec: &mut Recorder,
+    lines: &[PredictionLine],
+    split: &str,
+    step: u64,
+    gold_version: u64,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    for &mode in Mode::ALL {
+        let (groups, _) = accumulate(lines, mode);
+        for (task, dataset, t) in groups {
+            rows.push(StoredScore {
+                task: task.to_string(),
+                dataset,
+                mode: mode.as_str().to_string(),
+                split: split.to_string(),
+                step,
+                gold_version,
+                counts: Some(t.counts),
+                correct: t.correct,
+                n: t.n,
+            });
+        }
+    }
+    rec.store.put_scores(rec.run, &rows)?;
+    rec.tell(super::JobEvent::Scores {
+        run: rec.run,
+        step,
+        split: split.to_string(),
+    });
+    Ok(())
+}
+
+/// The table of a run's stored rows for one split and mode: the newest step and gold version
+/// present. `None` when the run has no such rows yet.
+pub fn stored_report(
+    store: &Store,
+    run: RunId,
+    split: &str,
+    mode: Mode,
+) -> crate::store::Result<Option<(u64, Report)>> {
+    let rows: Vec<StoredScore> = store
+        .scores(run)?
+        .into_iter()
+        .filter(|r| r.split == split && r.mode == mode.as_str())
+        .collect();
+    let Some(latest) = rows.iter().map(|r| (r.gold_version, r.step)).max() else {
+        return Ok(None);
+    };
+    let groups: Vec<(TaskKind, String, GroupTotals)> = rows
+        .iter()
+        .filter(|r| (r.gold_version, r.step) == latest)
+        .filter_map(|r| {
+            let task = r.task.parse().ok()?;
+            Some((
+                task,
+                r.dataset.clone(),
+                GroupTotals {
+                    counts: r.counts.unwrap_or_default(),
+                    correct: r.correct,
+                    n: r.n,
+                },
+            ))
+        })
+        .collect();
+    Ok(Some((
+        latest.1,
+        Report::from_groups(mode, &groups, Vec::new()),
+    )))
+}

@@ -1,0 +1,134 @@
+//! Runs as jobs: each job reports typed events, and every event is written to the store before
+//! anyone is told of it, so what a watcher saw live is what a later reader replays.
+
+pub mod evaluate;
+pub mod train;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::store::{MetricPoint, RunId, RunStatus, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, JobError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    Started {
+        run: RunId,
+        resumed_at: u64,
+    },
+    Progress {
+        run: RunId,
+        done: usize,
+        total: usize,
+        what: &'static str,
+    },
+    Metric {
+        run: RunId,
+        point: MetricPoint,
+    },
+    /// Predictions of one dataset stored.
+    Predictions {
+        run: RunId,
+        dataset: String,
+        count: usize,
+    },
+    /// Score rows stored for `split` at `step`.
+    Scores {
+        run: RunId,
+        step: u64,
+        split: String,
+    },
+    Checkpoint {
+        run: RunId,
+        step: u64,
+        dir: String,
+    },
+    Finished {
+        run: RunId,
+    },
+    Failed {
+        run: RunId,
+        error: String,
+    },
+    Cancelled {
+        run: RunId,
+    },
+}
+
+/// Cooperative cancellation, checked between steps and batches.
+#[derive(Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Persists an event, then hands it to the listener.
+pub struct Recorder<'a> {
+    pub store: &'a Store,
+    pub run: RunId,
+    pub listener: &'a mut dyn FnMut(&JobEvent),
+}
+
+impl Recorder<'_> {
+    pub fn metric(&mut self, point: MetricPoint) -> Result<()> {
+        self.store
+            .put_metrics(self.run, std::slice::from_ref(&point))?;
+        (self.listener)(&JobEvent::Metric {
+            run: self.run,
+            point,
+        });
+        Ok(())
+    }
+
+    /// Only tells: progress counters are not worth a write.
+    pub fn progress(&mut self, done: usize, total: usize, what: &'static str) {
+        (self.listener)(&JobEvent::Progress {
+            run: self.run,
+            done,
+            total,
+            what,
+        });
+    }
+
+    pub fn tell(&mut self, event: JobEvent) {
+        (self.listener)(&event);
+    }
+
+    /// Marks the run's end in its manifest, then tells.
+    pub fn finish(&mut self, status: RunStatus, error: Option<String>) -> Result<()> {
+        self.store.update_run(self.run, |m| {
+            m.status = status;
+            m.error = error.clone();
+            m.finished = Some(crate::store::now());
+            m.pid = None;
+        })?;
+        let run = self.run;
+        (self.listener)(&match status {
+            RunStatus::Finished => JobEvent::Finished { run },
+            RunStatus::Cancelled => JobEvent::Cancelled { run },
+            _ => JobEvent::Failed {
+                run,
+                error: error.unwrap_or_default(),
+            },
+        });
+        Ok(())
+    }
+}
