@@ -21,7 +21,9 @@ use crate::jobs::train::TrainJob;
 use crate::jobs::{CancelToken, JobEvent, Recorder};
 use crate::model::checkpoint::device;
 use crate::model::predict::PredictOptions;
+use crate::store::remote::{serve, Reader};
 use crate::store::{format_time, RunId, RunKind, RunManifest, RunStatus, Store};
+use std::sync::Arc;
 
 #[derive(clap::Subcommand, Clone)]
 pub enum RunCommand {
@@ -144,7 +146,7 @@ pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
         drop(store);
         return detach(db, id, &out);
     }
-    execute(&store, db, id, cmd)
+    execute(store, db, id, cmd)
 }
 
 /// Starts `ie-bench runs resume ID` in its own session, logging to `OUT/job.log`.
@@ -173,8 +175,12 @@ fn detach(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
 }
 
 /// Runs (or continues) run `id` in this process.
-fn execute(store: &Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCode> {
+fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCode> {
     let RunCommand::Train(a) = cmd;
+    // Other processes (`runs`, the TUI) read the database through this one while it runs.
+    let store = Arc::new(store);
+    let _server = serve(Arc::clone(&store))?;
+    let store = &*store;
     let manifest = store.run(id)?;
     let out = PathBuf::from(
         manifest
@@ -303,7 +309,7 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
                 .unwrap_or_default();
             let replay = Replay::try_parse_from(std::iter::once("run".to_string()).chain(words))
                 .with_context(|| format!("run {id}: its stored command no longer parses"))?;
-            execute(&store, db, id, replay.command)
+            execute(store, db, id, replay.command)
         }
     }
 }
@@ -317,7 +323,7 @@ fn resumable(store: &Store, id: RunId) -> Result<RunManifest> {
 }
 
 fn list(db: &Path, format: Format) -> Result<ExitCode> {
-    let store = open(db)?;
+    let mut store = Reader::open(db).context("opening the database")?;
     let runs = store.runs()?;
     if format == Format::Json {
         let rows: Vec<serde_json::Value> = runs
@@ -353,10 +359,10 @@ fn list(db: &Path, format: Format) -> Result<ExitCode> {
 }
 
 fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
-    let store = open(db)?;
+    let mut store = Reader::open(db).context("opening the database")?;
     let m = store.run(id)?;
     let metrics = store.metrics(id)?;
-    let test = stored_report(&store, id, "test", mode)?;
+    let test = stored_report(&store.scores(id)?, "test", mode);
     if format == Format::Json {
         let value = serde_json::json!({
             "id": id,

@@ -7,7 +7,7 @@ use crate::ie::{Named, TaskKind};
 use crate::model::checkpoint::Loaded;
 use crate::model::predict::{predict, PredictOptions};
 use crate::prompt::PromptInstance;
-use crate::store::{RunId, Store, StoredPrediction, StoredScore};
+use crate::store::{StoredPrediction, StoredScore};
 
 use super::{Recorder, Result};
 
@@ -112,20 +112,12 @@ pub fn store_scores(
 
 /// The table of a run's stored rows for one split and mode: the newest step and gold version
 /// present. `None` when the run has no such rows yet.
-pub fn stored_report(
-    store: &Store,
-    run: RunId,
-    split: &str,
-    mode: Mode,
-) -> crate::store::Result<Option<(u64, Report)>> {
-    let rows: Vec<StoredScore> = store
-        .scores(run)?
-        .into_iter()
+pub fn stored_report(rows: &[StoredScore], split: &str, mode: Mode) -> Option<(u64, Report)> {
+    let rows: Vec<&StoredScore> = rows
+        .iter()
         .filter(|r| r.split == split && r.mode == mode.as_str())
         .collect();
-    let Some(latest) = rows.iter().map(|r| (r.gold_version, r.step)).max() else {
-        return Ok(None);
-    };
+    let latest = rows.iter().map(|r| (r.gold_version, r.step)).max()?;
     let groups: Vec<(TaskKind, String, GroupTotals)> = rows
         .iter()
         .filter(|r| (r.gold_version, r.step) == latest)
@@ -142,8 +134,5 @@ pub fn stored_report(
             ))
         })
         .collect();
-    Ok(Some((
-        latest.1,
-        Report::from_groups(mode, &groups, Vec::new()),
-    )))
+    Some((latest.1, Report::from_groups(mode, &groups, Vec::new())))
 }

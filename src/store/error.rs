@@ -20,6 +20,8 @@ pub enum StoreError {
     },
     #[error("database {}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
+    #[error("database {}: reading through the process that holds it failed: {message}", path.display())]
+    HolderGone { path: PathBuf, message: String },
     #[error("no run with id {0} (see `ie-bench runs`)")]
     UnknownRun(RunId),
     #[error("database: {0}")]

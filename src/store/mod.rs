@@ -8,6 +8,7 @@
 mod error;
 pub mod key;
 pub mod records;
+pub mod remote;
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};

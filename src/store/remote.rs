@@ -1,0 +1,222 @@
+//! Reading a database that another process holds.
+//!
+//! sled lets one process open a database. The process that holds it for a job (and later the
+//! TUI) answers read requests on a Unix socket beside it, `ie-bench.sock`, one JSON line per
+//! request and per answer; every answer is read from sled in the holder, so a reader sees
+//! whole records only. [`Reader`] picks the database itself when it is free and the socket
+//! when it is not.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MetricPoint, Result, RunId, RunManifest, Store, StoreError, StoredScore};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Request {
+    Runs,
+    Run { id: RunId },
+    Metrics { id: RunId },
+    Scores { id: RunId },
+}
+
+pub fn socket_path(db: &Path) -> PathBuf {
+    db.join("ie-bench.sock")
+}
+
+/// Serves read requests for `store` until the handle is dropped.
+pub struct Server {
+    path: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub fn serve(store: Arc<Store>) -> Result<Server> {
+    let path = socket_path(store.path());
+    // Whoever made an old socket file has died: this process holds the lock.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).map_err(|source| StoreError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || answer(&store, conn));
+        }
+    });
+    Ok(Server { path })
+}
+
+fn answer(store: &Store, conn: UnixStream) {
+    let Ok(mut out) = conn.try_clone() else {
+        return;
+    };
+    for line in BufReader::new(conn).lines() {
+        let Ok(line) = line else { return };
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Err(e) => serde_json::json!({ "err": format!("bad request: {e}") }),
+            Ok(req) => match respond(store, req) {
+                Ok(value) => serde_json::json!({ "ok": value }),
+                Err(e) => serde_json::json!({ "err": e.to_string(), "unknown_run": match e {
+                    StoreError::UnknownRun(id) => Some(id),
+                    _ => None,
+                }}),
+            },
+        };
+        let mut bytes = serde_json::to_vec(&reply).expect("JSON values serialise");
+        bytes.push(b'\n');
+        if out.write_all(&bytes).is_err() {
+            return;
+        }
+    }
+}
+
+fn respond(store: &Store, req: Request) -> Result<serde_json::Value> {
+    let value = match req {
+        Request::Runs => serde_json::to_value(store.runs()?),
+        Request::Run { id } => serde_json::to_value(store.run(id)?),
+        Request::Metrics { id } => serde_json::to_value(store.metrics(id)?),
+        Request::Scores { id } => serde_json::to_value(store.scores(id)?),
+    };
+    Ok(value.expect("records serialise"))
+}
+
+/// Read access to a database, held here or by another process.
+pub enum Reader {
+    Local(Store),
+    Remote {
+        db: PathBuf,
+        conn: BufReader<UnixStream>,
+    },
+}
+
+impl Reader {
+    /// Opens the database, or connects to the process holding it.
+    pub fn open(db: &Path) -> Result<Reader> {
+        match Store::open(db) {
+            Ok(store) => Ok(Reader::Local(store)),
+            Err(StoreError::Locked { path, holder }) => {
+                let sock = socket_path(&path);
+                // A holder that has just started may not listen yet.
+                let mut tries = 0;
+                let conn = loop {
+                    match UnixStream::connect(&sock) {
+                        Ok(conn) => break conn,
+                        Err(_) if tries < 60 => {
+                            tries += 1;
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        Err(_) => {
+                            return Err(StoreError::Locked {
+                                path: path.clone(),
+                                holder: format!(
+                                    "{holder}, which does not answer on {}",
+                                    sock.display()
+                                ),
+                            })
+                        }
+                    }
+                };
+                conn.set_read_timeout(Some(Duration::from_secs(30)))
+                    .map_err(|source| StoreError::Io {
+                        path: sock.clone(),
+                        source,
+                    })?;
+                Ok(Reader::Remote {
+                    db: path,
+                    conn: BufReader::new(conn),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends a request to the holder. When the holder goes away meanwhile (it finished and
+    /// released the database), the database is opened again, locally or through a new holder,
+    /// and asked again.
+    fn ask<T: serde::de::DeserializeOwned>(
+        &mut self,
+        req: Request,
+        local: impl Fn(&Store) -> Result<T>,
+    ) -> Result<T> {
+        let mut attempts = 0;
+        loop {
+            let result = match self {
+                Reader::Local(store) => return local(store),
+                Reader::Remote { db, conn } => exchange(db, conn, &req),
+            };
+            match result {
+                Err(StoreError::HolderGone { path, .. }) if attempts < 3 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                    *self = Reader::open(&path)?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub fn runs(&mut self) -> Result<Vec<(RunId, RunManifest)>> {
+        self.ask(Request::Runs, Store::runs)
+    }
+
+    pub fn run(&mut self, id: RunId) -> Result<RunManifest> {
+        self.ask(Request::Run { id }, |s| s.run(id))
+    }
+
+    pub fn metrics(&mut self, id: RunId) -> Result<Vec<MetricPoint>> {
+        self.ask(Request::Metrics { id }, |s| s.metrics(id))
+    }
+
+    pub fn scores(&mut self, id: RunId) -> Result<Vec<StoredScore>> {
+        self.ask(Request::Scores { id }, |s| s.scores(id))
+    }
+}
+
+fn exchange<T: serde::de::DeserializeOwned>(
+    db: &Path,
+    conn: &mut BufReader<UnixStream>,
+    req: &Request,
+) -> Result<T> {
+    let gone = |message: String| StoreError::HolderGone {
+        path: db.to_path_buf(),
+        message,
+    };
+    let mut line = serde_json::to_vec(req).expect("requests serialise");
+    line.push(b'\n');
+    conn.get_mut()
+        .write_all(&line)
+        .map_err(|e| gone(e.to_string()))?;
+    let mut reply = String::new();
+    match conn.read_line(&mut reply) {
+        Ok(0) => return Err(gone("it closed the connection".to_string())),
+        Ok(_) => {}
+        Err(e) => return Err(gone(e.to_string())),
+    }
+    let mut value: serde_json::Value =
+        serde_json::from_str(&reply).map_err(|e| gone(format!("unreadable answer: {e}")))?;
+    if let Some(id) = value["unknown_run"].as_u64() {
+        return Err(StoreError::UnknownRun(id));
+    }
+    if let Some(err) = value["err"].as_str() {
+        return Err(StoreError::Corrupt {
+            path: db.to_path_buf(),
+            message: err.to_string(),
+        });
+    }
+    serde_json::from_value(value["ok"].take()).map_err(|e| StoreError::Corrupt {
+        path: db.to_path_buf(),
+        message: format!("unexpected answer: {e}"),
+    })
+}
