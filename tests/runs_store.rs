@@ -179,3 +179,125 @@ fn a_reader_process_sees_whole_records_while_a_job_writes() {
         "only {mid_run_reads} reads while the job ran"
     );
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn have_python() -> bool {
+    let found = Command::new("python3").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("SKIPPED: python3 not found; the external-trainer tests need it");
+    }
+    found
+}
+
+/// A real subprocess prints Trainer log lines and writes a predictions file: the store ends
+/// with its metrics and the same scores `ie-bench eval` gives for that file.
+#[test]
+fn an_external_trainer_run_ends_with_metrics_and_scores() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let preds = tmp.path().join("predict_eval_predictions.jsonl");
+    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data/predictions/supervised-test.jsonl");
+    ok(bin(&db)
+        .args(["run", "external", "--predictions"])
+        .arg(&preds)
+        .arg("--")
+        .arg("python3")
+        .arg(fixture("fake_trainer.py"))
+        .arg(&preds)
+        .arg(&sample)
+        .output()
+        .unwrap());
+    let show = json(
+        bin(&db)
+            .args(["runs", "show", "1", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(show["status"], "finished");
+    assert_eq!(show["kind"], "external");
+    let losses: Vec<(u64, f64)> = show["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["step"].as_u64().unwrap(), m["loss"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        losses,
+        [(1, 2.0), (2, 1.0), (3, 0.6667), (4, 0.5), (5, 0.4)]
+    );
+    let direct = json(
+        bin(&db)
+            .args(["eval", "--format", "json"])
+            .arg(&sample)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(show["scores"], direct);
+}
+
+/// Cancelling an external run stops the trainer and the processes it started.
+#[test]
+fn cancelling_an_external_run_kills_its_children() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let pid_file = tmp.path().join("child.pid");
+    let mut runner = bin(&db)
+        .args(["run", "external", "--predictions", "/nonexistent", "--"])
+        .arg("python3")
+        .arg(fixture("fake_trainer.py"))
+        .args(["/nonexistent", "/nonexistent", "--hang"])
+        .arg(&pid_file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&pid_file).map_or(true, |s| s.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "the trainer did not start its child"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let child: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.split_whitespace()
+                .nth(2)
+                .is_some_and(|state| state == "Z")
+        })
+    };
+    assert!(alive(child));
+    ok(bin(&db).args(["runs", "cancel", "1"]).output().unwrap());
+    assert!(runner.wait().unwrap().success());
+    while alive(child) {
+        assert!(
+            Instant::now() < deadline,
+            "the trainer's child survived the cancel"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let show = json(
+        bin(&db)
+            .args(["runs", "show", "1", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(show["status"], "cancelled");
+    assert_eq!(show["metrics"].as_array().unwrap().len(), 5);
+}

@@ -13,10 +13,12 @@ use std::process::ExitCode;
 
 use super::prompts::PromptArgs;
 use super::train::TrainSettings;
+use crate::eval::read_predictions;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
 use crate::ie::Split;
 use crate::jobs::evaluate::stored_report;
+use crate::jobs::external::{ExternalJob, MetricPattern};
 use crate::jobs::train::TrainJob;
 use crate::jobs::{CancelToken, JobEvent, Recorder};
 use crate::model::checkpoint::device;
@@ -30,6 +32,73 @@ pub enum RunCommand {
     /// Fine-tune as a stored run: loss per step, dev scores at each checkpoint, test scores and
     /// predictions at the end.
     Train(RunTrainArgs),
+    /// Run an external trainer command (after `--`): its log lines become metrics, and its
+    /// predictions file is scored and stored when it ends.
+    External(ExternalArgs),
+    /// Store an official predictions file (predict_eval_predictions.jsonl) as a run.
+    Ingest(IngestArgs),
+}
+
+impl RunCommand {
+    fn kind(&self) -> RunKind {
+        match self {
+            RunCommand::Train(_) => RunKind::Train,
+            RunCommand::External(_) => RunKind::External,
+            RunCommand::Ingest(_) => RunKind::Ingest,
+        }
+    }
+
+    fn model(&self) -> Option<String> {
+        match self {
+            RunCommand::Train(a) => Some(a.model.clone()),
+            RunCommand::External(a) => Some(a.command.join(" ")),
+            RunCommand::Ingest(a) => Some(a.predictions.display().to_string()),
+        }
+    }
+
+    fn out(&self) -> Option<PathBuf> {
+        match self {
+            RunCommand::Train(a) => a.out.clone(),
+            RunCommand::External(a) => a.out.clone(),
+            RunCommand::Ingest(_) => None,
+        }
+    }
+
+    fn detach(&self) -> bool {
+        match self {
+            RunCommand::Train(a) => a.detach,
+            RunCommand::External(a) => a.detach,
+            RunCommand::Ingest(_) => false,
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ExternalArgs {
+    /// The official predictions file the trainer writes (read when it ends).
+    #[arg(long)]
+    predictions: PathBuf,
+    /// A regex for metric lines, with a named group `loss` (and optionally `step`, `lr`,
+    /// `epoch`); default: the Hugging Face Trainer's `{'loss': ...}` lines.
+    #[arg(long)]
+    metric_pattern: Option<String>,
+    /// Directory to run the command in.
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Where its log goes (default: runs/ID beside the database).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    detach: bool,
+    /// The trainer command and its arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct IngestArgs {
+    /// Official predictions file, or ie-bench prompts lines with a "prediction" field.
+    predictions: PathBuf,
 }
 
 #[derive(clap::Args, Clone)]
@@ -119,15 +188,18 @@ fn run_words() -> Vec<String> {
 }
 
 pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
-    let RunCommand::Train(a) = &cmd;
+    if let RunCommand::Ingest(a) = &cmd {
+        // Read before a run exists, so a bad file leaves no trace.
+        read_predictions(&a.predictions).context("reading predictions")?;
+    }
     let store = open(db)?;
     let words = run_words();
     let id = store.create_run(&RunManifest {
-        kind: RunKind::Train,
+        kind: cmd.kind(),
         status: RunStatus::Queued,
         created: crate::store::now(),
         finished: None,
-        model: Some(a.model.clone()),
+        model: cmd.model(),
         datasets: Vec::new(),
         settings: serde_json::json!({ "argv": words }),
         out_dir: None,
@@ -135,14 +207,13 @@ pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
         error: None,
         gold_version: 0,
     })?;
-    let out = a
-        .out
-        .clone()
+    let out = cmd
+        .out()
         .unwrap_or_else(|| db.join("runs").join(id.to_string()));
     // Absolute, so `runs resume` works from any directory.
     let out = std::path::absolute(&out).unwrap_or(out);
     store.update_run(id, |m| m.out_dir = Some(out.display().to_string()))?;
-    if a.detach {
+    if cmd.detach() {
         drop(store);
         return detach(db, id, &out);
     }
@@ -176,7 +247,6 @@ fn detach(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
 
 /// Runs (or continues) run `id` in this process.
 fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCode> {
-    let RunCommand::Train(a) = cmd;
     // Other processes (`runs`, the TUI) read the database through this one while it runs.
     let store = Arc::new(store);
     let _server = serve(Arc::clone(&store))?;
@@ -188,35 +258,6 @@ fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCo
             .clone()
             .context("run has no output directory")?,
     );
-    let dev = device(&a.settings.device)?;
-    let build = |split| -> Result<Vec<crate::prompt::PromptInstance>> {
-        Ok(a.prompts.build(split)?.output.instances)
-    };
-    let job = TrainJob {
-        model: a.model.clone(),
-        out,
-        options: a.settings.options(a.prompts.seed),
-        epochs: a.settings.epochs(),
-        train: build(Split::Train)?,
-        dev: a
-            .prompts
-            .clone_skipping_missing()
-            .build(Split::Dev)?
-            .output
-            .instances,
-        test: a
-            .prompts
-            .clone_skipping_missing()
-            .build(Split::Test)?
-            .output
-            .instances,
-        predict: PredictOptions {
-            batch_size: a.eval_batch_size,
-            max_new_tokens: a.max_new_tokens,
-            max_source_length: a.settings.max_source_length,
-        },
-        device: dev,
-    };
     let cancel = CancelToken::default();
     let flag = cancel_flag(db, id);
     let _ = std::fs::remove_file(&flag);
@@ -239,14 +280,78 @@ fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCo
         run: id,
         listener: &mut listener,
     };
-    let result = crate::jobs::train::run(job, &cancel, &mut rec);
+    let result = match cmd {
+        RunCommand::Train(a) => {
+            train_job(a, out).and_then(|job| Ok(crate::jobs::train::run(job, &cancel, &mut rec)?))
+        }
+        RunCommand::External(a) => external_job(a, out)
+            .and_then(|job| Ok(crate::jobs::external::run(job, &cancel, &mut rec)?)),
+        RunCommand::Ingest(a) => {
+            let r = crate::jobs::external::ingest_file(&mut rec, &a.predictions, 0);
+            let status = if r.is_ok() {
+                RunStatus::Finished
+            } else {
+                RunStatus::Failed
+            };
+            rec.finish(status, r.as_ref().err().map(|e| e.to_string()))?;
+            Ok(r?)
+        }
+    };
     cancel.cancel();
     let _ = watcher.join();
     let _ = std::fs::remove_file(&flag);
-    result.with_context(|| format!("run {id}"))?;
+    if let Err(e) = result {
+        // A job that failed before it could record it (bad settings, say).
+        if !store.run(id)?.status.is_over() {
+            store.update_run(id, |m| {
+                m.status = RunStatus::Failed;
+                m.error = Some(format!("{e:#}"));
+                m.finished = Some(crate::store::now());
+            })?;
+        }
+        return Err(e.context(format!("run {id}")));
+    }
     let status = store.run(id)?.status;
     eprintln!("run {id}: {}", status.as_str());
+    println!("{id}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
+    let build = |args: &PromptArgs, split| -> Result<Vec<crate::prompt::PromptInstance>> {
+        Ok(args.build(split)?.output.instances)
+    };
+    let lenient = a.prompts.clone_skipping_missing();
+    Ok(TrainJob {
+        model: a.model.clone(),
+        out,
+        options: a.settings.options(a.prompts.seed),
+        epochs: a.settings.epochs(),
+        train: build(&a.prompts, Split::Train)?,
+        dev: build(&lenient, Split::Dev)?,
+        test: build(&lenient, Split::Test)?,
+        predict: PredictOptions {
+            batch_size: a.eval_batch_size,
+            max_new_tokens: a.max_new_tokens,
+            max_source_length: a.settings.max_source_length,
+        },
+        device: device(&a.settings.device)?,
+    })
+}
+
+fn external_job(a: ExternalArgs, out: PathBuf) -> Result<ExternalJob> {
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let pattern = match &a.metric_pattern {
+        Some(p) => MetricPattern::parse(p)?,
+        None => MetricPattern::TrainerDict,
+    };
+    Ok(ExternalJob {
+        command: a.command,
+        workdir: a.workdir,
+        predictions: a.predictions,
+        pattern,
+        log: out.join("external.log"),
+    })
 }
 
 fn print_event(e: &JobEvent, tty: bool) {

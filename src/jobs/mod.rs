@@ -2,6 +2,7 @@
 //! anyone is told of it, so what a watcher saw live is what a later reader replays.
 
 pub mod evaluate;
+pub mod external;
 pub mod train;
 
 use std::sync::atomic::{AtomicBool, Ordering};
