@@ -301,3 +301,61 @@ fn cancelling_an_external_run_kills_its_children() {
     assert_eq!(show["status"], "cancelled");
     assert_eq!(show["metrics"].as_array().unwrap().len(), 5);
 }
+
+/// Bad input to the run commands: one clear message, exit 1, no panic, nothing written.
+#[test]
+fn bad_input_to_run_commands_fails_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let fails_with = |cmd: &mut Command, want: &str| {
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains(want), "{want:?} not in: {err}");
+    };
+    fails_with(bin(&db).args(["runs", "show", "7"]), "no run with id 7");
+    fails_with(bin(&db).args(["runs", "resume", "7"]), "no run with id 7");
+    fails_with(bin(&db).args(["runs", "cancel", "7"]), "no run with id 7");
+
+    let corrupt = tmp.path().join("corrupt.jsonl");
+    std::fs::write(&corrupt, "{\"Task\": \"NER\", \"Dataset\": \"x\", \"Instance\": {\"id\": \"0\", \"ground_truth\": \"None\"}, \"Prediction\": 3}\n{oops\n").unwrap();
+    fails_with(
+        bin(&db).args(["run", "ingest"]).arg(&corrupt),
+        "corrupt.jsonl",
+    );
+    // Nothing was recorded for the bad file.
+    let runs = json(
+        bin(&db)
+            .args(["runs", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(runs, serde_json::json!([]));
+
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    fails_with(
+        Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+            .arg("--db")
+            .arg(file.join("db"))
+            .arg("runs"),
+        "a-file/db",
+    );
+
+    // A database written by a newer ie-bench is refused, not misread.
+    let newer = tmp.path().join("newer");
+    {
+        let sled_db = sled::open(newer.join("sled")).unwrap();
+        sled_db
+            .open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &99u32.to_be_bytes())
+            .unwrap();
+        sled_db.flush().unwrap();
+    }
+    fails_with(
+        bin(&newer).arg("runs"),
+        "has schema version 99, newer than this ie-bench understands (1)",
+    );
+}
