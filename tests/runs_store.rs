@@ -242,6 +242,23 @@ fn an_external_trainer_run_ends_with_metrics_and_scores() {
             .unwrap(),
     );
     assert_eq!(show["scores"], direct);
+
+    // The same file ingested as a second run: nothing fixed or broken between the two.
+    ok(bin(&db).args(["run", "ingest"]).arg(&sample).output().unwrap());
+    let cmp = json(
+        bin(&db)
+            .args(["runs", "compare", "1", "2", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let lines = std::fs::read_to_string(&sample).unwrap().lines().count() as u64;
+    let mut total = 0;
+    for (_, f) in cmp["datasets"].as_object().unwrap() {
+        assert_eq!((f["fixed"].as_u64(), f["broken"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(f["unmatched"], 0);
+        total += f["both_right"].as_u64().unwrap() + f["both_wrong"].as_u64().unwrap();
+    }
+    assert_eq!(total, lines);
 }
 
 /// Cancelling an external run stops the trainer and the processes it started.

@@ -24,7 +24,10 @@ use crate::jobs::{CancelToken, JobEvent, Recorder};
 use crate::model::checkpoint::device;
 use crate::model::predict::PredictOptions;
 use crate::store::remote::{serve, Reader};
-use crate::store::{format_time, RunId, RunKind, RunManifest, RunStatus, Store};
+use crate::eval::compare::Answer;
+use crate::store::{
+    format_time, RunId, RunKind, RunManifest, RunStatus, Store, StoredPrediction,
+};
 use std::sync::Arc;
 
 #[derive(clap::Subcommand, Clone)]
@@ -143,6 +146,16 @@ pub enum RunsCommand {
     },
     /// Stop a run after its current step (it can be resumed).
     Cancel { id: RunId },
+    /// Per dataset, how many test examples run B fixed, broke, or left right or wrong
+    /// compared with run A (matched by task, dataset and id).
+    Compare {
+        a: RunId,
+        b: RunId,
+        #[arg(long, default_value = "strict", value_parser = super::choice::<Mode>())]
+        mode: Mode,
+        #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
+        format: Format,
+    },
     /// Continue a cancelled or interrupted run from its newest checkpoint.
     Resume {
         id: RunId,
@@ -395,6 +408,7 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
         None => list(db, a.format),
         Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
         Some(RunsCommand::Cancel { id }) => cancel(db, id),
+        Some(RunsCommand::Compare { a, b, mode, format }) => compare(db, a, b, mode, format),
         Some(RunsCommand::Resume { id, detach: true }) => {
             let store = open(db)?;
             let m = resumable(&store, id)?;
@@ -545,4 +559,62 @@ fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
         Err(e) => return Err(e).context("opening the database"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<ExitCode> {
+    let mut store = Reader::open(db).context("opening the database")?;
+    let (pa, pb) = (store.predictions(a)?, store.predictions(b)?);
+    for (id, p) in [(a, &pa), (b, &pb)] {
+        if p.is_empty() {
+            store.run(id)?;
+            bail!("run {id} has no stored predictions to compare");
+        }
+    }
+    let flips = crate::eval::compare::compare(&answers(&pa), &answers(&pb), mode);
+    if format == Format::Json {
+        let value: serde_json::Map<String, serde_json::Value> = flips
+            .iter()
+            .map(|(k, f)| (k.clone(), serde_json::to_value(f).expect("counts serialise")))
+            .collect();
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": a, "b": b, "mode": mode.as_str(), "datasets": value
+            }))?
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = flips.keys().map(|k| k.chars().count()).max().unwrap_or(7).max(7);
+    let mut text = format!(
+        "run {a} -> run {b} ({} mode)\n{:<width$}  {:>5}  {:>6}  {:>10}  {:>10}  {:>9}\n",
+        mode.as_str(),
+        "dataset",
+        "fixed",
+        "broken",
+        "both-right",
+        "both-wrong",
+        "unmatched"
+    );
+    for (name, f) in &flips {
+        text.push_str(&format!(
+            "{name:<width$}  {:>5}  {:>6}  {:>10}  {:>10}  {:>9}\n",
+            f.fixed, f.broken, f.both_right, f.both_wrong, f.unmatched
+        ));
+    }
+    super::emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<Answer<'_>> {
+    rows.iter()
+        .filter_map(|(key, _, p)| {
+            Some(Answer {
+                task: p.task.parse().ok()?,
+                dataset: key.split_once('/').map_or(key.as_str(), |(_, d)| d),
+                id: &p.id,
+                ground_truth: &p.ground_truth,
+                prediction: &p.prediction,
+            })
+        })
+        .collect()
 }

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MetricPoint, Result, RunId, RunManifest, Store, StoreError, StoredScore};
+use super::{
+    MetricPoint, Result, RunId, RunManifest, Store, StoreError, StoredPrediction, StoredScore,
+};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -23,6 +25,7 @@ enum Request {
     Run { id: RunId },
     Metrics { id: RunId },
     Scores { id: RunId },
+    Predictions { id: RunId },
 }
 
 pub fn socket_path(db: &Path) -> PathBuf {
@@ -88,6 +91,7 @@ fn respond(store: &Store, req: Request) -> Result<serde_json::Value> {
         Request::Run { id } => serde_json::to_value(store.run(id)?),
         Request::Metrics { id } => serde_json::to_value(store.metrics(id)?),
         Request::Scores { id } => serde_json::to_value(store.scores(id)?),
+        Request::Predictions { id } => serde_json::to_value(store.predictions(id, None)?),
     };
     Ok(value.expect("records serialise"))
 }
@@ -181,6 +185,11 @@ impl Reader {
 
     pub fn scores(&mut self, id: RunId) -> Result<Vec<StoredScore>> {
         self.ask(Request::Scores { id }, |s| s.scores(id))
+    }
+
+    /// `(TASK/dataset, index, prediction)` of every stored prediction of a run.
+    pub fn predictions(&mut self, id: RunId) -> Result<Vec<(String, u64, StoredPrediction)>> {
+        self.ask(Request::Predictions { id }, |s| s.predictions(id, None))
     }
 }
 
