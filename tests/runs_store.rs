@@ -244,7 +244,11 @@ fn an_external_trainer_run_ends_with_metrics_and_scores() {
     assert_eq!(show["scores"], direct);
 
     // The same file ingested as a second run: nothing fixed or broken between the two.
-    ok(bin(&db).args(["run", "ingest"]).arg(&sample).output().unwrap());
+    ok(bin(&db)
+        .args(["run", "ingest"])
+        .arg(&sample)
+        .output()
+        .unwrap());
     let cmp = json(
         bin(&db)
             .args(["runs", "compare", "1", "2", "--format", "json"])
@@ -254,7 +258,10 @@ fn an_external_trainer_run_ends_with_metrics_and_scores() {
     let lines = std::fs::read_to_string(&sample).unwrap().lines().count() as u64;
     let mut total = 0;
     for (_, f) in cmp["datasets"].as_object().unwrap() {
-        assert_eq!((f["fixed"].as_u64(), f["broken"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(
+            (f["fixed"].as_u64(), f["broken"].as_u64()),
+            (Some(0), Some(0))
+        );
         assert_eq!(f["unmatched"], 0);
         total += f["both_right"].as_u64().unwrap() + f["both_wrong"].as_u64().unwrap();
     }
@@ -375,4 +382,94 @@ fn bad_input_to_run_commands_fails_clearly() {
         bin(&newer).arg("runs"),
         "has schema version 99, newer than this ie-bench understands (1)",
     );
+}
+
+/// A gold correction re-scores a stored run with both tables kept; undo and redo survive
+/// restarts of the process (every command here is a new one).
+#[test]
+fn gold_corrections_rescore_runs_and_undo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data/predictions/supervised-test.jsonl");
+    ok(bin(&db)
+        .args(["run", "ingest"])
+        .arg(&sample)
+        .output()
+        .unwrap());
+    let show = |db: &Path| {
+        json(
+            bin(db)
+                .args(["runs", "show", "1", "--format", "json", "--mode", "strict"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let conll = |v: &serde_json::Value| v["tasks"]["NER"]["datasets"]["Tiny CoNLL"].clone();
+    let before = show(&db);
+    assert_eq!(before["gold_version"], 0);
+
+    // Make the gold of a wrongly answered example equal its prediction: one more right answer.
+    let line = std::fs::read_to_string(&sample)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| {
+            v["Dataset"] == "Tiny CoNLL"
+                && ie_bench::eval::compare::is_right(
+                    &ie_bench::eval::compare::Answer {
+                        task: ie_bench::ie::TaskKind::Ner,
+                        dataset: "Tiny CoNLL",
+                        id: "",
+                        ground_truth: v["Instance"]["ground_truth"].as_str().unwrap(),
+                        prediction: v["Prediction"].as_str().unwrap(),
+                    },
+                    ie_bench::eval::Mode::Strict,
+                ) == Some(false)
+        })
+        .unwrap();
+    let prediction = line["Prediction"].as_str().unwrap();
+    let id = line["Instance"]["id"].as_str().unwrap();
+    ok(bin(&db)
+        .args(["gold", "set", "NER/Tiny CoNLL", id, prediction])
+        .output()
+        .unwrap());
+    ok(bin(&db).args(["runs", "rescore", "1"]).output().unwrap());
+    let after = show(&db);
+    assert_eq!(after["gold_version"], 1);
+    assert_eq!(
+        conll(&after["scores_original_gold"]),
+        conll(&before["scores"])
+    );
+    assert!(
+        conll(&after["scores"])["score"].as_f64().unwrap()
+            > conll(&before["scores"])["score"].as_f64().unwrap()
+    );
+    // Other datasets are untouched.
+    assert_eq!(
+        after["scores"]["tasks"]["RE"],
+        before["scores"]["tasks"]["RE"]
+    );
+
+    ok(bin(&db).args(["gold", "undo"]).output().unwrap());
+    ok(bin(&db).args(["runs", "rescore", "1"]).output().unwrap());
+    assert_eq!(conll(&show(&db)["scores"]), conll(&before["scores"]));
+    ok(bin(&db).args(["gold", "redo"]).output().unwrap());
+    ok(bin(&db).args(["runs", "rescore", "1"]).output().unwrap());
+    let redone = show(&db);
+    assert_eq!(redone["gold_version"], 3);
+    assert_eq!(conll(&redone["scores"]), conll(&after["scores"]));
+    let log = json(
+        bin(&db)
+            .args(["gold", "log", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let events: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["edit", "undo", "redo"]);
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod datasets;
 mod eval;
+mod gold;
 mod model;
 mod prompts;
 mod runs;
@@ -51,8 +52,11 @@ enum Command {
     /// Start a stored run (recorded in the database; see `runs`).
     #[command(subcommand)]
     Run(runs::RunCommand),
-    /// List stored runs; show, cancel or resume one.
+    /// List stored runs; show, compare, cancel, resume or re-score them.
     Runs(runs::RunsArgs),
+    /// Correct gold labels (an append-only log with undo and redo).
+    #[command(subcommand)]
+    Gold(gold::GoldCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -68,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Run(c) => runs::start(&db, c),
         Command::Runs(a) => runs::runs(&db, a),
+        Command::Gold(c) => gold::run(&db, c),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use super::prompts::PromptArgs;
 use super::train::TrainSettings;
+use crate::eval::compare::Answer;
 use crate::eval::read_predictions;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
@@ -24,10 +25,7 @@ use crate::jobs::{CancelToken, JobEvent, Recorder};
 use crate::model::checkpoint::device;
 use crate::model::predict::PredictOptions;
 use crate::store::remote::{serve, Reader};
-use crate::eval::compare::Answer;
-use crate::store::{
-    format_time, RunId, RunKind, RunManifest, RunStatus, Store, StoredPrediction,
-};
+use crate::store::{format_time, RunId, RunKind, RunManifest, RunStatus, Store, StoredPrediction};
 use std::sync::Arc;
 
 #[derive(clap::Subcommand, Clone)]
@@ -156,6 +154,9 @@ pub enum RunsCommand {
         #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
         format: Format,
     },
+    /// Score a run's stored predictions again against the gold corrections in force; the
+    /// earlier scores are kept.
+    Rescore { id: RunId },
     /// Continue a cancelled or interrupted run from its newest checkpoint.
     Resume {
         id: RunId,
@@ -408,6 +409,7 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
         None => list(db, a.format),
         Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
         Some(RunsCommand::Cancel { id }) => cancel(db, id),
+        Some(RunsCommand::Rescore { id }) => rescore(db, id),
         Some(RunsCommand::Compare { a, b, mode, format }) => compare(db, a, b, mode, format),
         Some(RunsCommand::Resume { id, detach: true }) => {
             let store = open(db)?;
@@ -481,7 +483,13 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
     let mut store = Reader::open(db).context("opening the database")?;
     let m = store.run(id)?;
     let metrics = store.metrics(id)?;
-    let test = stored_report(&store.scores(id)?, "test", mode);
+    let rows = store.scores(id)?;
+    let test = stored_report(&rows, "test", mode, None);
+    // After gold corrections, the table against the released gold is kept beside it.
+    let original = test
+        .as_ref()
+        .filter(|t| t.gold_version > 0)
+        .and_then(|_| stored_report(&rows, "test", mode, Some(0)));
     if format == Format::Json {
         let value = serde_json::json!({
             "id": id,
@@ -494,7 +502,9 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "error": m.error,
             "settings": m.settings,
             "metrics": metrics,
-            "scores": test.as_ref().map(|(_, r)| r.to_json()),
+            "scores": test.as_ref().map(|t| t.report.to_json()),
+            "gold_version": test.as_ref().map(|t| t.gold_version),
+            "scores_original_gold": original.as_ref().map(|t| t.report.to_json()),
         });
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         return Ok(ExitCode::SUCCESS);
@@ -523,15 +533,25 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             metrics.len()
         ));
     }
-    match test {
-        Some((step, report)) => {
+    match &test {
+        Some(t) => {
             text.push_str(&format!(
-                "\ntest scores ({} mode, step {step})\n",
-                mode.as_str()
+                "\ntest scores ({} mode, step {}{})\n",
+                mode.as_str(),
+                t.step,
+                if t.gold_version > 0 {
+                    format!(", corrected gold version {}", t.gold_version)
+                } else {
+                    String::new()
+                }
             ));
-            text.push_str(&render(&report_tables(&report, None), format));
+            text.push_str(&render(&report_tables(&t.report, None), format));
         }
         None => text.push_str("no test scores yet\n"),
+    }
+    if let Some(t) = original {
+        text.push_str("\ntest scores against the released gold\n");
+        text.push_str(&render(&report_tables(&t.report, None), format));
     }
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -574,7 +594,12 @@ fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<
     if format == Format::Json {
         let value: serde_json::Map<String, serde_json::Value> = flips
             .iter()
-            .map(|(k, f)| (k.clone(), serde_json::to_value(f).expect("counts serialise")))
+            .map(|(k, f)| {
+                (
+                    k.clone(),
+                    serde_json::to_value(f).expect("counts serialise"),
+                )
+            })
             .collect();
         super::emit(&format!(
             "{}\n",
@@ -584,7 +609,12 @@ fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let width = flips.keys().map(|k| k.chars().count()).max().unwrap_or(7).max(7);
+    let width = flips
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let mut text = format!(
         "run {a} -> run {b} ({} mode)\n{:<width$}  {:>5}  {:>6}  {:>10}  {:>10}  {:>9}\n",
         mode.as_str(),
@@ -617,4 +647,29 @@ fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<Answer<'_>> {
             })
         })
         .collect()
+}
+
+fn rescore(db: &Path, id: RunId) -> Result<ExitCode> {
+    let store = open(db)?;
+    let predictions = store.predictions(id, None)?;
+    if predictions.is_empty() {
+        store.run(id)?;
+        bail!("run {id} has no stored predictions to re-score");
+    }
+    let state = store.gold_state()?;
+    let step =
+        stored_report(&store.scores(id)?, "test", Mode::Compat, Some(0)).map_or(0, |t| t.step);
+    let mut quiet = |_: &JobEvent| {};
+    let mut rec = Recorder {
+        store: &store,
+        run: id,
+        listener: &mut quiet,
+    };
+    let changed = crate::jobs::evaluate::rescore(&mut rec, &predictions, &state, step)?;
+    eprintln!(
+        "run {id}: re-scored against gold version {} ({changed} of {} predictions have corrected gold)",
+        state.version,
+        predictions.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -30,20 +30,20 @@ pub struct Flips {
 /// Whether an answer is entirely right: no spurious and no missing item (F1 metrics), or
 /// correct (accuracy). `None` for tasks the mode does not score.
 pub fn is_right(a: &Answer, mode: Mode) -> Option<bool> {
-    Some(match score_instance(a.task, a.ground_truth, a.prediction, mode)? {
-        Outcome::F1(c) => c.fp == 0 && c.fn_ == 0,
-        Outcome::Accuracy(ok) => ok,
-    })
+    Some(
+        match score_instance(a.task, a.ground_truth, a.prediction, mode)? {
+            Outcome::F1(c) => c.fp == 0 && c.fn_ == 0,
+            Outcome::Accuracy(ok) => ok,
+        },
+    )
 }
 
 /// Flip counts per `TASK/dataset`, in first-seen order; examples are matched by (task,
 /// dataset, id).
 pub fn compare(a: &[Answer], b: &[Answer], mode: Mode) -> IndexMap<String, Flips> {
     let key = |x: &Answer| (x.task, x.dataset.to_string(), x.id.to_string());
-    let mut in_b: std::collections::HashMap<(TaskKind, String, String), Option<bool>> = b
-        .iter()
-        .map(|x| (key(x), is_right(x, mode)))
-        .collect();
+    let mut in_b: std::collections::HashMap<(TaskKind, String, String), Option<bool>> =
+        b.iter().map(|x| (key(x), is_right(x, mode))).collect();
     let mut out: IndexMap<String, Flips> = IndexMap::new();
     for x in a {
         let name = format!("{}/{}", x.task, x.dataset);
@@ -61,7 +61,9 @@ pub fn compare(a: &[Answer], b: &[Answer], mode: Mode) -> IndexMap<String, Flips
     }
     for ((task, dataset, _), right) in in_b {
         if right.is_some() {
-            out.entry(format!("{task}/{dataset}")).or_default().unmatched += 1;
+            out.entry(format!("{task}/{dataset}"))
+                .or_default()
+                .unmatched += 1;
         }
     }
     out

@@ -110,12 +110,65 @@ pub fn store_scores(
     Ok(())
 }
 
-/// The table of a run's stored rows for one split and mode: the newest step and gold version
-/// present. `None` when the run has no such rows yet.
-pub fn stored_report(rows: &[StoredScore], split: &str, mode: Mode) -> Option<(u64, Report)> {
+/// Re-scores stored predictions against the gold corrections in force and stores the rows
+/// under that gold version, beside the earlier ones. Returns how many predictions changed gold.
+pub fn rescore(
+    rec: &mut Recorder,
+    predictions: &[(String, u64, StoredPrediction)],
+    state: &crate::store::gold::GoldState,
+    step: u64,
+) -> Result<usize> {
+    let corrections = state.corrections();
+    let mut changed = 0;
+    let lines: Vec<PredictionLine> = predictions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (key, _, p))| {
+            let task: TaskKind = p.task.parse().ok()?;
+            let dataset = key.split_once('/').map_or(key.as_str(), |(_, d)| d);
+            let gold = match corrections.get(&(key.clone(), p.id.clone())) {
+                Some(g) => {
+                    changed += 1;
+                    g.clone()
+                }
+                None => p.ground_truth.clone(),
+            };
+            Some(PredictionLine {
+                line: i + 1,
+                task,
+                dataset: dataset.to_string(),
+                id: p.id.clone(),
+                ground_truth: gold,
+                prediction: p.prediction.clone(),
+                instruction: None,
+                sentence: None,
+                truncated: p.truncated,
+            })
+        })
+        .collect();
+    store_scores(rec, &lines, "test", step, state.version)?;
+    Ok(changed)
+}
+
+/// A score table rebuilt from stored rows, with what it was measured at.
+pub struct StoredTable {
+    pub gold_version: u64,
+    pub step: u64,
+    pub report: Report,
+}
+
+/// The table of a run's stored rows for one split and mode, at the newest step, against gold
+/// version `gold` (the newest present when `None`). `None` when there are no such rows.
+pub fn stored_report(
+    rows: &[StoredScore],
+    split: &str,
+    mode: Mode,
+    gold: Option<u64>,
+) -> Option<StoredTable> {
     let rows: Vec<&StoredScore> = rows
         .iter()
         .filter(|r| r.split == split && r.mode == mode.as_str())
+        .filter(|r| gold.is_none_or(|g| r.gold_version == g))
         .collect();
     let latest = rows.iter().map(|r| (r.gold_version, r.step)).max()?;
     let groups: Vec<(TaskKind, String, GroupTotals)> = rows
@@ -134,5 +187,9 @@ pub fn stored_report(rows: &[StoredScore], split: &str, mode: Mode) -> Option<(u
             ))
         })
         .collect();
-    Some((latest.1, Report::from_groups(mode, &groups, Vec::new())))
+    Some(StoredTable {
+        gold_version: latest.0,
+        step: latest.1,
+        report: Report::from_groups(mode, &groups, Vec::new()),
+    })
 }

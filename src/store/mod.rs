@@ -6,6 +6,7 @@
 //! `ie-bench.lock`, so a second process is told which one holds it.
 
 mod error;
+pub mod gold;
 pub mod key;
 pub mod records;
 pub mod remote;
@@ -46,8 +47,8 @@ pub struct Store {
     predictions: sled::Tree,
     scores: sled::Tree,
     pub(crate) gold_edits: sled::Tree,
-    /// Serialises run-id allocation within the holding process.
-    next_run: Mutex<()>,
+    /// Serialises allocating run ids and gold-log sequence numbers within this process.
+    sequence: Mutex<()>,
     /// Held for the store's lifetime: the lock other processes see.
     _lock: File,
 }
@@ -213,7 +214,7 @@ impl Store {
             gold_edits: tree("gold_edits")?,
             meta,
             db,
-            next_run: Mutex::new(()),
+            sequence: Mutex::new(()),
             _lock: lock,
         };
         store.mark_interrupted()?;
@@ -271,7 +272,7 @@ impl Store {
 
     /// Stores a new run and returns its id (1, 2, ...: one more than the largest so far).
     pub fn create_run(&self, manifest: &RunManifest) -> Result<RunId> {
-        let _guard = self.next_run.lock().expect("run-id lock");
+        let _guard = self.sequence.lock().expect("sequence lock");
         let id = match self.runs.last()? {
             Some((k, _)) => KeyReader::new(&k).u64().unwrap_or(0) + 1,
             None => 1,
