@@ -473,3 +473,70 @@ fn gold_corrections_rescore_runs_and_undo() {
         .collect();
     assert_eq!(events, ["edit", "undo", "redo"]);
 }
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let to = dst.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).unwrap();
+        }
+    }
+}
+
+/// Importing is idempotent; a changed file makes a new version of its dataset only, and a run
+/// made before keeps pointing at the version it used.
+#[test]
+fn import_versions_changed_datasets_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let data = tmp.path().join("copy");
+    copy_dir(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
+        &data,
+    );
+    let root = data.join("IE_INSTRUCTIONS");
+    let import = || {
+        let out = ok(bin(&db).arg("import").arg(&root).output().unwrap());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let first = import();
+    assert!(first.contains("NER/Tiny CoNLL: version 1"), "{first}");
+    assert!(first.contains("config supervised: version 1"), "{first}");
+    let again = import();
+    assert!(again.contains(": 0 new versions"), "{again}");
+
+    // A run over the sample predictions records the versions it used.
+    let preds = data.join("predictions/supervised-test.jsonl");
+    ok(bin(&db)
+        .args(["run", "ingest"])
+        .arg(&preds)
+        .output()
+        .unwrap());
+    let used = |db: &Path| {
+        json(
+            bin(db)
+                .args(["runs", "show", "1", "--format", "json"])
+                .output()
+                .unwrap(),
+        )["datasets"]
+            .clone()
+    };
+    let before = used(&db);
+    assert!(before
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({"name": "NER/Tiny CoNLL", "version": 1})));
+
+    // Change one test record of one dataset.
+    let test = root.join("NER/Tiny CoNLL/test.json");
+    let text = std::fs::read_to_string(&test).unwrap();
+    std::fs::write(&test, text.replacen("Melbourne", "Sydney", 1)).unwrap();
+    let third = import();
+    assert!(third.contains("NER/Tiny CoNLL: version 2"), "{third}");
+    assert!(third.contains(": 1 new versions, 11 unchanged"), "{third}");
+    assert_eq!(used(&db), before);
+}

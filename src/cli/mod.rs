@@ -4,6 +4,7 @@ mod bench;
 mod datasets;
 mod eval;
 mod gold;
+mod import;
 mod model;
 mod prompts;
 mod runs;
@@ -54,6 +55,9 @@ enum Command {
     Run(runs::RunCommand),
     /// List stored runs; show, compare, cancel, resume or re-score them.
     Runs(runs::RunsArgs),
+    /// Bring an IE INSTRUCTIONS tree, its task configs and instruction bank into the database
+    /// (unchanged files are a no-op; a changed dataset becomes a new version).
+    Import(import::Args),
     /// Correct gold labels (an append-only log with undo and redo).
     #[command(subcommand)]
     Gold(gold::GoldCommand),
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Run(c) => runs::start(&db, c),
         Command::Runs(a) => runs::runs(&db, a),
         Command::Gold(c) => gold::run(&db, c),
+        Command::Import(a) => import::run(&db, a),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,7 @@ use crate::eval::read_predictions;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
 use crate::ie::Split;
+use crate::ie::TaskKind;
 use crate::jobs::evaluate::stored_report;
 use crate::jobs::external::{ExternalJob, MetricPattern};
 use crate::jobs::train::TrainJob;
@@ -25,6 +26,7 @@ use crate::jobs::{CancelToken, JobEvent, Recorder};
 use crate::model::checkpoint::device;
 use crate::model::predict::PredictOptions;
 use crate::store::remote::{serve, Reader};
+use crate::store::DatasetRef;
 use crate::store::{format_time, RunId, RunKind, RunManifest, RunStatus, Store, StoredPrediction};
 use std::sync::Arc;
 
@@ -301,6 +303,12 @@ fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCo
         RunCommand::External(a) => external_job(a, out)
             .and_then(|job| Ok(crate::jobs::external::run(job, &cancel, &mut rec)?)),
         RunCommand::Ingest(a) => {
+            let lines = read_predictions(&a.predictions)?;
+            link_datasets(
+                store,
+                id,
+                lines.iter().map(|l| (l.task, l.dataset.as_str())),
+            )?;
             let r = crate::jobs::external::ingest_file(&mut rec, &a.predictions, 0);
             let status = if r.is_ok() {
                 RunStatus::Finished
@@ -329,6 +337,38 @@ fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCo
     eprintln!("run {id}: {}", status.as_str());
     println!("{id}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records which imported version of each dataset a run uses (an auxiliary task's data is its
+/// main task's directory unless it has its own), so later imports do not change what it used.
+fn link_datasets<'a>(
+    store: &Store,
+    id: RunId,
+    used: impl Iterator<Item = (TaskKind, &'a str)>,
+) -> Result<()> {
+    let mut refs: Vec<DatasetRef> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (task, dataset) in used {
+        if !seen.insert((task, dataset)) {
+            continue;
+        }
+        for name in [
+            format!("{task}/{dataset}"),
+            format!("{}/{dataset}", task.main_task()),
+        ] {
+            if let Some(m) = store.dataset(&name)? {
+                if !refs.iter().any(|r| r.name == m.name) {
+                    refs.push(DatasetRef {
+                        name: m.name,
+                        version: m.version,
+                    });
+                }
+                break;
+            }
+        }
+    }
+    store.update_run(id, |m| m.datasets = refs.clone())?;
+    Ok(())
 }
 
 fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
@@ -501,6 +541,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "out_dir": m.out_dir,
             "error": m.error,
             "settings": m.settings,
+            "datasets": m.datasets,
             "metrics": metrics,
             "scores": test.as_ref().map(|t| t.report.to_json()),
             "gold_version": test.as_ref().map(|t| t.gold_version),
@@ -522,6 +563,14 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
     );
     if let Some(e) = &m.error {
         text.push_str(&format!("error: {e}\n"));
+    }
+    if !m.datasets.is_empty() {
+        let used: Vec<String> = m
+            .datasets
+            .iter()
+            .map(|d| format!("{} (v{})", d.name, d.version))
+            .collect();
+        text.push_str(&format!("imported data used: {}\n", used.join(", ")));
     }
     if let (Some(first), Some(last)) = (metrics.first(), metrics.last()) {
         text.push_str(&format!(

@@ -7,6 +7,7 @@
 
 mod error;
 pub mod gold;
+pub mod imports;
 pub mod key;
 pub mod records;
 pub mod remote;
