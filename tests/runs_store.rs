@@ -540,3 +540,60 @@ fn import_versions_changed_datasets_only() {
     assert!(third.contains(": 1 new versions, 11 unchanged"), "{third}");
     assert_eq!(used(&db), before);
 }
+
+/// `run eval` scores every test dataset of the config; `run zero-shot` only the held-out ones.
+#[test]
+fn eval_and_zero_shot_runs_store_their_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let model = tmp.path().join("m");
+    ok(bin(&db)
+        .args(["model", "init", "--shape", "tiny", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap());
+    let datasets = |id: &str| -> BTreeSet<String> {
+        let show = json(
+            bin(&db)
+                .args(["runs", "show", id, "--format", "json"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(show["status"], "finished");
+        show["scores"]["tasks"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(task, t)| {
+                t["datasets"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |d| format!("{task}/{d}"))
+            })
+            .collect()
+    };
+    ok(bin(&db)
+        .args(["run", "eval", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap());
+    assert!(datasets("1").len() >= 7);
+    ok(bin(&db)
+        .args(["run", "zero-shot", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap());
+    assert_eq!(
+        datasets("2"),
+        BTreeSet::from(["NER/movie-mini".to_string(), "RE/conll04-mini".to_string()])
+    );
+    let runs = json(
+        bin(&db)
+            .args(["runs", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(runs[0]["kind"], "eval");
+    assert_eq!(runs[1]["kind"], "zero-shot");
+}

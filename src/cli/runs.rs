@@ -20,6 +20,7 @@ use crate::export::{render, report_tables, Format};
 use crate::ie::Split;
 use crate::ie::TaskKind;
 use crate::jobs::evaluate::stored_report;
+use crate::jobs::evaluate::{run_eval, EvalJob};
 use crate::jobs::external::{ExternalJob, MetricPattern};
 use crate::jobs::train::TrainJob;
 use crate::jobs::{CancelToken, JobEvent, Recorder};
@@ -40,6 +41,11 @@ pub enum RunCommand {
     External(ExternalArgs),
     /// Store an official predictions file (predict_eval_predictions.jsonl) as a run.
     Ingest(IngestArgs),
+    /// Predict and score a split with a model (a checkpoint, say), stored as a run.
+    Eval(EvalArgs),
+    /// Evaluate a model on the held-out test sets of a zero-shot config (`--config zeroshot`
+    /// unless another is given); FewRel and Wiki-ZSL folds are reported as their mean.
+    ZeroShot(EvalArgs),
 }
 
 impl RunCommand {
@@ -48,6 +54,8 @@ impl RunCommand {
             RunCommand::Train(_) => RunKind::Train,
             RunCommand::External(_) => RunKind::External,
             RunCommand::Ingest(_) => RunKind::Ingest,
+            RunCommand::Eval(_) => RunKind::Eval,
+            RunCommand::ZeroShot(_) => RunKind::ZeroShot,
         }
     }
 
@@ -56,6 +64,7 @@ impl RunCommand {
             RunCommand::Train(a) => Some(a.model.clone()),
             RunCommand::External(a) => Some(a.command.join(" ")),
             RunCommand::Ingest(a) => Some(a.predictions.display().to_string()),
+            RunCommand::Eval(a) | RunCommand::ZeroShot(a) => Some(a.model.clone()),
         }
     }
 
@@ -63,7 +72,7 @@ impl RunCommand {
         match self {
             RunCommand::Train(a) => a.out.clone(),
             RunCommand::External(a) => a.out.clone(),
-            RunCommand::Ingest(_) => None,
+            RunCommand::Ingest(_) | RunCommand::Eval(_) | RunCommand::ZeroShot(_) => None,
         }
     }
 
@@ -72,6 +81,7 @@ impl RunCommand {
             RunCommand::Train(a) => a.detach,
             RunCommand::External(a) => a.detach,
             RunCommand::Ingest(_) => false,
+            RunCommand::Eval(a) | RunCommand::ZeroShot(a) => a.detach,
         }
     }
 }
@@ -96,6 +106,28 @@ pub struct ExternalArgs {
     /// The trainer command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<String>,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct EvalArgs {
+    /// Model directory, checkpoint or Hugging Face repo id.
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    prompts: PromptArgs,
+    #[arg(long, default_value = "test")]
+    split: Split,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 50)]
+    max_new_tokens: usize,
+    #[arg(long, default_value_t = 512)]
+    max_source_length: usize,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long)]
+    detach: bool,
 }
 
 #[derive(clap::Args, Clone)]
@@ -302,6 +334,22 @@ fn execute(store: Store, db: &Path, id: RunId, cmd: RunCommand) -> Result<ExitCo
         }
         RunCommand::External(a) => external_job(a, out)
             .and_then(|job| Ok(crate::jobs::external::run(job, &cancel, &mut rec)?)),
+        RunCommand::Eval(a) => eval_job(a, false).and_then(|job| {
+            link_datasets(
+                store,
+                id,
+                job.instances.iter().map(|i| (i.task, i.dataset.as_str())),
+            )?;
+            Ok(run_eval(job, &cancel, &mut rec)?)
+        }),
+        RunCommand::ZeroShot(a) => eval_job(a, true).and_then(|job| {
+            link_datasets(
+                store,
+                id,
+                job.instances.iter().map(|i| (i.task, i.dataset.as_str())),
+            )?;
+            Ok(run_eval(job, &cancel, &mut rec)?)
+        }),
         RunCommand::Ingest(a) => {
             let lines = read_predictions(&a.predictions)?;
             link_datasets(
@@ -390,6 +438,36 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
             max_source_length: a.settings.max_source_length,
         },
         device: device(&a.settings.device)?,
+    })
+}
+
+fn eval_job(mut a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
+    if zero_shot && a.prompts.config == "supervised" {
+        // `supervised` is the flag's default: a zero-shot run means the zero-shot config.
+        a.prompts.config = "zeroshot".to_string();
+    }
+    let instances = a
+        .prompts
+        .clone_skipping_missing()
+        .build(a.split)?
+        .output
+        .instances;
+    if instances.is_empty() {
+        bail!(
+            "the {} split of config {} is empty",
+            a.split,
+            a.prompts.config
+        );
+    }
+    Ok(EvalJob {
+        model: a.model,
+        instances,
+        predict: PredictOptions {
+            batch_size: a.batch_size,
+            max_new_tokens: a.max_new_tokens,
+            max_source_length: a.max_source_length,
+        },
+        device: device(&a.device)?,
     })
 }
 
@@ -525,6 +603,8 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
     let metrics = store.metrics(id)?;
     let rows = store.scores(id)?;
     let test = stored_report(&rows, "test", mode, None);
+    // Zero-shot tables show the paper's zero-shot scores and the fold means beside them.
+    let paper = (m.kind == RunKind::ZeroShot).then_some(crate::data::catalog::Setting::ZeroShot);
     // After gold corrections, the table against the released gold is kept beside it.
     let original = test
         .as_ref()
@@ -544,6 +624,16 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "datasets": m.datasets,
             "metrics": metrics,
             "scores": test.as_ref().map(|t| t.report.to_json()),
+            "fold_means": test.as_ref().map(|t| {
+                t.report
+                    .tasks
+                    .iter()
+                    .flat_map(|(task, r)| r.fold_means().into_iter().map(move |f| (task, f)))
+                    .map(|(task, f)| serde_json::json!({
+                        "task": task.as_str(), "group": f.group, "mean": f.mean, "folds": f.folds
+                    }))
+                    .collect::<Vec<_>>()
+            }),
             "gold_version": test.as_ref().map(|t| t.gold_version),
             "scores_original_gold": original.as_ref().map(|t| t.report.to_json()),
         });
@@ -594,13 +684,13 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
                     String::new()
                 }
             ));
-            text.push_str(&render(&report_tables(&t.report, None), format));
+            text.push_str(&render(&report_tables(&t.report, paper), format));
         }
         None => text.push_str("no test scores yet\n"),
     }
     if let Some(t) = original {
         text.push_str("\ntest scores against the released gold\n");
-        text.push_str(&render(&report_tables(&t.report, None), format));
+        text.push_str(&render(&report_tables(&t.report, paper), format));
     }
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)

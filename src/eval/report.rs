@@ -135,6 +135,37 @@ impl Report {
     }
 }
 
+/// A zero-shot fold group (FewRel or Wiki-ZSL) reported as the mean of its folds (SPEC §5.3).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FoldMean {
+    /// `fewrel` or `wiki`.
+    pub group: &'static str,
+    pub mean: f64,
+    pub folds: usize,
+}
+
+impl TaskReport {
+    /// The fold means of every fold group present.
+    pub fn fold_means(&self) -> Vec<FoldMean> {
+        ["fewrel", "wiki"]
+            .into_iter()
+            .filter_map(|group| {
+                let folds: Vec<f64> = self
+                    .datasets
+                    .iter()
+                    .filter(|(n, _)| crate::data::catalog::fold_group(n) == Some(group))
+                    .map(|(_, d)| d.score)
+                    .collect();
+                (!folds.is_empty()).then(|| FoldMean {
+                    group,
+                    mean: folds.iter().sum::<f64>() / folds.len() as f64,
+                    folds: folds.len(),
+                })
+            })
+            .collect()
+    }
+}
+
 impl Report {
     /// The stable JSON shape other tools consume:
     /// `{"mode", "tasks": {TASK: {"datasets": {NAME: {"score","tp","fp","fn","n"}}, "average"}}}`.
@@ -158,5 +189,52 @@ impl Report {
             );
         }
         json!({"mode": self.mode.as_str(), "tasks": tasks})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(dataset: &str, gold: &str, pred: &str) -> PredictionLine {
+        PredictionLine {
+            line: 1,
+            task: TaskKind::Re,
+            dataset: dataset.to_string(),
+            id: "0".to_string(),
+            ground_truth: gold.to_string(),
+            prediction: pred.to_string(),
+            instruction: None,
+            sentence: None,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn zero_shot_folds_are_averaged_per_group() {
+        let g = " founded by: Ann, Acme";
+        let lines = [
+            line("fewrel_0", g, g),
+            line("fewrel_1", g, " founded by: Bob, Acme"),
+            line("wiki_3", g, g),
+            line("conll04", g, g),
+        ];
+        let report = score(&lines, Mode::Strict);
+        let folds = report.tasks[&TaskKind::Re].fold_means();
+        assert_eq!(
+            folds,
+            vec![
+                FoldMean {
+                    group: "fewrel",
+                    mean: 0.5,
+                    folds: 2
+                },
+                FoldMean {
+                    group: "wiki",
+                    mean: 1.0,
+                    folds: 1
+                }
+            ]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! One `ResultTable` model rendered as a terminal table, Markdown, CSV or LaTeX (booktabs).
 //! Scores are held as fractions and shown as percentages with two decimals.
 
-use crate::data::catalog::{fold_group, paper_score, Setting};
+use crate::data::catalog::{paper_score, Setting};
 use crate::eval::report::{Report, TaskReport};
 use crate::ie::TaskKind;
 
@@ -132,19 +132,10 @@ impl ResultTable {
             .collect();
         // Zero-shot RE reports FewRel and Wiki-ZSL as the mean over their five folds (SPEC §5.3).
         if paper == Some(Setting::ZeroShot) {
-            for group in ["fewrel", "wiki"] {
-                let folds: Vec<f64> = t
-                    .datasets
-                    .iter()
-                    .filter(|(n, _)| fold_group(n) == Some(group))
-                    .map(|(_, d)| d.score)
-                    .collect();
-                if folds.is_empty() {
-                    continue;
-                }
-                let entry = crate::data::catalog::lookup(task, &format!("{group}_0"));
+            for fold in t.fold_means() {
+                let entry = crate::data::catalog::lookup(task, &format!("{}_0", fold.group));
                 let mut cells = vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty];
-                cells.push(Cell::Score(folds.iter().sum::<f64>() / folds.len() as f64));
+                cells.push(Cell::Score(fold.mean));
                 cells.push(
                     entry
                         .and_then(|e| e.zero_shot)
@@ -153,8 +144,8 @@ impl ResultTable {
                 rows.push(Row {
                     label: format!(
                         "{} (mean of {} folds)",
-                        entry.map_or(group, |e| e.paper_name),
-                        folds.len()
+                        entry.map_or(fold.group, |e| e.paper_name),
+                        fold.folds
                     ),
                     cells,
                     summary: true,

@@ -193,3 +193,44 @@ pub fn stored_report(
         report: Report::from_groups(mode, &groups, Vec::new()),
     })
 }
+
+/// An `eval` or `zero-shot` run: a model's predictions for a split, stored with their scores.
+pub struct EvalJob {
+    pub model: String,
+    pub instances: Vec<PromptInstance>,
+    pub predict: PredictOptions,
+    pub device: candle_core::Device,
+}
+
+pub fn run_eval(job: EvalJob, cancel: &super::CancelToken, rec: &mut Recorder) -> Result<()> {
+    let result = (|| -> Result<bool> {
+        rec.store.update_run(rec.run, |m| {
+            m.status = crate::store::RunStatus::Running;
+            m.pid = Some(std::process::id());
+        })?;
+        rec.tell(super::JobEvent::Started {
+            run: rec.run,
+            resumed_at: 0,
+        });
+        let loaded = crate::model::checkpoint::load(&job.model, &job.device)?;
+        if cancel.is_cancelled() {
+            return Ok(false);
+        }
+        let lines = generate(&loaded, &job.instances, &job.predict, rec)?;
+        if cancel.is_cancelled() {
+            return Ok(false);
+        }
+        store_predictions(rec, &lines)?;
+        store_scores(rec, &lines, "test", 0, 0)?;
+        Ok(true)
+    })();
+    use crate::store::RunStatus;
+    match result {
+        Ok(true) => rec.finish(RunStatus::Finished, None),
+        Ok(false) => rec.finish(RunStatus::Cancelled, None),
+        Err(e) => {
+            rec.finish(RunStatus::Failed, Some(e.to_string()))?;
+            Err(e)
+        }
+    }
+}
