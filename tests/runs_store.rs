@@ -283,6 +283,7 @@ fn cancelling_an_external_run_kills_its_children() {
         .arg(fixture("fake_trainer.py"))
         .args(["/nonexistent", "/nonexistent", "--hang"])
         .arg(&pid_file)
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -596,4 +597,78 @@ fn eval_and_zero_shot_runs_store_their_tables() {
     );
     assert_eq!(runs[0]["kind"], "eval");
     assert_eq!(runs[1]["kind"], "zero-shot");
+}
+
+/// Runs started from other shells while one runs are queued in the process that holds the
+/// database, run after it, and can be cancelled while they wait.
+#[test]
+fn runs_started_elsewhere_queue_behind_the_running_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let model = tmp.path().join("m");
+    ok(bin(&db)
+        .args(["model", "init", "--shape", "tiny", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap());
+    let mut holder = bin(&db)
+        .args(["run", "train", "--lr", "3e-3", "--batch-size", "4"])
+        .args(["--max-steps", "150", "--model"])
+        .arg(&model)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !db.join("ie-bench.sock").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the holder did not start serving"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data/predictions/supervised-test.jsonl");
+    let id = |out: Output| {
+        String::from_utf8(ok(out).stdout)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        id(bin(&db)
+            .args(["run", "ingest"])
+            .arg(&sample)
+            .output()
+            .unwrap()),
+        "2"
+    );
+    let third = bin(&db)
+        .args(["run", "eval", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(id(third), "3");
+    let listed = json(
+        bin(&db)
+            .args(["runs", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(listed[0]["status"], "running");
+    assert_eq!(listed[2]["status"], "queued");
+    ok(bin(&db).args(["runs", "cancel", "3"]).output().unwrap());
+    assert!(holder.wait().unwrap().success());
+    let statuses: Vec<String> = json(
+        bin(&db)
+            .args(["runs", "--format", "json"])
+            .output()
+            .unwrap(),
+    )
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|r| r["status"].as_str().unwrap().to_string())
+    .collect();
+    assert_eq!(statuses, ["finished", "finished", "cancelled"]);
 }

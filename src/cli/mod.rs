@@ -5,6 +5,7 @@ mod datasets;
 mod eval;
 mod gold;
 mod import;
+mod launch;
 mod model;
 mod prompts;
 mod runs;
@@ -52,7 +53,7 @@ enum Command {
     Bench(bench::Args),
     /// Start a stored run (recorded in the database; see `runs`).
     #[command(subcommand)]
-    Run(runs::RunCommand),
+    Run(launch::RunCommand),
     /// List stored runs; show, compare, cancel, resume or re-score them.
     Runs(runs::RunsArgs),
     /// Bring an IE INSTRUCTIONS tree, its task configs and instruction bank into the database
@@ -74,7 +75,7 @@ pub fn main() -> ExitCode {
         Command::Predict(a) => model::predict_cmd(a),
         Command::Train(a) => train::run(a),
         Command::Bench(a) => bench::run(a),
-        Command::Run(c) => runs::start(&db, c),
+        Command::Run(c) => launch::start(&db, c),
         Command::Runs(a) => runs::runs(&db, a),
         Command::Gold(c) => gold::run(&db, c),
         Command::Import(a) => import::run(&db, a),

@@ -3,6 +3,7 @@
 
 pub mod evaluate;
 pub mod external;
+pub mod manager;
 pub mod train;
 
 use std::sync::atomic::{AtomicBool, Ordering};

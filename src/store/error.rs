@@ -22,6 +22,8 @@ pub enum StoreError {
     Corrupt { path: PathBuf, message: String },
     #[error("database {}: reading through the process that holds it failed: {message}", path.display())]
     HolderGone { path: PathBuf, message: String },
+    #[error("{0}")]
+    Refused(String),
     #[error("no run with id {0} (see `ie-bench runs`)")]
     UnknownRun(RunId),
     #[error("database: {0}")]

@@ -43,7 +43,12 @@ impl Drop for Server {
     }
 }
 
-pub fn serve(store: Arc<Store>) -> Result<Server> {
+/// Handles requests beyond reads (a job queue's `submit`, `cancel`, ...): the answer or an
+/// error message.
+pub type Control =
+    Arc<dyn Fn(&serde_json::Value) -> std::result::Result<serde_json::Value, String> + Send + Sync>;
+
+pub fn serve(store: Arc<Store>, control: Option<Control>) -> Result<Server> {
     let path = socket_path(store.path());
     // Whoever made an old socket file has died: this process holds the lock.
     let _ = std::fs::remove_file(&path);
@@ -55,21 +60,27 @@ pub fn serve(store: Arc<Store>) -> Result<Server> {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
             let store = Arc::clone(&store);
-            std::thread::spawn(move || answer(&store, conn));
+            let control = control.clone();
+            std::thread::spawn(move || answer(&store, control.as_ref(), conn));
         }
     });
     Ok(Server { path })
 }
 
-fn answer(store: &Store, conn: UnixStream) {
+fn answer(store: &Store, control: Option<&Control>, conn: UnixStream) {
     let Ok(mut out) = conn.try_clone() else {
         return;
     };
     for line in BufReader::new(conn).lines() {
         let Ok(line) = line else { return };
-        let reply = match serde_json::from_str::<Request>(&line) {
-            Err(e) => serde_json::json!({ "err": format!("bad request: {e}") }),
-            Ok(req) => match respond(store, req) {
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let reply = match (serde_json::from_value::<Request>(value.clone()), control) {
+            (Err(_), Some(control)) => match control(&value) {
+                Ok(v) => serde_json::json!({ "ok": v }),
+                Err(e) => serde_json::json!({ "err": e }),
+            },
+            (Err(e), None) => serde_json::json!({ "err": format!("bad request: {e}") }),
+            (Ok(req), _) => match respond(store, req) {
                 Ok(value) => serde_json::json!({ "ok": value }),
                 Err(e) => serde_json::json!({ "err": e.to_string(), "unknown_run": match e {
                     StoreError::UnknownRun(id) => Some(id),
@@ -94,6 +105,34 @@ fn respond(store: &Store, req: Request) -> Result<serde_json::Value> {
         Request::Predictions { id } => serde_json::to_value(store.predictions(id, None)?),
     };
     Ok(value.expect("records serialise"))
+}
+
+/// Sends one request to the process holding `db` and returns its answer.
+pub fn request(db: &Path, req: &serde_json::Value) -> Result<serde_json::Value> {
+    let sock = socket_path(db);
+    let conn = UnixStream::connect(&sock).map_err(|source| StoreError::Io {
+        path: sock.clone(),
+        source,
+    })?;
+    let mut conn = BufReader::new(conn);
+    let mut line = serde_json::to_vec(req).expect("requests serialise");
+    line.push(b'\n');
+    let gone = |message: String| StoreError::HolderGone {
+        path: db.to_path_buf(),
+        message,
+    };
+    conn.get_mut()
+        .write_all(&line)
+        .map_err(|e| gone(e.to_string()))?;
+    let mut reply = String::new();
+    conn.read_line(&mut reply)
+        .map_err(|e| gone(e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&reply).map_err(|e| gone(format!("unreadable answer: {e}")))?;
+    if let Some(err) = value["err"].as_str() {
+        return Err(StoreError::Refused(err.to_string()));
+    }
+    Ok(value["ok"].take())
 }
 
 /// Read access to a database, held here or by another process.

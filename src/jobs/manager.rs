@@ -1,0 +1,125 @@
+//! The job manager: one compute thread owns the device and runs one job at a time from a
+//! queue. Jobs report through a [`Recorder`] (stored first, then told), and the manager
+//! forwards every event on a channel, so a front end (the CLI's progress lines, the TUI) only
+//! listens.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::{CancelToken, JobEvent, Recorder, Result};
+use crate::store::{RunId, RunStatus, Store};
+
+/// A job's work, run on the compute thread.
+pub type Work = Box<dyn FnOnce(&CancelToken, &mut Recorder) -> Result<()> + Send>;
+
+pub struct JobManager {
+    queue: Option<Sender<(RunId, Work)>>,
+    cancels: Arc<Mutex<HashMap<RunId, CancelToken>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JobManager {
+    /// Starts the compute thread; events of every job arrive on the returned receiver.
+    pub fn start(store: Arc<Store>) -> (JobManager, Receiver<JobEvent>) {
+        let (queue, jobs) = channel::<(RunId, Work)>();
+        let (events, listen) = channel::<JobEvent>();
+        let cancels: Arc<Mutex<HashMap<RunId, CancelToken>>> = Arc::default();
+        let thread = {
+            let cancels = Arc::clone(&cancels);
+            std::thread::Builder::new()
+                .name("compute".to_string())
+                .spawn(move || {
+                    for (run, work) in jobs {
+                        let token = cancels
+                            .lock()
+                            .expect("cancel map")
+                            .get(&run)
+                            .cloned()
+                            .unwrap_or_default();
+                        let mut tell = |e: &JobEvent| {
+                            let _ = events.send(e.clone());
+                        };
+                        let mut rec = Recorder {
+                            store: &store,
+                            run,
+                            listener: &mut tell,
+                        };
+                        let outcome = if token.is_cancelled() {
+                            // Cancelled while it waited in the queue.
+                            rec.finish(RunStatus::Cancelled, None)
+                        } else {
+                            work(&token, &mut rec)
+                        };
+                        if let Err(e) = outcome {
+                            // The job recorded its failure where it could; make sure it shows.
+                            let message = e.to_string();
+                            if store.run(run).is_ok_and(|m| !m.status.is_over()) {
+                                let _ = rec.finish(RunStatus::Failed, Some(message.clone()));
+                            } else {
+                                tell(&JobEvent::Failed {
+                                    run,
+                                    error: message,
+                                });
+                            }
+                        }
+                        cancels.lock().expect("cancel map").remove(&run);
+                    }
+                })
+                .expect("spawning the compute thread")
+        };
+        (
+            JobManager {
+                queue: Some(queue),
+                cancels,
+                thread: Some(thread),
+            },
+            listen,
+        )
+    }
+
+    /// Queues `work` for run `run` (already stored, as queued).
+    pub fn submit(&self, run: RunId, work: Work) {
+        self.cancels
+            .lock()
+            .expect("cancel map")
+            .insert(run, CancelToken::default());
+        if let Some(q) = &self.queue {
+            let _ = q.send((run, work));
+        }
+    }
+
+    /// Asks a queued or running job to stop; false when this manager does not have it.
+    pub fn cancel(&self, run: RunId) -> bool {
+        match self.cancels.lock().expect("cancel map").get(&run) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Jobs queued or running.
+    pub fn pending(&self) -> usize {
+        self.cancels.lock().expect("cancel map").len()
+    }
+
+    /// Runs what is queued to the end, then stops the compute thread.
+    pub fn finish(mut self) {
+        self.queue.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for JobManager {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
