@@ -123,9 +123,9 @@ fn main() {
     let list = best_of(5, || assert_eq!(store.runs().unwrap().len() as u64, RUNS));
     let table = best_of(5, || {
         let rows = store.scores(RUNS / 2).unwrap();
-        let (_, report) = stored_report(&rows, "test", Mode::Compat).unwrap();
+        let table = stored_report(&rows, "test", Mode::Compat, None).unwrap();
         assert_eq!(
-            report.tasks.values().next().unwrap().datasets.len() as u64,
+            table.report.tasks.values().next().unwrap().datasets.len() as u64,
             DATASETS
         );
     });

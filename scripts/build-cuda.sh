@@ -23,10 +23,12 @@ if [ ! -f "$LIB/libcuda.so" ]; then
   gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$LIB/libcuda.so" /tmp/cuda_stub.c
 fi
 export LIBRARY_PATH="$LIB:${LIBRARY_PATH:-}" LD_LIBRARY_PATH="$LIB:${LD_LIBRARY_PATH:-}"
-cargo build --release --features cuda
-cargo test --release --features cuda --test model_parity --no-run 2>&1 | tee /tmp/cuda-test-build.log
+# A target directory of its own, so the CPU build in target/release stays as it is.
+TD=target/cuda-build
+cargo build --release --features cuda --target-dir $TD
+cargo test --release --features cuda --target-dir $TD --test model_parity --no-run 2>&1 | tee /tmp/cuda-test-build.log
 mkdir -p target/cuda-bin
-xz -T2 -c target/release/ie-bench > target/cuda-bin/ie-bench.xz
-test_bin=$(ls -t target/release/deps/model_parity-* | grep -v '\.d$' | head -1)
+xz -T2 -c $TD/release/ie-bench > target/cuda-bin/ie-bench.xz
+test_bin=$(ls -t $TD/release/deps/model_parity-* | grep -v '\.d$' | head -1)
 xz -T2 -c "$test_bin" > target/cuda-bin/model_parity.xz
 ls -la target/cuda-bin

@@ -3,14 +3,18 @@
 # primary CoNLL 2003 data for a bounded number of steps; dev F1 at each checkpoint, then test F1.
 # Usage: scripts/conll-from-scratch.sh OUT_DIR [STEPS] [SAVE_EVERY]
 # Environment: INIT_FLAGS (extra `model init` flags, default --head-from-shared), LR (1e-3),
-# WARMUP (100), BATCH (8), IE_BENCH_SHARED (../shared).
+# WARMUP (100), BATCH (8), DEVICE (cpu; cuda on a GPU machine), BIN (an ie-bench binary to use
+# instead of building one), IE_BENCH_SHARED (../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?output directory}; STEPS=${2:-600}; EVERY=${3:-150}
 SHARED=${IE_BENCH_SHARED:-../shared}
 DATA="$SHARED/data/primary/IE_INSTRUCTIONS"
-BIN=./target/release/ie-bench
-cargo build --release -q
+DEVICE=${DEVICE:-cpu}
+if [ -z "${BIN:-}" ]; then
+  BIN=./target/release/ie-bench
+  cargo build --release -q
+fi
 mkdir -p "$OUT/config"
 for split in train dev test; do
   echo '{"NER": [{"sampling strategy": "random", "dataset name": "CoNLL 2003"}]}' > "$OUT/config/${split}_tasks.json"
@@ -18,9 +22,9 @@ done
 $BIN model init --shape flan-t5-small --tokenizer "$SHARED/models/t5-tokenizer/tokenizer.json" ${INIT_FLAGS:---head-from-shared} --out "$OUT/init"
 $BIN train --model "$OUT/init" --data "$DATA" --config "$OUT/config" --out "$OUT/run" \
   --lr "${LR:-1e-3}" --schedule linear --warmup-steps "${WARMUP:-100}" --batch-size "${BATCH:-8}" --max-steps "$STEPS" --save-every "$EVERY" \
-  --max-source-length 256 --max-target-length 50
+  --max-source-length 256 --max-target-length 50 --device "$DEVICE"
 for ck in "$OUT"/run/checkpoint-*; do
-  $BIN predict --model "$ck" --data "$DATA" --config "$OUT/config" --split dev --max-eval 200 --out "$ck/dev.jsonl"
+  $BIN predict --device "$DEVICE" --model "$ck" --data "$DATA" --config "$OUT/config" --split dev --max-eval 200 --out "$ck/dev.jsonl"
   for mode in strict compat; do
     $BIN eval "$ck/dev.jsonl" --format json --mode $mode > "$ck/dev-$mode.json"
     python3 - "$ck" $mode <<'PY'
@@ -30,6 +34,6 @@ print(f"{os.path.basename(sys.argv[1])} dev F1 ({sys.argv[2]}) {d['score']:.4f} 
 PY
   done
 done
-$BIN predict --model "$OUT/run" --data "$DATA" --config "$OUT/config" --split test --out "$OUT/test.jsonl"
+$BIN predict --device "$DEVICE" --model "$OUT/run" --data "$DATA" --config "$OUT/config" --split test --out "$OUT/test.jsonl"
 $BIN eval "$OUT/test.jsonl" --paper supervised
 $BIN eval "$OUT/test.jsonl" --mode strict --errors

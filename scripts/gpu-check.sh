@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# On a GPU machine (no Rust there): the parity test, a short training run and the benchmark,
-# with the binaries from scripts/build-cuda.sh carried in target/cuda-bin/.
+# On a GPU machine (no Rust there): the parity test, a short training run, the benchmark, and
+# (when ../shared is there, or IE_BENCH_SHARED says where) a flan-t5-small-shaped model trained
+# from scratch on CoNLL 2003, with the binaries from scripts/build-cuda.sh in target/cuda-bin/.
+# CONLL_STEPS (default 3000) and CONLL_BATCH (32) size that run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIBDIR=$(python3 -c 'import nvidia, os; print(os.path.join(os.path.dirname(nvidia.__file__), "cu13", "lib"))' 2>/dev/null || true)
@@ -18,3 +20,10 @@ echo "== short training run"
 ./ie-bench eval pred.jsonl --mode strict
 echo "== benchmark"
 for s in t5-small flan-t5-small; do ./ie-bench bench --device cuda --shape $s; done
+SHARED=${IE_BENCH_SHARED:-$OLDPWD/../shared}
+if [ -d "$SHARED/data/primary" ]; then
+  echo "== CoNLL 2003 from scratch"
+  cd "$OLDPWD"
+  IE_BENCH_SHARED="$SHARED" BIN=/tmp/gpu/ie-bench DEVICE=cuda BATCH="${CONLL_BATCH:-32}" \
+    scripts/conll-from-scratch.sh /tmp/gpu/conll "${CONLL_STEPS:-3000}" 1000
+fi

@@ -5,15 +5,13 @@ use ie_bench::eval::{read_predictions, score, Mode};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messy_predictions.jsonl")
 }
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ie-bench"))
-}
+mod common;
+use common::ie_bench as bin;
 
 /// Per (task, dataset): F1 from summed (tp, fn, fp) or mean accuracy, from each line's `expect`.
 fn expected_scores(path: &Path) -> BTreeMap<(String, String), f64> {

@@ -6,35 +6,15 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn bin(db: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ie-bench"));
-    c.arg("--db").arg(db);
-    c
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(out: Output) -> serde_json::Value {
-    serde_json::from_slice(&ok(out).stdout).unwrap()
-}
+mod common;
+use common::{json, ok, tiny_model, with_db as bin};
 
 #[test]
 fn a_killed_training_run_resumes_with_each_step_stored_once() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let model = tmp.path().join("m");
-    ok(bin(&db)
-        .args(["model", "init", "--shape", "tiny", "--out"])
-        .arg(&model)
-        .output()
-        .unwrap());
+    tiny_model(&model);
     let mut child = bin(&db)
         .args(["run", "train", "--lr", "3e-3", "--batch-size", "16"])
         .args(["--max-steps", "60", "--save-every", "10", "--model"])
@@ -111,11 +91,7 @@ fn a_reader_process_sees_whole_records_while_a_job_writes() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let model = tmp.path().join("m");
-    ok(bin(&db)
-        .args(["model", "init", "--shape", "tiny", "--out"])
-        .arg(&model)
-        .output()
-        .unwrap());
+    tiny_model(&model);
     let mut writer = bin(&db)
         .args(["run", "train", "--lr", "3e-3", "--batch-size", "4"])
         .args(["--max-steps", "150", "--save-every", "75", "--model"])
@@ -301,11 +277,9 @@ fn cancelling_an_external_run_kills_its_children() {
         .parse()
         .unwrap();
     let alive = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.split_whitespace()
-                .nth(2)
-                .is_some_and(|state| state == "Z")
-        })
+        // A zombie (state Z) has exited; only its parent has not reaped it yet.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
     };
     assert!(alive(child));
     ok(bin(&db).args(["runs", "cancel", "1"]).output().unwrap());
@@ -548,11 +522,7 @@ fn eval_and_zero_shot_runs_store_their_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let model = tmp.path().join("m");
-    ok(bin(&db)
-        .args(["model", "init", "--shape", "tiny", "--out"])
-        .arg(&model)
-        .output()
-        .unwrap());
+    tiny_model(&model);
     let datasets = |id: &str| -> BTreeSet<String> {
         let show = json(
             bin(&db)
@@ -606,11 +576,7 @@ fn runs_started_elsewhere_queue_behind_the_running_one() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let model = tmp.path().join("m");
-    ok(bin(&db)
-        .args(["model", "init", "--shape", "tiny", "--out"])
-        .arg(&model)
-        .output()
-        .unwrap());
+    tiny_model(&model);
     let mut holder = bin(&db)
         .args(["run", "train", "--lr", "3e-3", "--batch-size", "4"])
         .args(["--max-steps", "150", "--model"])

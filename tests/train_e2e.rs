@@ -2,21 +2,10 @@
 //! training killed with SIGKILL then resumed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ie-bench"))
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{ie_bench as bin, ok};
 
 fn init(dir: &Path) -> PathBuf {
     let m = dir.join("init");

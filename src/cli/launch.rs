@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::model::GenerateArgs;
 use super::prompts::PromptArgs;
 use super::train::TrainSettings;
 use crate::eval::read_predictions;
@@ -114,15 +115,8 @@ pub struct EvalArgs {
     prompts: PromptArgs,
     #[arg(long, default_value = "test")]
     split: Split,
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 50)]
-    max_new_tokens: usize,
-    #[arg(long, default_value_t = 512)]
-    max_source_length: usize,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    generate: GenerateArgs,
     #[arg(long)]
     detach: bool,
 }
@@ -521,12 +515,8 @@ fn eval_job(mut a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
     Ok(EvalJob {
         model: a.model,
         instances,
-        predict: PredictOptions {
-            batch_size: a.batch_size,
-            max_new_tokens: a.max_new_tokens,
-            max_source_length: a.max_source_length,
-        },
-        device: device(&a.device)?,
+        predict: a.generate.options(),
+        device: device(&a.generate.device)?,
     })
 }
 

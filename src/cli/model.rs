@@ -132,29 +132,43 @@ pub struct PredictArgs {
     split: Split,
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    generate: GenerateArgs,
+}
+
+/// Greedy-generation settings, shared by `predict` and the stored `eval` / `zero-shot` runs.
+#[derive(clap::Args, Clone)]
+pub struct GenerateArgs {
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
     #[arg(long, default_value_t = 50)]
     max_new_tokens: usize,
+    /// Longer sources are cut, as the official code does (SPEC §2.2).
     #[arg(long, default_value_t = 512)]
-    max_source_length: usize,
+    pub max_source_length: usize,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    pub device: String,
+}
+
+impl GenerateArgs {
+    pub fn options(&self) -> PredictOptions {
+        PredictOptions {
+            batch_size: self.batch_size,
+            max_new_tokens: self.max_new_tokens,
+            max_source_length: self.max_source_length,
+        }
+    }
 }
 
 pub fn predict_cmd(a: PredictArgs) -> Result<ExitCode> {
-    let dev = device(&a.device)?;
+    let dev = device(&a.generate.device)?;
     let loaded =
         checkpoint::load(&a.model, &dev).with_context(|| format!("loading model {}", a.model))?;
     let built = a.prompts.build(a.split)?;
     let insts = &built.output.instances;
     let sources: Vec<String> = insts.iter().map(|i| i.source.clone()).collect();
-    let opts = PredictOptions {
-        batch_size: a.batch_size,
-        max_new_tokens: a.max_new_tokens,
-        max_source_length: a.max_source_length,
-    };
+    let opts = a.generate.options();
     let start = std::time::Instant::now();
     let total = sources.len();
     let gens = predict(&loaded.model, &loaded.tokenizer, &sources, &opts, |done| {
@@ -186,7 +200,7 @@ pub fn predict_cmd(a: PredictArgs) -> Result<ExitCode> {
         gens.len(),
         start.elapsed().as_secs_f64(),
         cut,
-        a.max_source_length,
+        a.generate.max_source_length,
         a.out.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -47,11 +47,11 @@ pub struct GroupTotals {
     pub n: u64,
 }
 
+/// Totals per (task, dataset name).
+pub type Groups = Vec<(TaskKind, String, GroupTotals)>;
+
 /// Totals per (task, dataset), in first-seen order, and the instances per unscored task.
-pub fn accumulate(
-    lines: &[PredictionLine],
-    mode: Mode,
-) -> (Vec<(TaskKind, String, GroupTotals)>, Vec<(TaskKind, u64)>) {
+pub fn accumulate(lines: &[PredictionLine], mode: Mode) -> (Groups, Vec<(TaskKind, u64)>) {
     // First-seen order matters: Python's stable sort keeps it for names equal but for case,
     // and the average is summed in it.
     let mut groups: IndexMap<(TaskKind, &str), GroupTotals> = IndexMap::new();

@@ -122,10 +122,18 @@ pub struct Loaded {
     pub tokenizer: TextTokenizer,
 }
 
+/// Loads a model for inference: f32 on the CPU, bf16 on CUDA.
 pub fn load(spec: &str, device: &Device) -> Result<Loaded> {
+    load_as(spec, device, default_dtype(device))
+}
+
+/// Loads a model with its weights in `dtype`. Training keeps f32 weights on every device:
+/// a bf16 weight cannot hold an Adam step much smaller than 1/256 of itself, so small
+/// learning rates would leave it unchanged.
+pub fn load_as(spec: &str, device: &Device, dtype: DType) -> Result<Loaded> {
     let dir = resolve(spec)?;
     let config = T5Config::read(&dir.join("config.json"))?;
-    let params = Params::load(&dir, &config, default_dtype(device), device)?;
+    let params = Params::load(&dir, &config, dtype, device)?;
     let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"))?;
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(ModelError::Config {

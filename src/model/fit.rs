@@ -99,7 +99,7 @@ pub fn fit<H: FitHooks>(
         }
         (None, false) => (spec.model.to_string(), false),
     };
-    let loaded = checkpoint::load(&source, spec.device)?;
+    let loaded = checkpoint::load_as(&source, spec.device, candle_core::DType::F32)?;
     if pairs.is_empty() {
         return Err(ModelError::NotFound("no training examples".to_string()).into());
     }

@@ -59,13 +59,7 @@ impl GoldState {
 
 impl Store {
     pub fn gold_log(&self) -> Result<Vec<GoldEntry>> {
-        self.gold_edits
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.decode("gold_edits", &k, &v)
-            })
-            .collect()
+        self.scan(&self.gold_edits, [])
     }
 
     pub fn gold_state(&self) -> Result<GoldState> {

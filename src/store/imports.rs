@@ -81,24 +81,12 @@ fn hex(bytes: &[u8]) -> String {
 impl Store {
     /// The newest version of a dataset, if it was ever imported.
     pub fn dataset(&self, name: &str) -> Result<Option<DatasetManifest>> {
-        match self.datasets.scan_prefix(Key::new().str(name)).next_back() {
-            Some(kv) => {
-                let (k, v) = kv?;
-                Ok(Some(self.decode("datasets", &k, &v)?))
-            }
-            None => Ok(None),
-        }
+        self.last_under(&self.datasets, Key::new().str(name))
     }
 
     /// Every version of every dataset, by name then version.
     pub fn datasets(&self) -> Result<Vec<DatasetManifest>> {
-        self.datasets
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.decode("datasets", &k, &v)
-            })
-            .collect()
+        self.scan(&self.datasets, [])
     }
 
     /// Stores a dataset's examples and manifest as its next version, unless its newest
@@ -143,25 +131,15 @@ impl Store {
 
     /// The examples of one split of one dataset version.
     pub fn examples(&self, name: &str, version: u32, split: &str) -> Result<Vec<Record>> {
-        self.examples
-            .scan_prefix(Key::new().str(name).u32(version).str(split))
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.decode("examples", &k, &v)
-            })
-            .collect()
+        self.scan(&self.examples, Key::new().str(name).u32(version).str(split))
     }
 
     /// Stores a template or task config as its next version unless unchanged.
     pub fn import_template(&self, mut record: TemplateRecord) -> Result<Imported> {
-        let prefix = Key::new().str(&record.kind).str(&record.name);
-        let latest: Option<TemplateRecord> = match self.templates.scan_prefix(&prefix).next_back() {
-            Some(kv) => {
-                let (k, v) = kv?;
-                Some(self.decode("templates", &k, &v)?)
-            }
-            None => None,
-        };
+        let latest: Option<TemplateRecord> = self.last_under(
+            &self.templates,
+            Key::new().str(&record.kind).str(&record.name),
+        )?;
         if let Some(old) = &latest {
             if old.content_hash == record.content_hash {
                 return Ok(Imported::Unchanged(old.version));
@@ -178,12 +156,6 @@ impl Store {
     }
 
     pub fn templates(&self) -> Result<Vec<TemplateRecord>> {
-        self.templates
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.decode("templates", &k, &v)
-            })
-            .collect()
+        self.scan(&self.templates, [])
     }
 }

@@ -257,6 +257,40 @@ impl Store {
         serde_json::to_vec(value).expect("store records serialise")
     }
 
+    /// Every record of `tree` under `prefix` (all of them for an empty one), in key order.
+    pub(crate) fn scan<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        prefix: impl AsRef<[u8]>,
+    ) -> Result<Vec<T>> {
+        let name = String::from_utf8_lossy(&tree.name()).into_owned();
+        tree.scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.decode(&name, &k, &v)
+            })
+            .collect()
+    }
+
+    /// The record with the largest key under `prefix`.
+    pub(crate) fn last_under<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        prefix: impl AsRef<[u8]>,
+    ) -> Result<Option<T>> {
+        match tree.scan_prefix(prefix).next_back() {
+            Some(kv) => {
+                let (k, v) = kv?;
+                Ok(Some(self.decode(
+                    &String::from_utf8_lossy(&tree.name()),
+                    &k,
+                    &v,
+                )?))
+            }
+            None => Ok(None),
+        }
+    }
+
     pub(crate) fn decode<T: DeserializeOwned>(
         &self,
         tree: &str,
@@ -361,13 +395,7 @@ impl Store {
     }
 
     pub fn metrics(&self, run: RunId) -> Result<Vec<MetricPoint>> {
-        self.metrics
-            .scan_prefix(Key::new().u64(run))
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.decode("metrics", &k, &v)
-            })
-            .collect()
+        self.scan(&self.metrics, Key::new().u64(run))
     }
 
     // ---- predictions ----
@@ -430,13 +458,7 @@ impl Store {
 
     /// All score rows of a run, in key order.
     pub fn scores(&self, run: RunId) -> Result<Vec<StoredScore>> {
-        self.scores
-            .scan_prefix(Key::new().u64(run))
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.decode("scores", &k, &v)
-            })
-            .collect()
+        self.scan(&self.scores, Key::new().u64(run))
     }
 
     /// Size of the database files on disk, in bytes.

@@ -1,0 +1,41 @@
+//! Helpers the integration tests share: the real binary, and checks on its output.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The `ie-bench` binary this test run built.
+pub fn ie_bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+}
+
+/// `ie-bench --db DB`.
+pub fn with_db(db: &Path) -> Command {
+    let mut c = ie_bench();
+    c.arg("--db").arg(db);
+    c
+}
+
+/// The output of a command that must succeed; its stderr is the failure message otherwise.
+pub fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The JSON a successful command printed.
+pub fn json(out: Output) -> serde_json::Value {
+    serde_json::from_slice(&ok(out).stdout).unwrap()
+}
+
+/// A tiny random model (trained tokenizer over the sample data) at `dir`.
+pub fn tiny_model(dir: &Path) {
+    ok(ie_bench()
+        .args(["model", "init", "--shape", "tiny", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap());
+}
