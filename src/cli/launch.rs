@@ -541,20 +541,16 @@ fn print_event(e: &JobEvent, tty: bool) {
             eprintln!("run {run}: resuming at step {resumed_at}")
         }
         JobEvent::Started { run, .. } => eprintln!("run {run}: started"),
-        JobEvent::Metric { point, .. } => {
-            let line = format!(
-                "step {} loss {:.4} lr {:.2e} {:.0} tok/s",
-                point.step,
+        JobEvent::Metric { point, total, .. } => match total {
+            Some(total) => super::train::progress(
+                point.step as usize,
+                *total as usize,
                 point.loss,
                 point.lr.unwrap_or(0.0),
-                point.tokens_per_s.unwrap_or(0.0)
-            );
-            if tty {
-                eprint!("\r{line}   ");
-            } else if point.step % 10 == 0 || point.step == 1 {
-                eprintln!("{line}");
-            }
-        }
+                point.tokens_per_s.unwrap_or(0.0),
+            ),
+            None => eprintln!("step {} loss {:.4}", point.step, point.loss),
+        },
         JobEvent::Checkpoint { step, dir, .. } => {
             if tty {
                 eprintln!();

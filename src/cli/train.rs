@@ -161,25 +161,29 @@ impl FitHooks for LogHooks {
         let log = self.log.as_mut().expect("opened in started");
         // An unbuffered file: the line is written before the checkpoint that covers it.
         writeln!(log, "{}", serde_json::to_string(report)?)?;
-        progress(report, state.options.total_steps, tok_s);
+        progress(
+            report.step,
+            state.options.total_steps,
+            report.loss,
+            report.lr,
+            tok_s,
+        );
         Ok(())
     }
 }
 
-fn progress(r: &StepReport, total: usize, tok_s: f64) {
-    let line = format!(
-        "step {}/{} loss {:.4} lr {:.2e} {:.0} tok/s",
-        r.step, total, r.loss, r.lr, tok_s
-    );
+/// A progress bar on a terminal; a line every 10 steps otherwise (a log file).
+pub fn progress(step: usize, total: usize, loss: f64, lr: f64, tok_s: f64) {
+    let line = format!("step {step}/{total} loss {loss:.4} lr {lr:.2e} {tok_s:.0} tok/s");
     if std::io::stderr().is_terminal() {
         let width = 30;
-        let filled = width * r.step / total.max(1);
+        let filled = (width * step / total.max(1)).min(width);
         eprint!(
             "\r[{}{}] {line}   ",
             "=".repeat(filled),
             " ".repeat(width - filled)
         );
-    } else if r.step == 1 || r.step % 10 == 0 || r.step == total {
+    } else if step == 1 || step % 10 == 0 || step == total {
         eprintln!("{line}");
     }
 }

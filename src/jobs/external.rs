@@ -161,7 +161,7 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
                     .map_err(|e| JobError::Other(format!("{}: {e}", job.log.display())))?;
                 if let Some(point) = job.pattern.point(&line, logged) {
                     logged += 1;
-                    rec.metric(point)?;
+                    rec.metric(point, None)?;
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}

@@ -35,9 +35,11 @@ pub enum JobEvent {
         total: usize,
         what: &'static str,
     },
+    /// A training point; `total` is the number of steps planned, when known.
     Metric {
         run: RunId,
         point: MetricPoint,
+        total: Option<u64>,
     },
     /// Predictions of one dataset stored.
     Predictions {
@@ -90,12 +92,13 @@ pub struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    pub fn metric(&mut self, point: MetricPoint) -> Result<()> {
+    pub fn metric(&mut self, point: MetricPoint, total: Option<u64>) -> Result<()> {
         self.store
             .put_metrics(self.run, std::slice::from_ref(&point))?;
         (self.listener)(&JobEvent::Metric {
             run: self.run,
             point,
+            total,
         });
         Ok(())
     }

@@ -104,15 +104,15 @@ impl FitHooks for StoreHooks<'_, '_> {
     }
 
     fn step(&mut self, r: &StepReport, state: &TrainState, tok_s: f64) -> Result<()> {
-        self.rec.metric(MetricPoint {
+        let point = MetricPoint {
             step: r.step as u64,
             loss: r.loss,
             lr: Some(r.lr),
             tokens_per_s: Some(tok_s),
             epoch: Some(state.epoch as f64),
-        })?;
+        };
         self.rec
-            .progress(r.step, state.options.total_steps, "train");
+            .metric(point, Some(state.options.total_steps as u64))?;
         Ok(())
     }
 
