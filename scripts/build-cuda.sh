@@ -16,10 +16,11 @@ LIB="$CU/lib"
 for l in cublas cublasLt cudart nvrtc curand; do
   v=$(ls "$LIB"/lib$l.so.* 2>/dev/null | head -1); [ -n "$v" ] && ln -sf "$(basename "$v")" "$LIB/lib$l.so"
 done
-if [ ! -f "$LIB/libcuda.so" ]; then
-  syms=$(nm -D --undefined-only "$LIB"/libcudart.so.* 2>/dev/null | awk '/ cu[A-Z]/{print $2}' | sort -u)
-  { for s in $syms cuInit cuDriverGetVersion cuDeviceGet cuDeviceGetCount cuCtxCreate_v2; do echo "void $s(void){}"; done; } \
-    | sort -u > /tmp/cuda_stub.c
+# Every driver-API name cuda.h declares (plain and _v2 forms), so the stub covers whatever
+# cudarc links against; the real libcuda.so.1 of the GPU machine's driver replaces it at run time.
+if [ ! -f "$LIB/libcuda.so" ] || [ "${REBUILD_STUB:-}" = 1 ]; then
+  grep -ohE '\bcu[A-Z][A-Za-z0-9_]*' "$CU/include/cuda.h" | sort -u \
+    | awk '{print "void " $1 "(void){}"}' > /tmp/cuda_stub.c
   gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$LIB/libcuda.so" /tmp/cuda_stub.c
 fi
 export LIBRARY_PATH="$LIB:${LIBRARY_PATH:-}" LD_LIBRARY_PATH="$LIB:${LD_LIBRARY_PATH:-}"
