@@ -1,5 +1,23 @@
 //! The `ie-bench` binary: a thin shell over `ie_bench::cli`.
 
 fn main() -> std::process::ExitCode {
+    keep_freed_memory();
     ie_bench::cli::main()
+}
+
+/// candle allocates a fresh buffer for nearly every tensor op, many of them megabytes. With
+/// glibc's defaults those go to mmap and back at each free, and every new buffer page-faults
+/// in again. Serving them from the heap and not trimming it makes a t5-small training step
+/// 7-20% faster (`ie-bench bench`, 2 cores); the cost is a resident size at its peak.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; it is called before any thread starts.
+    unsafe {
+        const GIB: libc::c_int = 1 << 30;
+        if libc::mallopt(libc::M_MMAP_THRESHOLD, GIB) == 0 {
+            // Older glibc caps the threshold at half its heap size (32 MiB on 64-bit).
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        }
+        libc::mallopt(libc::M_TRIM_THRESHOLD, GIB);
+    }
 }
