@@ -9,19 +9,42 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{json, ok, tiny_model, with_db as bin};
 
-#[test]
-fn a_killed_training_run_resumes_with_each_step_stored_once() {
+/// A temporary directory holding a database path and a tiny model.
+fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let model = tmp.path().join("m");
     tiny_model(&model);
-    let mut child = bin(&db)
-        .args(["run", "train", "--lr", "3e-3", "--batch-size", "16"])
-        .args(["--max-steps", "60", "--save-every", "10", "--model"])
-        .arg(&model)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    (tmp, db, model)
+}
+
+/// `run train` of the tiny model at learning rate 3e-3, with `settings` added.
+fn train(db: &Path, model: &Path, settings: &[&str]) -> Command {
+    let mut c = bin(db);
+    c.args(["run", "train", "--lr", "3e-3", "--model"])
+        .arg(model)
+        .args(settings);
+    c
+}
+
+#[test]
+fn a_killed_training_run_resumes_with_each_step_stored_once() {
+    let (_tmp, db, model) = setup();
+    let mut child = train(
+        &db,
+        &model,
+        &[
+            "--batch-size",
+            "16",
+            "--max-steps",
+            "60",
+            "--save-every",
+            "10",
+        ],
+    )
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     while !db.join("runs/1/checkpoint-20").exists() {
         assert!(Instant::now() < deadline, "no checkpoint-20 appeared");
@@ -88,17 +111,22 @@ fn a_killed_training_run_resumes_with_each_step_stored_once() {
 /// through it: every answer is whole, steps are contiguous from 1, and none disappears.
 #[test]
 fn a_reader_process_sees_whole_records_while_a_job_writes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let model = tmp.path().join("m");
-    tiny_model(&model);
-    let mut writer = bin(&db)
-        .args(["run", "train", "--lr", "3e-3", "--batch-size", "4"])
-        .args(["--max-steps", "150", "--save-every", "75", "--model"])
-        .arg(&model)
-        .stderr(std::fs::File::create(tmp.path().join("writer.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let (tmp, db, model) = setup();
+    let mut writer = train(
+        &db,
+        &model,
+        &[
+            "--batch-size",
+            "4",
+            "--max-steps",
+            "150",
+            "--save-every",
+            "75",
+        ],
+    )
+    .stderr(std::fs::File::create(tmp.path().join("writer.log")).unwrap())
+    .spawn()
+    .unwrap();
     let mut seen = 0usize;
     let mut mid_run_reads = 0;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -573,14 +601,8 @@ fn eval_and_zero_shot_runs_store_their_tables() {
 /// database, run after it, and can be cancelled while they wait.
 #[test]
 fn runs_started_elsewhere_queue_behind_the_running_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let model = tmp.path().join("m");
-    tiny_model(&model);
-    let mut holder = bin(&db)
-        .args(["run", "train", "--lr", "3e-3", "--batch-size", "4"])
-        .args(["--max-steps", "150", "--model"])
-        .arg(&model)
+    let (_tmp, db, model) = setup();
+    let mut holder = train(&db, &model, &["--batch-size", "4", "--max-steps", "150"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

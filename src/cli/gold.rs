@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use crate::export::Format;
 use crate::store::gold::GoldEvent;
+use crate::store::remote::open_waiting;
 use crate::store::{format_time, Store};
 
 #[derive(clap::Subcommand)]
@@ -32,7 +33,7 @@ pub enum GoldCommand {
 }
 
 pub fn run(db: &Path, cmd: GoldCommand) -> Result<ExitCode> {
-    let store = Store::open(db).context("opening the database")?;
+    let store = open_waiting(db).context("opening the database")?;
     match cmd {
         GoldCommand::Set { dataset, id, gold } => {
             let before = current_gold(&store, &dataset, &id)?;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::data::list_datasets;
 use crate::ie::Split;
 use crate::store::imports::{combined_hash, digest, DatasetManifest, Imported, TemplateRecord};
-use crate::store::Store;
+use crate::store::remote::open_waiting;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -99,7 +99,7 @@ pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
         }
     }
 
-    let store = Store::open(db).context("opening the database")?;
+    let store = open_waiting(db).context("opening the database")?;
     let (mut new, mut same) = (0, 0);
     for (manifest, splits) in datasets {
         let name = manifest.name.clone();

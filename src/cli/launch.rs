@@ -26,8 +26,8 @@ use crate::jobs::train::TrainJob;
 use crate::jobs::JobEvent;
 use crate::model::checkpoint::device;
 use crate::model::predict::PredictOptions;
-use crate::store::remote::{request, serve, Control};
-use crate::store::{DatasetRef, RunId, RunKind, RunManifest, RunStatus, Store, StoreError};
+use crate::store::remote::{open_or_reach, request, serve, Control, Opened};
+use crate::store::{DatasetRef, RunId, RunKind, RunManifest, RunStatus, Store};
 
 #[derive(clap::Subcommand, Clone)]
 pub enum RunCommand {
@@ -62,7 +62,7 @@ impl RunCommand {
             RunCommand::Train(a) => Some(a.model.clone()),
             RunCommand::External(a) => Some(a.command.join(" ")),
             RunCommand::Ingest(a) => Some(a.predictions.display().to_string()),
-            RunCommand::Eval(a) | RunCommand::ZeroShot(a) => Some(a.model.clone()),
+            RunCommand::Eval(a) | RunCommand::ZeroShot(a) => Some(a.on.model.clone()),
         }
     }
 
@@ -108,15 +108,8 @@ pub struct ExternalArgs {
 
 #[derive(clap::Args, Clone)]
 pub struct EvalArgs {
-    /// Model directory, checkpoint or Hugging Face repo id.
-    #[arg(long)]
-    model: String,
     #[command(flatten)]
-    prompts: PromptArgs,
-    #[arg(long, default_value = "test")]
-    split: Split,
-    #[command(flatten)]
-    generate: GenerateArgs,
+    on: GenerateArgs,
     #[arg(long)]
     detach: bool,
 }
@@ -192,11 +185,15 @@ pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
         read_predictions(&a.predictions).context("reading predictions")?;
     }
     let words = run_words();
-    let store = match Store::open(db) {
-        Ok(store) => store,
-        Err(StoreError::Locked { holder, .. }) => {
-            let answer = request(db, &serde_json::json!({"op": "submit", "words": words}))
-                .with_context(|| format!("queueing the run in {holder}"))?;
+    let store = match open_or_reach(db).context("opening the database")? {
+        Opened::Here(store) => store,
+        Opened::Holder { holder, conn } => {
+            let answer = request(
+                db,
+                conn,
+                &serde_json::json!({"op": "submit", "words": words}),
+            )
+            .with_context(|| format!("queueing the run in {holder}"))?;
             let id = answer
                 .as_u64()
                 .context("the holder answered without a run id")?;
@@ -204,7 +201,6 @@ pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
             println!("{id}");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => return Err(e).context("opening the database"),
     };
     let id = create(&store, db, &cmd, words)?;
     if cmd.detach() {
@@ -494,7 +490,8 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
     })
 }
 
-fn eval_job(mut a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
+fn eval_job(a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
+    let mut a = a.on;
     if zero_shot && a.prompts.config == "supervised" {
         // `supervised` is the flag's default: a zero-shot run means the zero-shot config.
         a.prompts.config = "zeroshot".to_string();
@@ -513,10 +510,10 @@ fn eval_job(mut a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
         );
     }
     Ok(EvalJob {
+        predict: a.options(),
+        device: device(&a.device)?,
         model: a.model,
         instances,
-        predict: a.generate.options(),
-        device: device(&a.generate.device)?,
     })
 }
 

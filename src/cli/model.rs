@@ -123,22 +123,23 @@ fn init(a: InitArgs) -> Result<ExitCode> {
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
-    /// Model directory or Hugging Face repo id (resolved through the local HF cache).
-    #[arg(long)]
-    model: String,
     #[command(flatten)]
-    prompts: PromptArgs,
-    #[arg(long, default_value = "test")]
-    split: Split,
+    pub on: GenerateArgs,
     #[arg(long)]
     out: PathBuf,
-    #[command(flatten)]
-    generate: GenerateArgs,
 }
 
-/// Greedy-generation settings, shared by `predict` and the stored `eval` / `zero-shot` runs.
+/// A model generating for a split, shared by `predict` and the stored `eval` / `zero-shot`
+/// runs.
 #[derive(clap::Args, Clone)]
 pub struct GenerateArgs {
+    /// Model directory or Hugging Face repo id (resolved through the local HF cache).
+    #[arg(long)]
+    pub model: String,
+    #[command(flatten)]
+    pub prompts: PromptArgs,
+    #[arg(long, default_value = "test")]
+    pub split: Split,
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
     #[arg(long, default_value_t = 50)]
@@ -161,14 +162,15 @@ impl GenerateArgs {
     }
 }
 
-pub fn predict_cmd(a: PredictArgs) -> Result<ExitCode> {
-    let dev = device(&a.generate.device)?;
+pub fn predict_cmd(p: PredictArgs) -> Result<ExitCode> {
+    let a = &p.on;
+    let dev = device(&a.device)?;
     let loaded =
         checkpoint::load(&a.model, &dev).with_context(|| format!("loading model {}", a.model))?;
     let built = a.prompts.build(a.split)?;
     let insts = &built.output.instances;
     let sources: Vec<String> = insts.iter().map(|i| i.source.clone()).collect();
-    let opts = a.generate.options();
+    let opts = a.options();
     let start = std::time::Instant::now();
     let total = sources.len();
     let gens = predict(&loaded.model, &loaded.tokenizer, &sources, &opts, |done| {
@@ -193,15 +195,15 @@ pub fn predict_cmd(a: PredictArgs) -> Result<ExitCode> {
         serde_json::to_writer(&mut buf, &line)?;
         buf.push(b'\n');
     }
-    std::fs::write(&a.out, buf).with_context(|| format!("writing {}", a.out.display()))?;
+    std::fs::write(&p.out, buf).with_context(|| format!("writing {}", p.out.display()))?;
     let cut = gens.iter().filter(|g| g.source_truncated).count();
     eprintln!(
         "{} predictions in {:.1}s ({} sources truncated to {} tokens) -> {}",
         gens.len(),
         start.elapsed().as_secs_f64(),
         cut,
-        a.generate.max_source_length,
-        a.out.display()
+        a.max_source_length,
+        p.out.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -11,8 +11,8 @@ use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
 use crate::jobs::evaluate::stored_report;
 use crate::jobs::{JobEvent, Recorder};
-use crate::store::remote::{request, Reader};
-use crate::store::{format_time, RunId, RunKind, RunStatus, Store, StoreError, StoredPrediction};
+use crate::store::remote::{open_or_reach, open_waiting, request, Opened, Reader};
+use crate::store::{format_time, RunId, RunKind, RunStatus, Store, StoredPrediction};
 
 #[derive(clap::Subcommand)]
 pub enum RunsCommand {
@@ -56,7 +56,7 @@ pub struct RunsArgs {
 }
 
 fn open(db: &Path) -> Result<Store> {
-    Store::open(db).context("opening the database")
+    open_waiting(db).context("opening the database")
 }
 
 pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
@@ -71,15 +71,14 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
 }
 
 fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
-    let store = match Store::open(db) {
-        Ok(store) => store,
-        Err(StoreError::Locked { holder, .. }) => {
-            request(db, &serde_json::json!({"op": "resume", "id": id}))
+    let store = match open_or_reach(db).context("opening the database")? {
+        Opened::Here(store) => store,
+        Opened::Holder { holder, conn } => {
+            request(db, conn, &serde_json::json!({"op": "resume", "id": id}))
                 .with_context(|| format!("queueing run {id} in {holder}"))?;
             eprintln!("run {id} queued in {holder}");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => return Err(e).context("opening the database"),
     };
     let m = store.run(id)?;
     if m.status == RunStatus::Finished {
@@ -229,14 +228,14 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
 }
 
 fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
-    match Store::open(db) {
-        Ok(store) => {
+    match open_or_reach(db).context("opening the database")? {
+        Opened::Here(store) => {
             // Nobody holds the database, so nobody is executing the run.
             launch::cancel_stored(&store, id)?;
             eprintln!("run {id}: cancelled");
         }
-        Err(StoreError::Locked { holder, .. }) => {
-            let answer = request(db, &serde_json::json!({"op": "cancel", "id": id}))
+        Opened::Holder { holder, conn } => {
+            let answer = request(db, conn, &serde_json::json!({"op": "cancel", "id": id}))
                 .with_context(|| format!("asking {holder} to cancel run {id}"))?;
             if answer == "cancelling" {
                 eprintln!("run {id}: {holder} stops it after its current step");
@@ -244,7 +243,6 @@ fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
                 eprintln!("run {id}: cancelled");
             }
         }
-        Err(e) => return Err(e).context("opening the database"),
     }
     Ok(ExitCode::SUCCESS)
 }

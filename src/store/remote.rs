@@ -107,13 +107,59 @@ fn respond(store: &Store, req: Request) -> Result<serde_json::Value> {
     Ok(value.expect("records serialise"))
 }
 
+/// The database opened here, or a connection to the process that holds it and serves it.
+pub enum Opened {
+    Here(Store),
+    Holder { holder: String, conn: UnixStream },
+}
+
+/// How long to wait for a database held by a process that does not serve it: another
+/// command's short read or write, or a holder that has just started and does not listen yet.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Opens the database, or connects to the process holding it. A holder that does not answer
+/// on the socket is waited for (up to 10 s) before the lock error is returned.
+pub fn open_or_reach(db: &Path) -> Result<Opened> {
+    let start = std::time::Instant::now();
+    loop {
+        match Store::open(db) {
+            Ok(store) => return Ok(Opened::Here(store)),
+            Err(StoreError::Locked { path, holder }) => {
+                if let Ok(conn) = UnixStream::connect(socket_path(&path)) {
+                    conn.set_read_timeout(Some(Duration::from_secs(30)))
+                        .map_err(|source| StoreError::Io {
+                            path: socket_path(&path),
+                            source,
+                        })?;
+                    return Ok(Opened::Holder { holder, conn });
+                }
+                if start.elapsed() > PATIENCE {
+                    return Err(StoreError::Locked {
+                        path,
+                        holder: format!("{holder}, which does not answer on its socket"),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Opens the database for a command that must write it here, waiting (up to 10 s) while
+/// another command holds it briefly.
+pub fn open_waiting(db: &Path) -> Result<Store> {
+    match open_or_reach(db)? {
+        Opened::Here(store) => Ok(store),
+        Opened::Holder { holder, .. } => Err(StoreError::Locked {
+            path: db.to_path_buf(),
+            holder: format!("{holder}, which is running jobs"),
+        }),
+    }
+}
+
 /// Sends one request to the process holding `db` and returns its answer.
-pub fn request(db: &Path, req: &serde_json::Value) -> Result<serde_json::Value> {
-    let sock = socket_path(db);
-    let conn = UnixStream::connect(&sock).map_err(|source| StoreError::Io {
-        path: sock.clone(),
-        source,
-    })?;
+pub fn request(db: &Path, conn: UnixStream, req: &serde_json::Value) -> Result<serde_json::Value> {
     let mut conn = BufReader::new(conn);
     let mut line = serde_json::to_vec(req).expect("requests serialise");
     line.push(b'\n');
@@ -147,41 +193,12 @@ pub enum Reader {
 impl Reader {
     /// Opens the database, or connects to the process holding it.
     pub fn open(db: &Path) -> Result<Reader> {
-        match Store::open(db) {
-            Ok(store) => Ok(Reader::Local(store)),
-            Err(StoreError::Locked { path, holder }) => {
-                let sock = socket_path(&path);
-                // A holder that has just started may not listen yet.
-                let mut tries = 0;
-                let conn = loop {
-                    match UnixStream::connect(&sock) {
-                        Ok(conn) => break conn,
-                        Err(_) if tries < 60 => {
-                            tries += 1;
-                            std::thread::sleep(Duration::from_millis(50));
-                        }
-                        Err(_) => {
-                            return Err(StoreError::Locked {
-                                path: path.clone(),
-                                holder: format!(
-                                    "{holder}, which does not answer on {}",
-                                    sock.display()
-                                ),
-                            })
-                        }
-                    }
-                };
-                conn.set_read_timeout(Some(Duration::from_secs(30)))
-                    .map_err(|source| StoreError::Io {
-                        path: sock.clone(),
-                        source,
-                    })?;
-                Ok(Reader::Remote {
-                    db: path,
-                    conn: BufReader::new(conn),
-                })
-            }
-            Err(e) => Err(e),
+        match open_or_reach(db)? {
+            Opened::Here(store) => Ok(Reader::Local(store)),
+            Opened::Holder { conn, .. } => Ok(Reader::Remote {
+                db: db.to_path_buf(),
+                conn: BufReader::new(conn),
+            }),
         }
     }
 
