@@ -292,7 +292,7 @@ pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunCommand)>) -> Resu
         let db = db.to_path_buf();
         Arc::new(move |req: &serde_json::Value| control(&store, &manager, &db, req))
     };
-    let _server = serve(Arc::clone(&store), Some(control))?;
+    let server = serve(Arc::clone(&store), Some(control))?;
     let mut last = None;
     if let Some((id, cmd)) = first {
         queue(&store, &manager, id, cmd)?;
@@ -300,18 +300,18 @@ pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunCommand)>) -> Resu
     }
     let tty = std::io::stderr().is_terminal();
     // Runs submitted from elsewhere may arrive while one runs: wait for the queue to drain.
-    loop {
+    let drain = || loop {
         match events.recv_timeout(std::time::Duration::from_millis(200)) {
             Ok(e) => print_event(&e, tty),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) if manager.pending() == 0 => break,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
-    }
-    while let Ok(e) = events.try_recv() {
-        print_event(&e, tty);
-    }
-    drop(_server);
+    };
+    drain();
+    // No new requests once the socket is gone; one that came in just before still runs.
+    drop(server);
+    drain();
     if let Some(id) = last {
         let m = store.run(id)?;
         eprintln!("run {id}: {}", m.status.as_str());
