@@ -660,3 +660,42 @@ fn runs_started_elsewhere_queue_behind_the_running_one() {
     .collect();
     assert_eq!(statuses, ["finished", "finished", "cancelled"]);
 }
+
+/// `--detach` returns at once with the run id; the run finishes in the background, in its own
+/// process, with its log beside its checkpoints.
+#[test]
+fn a_detached_run_finishes_in_the_background() {
+    let (_tmp, db, model) = setup();
+    let out = ok(train(&db, &model, &["--max-steps", "30", "--detach"])
+        .output()
+        .unwrap());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "1");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let show = json(
+            bin(&db)
+                .args(["runs", "show", "1", "--format", "json"])
+                .output()
+                .unwrap(),
+        );
+        if show["status"] == "finished" {
+            assert_eq!(show["metrics"].as_array().unwrap().len(), 30);
+            break;
+        }
+        assert!(
+            !["failed", "cancelled", "interrupted"].contains(&show["status"].as_str().unwrap()),
+            "{show}"
+        );
+        assert!(Instant::now() < deadline, "the detached run did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The background process writes its last line after the run's status.
+    let log = db.join("runs/1/job.log");
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("run 1: finished")
+    {
+        assert!(Instant::now() < deadline, "no end in the run's log");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
