@@ -34,6 +34,7 @@ fn fill(path: &Path) {
                 datasets: Vec::new(),
                 settings: serde_json::json!({"argv": ["train", "--lr", "5e-5"]}),
                 out_dir: Some(format!("/data/runs/{r}")),
+                checkpoint: None,
                 pid: None,
                 error: None,
                 gold_version: 0,

@@ -79,6 +79,7 @@ fn a_killed_training_run_resumes_with_each_step_stored_once() {
         .map(|m| m["step"].as_u64().unwrap())
         .collect();
     assert_eq!(steps, (1..=60).collect::<Vec<u64>>());
+    assert_eq!(show["checkpoint"]["step"], 60);
     assert!(show["metrics"][59]["loss"].as_f64().unwrap().is_finite());
 
     // Every (task, dataset) of the test split has a row.

@@ -234,6 +234,7 @@ fn create(store: &Store, db: &Path, cmd: &RunCommand, words: Vec<String>) -> Res
         datasets: Vec::new(),
         settings: serde_json::json!({ "argv": words }),
         out_dir: None,
+        checkpoint: None,
         pid: None,
         error: None,
         gold_version: 0,

@@ -150,6 +150,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "finished": m.finished.map(format_time),
             "model": m.model,
             "out_dir": m.out_dir,
+            "checkpoint": m.checkpoint.as_ref().map(|(step, dir)| serde_json::json!({"step": step, "dir": dir})),
             "error": m.error,
             "settings": m.settings,
             "datasets": m.datasets,
@@ -182,6 +183,9 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         m.model.as_deref().unwrap_or("-"),
         m.out_dir.as_deref().unwrap_or("-"),
     );
+    if let Some((step, dir)) = &m.checkpoint {
+        text.push_str(&format!("checkpoint: step {step}, {dir}\n"));
+    }
     if let Some(e) = &m.error {
         text.push_str(&format!("error: {e}\n"));
     }

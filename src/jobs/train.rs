@@ -117,10 +117,14 @@ impl FitHooks for StoreHooks<'_, '_> {
     }
 
     fn checkpoint(&mut self, loaded: &Loaded, state: &TrainState, dir: &Path) -> Result<()> {
+        let (step, dir) = (state.step as u64, dir.display().to_string());
+        self.rec
+            .store
+            .update_run(self.rec.run, |m| m.checkpoint = Some((step, dir.clone())))?;
         self.rec.tell(JobEvent::Checkpoint {
             run: self.rec.run,
-            step: state.step as u64,
-            dir: dir.display().to_string(),
+            step,
+            dir,
         });
         if !self.job.dev.is_empty() {
             let lines = generate(loaded, &self.job.dev, &self.job.predict, self.rec)?;

@@ -492,6 +492,7 @@ mod tests {
             datasets: vec![],
             settings: serde_json::json!({}),
             out_dir: None,
+            checkpoint: None,
             pid: None,
             error: None,
             gold_version: 0,

@@ -88,6 +88,9 @@ pub struct RunManifest {
     /// Where its checkpoints and outputs go.
     #[serde(default)]
     pub out_dir: Option<String>,
+    /// Its newest checkpoint, and the step it holds.
+    #[serde(default)]
+    pub checkpoint: Option<(u64, String)>,
     /// Process id of an external trainer, so a cancel can reach it.
     #[serde(default)]
     pub pid: Option<u32>,
