@@ -180,9 +180,18 @@ pub fn replay(words: &[String]) -> Result<RunCommand> {
 
 /// `ie-bench run ...`: runs it here, or queues it in the process that holds the database.
 pub fn start(db: &Path, cmd: RunCommand) -> Result<ExitCode> {
-    if let RunCommand::Ingest(a) = &cmd {
-        // Read before a run exists, so a bad file leaves no trace.
-        read_predictions(&a.predictions).context("reading predictions")?;
+    // Checked before a run exists, so bad input leaves no trace.
+    match &cmd {
+        RunCommand::Ingest(a) => {
+            read_predictions(&a.predictions).context("reading predictions")?;
+        }
+        RunCommand::External(ExternalArgs {
+            metric_pattern: Some(p),
+            ..
+        }) => {
+            MetricPattern::parse(p)?;
+        }
+        _ => {}
     }
     let words = run_words();
     let store = match open_or_reach(db).context("opening the database")? {
