@@ -18,6 +18,27 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     (tmp, db, model)
 }
 
+/// The hand-written official-format predictions for the sample test split.
+fn sample_predictions() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data/predictions/supervised-test.jsonl")
+}
+
+/// `ie-bench runs show ID --format json`, which must succeed.
+fn show(db: &Path, id: &str) -> serde_json::Value {
+    json(
+        bin(db)
+            .args(["runs", "show", id, "--format", "json"])
+            .output()
+            .unwrap(),
+    )
+}
+
+/// `ie-bench runs --format json`, which must succeed.
+fn list(db: &Path) -> serde_json::Value {
+    json(bin(db).args(["runs", "--format", "json"]).output().unwrap())
+}
+
 /// `run train` of the tiny model at learning rate 3e-3, with `settings` added.
 fn train(db: &Path, model: &Path, settings: &[&str]) -> Command {
     let mut c = bin(db);
@@ -54,23 +75,13 @@ fn a_killed_training_run_resumes_with_each_step_stored_once() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let runs = json(
-        bin(&db)
-            .args(["runs", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let runs = list(&db);
     assert_eq!(runs[0]["id"], 1);
     assert_eq!(runs[0]["kind"], "train");
     assert_eq!(runs[0]["status"], "interrupted");
 
     ok(bin(&db).args(["runs", "resume", "1"]).output().unwrap());
-    let show = json(
-        bin(&db)
-            .args(["runs", "show", "1", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let show = show(&db, "1");
     assert_eq!(show["status"], "finished");
     let steps: Vec<u64> = show["metrics"]
         .as_array()
@@ -209,8 +220,7 @@ fn an_external_trainer_run_ends_with_metrics_and_scores() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let preds = tmp.path().join("predict_eval_predictions.jsonl");
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-data/predictions/supervised-test.jsonl");
+    let sample = sample_predictions();
     ok(bin(&db)
         .args(["run", "external", "--predictions"])
         .arg(&preds)
@@ -221,12 +231,7 @@ fn an_external_trainer_run_ends_with_metrics_and_scores() {
         .arg(&sample)
         .output()
         .unwrap());
-    let show = json(
-        bin(&db)
-            .args(["runs", "show", "1", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let show = show(&db, "1");
     assert_eq!(show["status"], "finished");
     assert_eq!(show["kind"], "external");
     let losses: Vec<(u64, f64)> = show["metrics"]
@@ -320,12 +325,7 @@ fn cancelling_an_external_run_kills_its_children() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let show = json(
-        bin(&db)
-            .args(["runs", "show", "1", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let show = show(&db, "1");
     assert_eq!(show["status"], "cancelled");
     assert_eq!(show["metrics"].as_array().unwrap().len(), 5);
 }
@@ -353,12 +353,7 @@ fn bad_input_to_run_commands_fails_clearly() {
         "corrupt.jsonl",
     );
     // Nothing was recorded for the bad file.
-    let runs = json(
-        bin(&db)
-            .args(["runs", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let runs = list(&db);
     assert_eq!(runs, serde_json::json!([]));
 
     let file = tmp.path().join("a-file");
@@ -394,14 +389,13 @@ fn bad_input_to_run_commands_fails_clearly() {
 fn gold_corrections_rescore_runs_and_undo() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-data/predictions/supervised-test.jsonl");
+    let sample = sample_predictions();
     ok(bin(&db)
         .args(["run", "ingest"])
         .arg(&sample)
         .output()
         .unwrap());
-    let show = |db: &Path| {
+    let show_strict = |db: &Path| {
         json(
             bin(db)
                 .args(["runs", "show", "1", "--format", "json", "--mode", "strict"])
@@ -410,7 +404,7 @@ fn gold_corrections_rescore_runs_and_undo() {
         )
     };
     let conll = |v: &serde_json::Value| v["tasks"]["NER"]["datasets"]["Tiny CoNLL"].clone();
-    let before = show(&db);
+    let before = show_strict(&db);
     assert_eq!(before["gold_version"], 0);
 
     // Make the gold of a wrongly answered example equal its prediction: one more right answer.
@@ -439,7 +433,7 @@ fn gold_corrections_rescore_runs_and_undo() {
         .output()
         .unwrap());
     ok(bin(&db).args(["runs", "rescore", "1"]).output().unwrap());
-    let after = show(&db);
+    let after = show_strict(&db);
     assert_eq!(after["gold_version"], 1);
     assert_eq!(
         conll(&after["scores_original_gold"]),
@@ -457,10 +451,10 @@ fn gold_corrections_rescore_runs_and_undo() {
 
     ok(bin(&db).args(["gold", "undo"]).output().unwrap());
     ok(bin(&db).args(["runs", "rescore", "1"]).output().unwrap());
-    assert_eq!(conll(&show(&db)["scores"]), conll(&before["scores"]));
+    assert_eq!(conll(&show_strict(&db)["scores"]), conll(&before["scores"]));
     ok(bin(&db).args(["gold", "redo"]).output().unwrap());
     ok(bin(&db).args(["runs", "rescore", "1"]).output().unwrap());
-    let redone = show(&db);
+    let redone = show_strict(&db);
     assert_eq!(redone["gold_version"], 3);
     assert_eq!(conll(&redone["scores"]), conll(&after["scores"]));
     let log = json(
@@ -520,15 +514,7 @@ fn import_versions_changed_datasets_only() {
         .arg(&preds)
         .output()
         .unwrap());
-    let used = |db: &Path| {
-        json(
-            bin(db)
-                .args(["runs", "show", "1", "--format", "json"])
-                .output()
-                .unwrap(),
-        )["datasets"]
-            .clone()
-    };
+    let used = |db: &Path| show(db, "1")["datasets"].clone();
     let before = used(&db);
     assert!(before
         .as_array()
@@ -553,12 +539,7 @@ fn eval_and_zero_shot_runs_store_their_tables() {
     let model = tmp.path().join("m");
     tiny_model(&model);
     let datasets = |id: &str| -> BTreeSet<String> {
-        let show = json(
-            bin(&db)
-                .args(["runs", "show", id, "--format", "json"])
-                .output()
-                .unwrap(),
-        );
+        let show = show(&db, id);
         assert_eq!(show["status"], "finished");
         show["scores"]["tasks"]
             .as_object()
@@ -588,12 +569,7 @@ fn eval_and_zero_shot_runs_store_their_tables() {
         datasets("2"),
         BTreeSet::from(["NER/movie-mini".to_string(), "RE/conll04-mini".to_string()])
     );
-    let runs = json(
-        bin(&db)
-            .args(["runs", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let runs = list(&db);
     assert_eq!(runs[0]["kind"], "eval");
     assert_eq!(runs[1]["kind"], "zero-shot");
 }
@@ -616,8 +592,7 @@ fn runs_started_elsewhere_queue_behind_the_running_one() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-data/predictions/supervised-test.jsonl");
+    let sample = sample_predictions();
     let id = |out: Output| {
         String::from_utf8(ok(out).stdout)
             .unwrap()
@@ -638,12 +613,7 @@ fn runs_started_elsewhere_queue_behind_the_running_one() {
         .output()
         .unwrap();
     assert_eq!(id(third), "3");
-    let listed = json(
-        bin(&db)
-            .args(["runs", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let listed = list(&db);
     // The training may still be loading its model (queued) or already stepping (running).
     assert!(
         ["queued", "running"].contains(&listed[0]["status"].as_str().unwrap()),
@@ -652,17 +622,12 @@ fn runs_started_elsewhere_queue_behind_the_running_one() {
     assert_eq!(listed[2]["status"], "queued");
     ok(bin(&db).args(["runs", "cancel", "3"]).output().unwrap());
     assert!(holder.wait().unwrap().success());
-    let statuses: Vec<String> = json(
-        bin(&db)
-            .args(["runs", "--format", "json"])
-            .output()
-            .unwrap(),
-    )
-    .as_array()
-    .unwrap()
-    .iter()
-    .map(|r| r["status"].as_str().unwrap().to_string())
-    .collect();
+    let statuses: Vec<String> = list(&db)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(statuses, ["finished", "finished", "cancelled"]);
 }
 
@@ -677,12 +642,7 @@ fn a_detached_run_finishes_in_the_background() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "1");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let show = json(
-            bin(&db)
-                .args(["runs", "show", "1", "--format", "json"])
-                .output()
-                .unwrap(),
-        );
+        let show = show(&db, "1");
         if show["status"] == "finished" {
             assert_eq!(show["metrics"].as_array().unwrap().len(), 30);
             break;
