@@ -143,15 +143,17 @@ pub fn fit<H: FitHooks>(
     let started = std::time::Instant::now();
     let mut tokens = 0usize;
     let mut cancelled = false;
+    // An epoch's order is drawn once, not at every step.
+    let mut batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
     while state.step < o.total_steps {
         if hooks.cancelled() {
             cancelled = true;
             break;
         }
-        let batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
         if state.batch_in_epoch >= batches.len() {
             state.epoch += 1;
             state.batch_in_epoch = 0;
+            batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
             continue;
         }
         let end = (state.batch_in_epoch + o.grad_accum).min(batches.len());
