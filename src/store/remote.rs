@@ -160,25 +160,36 @@ pub fn open_waiting(db: &Path) -> Result<Store> {
 
 /// Sends one request to the process holding `db` and returns its answer.
 pub fn request(db: &Path, conn: UnixStream, req: &serde_json::Value) -> Result<serde_json::Value> {
-    let mut conn = BufReader::new(conn);
-    let mut line = serde_json::to_vec(req).expect("requests serialise");
-    line.push(b'\n');
+    let mut answer = round_trip(db, &mut BufReader::new(conn), req)?;
+    if let Some(err) = answer["err"].as_str() {
+        return Err(StoreError::Refused(err.to_string()));
+    }
+    Ok(answer["ok"].take())
+}
+
+/// One request line out, one answer line back, as JSON. A holder that closes the connection or
+/// answers garbage has gone away (`HolderGone`), which a reader may retry.
+fn round_trip(
+    db: &Path,
+    conn: &mut BufReader<UnixStream>,
+    req: &impl serde::Serialize,
+) -> Result<serde_json::Value> {
     let gone = |message: String| StoreError::HolderGone {
         path: db.to_path_buf(),
         message,
     };
+    let mut line = serde_json::to_vec(req).expect("requests serialise");
+    line.push(b'\n');
     conn.get_mut()
         .write_all(&line)
         .map_err(|e| gone(e.to_string()))?;
     let mut reply = String::new();
-    conn.read_line(&mut reply)
-        .map_err(|e| gone(e.to_string()))?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(&reply).map_err(|e| gone(format!("unreadable answer: {e}")))?;
-    if let Some(err) = value["err"].as_str() {
-        return Err(StoreError::Refused(err.to_string()));
+    match conn.read_line(&mut reply) {
+        Ok(0) => return Err(gone("it closed the connection".to_string())),
+        Ok(_) => {}
+        Err(e) => return Err(gone(e.to_string())),
     }
-    Ok(value["ok"].take())
+    serde_json::from_str(&reply).map_err(|e| gone(format!("unreadable answer: {e}")))
 }
 
 /// Read access to a database, held here or by another process.
@@ -254,23 +265,7 @@ fn exchange<T: serde::de::DeserializeOwned>(
     conn: &mut BufReader<UnixStream>,
     req: &Request,
 ) -> Result<T> {
-    let gone = |message: String| StoreError::HolderGone {
-        path: db.to_path_buf(),
-        message,
-    };
-    let mut line = serde_json::to_vec(req).expect("requests serialise");
-    line.push(b'\n');
-    conn.get_mut()
-        .write_all(&line)
-        .map_err(|e| gone(e.to_string()))?;
-    let mut reply = String::new();
-    match conn.read_line(&mut reply) {
-        Ok(0) => return Err(gone("it closed the connection".to_string())),
-        Ok(_) => {}
-        Err(e) => return Err(gone(e.to_string())),
-    }
-    let mut value: serde_json::Value =
-        serde_json::from_str(&reply).map_err(|e| gone(format!("unreadable answer: {e}")))?;
+    let mut value = round_trip(db, conn, req)?;
     if let Some(id) = value["unknown_run"].as_u64() {
         return Err(StoreError::UnknownRun(id));
     }
