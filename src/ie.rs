@@ -245,6 +245,17 @@ pub trait Named: Sized + Copy + 'static {
     }
 }
 
+/// `TASK/Name`: how stored runs and the database name a dataset, since one name recurs across
+/// tasks (an EE dataset and its EET/EEA copies).
+pub fn dataset_key(task: TaskKind, dataset: &str) -> String {
+    format!("{task}/{dataset}")
+}
+
+/// The dataset name of a `TASK/Name` key (the whole key when it has no task part).
+pub fn dataset_of_key(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(_, name)| name)
+}
+
 /// The official data marks "no type" / "no relation" with `NA` or an empty string (SPEC §1.2).
 pub fn is_na(label: &str) -> bool {
     label == "NA" || label.is_empty()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::data::list_datasets;
+use crate::ie::dataset_key;
 use crate::ie::Split;
 use crate::store::imports::{combined_hash, digest, DatasetManifest, Imported, TemplateRecord};
 use crate::store::remote::open_waiting;
@@ -43,7 +44,7 @@ pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
     // Everything is read and checked before the database is touched.
     let mut datasets = Vec::new();
     for loc in list_datasets(&a.dir)? {
-        let name = format!("{}/{}", loc.task, loc.name);
+        let name = dataset_key(loc.task, &loc.name);
         let contents = files(&loc.data_dir)?;
         let digests: Vec<_> = contents.iter().map(|(n, b)| digest(n.clone(), b)).collect();
         let mut splits = Vec::new();

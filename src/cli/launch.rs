@@ -18,7 +18,7 @@ use super::model::GenerateArgs;
 use super::prompts::PromptArgs;
 use super::train::TrainSettings;
 use crate::eval::read_predictions;
-use crate::ie::{Split, TaskKind};
+use crate::ie::{dataset_key, Split, TaskKind};
 use crate::jobs::evaluate::{run_eval, EvalJob};
 use crate::jobs::external::{ExternalJob, MetricPattern};
 use crate::jobs::manager::{JobManager, Work};
@@ -460,8 +460,8 @@ fn link_datasets<'a>(
             continue;
         }
         for name in [
-            format!("{task}/{dataset}"),
-            format!("{}/{dataset}", task.main_task()),
+            dataset_key(task, dataset),
+            dataset_key(task.main_task(), dataset),
         ] {
             if let Some(m) = store.dataset(&name)? {
                 if !refs.iter().any(|r| r.name == m.name) {

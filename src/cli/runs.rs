@@ -9,6 +9,7 @@ use super::launch;
 use crate::eval::compare::Answer;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
+use crate::ie::dataset_of_key;
 use crate::jobs::evaluate::stored_report;
 use crate::jobs::{JobEvent, Recorder};
 use crate::store::remote::{open_or_reach, open_waiting, request, Opened, Reader};
@@ -310,7 +311,7 @@ fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<Answer<'_>> {
         .filter_map(|(key, _, p)| {
             Some(Answer {
                 task: p.task.parse().ok()?,
-                dataset: key.split_once('/').map_or(key.as_str(), |(_, d)| d),
+                dataset: dataset_of_key(key),
                 id: &p.id,
                 ground_truth: &p.ground_truth,
                 prediction: &p.prediction,

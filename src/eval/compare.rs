@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::extract::{score_instance, Mode, Outcome};
-use crate::ie::TaskKind;
+use crate::ie::{dataset_key, TaskKind};
 
 /// One example's prediction, as a run stored it.
 pub struct Answer<'a> {
@@ -46,7 +46,7 @@ pub fn compare(a: &[Answer], b: &[Answer], mode: Mode) -> IndexMap<String, Flips
         b.iter().map(|x| (key(x), is_right(x, mode))).collect();
     let mut out: IndexMap<String, Flips> = IndexMap::new();
     for x in a {
-        let name = format!("{}/{}", x.task, x.dataset);
+        let name = dataset_key(x.task, x.dataset);
         let flips = out.entry(name).or_default();
         match (is_right(x, mode), in_b.remove(&key(x))) {
             (Some(ra), Some(Some(rb))) => match (ra, rb) {
@@ -61,7 +61,7 @@ pub fn compare(a: &[Answer], b: &[Answer], mode: Mode) -> IndexMap<String, Flips
     }
     for ((task, dataset, _), right) in in_b {
         if right.is_some() {
-            out.entry(format!("{task}/{dataset}"))
+            out.entry(dataset_key(task, &dataset))
                 .or_default()
                 .unmatched += 1;
         }

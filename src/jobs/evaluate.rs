@@ -3,7 +3,7 @@
 
 use crate::eval::report::{accumulate, GroupTotals};
 use crate::eval::{Mode, PredictionLine, Report};
-use crate::ie::{Named, TaskKind};
+use crate::ie::{dataset_key, dataset_of_key, Named, TaskKind};
 use crate::model::checkpoint::Loaded;
 use crate::model::predict::{predict, PredictOptions};
 use crate::prompt::PromptInstance;
@@ -71,11 +71,6 @@ pub fn store_predictions(rec: &mut Recorder, lines: &[PredictionLine]) -> Result
     Ok(())
 }
 
-/// `TASK/Name`: how the store names a dataset, since a name can recur across tasks (EE/EET/EEA).
-pub fn dataset_key(task: TaskKind, dataset: &str) -> String {
-    format!("{task}/{dataset}")
-}
-
 /// Scores `lines` in both modes and stores the rows for `split` at `step`.
 pub fn store_scores(
     rec: &mut Recorder,
@@ -125,7 +120,7 @@ pub fn rescore(
         .enumerate()
         .filter_map(|(i, (key, _, p))| {
             let task: TaskKind = p.task.parse().ok()?;
-            let dataset = key.split_once('/').map_or(key.as_str(), |(_, d)| d);
+            let dataset = dataset_of_key(key);
             let gold = match corrections.get(&(key.clone(), p.id.clone())) {
                 Some(g) => {
                     changed += 1;
