@@ -11,7 +11,7 @@ fn fixture() -> PathBuf {
 }
 
 mod common;
-use common::ie_bench as bin;
+use common::{ie_bench as bin, ok};
 
 /// Per (task, dataset): F1 from summed (tp, fn, fp) or mean accuracy, from each line's `expect`.
 fn expected_scores(path: &Path) -> BTreeMap<(String, String), f64> {
@@ -88,16 +88,11 @@ fn compat_matches_the_official_counts_on_messy_predictions() {
 
 #[test]
 fn json_output_has_the_documented_shape() {
-    let out = bin()
+    let out = ok(bin()
         .args(["eval", "--format", "json"])
         .arg(fixture())
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["mode"], "compat");
     let obj = v.as_object().unwrap();
@@ -145,16 +140,11 @@ fn strict_mode_fixes_the_quirks() {
 fn gold_as_prediction_scores_one() {
     let dir = tempfile::tempdir().unwrap();
     let prompts = dir.path().join("p.jsonl");
-    let out = bin()
+    ok(bin()
         .args(["prompts", "--split", "test", "--aux-prob", "1", "--out"])
         .arg(&prompts)
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap());
     let mut preds = String::new();
     for line in std::fs::read_to_string(&prompts).unwrap().lines() {
         let mut v: Value = serde_json::from_str(line).unwrap();
