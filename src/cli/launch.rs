@@ -414,7 +414,7 @@ fn queue(store: &Store, manager: &JobManager, id: RunId, cmd: RunCommand) -> Res
                         run,
                         lines.iter().map(|l| (l.task, l.dataset.as_str())),
                     )?;
-                    let r = crate::jobs::external::ingest_file(rec, &a.predictions, 0);
+                    let r = crate::jobs::external::ingest(rec, &lines, 0);
                     match &r {
                         Ok(()) => rec.finish(RunStatus::Finished, None)?,
                         Err(e) => rec.finish(RunStatus::Failed, Some(e.to_string()))?,

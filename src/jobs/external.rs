@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::evaluate::{store_predictions, store_scores};
 use super::{CancelToken, JobError, Recorder, Result};
-use crate::eval::read_predictions;
+use crate::eval::{read_predictions, PredictionLine};
 use crate::store::{MetricPoint, RunStatus};
 
 /// How a log line becomes a metric point.
@@ -191,8 +191,13 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
 /// Reads an official predictions file and stores its predictions and scores (split `test`).
 pub fn ingest_file(rec: &mut Recorder, path: &Path, step: u64) -> Result<()> {
     let lines = read_predictions(path).map_err(|e| JobError::Other(e.to_string()))?;
-    store_predictions(rec, &lines)?;
-    store_scores(rec, &lines, "test", step, 0)
+    ingest(rec, &lines, step)
+}
+
+/// Stores predictions already read, and their scores (split `test`).
+pub fn ingest(rec: &mut Recorder, lines: &[PredictionLine], step: u64) -> Result<()> {
+    store_predictions(rec, lines)?;
+    store_scores(rec, lines, "test", step, 0)
 }
 
 /// SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period.
