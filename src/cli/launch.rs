@@ -414,12 +414,9 @@ fn queue(store: &Store, manager: &JobManager, id: RunId, cmd: RunCommand) -> Res
                         run,
                         lines.iter().map(|l| (l.task, l.dataset.as_str())),
                     )?;
-                    let r = crate::jobs::external::ingest(rec, &lines, 0);
-                    match &r {
-                        Ok(()) => rec.finish(RunStatus::Finished, None)?,
-                        Err(e) => rec.finish(RunStatus::Failed, Some(e.to_string()))?,
-                    }
-                    r?;
+                    // A failure is recorded by the manager, like any job's.
+                    crate::jobs::external::ingest(rec, &lines, 0)?;
+                    rec.finish(RunStatus::Finished, None)?;
                 }
             }
             Ok(())
