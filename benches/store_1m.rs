@@ -38,6 +38,7 @@ fn fill(path: &Path) {
                 pid: None,
                 error: None,
                 gold_version: 0,
+                templates: Vec::new(),
             })
             .unwrap();
         let points: Vec<MetricPoint> = (1..=STEPS_PER_RUN)

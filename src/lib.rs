@@ -11,3 +11,4 @@ pub mod model;
 pub mod prompt;
 pub mod pyrandom;
 pub mod store;
+pub mod tui;

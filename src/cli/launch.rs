@@ -247,6 +247,7 @@ fn create(store: &Store, db: &Path, cmd: &RunCommand, words: Vec<String>) -> Res
         pid: None,
         error: None,
         gold_version: 0,
+        templates: Vec::new(),
     })?;
     store.update_run(id, |m| m.out_dir = Some(store_out(db, id, cmd)))?;
     Ok(id)
@@ -290,40 +291,91 @@ pub fn stored_command(m: &RunManifest, id: RunId) -> Result<RunCommand> {
     replay(&words).with_context(|| format!("run {id}: its stored command no longer parses"))
 }
 
+/// The process that holds the database: its job manager, and the socket on which other
+/// processes read and queue runs. `ie-bench run` and the TUI both hold the database this way.
+pub struct Holder {
+    pub store: Arc<Store>,
+    pub manager: Arc<JobManager>,
+    pub events: std::sync::mpsc::Receiver<JobEvent>,
+    db: PathBuf,
+    server: Option<crate::store::remote::Server>,
+}
+
+impl Holder {
+    pub fn new(store: Store, db: &Path) -> Result<Holder> {
+        let store = Arc::new(store);
+        let (manager, events) = JobManager::start(Arc::clone(&store));
+        let manager = Arc::new(manager);
+        let control: Control = {
+            let store = Arc::clone(&store);
+            let manager = Arc::clone(&manager);
+            let db = db.to_path_buf();
+            Arc::new(move |req: &serde_json::Value| control(&store, &manager, &db, req))
+        };
+        let server = serve(Arc::clone(&store), Some(control))?;
+        Ok(Holder {
+            store,
+            manager,
+            events,
+            db: db.to_path_buf(),
+            server: Some(server),
+        })
+    }
+
+    /// Stores and queues a run given the words after `ie-bench run`.
+    pub fn submit(&self, words: Vec<String>) -> Result<RunId> {
+        submit(&self.store, &self.manager, &self.db, words)
+    }
+
+    /// Queues a stored run again, to continue from its last checkpoint.
+    pub fn resume(&self, id: RunId) -> Result<()> {
+        resume(&self.store, &self.manager, id)
+    }
+
+    /// Cancels a queued or running run.
+    pub fn cancel(&self, id: RunId) -> Result<()> {
+        if !self.manager.cancel(id) {
+            cancel_stored(&self.store, id)?;
+        }
+        Ok(())
+    }
+
+    /// Stops answering other processes (requests already taken still run).
+    pub fn close_socket(&mut self) {
+        self.server.take();
+    }
+}
+
 /// Holds the database: runs `first` (if any) and whatever other processes queue, serving
 /// their reads meanwhile, until the queue is empty.
 pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunCommand)>) -> Result<ExitCode> {
-    let store = Arc::new(store);
-    let (manager, events) = JobManager::start(Arc::clone(&store));
-    let manager = Arc::new(manager);
-    let control: Control = {
-        let store = Arc::clone(&store);
-        let manager = Arc::clone(&manager);
-        let db = db.to_path_buf();
-        Arc::new(move |req: &serde_json::Value| control(&store, &manager, &db, req))
-    };
-    let server = serve(Arc::clone(&store), Some(control))?;
+    let mut holder = Holder::new(store, db)?;
     let mut last = None;
     if let Some((id, cmd)) = first {
-        queue(&store, &manager, id, cmd)?;
+        queue(&holder.store, &holder.manager, id, cmd)?;
         last = Some(id);
     }
     let tty = std::io::stderr().is_terminal();
     // Runs submitted from elsewhere may arrive while one runs: wait for the queue to drain.
-    let drain = || loop {
-        match events.recv_timeout(std::time::Duration::from_millis(200)) {
+    let drain = |holder: &Holder| loop {
+        match holder
+            .events
+            .recv_timeout(std::time::Duration::from_millis(200))
+        {
             Ok(e) => print_event(&e, tty),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if manager.pending() == 0 => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if holder.manager.pending() == 0 => {
+                break
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
     };
-    drain();
+    drain(&holder);
     // No new requests once the socket is gone; one that came in just before still runs.
-    drop(server);
-    drain();
+    holder.close_socket();
+    drain(&holder);
     if let Some(id) = last {
-        let m = store.run(id)?;
+        let m = holder.store.run(id)?;
         eprintln!("run {id}: {}", m.status.as_str());
         if let Some(error) = m.error {
             bail!("run {id} failed: {error}");
@@ -331,6 +383,25 @@ pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunCommand)>) -> Resu
         println!("{id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn submit(store: &Store, manager: &JobManager, db: &Path, words: Vec<String>) -> Result<RunId> {
+    let cmd = replay(&words)?;
+    let id = create(store, db, &cmd, words)?;
+    queue(store, manager, id, cmd)?;
+    Ok(id)
+}
+
+fn resume(store: &Store, manager: &JobManager, id: RunId) -> Result<()> {
+    let m = store.run(id)?;
+    if m.status == RunStatus::Finished {
+        bail!("run {id} has finished; there is nothing to resume");
+    }
+    if manager.has(id) {
+        bail!("run {id} is already {}", m.status.as_str());
+    }
+    let cmd = stored_command(&m, id)?;
+    queue(store, manager, id, cmd)
 }
 
 /// Requests from other processes: `submit` (words of a `run` command), `resume` and `cancel`.
@@ -346,19 +417,11 @@ fn control(
         Some("submit") => {
             let words: Vec<String> = serde_json::from_value(req["words"].clone())
                 .map_err(|e| format!("bad words: {e}"))?;
-            let cmd = replay(&words).map_err(text)?;
-            let id = create(store, db, &cmd, words).map_err(text)?;
-            queue(store, manager, id, cmd).map_err(text)?;
-            Ok(id.into())
+            Ok(submit(store, manager, db, words).map_err(text)?.into())
         }
         Some("resume") => {
             let id = id_of(req)?;
-            let m = store.run(id).map_err(|e| e.to_string())?;
-            if m.status == RunStatus::Finished {
-                return Err(format!("run {id} has finished; there is nothing to resume"));
-            }
-            let cmd = stored_command(&m, id).map_err(text)?;
-            queue(store, manager, id, cmd).map_err(text)?;
+            resume(store, manager, id).map_err(text)?;
             Ok(id.into())
         }
         Some("cancel") => {
@@ -397,6 +460,7 @@ fn queue(store: &Store, manager: &JobManager, id: RunId, cmd: RunCommand) -> Res
         let job = || -> Result<()> {
             match cmd {
                 RunCommand::Train(a) => {
+                    link_bank(store, run, &a.prompts)?;
                     let job = train_job(a, out)?;
                     let used = job.train.iter().chain(&job.dev).chain(&job.test);
                     link_datasets(store, run, used.map(|i| (i.task, i.dataset.as_str())))?;
@@ -433,6 +497,7 @@ fn eval_run(
     cancel: &crate::jobs::CancelToken,
     rec: &mut crate::jobs::Recorder,
 ) -> Result<()> {
+    link_bank(rec.store, rec.run, &a.on.prompts)?;
     let job = eval_job(a, zero_shot)?;
     link_datasets(
         rec.store,
@@ -440,6 +505,24 @@ fn eval_run(
         job.instances.iter().map(|i| (i.task, i.dataset.as_str())),
     )?;
     run_eval(job, cancel, rec)?;
+    Ok(())
+}
+
+/// Records which version of the instruction bank a run's prompts use; a bank the store has
+/// not seen becomes its next version, so every run names one.
+fn link_bank(store: &Store, id: RunId, prompts: &PromptArgs) -> Result<()> {
+    let (_, text) = prompts.bank_source()?;
+    let record = crate::store::TemplateRecord::instruction_bank(&text);
+    let name = format!("{}/{}", record.kind, record.name);
+    let version = match store.import_template(record)? {
+        crate::store::Imported::Unchanged(v) | crate::store::Imported::NewVersion(v) => v,
+    };
+    store.update_run(id, |m| {
+        m.templates = vec![DatasetRef {
+            name: name.clone(),
+            version,
+        }]
+    })?;
     Ok(())
 }
 

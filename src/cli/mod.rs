@@ -5,8 +5,8 @@ mod datasets;
 mod eval;
 mod gold;
 mod import;
-mod launch;
-mod model;
+pub mod launch;
+pub mod model;
 mod prompts;
 mod runs;
 pub mod sample;
@@ -31,11 +31,15 @@ struct Cli {
     #[arg(long, global = true)]
     db: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    tui: crate::tui::TuiArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The terminal workbench (also what `ie-bench` with no command opens).
+    Tui(crate::tui::TuiArgs),
     /// List tasks, datasets, split sizes, label counts and validation warnings.
     Datasets(datasets::Args),
     /// Materialise the text-to-text instances of a task config split as JSON lines.
@@ -67,7 +71,8 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
-    let result = match cli.command {
+    let result = match cli.command.unwrap_or(Command::Tui(cli.tui)) {
+        Command::Tui(a) => crate::tui::run(&db, a),
         Command::Datasets(a) => datasets::run(a),
         Command::Prompts(a) => prompts::run(a),
         Command::Eval(a) => eval::run(a),
@@ -160,20 +165,34 @@ pub(crate) fn task_config(spec: &str, data: &Path) -> Result<TaskConfig> {
 }
 
 /// `--instructions FILE`, defaulting to the data's `../configs/instruction_config.json`, else the
-/// official bank.
-pub(crate) fn instruction_bank(file: Option<&Path>, data: &Path) -> Result<InstructionBank> {
-    if let Some(f) = file {
-        return InstructionBank::read(f).context("reading instruction bank");
-    }
-    if let Some(local) = data
+/// official bank: where it comes from and its JSON text.
+pub(crate) fn instruction_bank_source(
+    file: Option<&Path>,
+    data: &Path,
+) -> Result<(PathBuf, String)> {
+    let local = data
         .parent()
         .map(|p| p.join("configs").join("instruction_config.json"))
-    {
-        if local.is_file() {
-            return InstructionBank::read(&local).context("reading instruction bank");
+        .filter(|p| p.is_file());
+    match file.map(Path::to_path_buf).or(local) {
+        Some(f) => {
+            let text = crate::data::error::read_text(
+                &f,
+                "a JSON object {TASK: [{instruction_type, instruction}]}",
+            )
+            .context("reading instruction bank")?;
+            Ok((f, text))
         }
+        None => Ok((
+            PathBuf::from("builtin:instruction_config.json"),
+            InstructionBank::builtin_text().to_string(),
+        )),
     }
-    Ok(InstructionBank::builtin())
+}
+
+pub(crate) fn instruction_bank(file: Option<&Path>, data: &Path) -> Result<InstructionBank> {
+    let (origin, text) = instruction_bank_source(file, data)?;
+    InstructionBank::from_text(&origin, &text).context("reading instruction bank")
 }
 
 #[cfg(test)]

@@ -61,6 +61,24 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
     }
 }
 
+/// `model init --shape tiny --seed 1 --out OUT --data DATA`: the TUI's default model, with a
+/// tokenizer trained on the data it opens.
+pub fn init_tiny(out: &std::path::Path, data: &std::path::Path) -> Result<()> {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Words {
+        #[command(flatten)]
+        init: InitArgs,
+    }
+    let words = ["init", "--shape", "tiny", "--seed", "1", "--out"];
+    let parsed = Words::try_parse_from(words.iter().map(std::ffi::OsString::from).chain([
+        out.as_os_str().to_owned(),
+        "--data".into(),
+        data.as_os_str().to_owned(),
+    ]))?;
+    init(parsed.init).map(|_| ())
+}
+
 fn init(a: InitArgs) -> Result<ExitCode> {
     let tokenizer = match &a.tokenizer {
         Some(path) => TextTokenizer::load(path)?,

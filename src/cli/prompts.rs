@@ -90,6 +90,12 @@ impl PromptArgs {
         }
     }
 
+    /// The instruction bank these settings use: origin and JSON text.
+    pub fn bank_source(&self) -> Result<(PathBuf, String)> {
+        let root = super::data_dir(self.data.clone())?;
+        super::instruction_bank_source(self.instructions.as_deref(), &root)
+    }
+
     pub fn build(&self, split: Split) -> Result<Built> {
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.aux_prob),

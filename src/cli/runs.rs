@@ -6,14 +6,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::launch;
-use crate::eval::compare::Answer;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
-use crate::ie::dataset_of_key;
-use crate::jobs::evaluate::stored_report;
-use crate::jobs::{JobEvent, Recorder};
+use crate::jobs::evaluate::{answers, stored_report};
 use crate::store::remote::{open_or_reach, open_waiting, request, Opened, Reader};
-use crate::store::{format_time, RunId, RunKind, RunStatus, Store, StoredPrediction};
+use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 
 #[derive(clap::Subcommand)]
 pub enum RunsCommand {
@@ -306,41 +303,16 @@ fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<Answer<'_>> {
-    rows.iter()
-        .filter_map(|(key, _, p)| {
-            Some(Answer {
-                task: p.task.parse().ok()?,
-                dataset: dataset_of_key(key),
-                id: &p.id,
-                ground_truth: &p.ground_truth,
-                prediction: &p.prediction,
-            })
-        })
-        .collect()
-}
-
 fn rescore(db: &Path, id: RunId) -> Result<ExitCode> {
     let store = open(db)?;
-    let predictions = store.predictions(id, None)?;
-    if predictions.is_empty() {
+    if store.predictions(id, None)?.is_empty() {
         store.run(id)?;
         bail!("run {id} has no stored predictions to re-score");
     }
-    let state = store.gold_state()?;
-    let step =
-        stored_report(&store.scores(id)?, "test", Mode::Compat, Some(0)).map_or(0, |t| t.step);
-    let mut quiet = |_: &JobEvent| {};
-    let mut rec = Recorder {
-        store: &store,
-        run: id,
-        listener: &mut quiet,
-    };
-    let changed = crate::jobs::evaluate::rescore(&mut rec, &predictions, &state, step)?;
+    let r = crate::jobs::evaluate::rescore_run(&store, id)?;
     eprintln!(
-        "run {id}: re-scored against gold version {} ({changed} of {} predictions have corrected gold)",
-        state.version,
-        predictions.len()
+        "run {id}: re-scored against gold version {} ({} of {} predictions have corrected gold)",
+        r.gold_version, r.changed, r.predictions
     );
     Ok(ExitCode::SUCCESS)
 }

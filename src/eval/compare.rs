@@ -38,35 +38,88 @@ pub fn is_right(a: &Answer, mode: Mode) -> Option<bool> {
     )
 }
 
-/// Flip counts per `TASK/dataset`, in first-seen order; examples are matched by (task,
-/// dataset, id).
-pub fn compare(a: &[Answer], b: &[Answer], mode: Mode) -> IndexMap<String, Flips> {
-    let key = |x: &Answer| (x.task, x.dataset.to_string(), x.id.to_string());
-    let mut in_b: std::collections::HashMap<(TaskKind, String, String), Option<bool>> =
-        b.iter().map(|x| (key(x), is_right(x, mode))).collect();
-    let mut out: IndexMap<String, Flips> = IndexMap::new();
-    for x in a {
-        let name = dataset_key(x.task, x.dataset);
-        let flips = out.entry(name).or_default();
-        match (is_right(x, mode), in_b.remove(&key(x))) {
-            (Some(ra), Some(Some(rb))) => match (ra, rb) {
-                (false, true) => flips.fixed += 1,
-                (true, false) => flips.broken += 1,
-                (true, true) => flips.both_right += 1,
-                (false, false) => flips.both_wrong += 1,
-            },
-            (None, _) | (_, Some(None)) => {}
-            (Some(_), None) => flips.unmatched += 1,
+/// What happened to one example between run A and run B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flip {
+    Fixed,
+    Broken,
+    BothRight,
+    BothWrong,
+    /// Only one of the runs answered it.
+    Unmatched,
+}
+
+impl Flips {
+    pub fn add(&mut self, f: Flip) {
+        match f {
+            Flip::Fixed => self.fixed += 1,
+            Flip::Broken => self.broken += 1,
+            Flip::BothRight => self.both_right += 1,
+            Flip::BothWrong => self.both_wrong += 1,
+            Flip::Unmatched => self.unmatched += 1,
         }
     }
-    for ((task, dataset, _), right) in in_b {
+
+    pub fn get(&self, f: Flip) -> u64 {
+        match f {
+            Flip::Fixed => self.fixed,
+            Flip::Broken => self.broken,
+            Flip::BothRight => self.both_right,
+            Flip::BothWrong => self.both_wrong,
+            Flip::Unmatched => self.unmatched,
+        }
+    }
+}
+
+/// Each example's flip, per `TASK/dataset` in first-seen order, with its id; examples are
+/// matched by (task, dataset, id), and those a mode does not score are left out.
+pub fn flips<'a>(
+    a: &[Answer<'a>],
+    b: &[Answer<'a>],
+    mode: Mode,
+) -> IndexMap<String, Vec<(Flip, &'a str)>> {
+    let key = |x: &Answer| (x.task, x.dataset.to_string(), x.id.to_string());
+    let mut in_b: IndexMap<(TaskKind, String, String), (Option<bool>, &'a str)> = b
+        .iter()
+        .map(|x| (key(x), (is_right(x, mode), x.id)))
+        .collect();
+    let mut out: IndexMap<String, Vec<(Flip, &'a str)>> = IndexMap::new();
+    for x in a {
+        let list = out.entry(dataset_key(x.task, x.dataset)).or_default();
+        let flip = match (is_right(x, mode), in_b.shift_remove(&key(x)).map(|r| r.0)) {
+            (Some(ra), Some(Some(rb))) => match (ra, rb) {
+                (false, true) => Flip::Fixed,
+                (true, false) => Flip::Broken,
+                (true, true) => Flip::BothRight,
+                (false, false) => Flip::BothWrong,
+            },
+            (None, _) | (_, Some(None)) => continue,
+            (Some(_), None) => Flip::Unmatched,
+        };
+        list.push((flip, x.id));
+    }
+    for ((task, dataset, _), (right, id)) in in_b {
         if right.is_some() {
             out.entry(dataset_key(task, &dataset))
                 .or_default()
-                .unmatched += 1;
+                .push((Flip::Unmatched, id));
         }
     }
     out
+}
+
+/// Flip counts per `TASK/dataset`, in first-seen order.
+pub fn compare(a: &[Answer], b: &[Answer], mode: Mode) -> IndexMap<String, Flips> {
+    flips(a, b, mode)
+        .into_iter()
+        .map(|(k, list)| {
+            let mut f = Flips::default();
+            for (flip, _) in list {
+                f.add(flip);
+            }
+            (k, f)
+        })
+        .collect()
 }
 
 #[cfg(test)]

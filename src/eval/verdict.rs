@@ -113,6 +113,12 @@ fn split_item(task: TaskKind, text: &str) -> Item {
     }
 }
 
+/// The label of an item (entity, relation or event type, or EEA role); `None` for span-only
+/// tasks and items without one.
+pub fn item_label(task: TaskKind, text: &str) -> Option<String> {
+    split_item(task, text).label.map(|l| l.trim().to_string())
+}
+
 fn needs_colon(task: TaskKind) -> bool {
     !matches!(task, TaskKind::Es | TaskKind::Ep | TaskKind::Ee)
 }

@@ -419,3 +419,95 @@ pub fn report_tables(report: &Report, paper: Option<Setting>) -> Vec<ResultTable
         .map(|(task, t)| ResultTable::from_task(*task, t, report.mode.as_str(), paper))
         .collect()
 }
+
+/// One table per task with a score column per run, side by side (a dataset a run lacks is
+/// empty in its column), then the paper's column; the average row averages each column over
+/// the datasets it has.
+pub fn runs_tables(runs: &[(String, &Report)], paper: Option<Setting>) -> Vec<ResultTable> {
+    let mut tasks: Vec<TaskKind> = Vec::new();
+    for (_, r) in runs {
+        for t in r.tasks.keys() {
+            if !tasks.contains(t) {
+                tasks.push(*t);
+            }
+        }
+    }
+    tasks
+        .into_iter()
+        .map(|task| {
+            let reports: Vec<Option<&TaskReport>> =
+                runs.iter().map(|(_, r)| r.tasks.get(&task)).collect();
+            let mut names: Vec<String> = Vec::new();
+            for t in reports.iter().flatten() {
+                for (n, _) in &t.datasets {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                }
+            }
+            let mut columns: Vec<Column> = runs
+                .iter()
+                .map(|(label, _)| Column {
+                    name: label.clone(),
+                    is_score: true,
+                })
+                .collect();
+            if paper.is_some() {
+                columns.push(Column {
+                    name: "Paper".into(),
+                    is_score: true,
+                });
+            }
+            let score = |t: &Option<&TaskReport>, n: &str| {
+                t.and_then(|t| t.datasets.iter().find(|d| d.0 == n).map(|d| d.1.score))
+            };
+            let mut rows: Vec<Row> = names
+                .iter()
+                .map(|n| {
+                    let mut cells: Vec<Cell> = reports
+                        .iter()
+                        .map(|t| score(t, n).map_or(Cell::Empty, Cell::Score))
+                        .collect();
+                    if let Some(setting) = paper {
+                        cells.push(
+                            paper_score(task, n, setting)
+                                .map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
+                        );
+                    }
+                    Row {
+                        label: n.clone(),
+                        cells,
+                        summary: false,
+                    }
+                })
+                .collect();
+            let columns_n = columns.len();
+            let avg: Vec<Cell> = (0..columns_n)
+                .map(|c| {
+                    let vals: Vec<f64> = rows
+                        .iter()
+                        .filter_map(|r| match r.cells[c] {
+                            Cell::Score(s) => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    if vals.is_empty() {
+                        Cell::Empty
+                    } else {
+                        Cell::Score(vals.iter().sum::<f64>() / vals.len() as f64)
+                    }
+                })
+                .collect();
+            rows.push(Row {
+                label: "Average".into(),
+                cells: avg,
+                summary: true,
+            });
+            ResultTable {
+                title: task.to_string(),
+                columns,
+                rows,
+            }
+        })
+        .collect()
+}

@@ -105,6 +105,36 @@ pub fn store_scores(
     Ok(())
 }
 
+/// Stored predictions as prediction lines, with the gold corrections in force applied; the
+/// flag says whether a line's gold was corrected. Predictions of unknown tasks are skipped.
+pub fn corrected_lines(
+    predictions: &[(String, u64, StoredPrediction)],
+    corrections: &std::collections::HashMap<(String, String), String>,
+) -> Vec<(PredictionLine, bool)> {
+    predictions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (key, _, p))| {
+            let task: TaskKind = p.task.parse().ok()?;
+            let corrected = corrections.get(&(key.clone(), p.id.clone()));
+            Some((
+                PredictionLine {
+                    line: i + 1,
+                    task,
+                    dataset: dataset_of_key(key).to_string(),
+                    id: p.id.clone(),
+                    ground_truth: corrected.unwrap_or(&p.ground_truth).clone(),
+                    prediction: p.prediction.clone(),
+                    instruction: None,
+                    sentence: None,
+                    truncated: p.truncated,
+                },
+                corrected.is_some(),
+            ))
+        })
+        .collect()
+}
+
 /// Re-scores stored predictions against the gold corrections in force and stores the rows
 /// under that gold version, beside the earlier ones. Returns how many predictions changed gold.
 pub fn rescore(
@@ -113,36 +143,53 @@ pub fn rescore(
     state: &crate::store::gold::GoldState,
     step: u64,
 ) -> Result<usize> {
-    let corrections = state.corrections();
-    let mut changed = 0;
-    let lines: Vec<PredictionLine> = predictions
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (key, _, p))| {
-            let task: TaskKind = p.task.parse().ok()?;
-            let dataset = dataset_of_key(key);
-            let gold = match corrections.get(&(key.clone(), p.id.clone())) {
-                Some(g) => {
-                    changed += 1;
-                    g.clone()
-                }
-                None => p.ground_truth.clone(),
-            };
-            Some(PredictionLine {
-                line: i + 1,
-                task,
-                dataset: dataset.to_string(),
-                id: p.id.clone(),
-                ground_truth: gold,
-                prediction: p.prediction.clone(),
-                instruction: None,
-                sentence: None,
-                truncated: p.truncated,
-            })
-        })
-        .collect();
+    let lines = corrected_lines(predictions, &state.corrections());
+    let changed = lines.iter().filter(|l| l.1).count();
+    let lines: Vec<PredictionLine> = lines.into_iter().map(|l| l.0).collect();
     store_scores(rec, &lines, "test", step, state.version)?;
     Ok(changed)
+}
+
+/// Stored predictions as the answers `eval::compare` matches.
+pub fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<crate::eval::compare::Answer<'_>> {
+    rows.iter()
+        .filter_map(|(key, _, p)| {
+            Some(crate::eval::compare::Answer {
+                task: p.task.parse().ok()?,
+                dataset: dataset_of_key(key),
+                id: &p.id,
+                ground_truth: &p.ground_truth,
+                prediction: &p.prediction,
+            })
+        })
+        .collect()
+}
+
+pub struct Rescored {
+    pub gold_version: u64,
+    pub changed: usize,
+    pub predictions: usize,
+}
+
+/// Re-scores a stored run's predictions against the gold in force, at the step of its
+/// released-gold test table.
+pub fn rescore_run(store: &crate::store::Store, id: crate::store::RunId) -> Result<Rescored> {
+    let predictions = store.predictions(id, None)?;
+    let state = store.gold_state()?;
+    let step =
+        stored_report(&store.scores(id)?, "test", Mode::Compat, Some(0)).map_or(0, |t| t.step);
+    let mut quiet = |_: &super::JobEvent| {};
+    let mut rec = Recorder {
+        store,
+        run: id,
+        listener: &mut quiet,
+    };
+    let changed = rescore(&mut rec, &predictions, &state, step)?;
+    Ok(Rescored {
+        gold_version: state.version,
+        changed,
+        predictions: predictions.len(),
+    })
 }
 
 /// A score table rebuilt from stored rows, with what it was measured at.

@@ -101,6 +101,11 @@ impl JobManager {
         }
     }
 
+    /// Whether this manager has run `run` queued or running.
+    pub fn has(&self, run: RunId) -> bool {
+        self.cancels.lock().expect("cancel map").contains_key(&run)
+    }
+
     /// Jobs queued or running.
     pub fn pending(&self) -> usize {
         self.cancels.lock().expect("cancel map").len()

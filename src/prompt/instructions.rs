@@ -48,6 +48,41 @@ impl InstructionBank {
             .expect("the built-in instruction bank is valid")
     }
 
+    /// The official bank's JSON text.
+    pub fn builtin_text() -> &'static str {
+        BUILTIN
+    }
+
+    /// A bank from JSON text; `origin` names it in errors.
+    pub fn from_text(origin: &Path, text: &str) -> Result<InstructionBank, DataError> {
+        parse(origin, text)
+    }
+
+    /// The same bank as JSON text in the release's shape, with the zero-shot instructions of
+    /// `task` replaced (the editor's "save as a new version").
+    pub fn with_instructions(text: &str, task: TaskKind, list: &[String]) -> Option<String> {
+        let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let entries = list
+            .iter()
+            .map(|i| serde_json::json!({"instruction_type": "zero-shot", "instruction": i}))
+            .collect::<Vec<_>>();
+        let obj = v.as_object_mut()?;
+        let mut kept: Vec<serde_json::Value> = obj
+            .get(task.as_str())
+            .and_then(|x| x.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["instruction_type"] != "zero-shot")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut all = entries;
+        all.append(&mut kept);
+        obj.insert(task.as_str().to_string(), serde_json::Value::Array(all));
+        serde_json::to_string_pretty(&v).ok()
+    }
+
     pub fn read(path: &Path) -> Result<InstructionBank, DataError> {
         let text = read_text(
             path,

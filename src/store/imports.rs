@@ -45,6 +45,21 @@ pub struct TemplateRecord {
     pub imported: u64,
 }
 
+impl TemplateRecord {
+    /// An instruction bank, under the name `ie-bench import` gives the release's file.
+    pub fn instruction_bank(text: &str) -> TemplateRecord {
+        let name = "instruction_config.json";
+        TemplateRecord {
+            kind: "instructions".to_string(),
+            name: name.to_string(),
+            version: 0,
+            content_hash: combined_hash(&[digest(name.to_string(), text.as_bytes())]),
+            files: vec![(name.to_string(), text.to_string())],
+            imported: super::now(),
+        }
+    }
+}
+
 /// What an import did with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imported {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub use error::{Result, StoreError};
+pub use imports::{Imported, TemplateRecord};
 pub use key::{Key, KeyReader};
 pub use records::{
     DatasetRef, MetricPoint, RunId, RunKind, RunManifest, RunStatus, StoredPrediction, StoredScore,
@@ -496,6 +497,7 @@ mod tests {
             pid: None,
             error: None,
             gold_version: 0,
+            templates: Vec::new(),
         }
     }
 

@@ -99,6 +99,9 @@ pub struct RunManifest {
     /// Gold-edit sequence number the stored scores were computed against.
     #[serde(default)]
     pub gold_version: u64,
+    /// The instruction-bank versions its prompts used (`instructions/FILE` and version).
+    #[serde(default)]
+    pub templates: Vec<DatasetRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,354 @@
+//! The whole TUI state and how keys, mouse and job events change it. Drawing reads this state
+//! and nothing else (see `view`).
+
+use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEventKind};
+
+use super::engine::Engine;
+use super::keymap::{Action, Keymap};
+use super::screens::{compare, datasets, export, inspect, runs, templates};
+use super::theme::Theme;
+use super::workspace::Workspace;
+use crate::jobs::JobEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Datasets,
+    Templates,
+    Runs,
+    Inspect,
+    Compare,
+    Export,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 6] = [
+        Screen::Datasets,
+        Screen::Templates,
+        Screen::Runs,
+        Screen::Inspect,
+        Screen::Compare,
+        Screen::Export,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Datasets => "Datasets",
+            Screen::Templates => "Templates",
+            Screen::Runs => "Runs",
+            Screen::Inspect => "Inspect",
+            Screen::Compare => "Compare",
+            Screen::Export => "Export",
+        }
+    }
+
+    fn index(self) -> usize {
+        Screen::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// The message line: what the last action did, or why it could not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+}
+
+impl Status {
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.text = text.into();
+        self.error = false;
+    }
+
+    pub fn error(&mut self, e: impl std::fmt::Display) {
+        self.text = format!("{e:#}");
+        self.error = true;
+    }
+}
+
+/// What a screen may use while it handles an action.
+pub struct Ctx<'a> {
+    pub engine: &'a Engine,
+    pub ws: &'a Workspace,
+    pub status: &'a mut Status,
+}
+
+pub struct App {
+    pub screen: Screen,
+    pub help: bool,
+    /// Set after a first quit while runs are in progress; a second quit confirms.
+    pub confirm_quit: bool,
+    pub quit: bool,
+    pub status: Status,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub ws: Workspace,
+    pub datasets: datasets::State,
+    pub templates: templates::State,
+    pub runs: runs::State,
+    pub inspect: inspect::State,
+    pub compare: compare::State,
+    pub export: export::State,
+}
+
+impl App {
+    pub fn new(engine: &Engine, ws: Workspace, keymap: Keymap, theme: Theme) -> App {
+        let mut status = Status::default();
+        let mut ctx = Ctx {
+            engine,
+            ws: &ws,
+            status: &mut status,
+        };
+        let datasets = datasets::State::new(&mut ctx);
+        let templates = templates::State::new(&mut ctx);
+        let runs = runs::State::new(&mut ctx);
+        let export = export::State::new(&mut ctx);
+        if status.text.is_empty() {
+            status.info(format!(
+                "{} datasets, {} examples from {}; {} for help",
+                ws.datasets.len(),
+                ws.total_records(),
+                super::view::short_path(&ws.root),
+                keymap.key_of(Action::Help)
+            ));
+        }
+        App {
+            screen: Screen::Datasets,
+            help: false,
+            confirm_quit: false,
+            quit: false,
+            status,
+            keymap,
+            theme,
+            datasets,
+            templates,
+            runs,
+            inspect: inspect::State::default(),
+            compare: compare::State::default(),
+            export,
+            ws,
+        }
+    }
+
+    /// Whether the focused screen is taking raw keys (a text field or form is open).
+    fn capturing(&self) -> bool {
+        match self.screen {
+            Screen::Datasets => self.datasets.capturing(),
+            Screen::Templates => self.templates.capturing(),
+            Screen::Runs => self.runs.capturing(),
+            Screen::Inspect => self.inspect.capturing(),
+            Screen::Export => self.export.capturing(),
+            Screen::Compare => false,
+        }
+    }
+
+    pub fn event(&mut self, engine: &Engine, e: &Event) {
+        match e {
+            Event::Key(k) if k.kind != KeyEventKind::Release => self.key(engine, k),
+            Event::Mouse(m) => match m.kind {
+                MouseEventKind::ScrollUp => self.act(engine, Action::Up),
+                MouseEventKind::ScrollDown => self.act(engine, Action::Down),
+                MouseEventKind::Down(_) => self.click(engine, m.column, m.row),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// A click on the tab bar switches screens; one in a list selects its row.
+    fn click(&mut self, engine: &Engine, col: u16, row: u16) {
+        if row == 0 {
+            let mut x = 0u16;
+            for s in Screen::ALL {
+                let w = super::view::tab_label(s).chars().count() as u16 + 1;
+                if col >= x && col < x + w {
+                    self.go(engine, s);
+                    return;
+                }
+                x += w;
+            }
+            return;
+        }
+        // List rows start under the tab bar and the list's own border and header.
+        let line = row.saturating_sub(3) as usize;
+        let mut ctx = Ctx {
+            engine,
+            ws: &self.ws,
+            status: &mut self.status,
+        };
+        match self.screen {
+            Screen::Datasets => self.datasets.click(line, &mut ctx),
+            Screen::Runs => self.runs.click(line, &mut ctx),
+            Screen::Inspect => self.inspect.click(line),
+            Screen::Export => self.export.click(line, &mut ctx),
+            _ => {}
+        }
+    }
+
+    pub fn key(&mut self, engine: &Engine, k: &KeyEvent) {
+        if self.help {
+            // Any key closes the help.
+            self.help = false;
+            return;
+        }
+        if self.capturing() {
+            let mut ctx = Ctx {
+                engine,
+                ws: &self.ws,
+                status: &mut self.status,
+            };
+            match self.screen {
+                Screen::Datasets => self.datasets.raw_key(k, &mut ctx),
+                Screen::Templates => self.templates.raw_key(k, &mut ctx),
+                Screen::Runs => self.runs.raw_key(k, &mut ctx),
+                Screen::Inspect => self.inspect.raw_key(k, &mut ctx),
+                Screen::Export => self.export.raw_key(k, &mut ctx),
+                Screen::Compare => {}
+            }
+            return;
+        }
+        if let Some(a) = self.keymap.action(k) {
+            self.act(engine, a);
+        }
+    }
+
+    pub fn go(&mut self, engine: &Engine, s: Screen) {
+        let mut ctx = Ctx {
+            engine,
+            ws: &self.ws,
+            status: &mut self.status,
+        };
+        match s {
+            Screen::Inspect => {
+                if let Some(id) = self.runs.selected_id() {
+                    if self.inspect.run != Some(id) {
+                        self.inspect.open(id, &mut ctx);
+                    }
+                }
+            }
+            Screen::Compare => {
+                let pair = (self.runs.baseline, self.runs.selected_id());
+                if let (Some(a), Some(b)) = pair {
+                    if self.compare.runs != Some((a, b)) {
+                        self.compare.open(a, b, &mut ctx);
+                    }
+                } else if self.compare.runs.is_none() {
+                    ctx.status.info(format!(
+                        "Compare needs a baseline: select a run on Runs and press {}, then select another",
+                        self.keymap.key_of(Action::Baseline)
+                    ));
+                }
+            }
+            Screen::Export => self.export.refresh(&mut ctx),
+            Screen::Templates => self.templates.refresh(&mut ctx),
+            _ => {}
+        }
+        self.screen = s;
+    }
+
+    pub fn act(&mut self, engine: &Engine, a: Action) {
+        if a != Action::Quit {
+            self.confirm_quit = false;
+        }
+        match a {
+            Action::Quit => {
+                if engine.pending() > 0 && !self.confirm_quit {
+                    self.confirm_quit = true;
+                    self.status.error(format!(
+                        "{} run(s) in progress: press {} again to cancel them (they keep a checkpoint to resume) and quit",
+                        engine.pending(),
+                        self.keymap.key_of(Action::Quit)
+                    ));
+                } else {
+                    self.quit = true;
+                }
+                return;
+            }
+            Action::Help => {
+                self.help = true;
+                return;
+            }
+            Action::NextScreen | Action::PrevScreen => {
+                let n = Screen::ALL.len();
+                let i = self.screen.index();
+                let j = if a == Action::NextScreen {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.go(engine, Screen::ALL[j]);
+                return;
+            }
+            Action::GoDatasets => return self.go(engine, Screen::Datasets),
+            Action::GoTemplates => return self.go(engine, Screen::Templates),
+            Action::GoRuns => return self.go(engine, Screen::Runs),
+            Action::GoInspect => return self.go(engine, Screen::Inspect),
+            Action::GoCompare => return self.go(engine, Screen::Compare),
+            Action::GoExport => return self.go(engine, Screen::Export),
+            _ => {}
+        }
+        let mut ctx = Ctx {
+            engine,
+            ws: &self.ws,
+            status: &mut self.status,
+        };
+        match self.screen {
+            Screen::Datasets => self.datasets.act(a, &mut ctx),
+            Screen::Templates => self.templates.act(a, &mut ctx),
+            Screen::Runs => match self.runs.act(a, &mut ctx) {
+                runs::Follow::Inspect => self.go(engine, Screen::Inspect),
+                runs::Follow::Stay => {}
+            },
+            Screen::Inspect => self.inspect.act(a, &mut ctx),
+            Screen::Compare => {
+                if let Some((ids, dataset)) = self.compare.act(a, &mut ctx) {
+                    // A cell's examples open in Inspect, narrowed to them.
+                    let run = self.compare.runs.map(|r| r.1);
+                    if let Some(run) = run {
+                        self.inspect.open(run, &mut ctx);
+                        self.inspect.only(ids, dataset);
+                        self.screen = Screen::Inspect;
+                    }
+                }
+            }
+            Screen::Export => self.export.act(a, &mut ctx),
+        }
+    }
+
+    /// Takes job events and finished background searches; true when anything changed.
+    pub fn poll(&mut self, engine: &Engine) -> bool {
+        let searched = self.datasets.poll();
+        let events = engine.events();
+        let changed = searched || !events.is_empty();
+        self.apply_events(engine, &events);
+        changed
+    }
+
+    /// Job events (runs queued by other processes through the socket arrive as job events
+    /// too).
+    pub fn apply_events(&mut self, engine: &Engine, events: &[JobEvent]) {
+        let mut ctx = Ctx {
+            engine,
+            ws: &self.ws,
+            status: &mut self.status,
+        };
+        for e in events {
+            match e {
+                JobEvent::Failed { run, error } => {
+                    ctx.status.error(format!("run {run} failed: {error}"))
+                }
+                JobEvent::Finished { run } => ctx.status.info(format!("run {run} finished")),
+                JobEvent::Cancelled { run } => ctx.status.info(format!("run {run} cancelled")),
+                _ => {}
+            }
+            self.runs.on_event(e, &mut ctx);
+            if let JobEvent::Scores { run, .. } | JobEvent::Finished { run } = e {
+                if self.inspect.run == Some(*run) {
+                    self.inspect.open(*run, &mut ctx);
+                }
+            }
+        }
+        if !events.is_empty() {
+            self.export.refresh(&mut ctx);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Compare: run A (the baseline) against run B, per dataset: fixed, broken, both wrong, both
+//! right; a cell opens its examples in Inspect.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::Cursor;
+use crate::eval::compare::{flips, Flip, Flips};
+use crate::eval::Mode;
+use crate::jobs::evaluate::answers;
+use crate::store::RunId;
+use crate::tui::app::Ctx;
+use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
+use crate::tui::view::{block, text_panel};
+
+pub const COLUMNS: [(Flip, &str); 4] = [
+    (Flip::Fixed, "fixed"),
+    (Flip::Broken, "broken"),
+    (Flip::BothWrong, "both-wrong"),
+    (Flip::BothRight, "both-right"),
+];
+
+/// One dataset's row: `TASK/dataset`, its counts, and each example's flip with its id.
+pub type CompareRow = (String, Flips, Vec<(Flip, String)>);
+
+#[derive(Default)]
+pub struct State {
+    pub runs: Option<(RunId, RunId)>,
+    /// Per `TASK/dataset`: the counts and each example's flip.
+    pub rows: Vec<CompareRow>,
+    pub cursor: Cursor,
+    pub col: usize,
+}
+
+/// `TASK/dataset` and example ids behind a cell, for Inspect.
+pub type Opened = (Vec<(String, String)>, String);
+
+impl State {
+    pub fn open(&mut self, a: RunId, b: RunId, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        let (pa, pb) = match (store.predictions(a, None), store.predictions(b, None)) {
+            (Ok(x), Ok(y)) => (x, y),
+            (Err(e), _) | (_, Err(e)) => return ctx.status.error(e),
+        };
+        self.runs = Some((a, b));
+        self.rows = flips(&answers(&pa), &answers(&pb), Mode::Compat)
+            .into_iter()
+            .map(|(k, list)| {
+                let mut f = Flips::default();
+                for (flip, _) in &list {
+                    f.add(*flip);
+                }
+                (
+                    k,
+                    f,
+                    list.into_iter()
+                        .map(|(fl, id)| (fl, id.to_string()))
+                        .collect(),
+                )
+            })
+            .collect();
+        self.cursor.clamp(self.rows.len());
+        if self.rows.is_empty() {
+            ctx.status.info(format!(
+                "runs {a} and {b} have no stored predictions in common"
+            ));
+        }
+    }
+
+    /// Moves; `Open` returns the examples of the selected cell.
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Opened> {
+        if self.cursor.act(a, self.rows.len()) {
+            return None;
+        }
+        match a {
+            Action::Left => self.col = self.col.saturating_sub(1),
+            Action::Right => self.col = (self.col + 1).min(COLUMNS.len() - 1),
+            Action::Open => {
+                let (key, _, list) = self.rows.get(self.cursor.selected)?;
+                let (flip, name) = COLUMNS[self.col];
+                let ids: Vec<(String, String)> = list
+                    .iter()
+                    .filter(|(f, _)| *f == flip)
+                    .map(|(_, id)| (key.clone(), id.clone()))
+                    .collect();
+                if ids.is_empty() {
+                    ctx.status.info(format!("no {name} examples in {key}"));
+                    return None;
+                }
+                return Some((ids, format!("{name} in {key}")));
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let Some((a, b)) = s.runs else {
+        f.render_widget(
+            text_panel(
+                "Compare",
+                vec![Line::from(
+                    "Mark a baseline run on the Runs screen, select another run, then come here.",
+                )],
+                false,
+                t,
+            ),
+            area,
+        );
+        return;
+    };
+    let colour = |flip: Flip| match flip {
+        Flip::Fixed => t.better,
+        Flip::Broken => t.worse,
+        Flip::BothWrong => t.missing,
+        _ => t.text,
+    };
+    let rows: Vec<Row> = s
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(r, (key, f, _))| {
+            let mut cells = vec![Cell::from(key.clone())];
+            for (c, (flip, _)) in COLUMNS.iter().enumerate() {
+                let style = if r == s.cursor.selected && c == s.col {
+                    t.selected()
+                } else {
+                    Style::default().fg(colour(*flip))
+                };
+                cells.push(Cell::from(format!("{:>10}", f.get(*flip))).style(style));
+            }
+            cells.push(Cell::from(format!("{:>9}", f.unmatched)).style(t.dimmed()));
+            Row::new(cells)
+        })
+        .collect();
+    let mut header = vec!["dataset".to_string()];
+    header.extend(COLUMNS.iter().map(|(_, n)| format!("{n:>10}")));
+    header.push(format!("{:>9}", "unmatched"));
+    let mut state = TableState::default().with_selected(Some(s.cursor.selected));
+    f.render_stateful_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Min(14),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(9),
+            ],
+        )
+        .header(Row::new(header).style(t.dimmed()))
+        .block(block(
+            format!("Run {a} (A, baseline) → run {b} (B) · compat mode"),
+            true,
+            t,
+        )),
+        area,
+        &mut state,
+    );
+}

@@ -1,0 +1,572 @@
+//! Datasets: the task → dataset → split tree with sizes and validation warnings, a split's
+//! label distribution and prompt lengths against the model's maximum, and fuzzy search over
+//! dataset names, labels and sentences.
+
+use crossterm::event::KeyEvent;
+use fuzzy_matcher::skim::SkimMatcherV2;
+use fuzzy_matcher::FuzzyMatcher;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, List, ListItem, ListState};
+use ratatui::Frame;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use super::Cursor;
+use crate::ie::{Split, TaskKind};
+use crate::model::TextTokenizer;
+use crate::tui::app::Ctx;
+use crate::tui::keymap::Action;
+use crate::tui::text_input::{Edit, TextInput};
+use crate::tui::theme::Theme;
+use crate::tui::view::{block, text_panel};
+use crate::tui::workspace::{label_distribution, prompt_lengths, Lengths, Workspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Row {
+    Task(TaskKind),
+    Dataset(usize),
+    Split(usize, Split),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HitKind {
+    Dataset,
+    Label(String),
+    Sentence(Split, usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub dataset: usize,
+    pub kind: HitKind,
+    pub text: String,
+    pub score: i64,
+}
+
+/// A finished search: the query's generation and its hits.
+type Answer = (u64, Vec<Hit>);
+
+/// Everything search looks at, built once.
+struct Corpus {
+    items: Vec<(usize, HitKind, String)>,
+}
+
+/// Above this many items, search runs on a worker thread so typing never waits for it.
+const SYNC_SEARCH_LIMIT: usize = 20_000;
+const MAX_HITS: usize = 200;
+
+pub struct State {
+    pub rows: Vec<Row>,
+    pub cursor: Cursor,
+    pub search: Option<TextInput>,
+    pub hits: Vec<Hit>,
+    pub hit_cursor: Cursor,
+    pub searching: bool,
+    corpus: Arc<Corpus>,
+    generation: Arc<AtomicU64>,
+    results: (Sender<Answer>, Receiver<Answer>),
+    pub lengths: HashMap<(usize, Split), Option<Lengths>>,
+    tokenizer: Option<TextTokenizer>,
+    instructions: HashMap<TaskKind, String>,
+    pub max_source_length: usize,
+}
+
+fn search_all(
+    corpus: &Corpus,
+    query: &str,
+    generation: Option<(&AtomicU64, u64)>,
+) -> Option<Vec<Hit>> {
+    let matcher = SkimMatcherV2::default().ignore_case();
+    let mut hits = Vec::new();
+    for (i, (ds, kind, text)) in corpus.items.iter().enumerate() {
+        if i % 4096 == 0 {
+            if let Some((g, mine)) = generation {
+                if g.load(Ordering::Relaxed) != mine {
+                    return None;
+                }
+            }
+        }
+        if let Some(score) = matcher.fuzzy_match(text, query) {
+            hits.push(Hit {
+                dataset: *ds,
+                kind: kind.clone(),
+                text: text.clone(),
+                score,
+            });
+        }
+    }
+    // Best first; datasets and labels before sentences of equal score.
+    hits.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then_with(|| rank(&a.kind).cmp(&rank(&b.kind)))
+    });
+    hits.truncate(MAX_HITS);
+    Some(hits)
+}
+
+fn rank(k: &HitKind) -> u8 {
+    match k {
+        HitKind::Dataset => 0,
+        HitKind::Label(_) => 1,
+        HitKind::Sentence(..) => 2,
+    }
+}
+
+impl State {
+    pub fn new(ctx: &mut Ctx) -> State {
+        let ws = ctx.ws;
+        let mut rows = Vec::new();
+        let mut items = Vec::new();
+        for task in TaskKind::ALL {
+            let mine: Vec<usize> = (0..ws.datasets.len())
+                .filter(|&i| ws.datasets[i].task == task)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            rows.push(Row::Task(task));
+            for i in mine {
+                let d = &ws.datasets[i];
+                rows.push(Row::Dataset(i));
+                items.push((i, HitKind::Dataset, d.key()));
+                for l in d.label_names() {
+                    items.push((i, HitKind::Label(l.clone()), format!("{l} ({})", d.key())));
+                }
+                for s in Split::ALL {
+                    if d.splits[s as usize].is_some() {
+                        rows.push(Row::Split(i, s));
+                        for (j, r) in d.records(s).iter().enumerate() {
+                            items.push((i, HitKind::Sentence(s, j), r.sentence.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        let tokenizer = ctx
+            .engine
+            .default_model(&ws.root)
+            .and_then(|m| Ok(TextTokenizer::load(&m.join("tokenizer.json"))?))
+            .map_err(|e| {
+                ctx.status
+                    .error(format!("no tokenizer for prompt lengths: {e:#}"))
+            })
+            .ok();
+        let bank = crate::cli::instruction_bank(None, &ws.root)
+            .unwrap_or_else(|_| crate::prompt::InstructionBank::builtin());
+        let instructions = TaskKind::ALL
+            .iter()
+            .filter_map(|t| bank.instructions(*t).first().map(|i| (*t, i.clone())))
+            .collect();
+        State {
+            rows,
+            cursor: Cursor::default(),
+            search: None,
+            hits: Vec::new(),
+            hit_cursor: Cursor::default(),
+            searching: false,
+            corpus: Arc::new(Corpus { items }),
+            generation: Arc::new(AtomicU64::new(0)),
+            results: channel(),
+            lengths: HashMap::new(),
+            tokenizer,
+            instructions,
+            max_source_length: 512,
+        }
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.search.is_some()
+    }
+
+    pub fn selected(&self) -> Option<Row> {
+        self.rows.get(self.cursor.selected).copied()
+    }
+
+    /// Measures the selected split's prompt lengths once.
+    fn measure(&mut self, ws: &Workspace) {
+        if let Some(Row::Split(i, s)) = self.selected() {
+            if self.lengths.contains_key(&(i, s)) {
+                return;
+            }
+            let d = &ws.datasets[i];
+            let value = match (&self.tokenizer, self.instructions.get(&d.task)) {
+                (Some(tok), Some(instr)) => {
+                    prompt_lengths(d, s, instr, tok, self.max_source_length)
+                }
+                _ => None,
+            };
+            self.lengths.insert((i, s), value);
+        }
+    }
+
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+        if !self.hits.is_empty() && a == Action::Back {
+            self.hits.clear();
+            return;
+        }
+        if !self.hits.is_empty() {
+            if self.hit_cursor.act(a, self.hits.len()) {
+                return;
+            }
+            if a == Action::Open {
+                self.jump(ctx);
+                return;
+            }
+        }
+        match a {
+            Action::Search => {
+                self.search = Some(TextInput::default());
+                self.hits.clear();
+            }
+            _ => {
+                if self.cursor.act(a, self.rows.len()) {
+                    self.measure(ctx.ws);
+                }
+            }
+        }
+    }
+
+    pub fn click(&mut self, line: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.rows.len(), 30);
+        self.measure(ctx.ws);
+    }
+
+    /// Selects the tree row of the chosen hit.
+    fn jump(&mut self, ctx: &mut Ctx) {
+        let Some(hit) = self.hits.get(self.hit_cursor.selected).cloned() else {
+            return;
+        };
+        let target = match hit.kind {
+            HitKind::Sentence(s, j) => {
+                ctx.status.info(format!(
+                    "{} {} #{j}: {}",
+                    ctx.ws.datasets[hit.dataset].key(),
+                    s.as_str(),
+                    hit.text
+                ));
+                Row::Split(hit.dataset, s)
+            }
+            HitKind::Label(l) => {
+                ctx.status.info(format!(
+                    "label {l} of {}",
+                    ctx.ws.datasets[hit.dataset].key()
+                ));
+                Row::Dataset(hit.dataset)
+            }
+            HitKind::Dataset => Row::Dataset(hit.dataset),
+        };
+        if let Some(p) = self.rows.iter().position(|r| *r == target) {
+            self.cursor.selected = p;
+        }
+        self.hits.clear();
+        self.measure(ctx.ws);
+    }
+
+    pub fn raw_key(&mut self, k: &KeyEvent, _ctx: &mut Ctx) {
+        let Some(input) = self.search.as_mut() else {
+            return;
+        };
+        match input.key(k) {
+            Edit::Changed => {
+                let q = input.text.clone();
+                self.start_search(q);
+            }
+            Edit::Submit => {
+                self.search = None;
+                self.hit_cursor = Cursor::default();
+            }
+            Edit::Cancel => {
+                self.search = None;
+                self.hits.clear();
+                self.generation.fetch_add(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_search(&mut self, query: String) {
+        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.hit_cursor = Cursor::default();
+        if query.is_empty() {
+            self.hits.clear();
+            self.searching = false;
+            return;
+        }
+        if self.corpus.items.len() <= SYNC_SEARCH_LIMIT {
+            self.hits = search_all(&self.corpus, &query, None).unwrap_or_default();
+            return;
+        }
+        self.searching = true;
+        let corpus = Arc::clone(&self.corpus);
+        let generation = Arc::clone(&self.generation);
+        let tx = self.results.0.clone();
+        std::thread::spawn(move || {
+            if let Some(hits) = search_all(&corpus, &query, Some((&generation, mine))) {
+                let _ = tx.send((mine, hits));
+            }
+        });
+    }
+
+    /// Takes finished background searches; only the newest query's answer is kept.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        while let Ok((g, hits)) = self.results.1.try_recv() {
+            if g == self.generation.load(Ordering::SeqCst) {
+                self.hits = hits;
+                self.searching = false;
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+    let (tree_area, search_area) = if s.search.is_some() || !s.hits.is_empty() {
+        let [a, b] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(left);
+        (a, Some(b))
+    } else {
+        (left, None)
+    };
+    let items: Vec<ListItem> = s
+        .rows
+        .iter()
+        .map(|r| match *r {
+            Row::Task(task) => ListItem::new(Span::styled(
+                task.as_str().to_string(),
+                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+            )),
+            Row::Dataset(i) => {
+                let d = &ws.datasets[i];
+                let mark = if !d.errors.is_empty() {
+                    Span::styled(" ✗", Style::default().fg(t.error))
+                } else if !d.warnings.is_empty() {
+                    Span::styled(
+                        format!(" ⚠{}", d.warnings.len()),
+                        Style::default().fg(t.warning),
+                    )
+                } else {
+                    Span::raw("")
+                };
+                ListItem::new(Line::from(vec![Span::raw(format!("  {}", d.name)), mark]))
+            }
+            Row::Split(i, sp) => ListItem::new(Span::styled(
+                format!(
+                    "    {:<5} {:>7}",
+                    sp.as_str(),
+                    ws.datasets[i].records(sp).len()
+                ),
+                t.dimmed(),
+            )),
+        })
+        .collect();
+    let mut state = ListState::default().with_selected(Some(s.cursor.selected));
+    f.render_stateful_widget(
+        List::new(items)
+            .block(block(
+                format!("Data: {}", crate::tui::view::short_path(&ws.root)),
+                s.hits.is_empty(),
+                t,
+            ))
+            .highlight_style(t.selected()),
+        tree_area,
+        &mut state,
+    );
+    if let Some(area) = search_area {
+        let text = match &s.search {
+            Some(input) => input.with_cursor(),
+            None => format!("{} hits", s.hits.len()),
+        };
+        let title = if s.searching {
+            "Search (searching…)"
+        } else {
+            "Search"
+        };
+        f.render_widget(
+            text_panel(title, vec![Line::from(text)], s.search.is_some(), t),
+            area,
+        );
+    }
+    if !s.hits.is_empty() {
+        draw_hits(f, right, s, ws, t);
+        return;
+    }
+    draw_detail(f, right, s, ws, t);
+}
+
+fn draw_hits(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
+    let items: Vec<ListItem> = s
+        .hits
+        .iter()
+        .map(|h| {
+            let (tag, colour) = match &h.kind {
+                HitKind::Dataset => ("dataset ".to_string(), t.title),
+                HitKind::Label(_) => ("label   ".to_string(), t.gold),
+                HitKind::Sentence(sp, j) => (format!("{} #{j} ", sp.as_str()), t.dim),
+            };
+            let ds = if matches!(h.kind, HitKind::Sentence(..)) {
+                format!(" ({})", ws.datasets[h.dataset].key())
+            } else {
+                String::new()
+            };
+            ListItem::new(Line::from(vec![
+                Span::styled(tag, Style::default().fg(colour)),
+                Span::raw(h.text.clone()),
+                Span::styled(ds, t.dimmed()),
+            ]))
+        })
+        .collect();
+    let mut state = ListState::default().with_selected(Some(s.hit_cursor.selected));
+    f.render_stateful_widget(
+        List::new(items)
+            .block(block(format!("{} hits", s.hits.len()), true, t))
+            .highlight_style(t.selected()),
+        area,
+        &mut state,
+    );
+}
+
+fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
+    let Some(row) = s.selected() else {
+        let mut lines = vec![Line::from("No datasets found.")];
+        lines.extend(
+            ws.errors
+                .iter()
+                .map(|e| Line::styled(e.clone(), Style::default().fg(t.error))),
+        );
+        f.render_widget(text_panel("Details", lines, false, t), area);
+        return;
+    };
+    match row {
+        Row::Task(task) => {
+            let ds: Vec<_> = ws.datasets.iter().filter(|d| d.task == task).collect();
+            let n: usize = ds
+                .iter()
+                .map(|d| {
+                    Split::ALL
+                        .iter()
+                        .map(|s| d.records(*s).len())
+                        .sum::<usize>()
+                })
+                .sum();
+            let lines = vec![
+                Line::from(format!("{} datasets, {n} records", ds.len())),
+                Line::from(""),
+                Line::styled(
+                    "Select a dataset or a split for its labels and prompt lengths.",
+                    t.dimmed(),
+                ),
+            ];
+            f.render_widget(text_panel(task.as_str(), lines, false, t), area);
+        }
+        Row::Dataset(i) => {
+            let d = &ws.datasets[i];
+            let mut lines = vec![Line::from(format!(
+                "directory  {}",
+                d.location.data_dir.display()
+            ))];
+            for sp in Split::ALL {
+                lines.push(Line::from(match &d.splits[sp as usize] {
+                    Some(r) => format!("{:<10} {}", sp.as_str(), r.len()),
+                    None => format!("{:<10} absent", sp.as_str()),
+                }));
+            }
+            let labels = d.label_names();
+            lines.push(Line::from(format!(
+                "labels     {}: {}",
+                labels.len(),
+                labels.join(", ")
+            )));
+            for e in &d.errors {
+                lines.push(Line::styled(
+                    format!("error: {e}"),
+                    Style::default().fg(t.error),
+                ));
+            }
+            for w in d.warnings.iter().take(20) {
+                lines.push(Line::styled(
+                    format!("warning: {w}"),
+                    Style::default().fg(t.warning),
+                ));
+            }
+            if d.warnings.len() > 20 {
+                lines.push(Line::styled(
+                    format!("… {} more warnings", d.warnings.len() - 20),
+                    Style::default().fg(t.warning),
+                ));
+            }
+            f.render_widget(text_panel(&d.key(), lines, false, t), area);
+        }
+        Row::Split(i, sp) => {
+            let d = &ws.datasets[i];
+            let [info, chart] =
+                Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(area);
+            let mut lines = vec![Line::from(format!("{} records", d.records(sp).len()))];
+            match s.lengths.get(&(i, sp)).copied().flatten() {
+                Some(l) => {
+                    let share = l.over as f64 / l.measured as f64 * 100.0;
+                    let sampled = if l.measured < l.of {
+                        format!(" ({} of {} records sampled)", l.measured, l.of)
+                    } else {
+                        String::new()
+                    };
+                    lines.push(Line::from(format!(
+                        "prompt tokens  mean {:.1}, max {}{sampled}",
+                        l.mean, l.max
+                    )));
+                    let style = Style::default().fg(if l.over > 0 { t.warning } else { t.status });
+                    lines.push(Line::styled(
+                        format!(
+                            "over max_source_length {}: {} ({share:.1}%), truncated",
+                            l.limit, l.over
+                        ),
+                        style,
+                    ));
+                }
+                None => lines.push(Line::styled(
+                    "prompt lengths: no tokenizer or labels",
+                    t.dimmed(),
+                )),
+            }
+            f.render_widget(
+                text_panel(&format!("{} {}", d.key(), sp.as_str()), lines, false, t),
+                info,
+            );
+            let dist = label_distribution(d.records(sp));
+            let bars: Vec<Bar> = dist
+                .iter()
+                .take(chart.height.saturating_sub(2) as usize)
+                .map(|(l, n)| {
+                    Bar::default()
+                        .label(Line::from(l.clone()))
+                        .value(*n)
+                        .style(Style::default().fg(t.gold))
+                        .value_style(Style::default().fg(t.text))
+                })
+                .collect();
+            let label_w = dist
+                .iter()
+                .map(|(l, _)| l.chars().count())
+                .max()
+                .unwrap_or(4)
+                .min(24) as u16;
+            let _ = label_w;
+            f.render_widget(
+                BarChart::default()
+                    .block(block("Label distribution", false, t))
+                    .direction(Direction::Horizontal)
+                    .bar_width(1)
+                    .bar_gap(0)
+                    .data(BarGroup::default().bars(&bars)),
+                chart,
+            );
+        }
+    }
+}

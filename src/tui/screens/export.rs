@@ -1,0 +1,256 @@
+//! Export: mark runs, pick a format (Markdown, LaTeX, CSV), preview the result table (each
+//! run's test F1 side by side with the paper's), and write it to a file.
+
+use crossterm::event::KeyEvent;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+use std::collections::BTreeSet;
+
+use super::Cursor;
+use crate::data::catalog::infer_setting;
+use crate::eval::Mode;
+use crate::export::{render, runs_tables, Format};
+use crate::jobs::evaluate::stored_report;
+use crate::store::{RunId, RunManifest};
+use crate::tui::app::Ctx;
+use crate::tui::keymap::Action;
+use crate::tui::text_input::{Edit, TextInput};
+use crate::tui::theme::Theme;
+use crate::tui::view::{block, text_panel};
+
+pub const FORMATS: [(Format, &str, &str); 3] = [
+    (Format::Md, "Markdown", "md"),
+    (Format::Latex, "LaTeX", "tex"),
+    (Format::Csv, "CSV", "csv"),
+];
+
+pub struct State {
+    pub runs: Vec<(RunId, RunManifest)>,
+    pub cursor: Cursor,
+    pub marked: BTreeSet<RunId>,
+    pub format: usize,
+    pub preview: String,
+    pub path: Option<TextInput>,
+    pub written: Option<String>,
+}
+
+impl State {
+    pub fn new(ctx: &mut Ctx) -> State {
+        let mut s = State {
+            runs: Vec::new(),
+            cursor: Cursor::default(),
+            marked: BTreeSet::new(),
+            format: 0,
+            preview: String::new(),
+            path: None,
+            written: None,
+        };
+        s.refresh(ctx);
+        s
+    }
+
+    /// Runs with a test table, and the preview for the marked ones.
+    pub fn refresh(&mut self, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        match store.runs() {
+            Ok(r) => {
+                self.runs = r
+                    .into_iter()
+                    .filter(|(id, _)| {
+                        store
+                            .scores(*id)
+                            .is_ok_and(|s| s.iter().any(|x| x.split == "test"))
+                    })
+                    .collect();
+                self.cursor.clamp(self.runs.len());
+            }
+            Err(e) => ctx.status.error(e),
+        }
+        self.marked
+            .retain(|id| self.runs.iter().any(|r| r.0 == *id));
+        self.rebuild(ctx);
+    }
+
+    /// The runs the table covers: the marked ones, else the selected one.
+    pub fn chosen(&self) -> Vec<RunId> {
+        if self.marked.is_empty() {
+            self.runs
+                .get(self.cursor.selected)
+                .map(|r| r.0)
+                .into_iter()
+                .collect()
+        } else {
+            self.marked.iter().copied().collect()
+        }
+    }
+
+    fn rebuild(&mut self, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        let mut reports = Vec::new();
+        for id in self.chosen() {
+            match store.scores(id) {
+                Ok(rows) => {
+                    if let Some(t) = stored_report(&rows, "test", Mode::Compat, None) {
+                        reports.push((format!("run {id}"), t.report));
+                    }
+                }
+                Err(e) => ctx.status.error(e),
+            }
+        }
+        if reports.is_empty() {
+            self.preview = String::new();
+            return;
+        }
+        let names: Vec<String> = reports
+            .iter()
+            .flat_map(|(_, r)| {
+                r.tasks
+                    .values()
+                    .flat_map(|t| t.datasets.iter().map(|d| d.0.clone()))
+            })
+            .collect();
+        let setting = infer_setting(names.iter().map(String::as_str));
+        let refs: Vec<(String, &crate::eval::Report)> =
+            reports.iter().map(|(l, r)| (l.clone(), r)).collect();
+        self.preview = render(&runs_tables(&refs, Some(setting)), FORMATS[self.format].0);
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.path.is_some()
+    }
+
+    pub fn click(&mut self, line: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.runs.len(), 10);
+        self.rebuild(ctx);
+    }
+
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+        if self.cursor.act(a, self.runs.len()) {
+            self.rebuild(ctx);
+            return;
+        }
+        match a {
+            Action::Mark => {
+                if let Some((id, _)) = self.runs.get(self.cursor.selected) {
+                    if !self.marked.remove(id) {
+                        self.marked.insert(*id);
+                    }
+                    self.rebuild(ctx);
+                }
+            }
+            Action::Format => {
+                self.format = (self.format + 1) % FORMATS.len();
+                self.rebuild(ctx);
+            }
+            Action::Write => {
+                if self.preview.is_empty() {
+                    return ctx
+                        .status
+                        .info("nothing to export: no run with test scores is chosen");
+                }
+                self.path = Some(TextInput::new(&format!(
+                    "ie-bench-results.{}",
+                    FORMATS[self.format].2
+                )));
+            }
+            _ => {}
+        }
+    }
+
+    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
+        let Some(input) = self.path.as_mut() else {
+            return;
+        };
+        match input.key(k) {
+            Edit::Submit => {
+                let path = std::path::PathBuf::from(input.text.trim());
+                self.path = None;
+                match std::fs::write(&path, &self.preview) {
+                    Ok(()) => {
+                        let shown = std::path::absolute(&path)
+                            .unwrap_or(path)
+                            .display()
+                            .to_string();
+                        ctx.status
+                            .info(format!("wrote {} ({} bytes)", shown, self.preview.len()));
+                        self.written = Some(shown);
+                    }
+                    Err(e) => ctx.status.error(format!("writing {}: {e}", path.display())),
+                }
+            }
+            Edit::Cancel => self.path = None,
+            _ => {}
+        }
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(34), Constraint::Min(20)]).areas(area);
+    let rows: Vec<Row> = s
+        .runs
+        .iter()
+        .map(|(id, m)| {
+            let mark = if s.marked.contains(id) { "[x]" } else { "[ ]" };
+            Row::new(vec![
+                Span::styled(mark, Style::default().fg(t.focus)),
+                Span::raw(format!("run {id}")),
+                Span::styled(m.kind.as_str(), t.dimmed()),
+            ])
+        })
+        .collect();
+    let mut state = TableState::default().with_selected(Some(s.cursor.selected));
+    f.render_stateful_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(3),
+                Constraint::Length(8),
+                Constraint::Min(6),
+            ],
+        )
+        .header(Row::new(vec!["", "run", "kind"]).style(t.dimmed()))
+        .block(block("Runs with test scores", s.path.is_none(), t))
+        .row_highlight_style(t.selected()),
+        left,
+        &mut state,
+    );
+    let (preview_area, path_area) = if s.path.is_some() || s.written.is_some() {
+        let [a, b] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(right);
+        (a, Some(b))
+    } else {
+        (right, None)
+    };
+    let title = format!(
+        "Preview · {} · runs {}",
+        FORMATS[s.format].1,
+        s.chosen()
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let body = if s.preview.is_empty() {
+        "No run with test scores selected.".to_string()
+    } else {
+        s.preview.clone()
+    };
+    f.render_widget(
+        Paragraph::new(body).block(block(title, false, t)),
+        preview_area,
+    );
+    if let Some(area) = path_area {
+        let line = match (&s.path, &s.written) {
+            (Some(input), _) => Line::from(vec![
+                Span::styled("write to: ", Style::default().fg(t.focus)),
+                Span::raw(input.with_cursor()),
+            ]),
+            (None, Some(w)) => Line::styled(format!("written: {w}"), Style::default().fg(t.status)),
+            _ => Line::from(""),
+        };
+        f.render_widget(text_panel("File", vec![line], s.path.is_some(), t), area);
+    }
+}

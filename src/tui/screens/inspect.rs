@@ -1,0 +1,647 @@
+//! Inspect: a run's examples, filtered by dataset, error category and label; gold and predicted
+//! items side by side, each marked matched / missing / spurious / wrong type / wrong boundary,
+//! with the raw generated text; a label confusion matrix whose cells open their examples; a
+//! jump to the next error of the same kind; gold corrections with undo and redo, re-scored at
+//! once.
+
+use crossterm::event::KeyEvent;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::Frame;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Cursor;
+use crate::eval::verdict::{item_label, verdict, ErrorKind, Verdict};
+use crate::eval::Mode;
+use crate::jobs::evaluate::{corrected_lines, rescore_run};
+use crate::store::RunId;
+use crate::tui::app::Ctx;
+use crate::tui::keymap::Action;
+use crate::tui::text_input::{Edit, TextInput};
+use crate::tui::theme::Theme;
+use crate::tui::view::{block, text_panel};
+
+/// The empty side of a confusion cell: nothing predicted, or nothing in the gold.
+pub const NOTHING: &str = "∅";
+/// Predicted labels outside the dataset's gold labels, pooled.
+pub const OTHER: &str = "other";
+
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// `TASK/dataset`.
+    pub key: String,
+    pub id: String,
+    pub gold: String,
+    pub prediction: String,
+    pub corrected: bool,
+    pub verdict: Verdict,
+    /// (gold label, predicted label) pairs of its items, `∅` for a missing side.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Example {
+    /// The categories of its errors (item kinds and whole-output flags), without `correct`.
+    pub fn kinds(&self) -> BTreeSet<ErrorKind> {
+        self.verdict
+            .items
+            .iter()
+            .map(|i| i.kind)
+            .chain(self.verdict.flags.iter().copied())
+            .filter(|k| *k != ErrorKind::Correct)
+            .collect()
+    }
+
+    fn labels(&self) -> BTreeSet<&str> {
+        self.pairs
+            .iter()
+            .flat_map(|(g, p)| [g.as_str(), p.as_str()])
+            .filter(|l| *l != NOTHING)
+            .collect()
+    }
+}
+
+fn pairs(v: &Verdict) -> Vec<(String, String)> {
+    let label = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|x| item_label(v.task, x))
+            .unwrap_or_else(|| NOTHING.to_string())
+    };
+    v.items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                ErrorKind::Correct
+                    | ErrorKind::WrongType
+                    | ErrorKind::Missing
+                    | ErrorKind::Spurious
+                    | ErrorKind::WrongBoundary
+            )
+        })
+        .map(|i| (label(&i.gold), label(&i.pred)))
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Confusion {
+    pub dataset: Option<String>,
+    pub labels: Vec<String>,
+    /// Example indices behind each (gold, predicted) cell.
+    pub cells: BTreeMap<(usize, usize), Vec<usize>>,
+    pub row: usize,
+    pub col: usize,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub run: Option<RunId>,
+    pub examples: Vec<Example>,
+    pub visible: Vec<usize>,
+    pub cursor: Cursor,
+    pub datasets: Vec<String>,
+    pub labels: Vec<String>,
+    pub filter_dataset: Option<String>,
+    pub filter_kind: Option<ErrorKind>,
+    pub filter_label: Option<String>,
+    /// A narrowing from elsewhere (a Compare cell, a confusion cell): these example indices.
+    pub only: Option<(Vec<usize>, String)>,
+    pub confusion: Option<Confusion>,
+    pub gold_edit: Option<TextInput>,
+}
+
+/// The cycle order of the kind filter: every error category, then back to all.
+const KIND_CYCLE: [ErrorKind; 10] = [
+    ErrorKind::WrongType,
+    ErrorKind::WrongBoundary,
+    ErrorKind::Missing,
+    ErrorKind::Spurious,
+    ErrorKind::LabelNotInOptions,
+    ErrorKind::SpanNotInText,
+    ErrorKind::Unparsable,
+    ErrorKind::Repetition,
+    ErrorKind::Empty,
+    ErrorKind::Truncated,
+];
+
+fn cycle<T: Clone + PartialEq>(current: &Option<T>, all: &[T]) -> Option<T> {
+    match current {
+        None => all.first().cloned(),
+        Some(c) => all
+            .iter()
+            .position(|x| x == c)
+            .and_then(|i| all.get(i + 1).cloned()),
+    }
+}
+
+impl State {
+    /// Loads run `id`'s predictions with the gold corrections in force.
+    pub fn open(&mut self, id: RunId, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        let loaded = store
+            .predictions(id, None)
+            .and_then(|p| Ok((p, store.gold_state()?)));
+        let (predictions, gold) = match loaded {
+            Ok(x) => x,
+            Err(e) => return ctx.status.error(e),
+        };
+        let keep = self.run == Some(id);
+        self.run = Some(id);
+        self.examples = corrected_lines(&predictions, &gold.corrections())
+            .into_iter()
+            .map(|(line, corrected)| {
+                let v = verdict(&line, Mode::Compat);
+                Example {
+                    key: crate::ie::dataset_key(line.task, &line.dataset),
+                    id: line.id.clone(),
+                    gold: line.ground_truth.clone(),
+                    prediction: line.prediction.clone(),
+                    corrected,
+                    pairs: pairs(&v),
+                    verdict: v,
+                }
+            })
+            .collect();
+        self.datasets = self
+            .examples
+            .iter()
+            .map(|e| e.key.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        self.labels = self
+            .examples
+            .iter()
+            .flat_map(|e| e.labels())
+            .map(str::to_string)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !keep {
+            self.filter_dataset = None;
+            self.filter_kind = None;
+            self.filter_label = None;
+            self.only = None;
+            self.cursor = Cursor::default();
+        }
+        self.apply_filters();
+        if self.examples.is_empty() {
+            ctx.status
+                .info(format!("run {id} has no stored predictions yet"));
+        }
+    }
+
+    /// Narrows to the examples of `ids` (`TASK/dataset` and id pairs from Compare).
+    pub fn only(&mut self, ids: Vec<(String, String)>, what: String) {
+        let idx: Vec<usize> = self
+            .examples
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| ids.iter().any(|(k, i)| *k == e.key && *i == e.id))
+            .map(|(i, _)| i)
+            .collect();
+        self.only = Some((idx, what));
+        self.cursor = Cursor::default();
+        self.apply_filters();
+    }
+
+    pub fn apply_filters(&mut self) {
+        let only = self.only.as_ref().map(|o| &o.0);
+        self.visible = (0..self.examples.len())
+            .filter(|i| only.is_none_or(|o| o.contains(i)))
+            .filter(|&i| {
+                let e = &self.examples[i];
+                self.filter_dataset.as_ref().is_none_or(|d| &e.key == d)
+                    && self.filter_kind.is_none_or(|k| e.kinds().contains(&k))
+                    && self
+                        .filter_label
+                        .as_ref()
+                        .is_none_or(|l| e.labels().contains(l.as_str()))
+            })
+            .collect();
+        self.cursor.clamp(self.visible.len());
+        if self.confusion.is_some() {
+            self.confusion = Some(self.build_confusion());
+        }
+    }
+
+    pub fn selected(&self) -> Option<&Example> {
+        self.visible
+            .get(self.cursor.selected)
+            .map(|&i| &self.examples[i])
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.gold_edit.is_some()
+    }
+
+    pub fn click(&mut self, line: usize) {
+        self.cursor.click(line, self.visible.len(), 20);
+    }
+
+    /// The confusion matrix of one dataset (the dataset filter's, else the selected
+    /// example's) over the examples in view. Predicted labels the gold never uses are pooled
+    /// as `other`, so a model's invented labels cannot crowd the matrix.
+    fn build_confusion(&self) -> Confusion {
+        let dataset = self
+            .filter_dataset
+            .clone()
+            .or_else(|| self.selected().map(|e| e.key.clone()));
+        let in_view: Vec<usize> = self
+            .visible
+            .iter()
+            .copied()
+            .filter(|&i| dataset.as_ref().is_none_or(|d| &self.examples[i].key == d))
+            .collect();
+        let gold: BTreeSet<&str> = in_view
+            .iter()
+            .flat_map(|&i| self.examples[i].pairs.iter().map(|p| p.0.as_str()))
+            .filter(|l| *l != NOTHING)
+            .collect();
+        let mut labels: Vec<String> = gold.iter().map(|l| l.to_string()).collect();
+        labels.push(OTHER.to_string());
+        labels.push(NOTHING.to_string());
+        let at = |l: &str| {
+            labels
+                .iter()
+                .position(|x| x == l)
+                .unwrap_or(labels.len() - 2)
+        };
+        let mut cells: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for &i in &in_view {
+            for (g, p) in &self.examples[i].pairs {
+                let list = cells.entry((at(g), at(p))).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        Confusion {
+            dataset,
+            labels,
+            cells,
+            row: 0,
+            col: 0,
+        }
+    }
+
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+        if let Some(c) = self.confusion.as_mut() {
+            let n = c.labels.len();
+            match a {
+                Action::Up => c.row = c.row.saturating_sub(1),
+                Action::Down => c.row = (c.row + 1).min(n.saturating_sub(1)),
+                Action::Left => c.col = c.col.saturating_sub(1),
+                Action::Right => c.col = (c.col + 1).min(n.saturating_sub(1)),
+                Action::Open => {
+                    let cell = c.cells.get(&(c.row, c.col)).cloned().unwrap_or_default();
+                    let what = format!("gold {} → predicted {}", c.labels[c.row], c.labels[c.col]);
+                    self.confusion = None;
+                    ctx.status.info(format!("{} examples: {what}", cell.len()));
+                    self.only = Some((cell, what));
+                    self.cursor = Cursor::default();
+                    self.apply_filters();
+                }
+                Action::Confusion | Action::Back => self.confusion = None,
+                _ => {}
+            }
+            return;
+        }
+        if self.cursor.act(a, self.visible.len()) {
+            return;
+        }
+        match a {
+            Action::FilterDataset => {
+                self.filter_dataset = cycle(&self.filter_dataset, &self.datasets);
+                self.apply_filters();
+            }
+            Action::FilterKind => {
+                self.filter_kind = cycle(&self.filter_kind, &KIND_CYCLE);
+                self.apply_filters();
+            }
+            Action::FilterLabel => {
+                self.filter_label = cycle(&self.filter_label, &self.labels);
+                self.apply_filters();
+            }
+            Action::Back => {
+                self.only = None;
+                self.filter_dataset = None;
+                self.filter_kind = None;
+                self.filter_label = None;
+                self.apply_filters();
+            }
+            Action::Confusion => self.confusion = Some(self.build_confusion()),
+            Action::NextSame => self.next_same(ctx),
+            Action::Edit => {
+                if let Some(e) = self.selected() {
+                    self.gold_edit = Some(TextInput::new(&e.gold));
+                }
+            }
+            Action::Undo => self.gold_change(ctx, true),
+            Action::Redo => self.gold_change(ctx, false),
+            _ => {}
+        }
+    }
+
+    /// The next example in view sharing the first error category of the selected one.
+    fn next_same(&mut self, ctx: &mut Ctx) {
+        let Some(kind) = self
+            .filter_kind
+            .or_else(|| self.selected().and_then(|e| e.kinds().into_iter().next()))
+        else {
+            return ctx.status.info("the selected example has no error");
+        };
+        let n = self.visible.len();
+        for step in 1..=n {
+            let j = (self.cursor.selected + step) % n;
+            if self.examples[self.visible[j]].kinds().contains(&kind) {
+                self.cursor.selected = j;
+                return ctx.status.info(format!("next {}", kind.as_str()));
+            }
+        }
+        ctx.status
+            .info(format!("no other {} example", kind.as_str()));
+    }
+
+    fn gold_change(&mut self, ctx: &mut Ctx, undo: bool) {
+        let store = ctx.engine.store();
+        let done = if undo {
+            store.gold_undo()
+        } else {
+            store.gold_redo()
+        };
+        match done {
+            Ok(Some(entry)) => {
+                self.after_gold_change(ctx);
+                ctx.status.info(format!(
+                    "{} gold edit {}; gold version {}",
+                    if undo { "undid" } else { "redid" },
+                    match entry.event {
+                        crate::store::gold::GoldEvent::Undo { of }
+                        | crate::store::gold::GoldEvent::Redo { of } => of,
+                        _ => entry.seq,
+                    },
+                    entry.seq
+                ));
+            }
+            Ok(None) => ctx.status.info(if undo {
+                "nothing to undo"
+            } else {
+                "nothing to redo"
+            }),
+            Err(e) => ctx.status.error(e),
+        }
+    }
+
+    /// Reloads the verdicts and re-scores the run against the gold now in force.
+    fn after_gold_change(&mut self, ctx: &mut Ctx) {
+        if let Some(id) = self.run {
+            self.open(id, ctx);
+            if let Err(e) = rescore_run(ctx.engine.store(), id) {
+                ctx.status.error(e);
+            }
+        }
+    }
+
+    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
+        let Some(input) = self.gold_edit.as_mut() else {
+            return;
+        };
+        match input.key(k) {
+            Edit::Submit => {
+                let after = input.text.clone();
+                self.gold_edit = None;
+                let Some(e) = self.selected().cloned() else {
+                    return;
+                };
+                if after == e.gold {
+                    return ctx.status.info("gold unchanged");
+                }
+                match ctx.engine.store().gold_edit(&e.key, &e.id, &e.gold, &after) {
+                    Ok(entry) => {
+                        self.after_gold_change(ctx);
+                        ctx.status.info(format!(
+                            "gold of {} #{} corrected (gold version {}); run re-scored",
+                            e.key, e.id, entry.seq
+                        ));
+                    }
+                    Err(err) => ctx.status.error(err),
+                }
+            }
+            Edit::Cancel => self.gold_edit = None,
+            _ => {}
+        }
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let Some(run) = s.run else {
+        f.render_widget(
+            text_panel(
+                "Inspect",
+                vec![Line::from(
+                    "Select a run on the Runs screen and press enter.",
+                )],
+                false,
+                t,
+            ),
+            area,
+        );
+        return;
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(area);
+    let filters = [
+        s.filter_dataset.clone().map(|d| format!("dataset {d}")),
+        s.filter_kind.map(|k| format!("kind {}", k.as_str())),
+        s.filter_label.clone().map(|l| format!("label {l}")),
+        s.only.as_ref().map(|o| o.1.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    let title = format!(
+        "Run {run}: {} of {} examples{}",
+        s.visible.len(),
+        s.examples.len(),
+        if filters.is_empty() {
+            String::new()
+        } else {
+            format!(" · {filters}")
+        }
+    );
+    let rows: Vec<Row> = s
+        .visible
+        .iter()
+        .map(|&i| {
+            let e = &s.examples[i];
+            let kinds = e.kinds();
+            let (mark, colour) = match kinds.iter().next() {
+                None => ("✓".to_string(), t.correct),
+                Some(k) => (k.as_str().to_string(), t.kind(*k)),
+            };
+            Row::new(vec![
+                Cell::from(format!("{}{}", e.id, if e.corrected { "*" } else { "" })),
+                Cell::from(e.key.clone()),
+                Cell::from(Span::styled(
+                    if kinds.len() > 1 {
+                        format!("{mark} +{}", kinds.len() - 1)
+                    } else {
+                        mark
+                    },
+                    Style::default().fg(colour),
+                )),
+            ])
+        })
+        .collect();
+    let mut state = TableState::default().with_selected(Some(s.cursor.selected));
+    f.render_stateful_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(6),
+                Constraint::Min(10),
+                Constraint::Length(17),
+            ],
+        )
+        .header(Row::new(vec!["id", "dataset", "verdict"]).style(t.dimmed()))
+        .block(block(title, s.confusion.is_none(), t))
+        .row_highlight_style(t.selected()),
+        left,
+        &mut state,
+    );
+    if let Some(c) = &s.confusion {
+        draw_confusion(f, right, c, t);
+        return;
+    }
+    let Some(e) = s.selected() else {
+        f.render_widget(
+            text_panel("Example", vec![Line::from("No example matches.")], false, t),
+            right,
+        );
+        return;
+    };
+    let [items, raw] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
+    let rows: Vec<Row> = e
+        .verdict
+        .items
+        .iter()
+        .map(|i| {
+            let c = t.kind(i.kind);
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    i.gold.clone().unwrap_or_default(),
+                    Style::default().fg(t.gold),
+                )),
+                Cell::from(Span::styled(
+                    i.pred.clone().unwrap_or_default(),
+                    Style::default().fg(t.prediction),
+                )),
+                Cell::from(Span::styled(
+                    if i.kind == ErrorKind::Correct {
+                        "matched"
+                    } else {
+                        i.kind.as_str()
+                    },
+                    Style::default().fg(c).add_modifier(Modifier::BOLD),
+                )),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Percentage(40),
+                Constraint::Percentage(40),
+                Constraint::Min(10),
+            ],
+        )
+        .header(Row::new(vec!["gold", "predicted", "verdict"]).style(t.dimmed()))
+        .block(block(format!("{} #{}", e.key, e.id), false, t)),
+        items,
+    );
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("gold: ", t.dimmed()),
+            Span::styled(e.gold.clone(), Style::default().fg(t.gold)),
+        ]),
+        Line::from(vec![
+            Span::styled("raw:  ", t.dimmed()),
+            Span::styled(e.prediction.clone(), Style::default().fg(t.prediction)),
+        ]),
+    ];
+    if !e.verdict.flags.is_empty() {
+        let flags: Vec<&str> = e.verdict.flags.iter().map(|k| k.as_str()).collect();
+        lines.push(Line::styled(
+            format!("flags: {}", flags.join(", ")),
+            Style::default().fg(t.malformed),
+        ));
+    }
+    if let Some(input) = &s.gold_edit {
+        lines.push(Line::from(vec![
+            Span::styled("new gold: ", Style::default().fg(t.focus)),
+            Span::raw(input.with_cursor()),
+        ]));
+    }
+    f.render_widget(
+        text_panel("Gold and generated text", lines, s.gold_edit.is_some(), t),
+        raw,
+    );
+}
+
+fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
+    let w = c
+        .labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 6) as u16;
+    let short = |l: &str| l.chars().take(w as usize).collect::<String>();
+    let mut header = vec![Cell::from("gold \\ pred")];
+    header.extend(c.labels.iter().map(|l| Cell::from(short(l))));
+    let rows: Vec<Row> = c
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(r, l)| {
+            let mut cells = vec![Cell::from(Span::styled(
+                short(l),
+                Style::default().fg(t.gold),
+            ))];
+            for col in 0..c.labels.len() {
+                let n = c.cells.get(&(r, col)).map_or(0, Vec::len);
+                let mut style = if r == col {
+                    Style::default().fg(t.correct)
+                } else if n > 0 {
+                    Style::default().fg(t.wrong_type)
+                } else {
+                    t.dimmed()
+                };
+                if (r, col) == (c.row, c.col) {
+                    style = t.selected();
+                }
+                cells.push(Cell::from(Span::styled(n.to_string(), style)));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(w.max(11))];
+    widths.extend(c.labels.iter().map(|_| Constraint::Length(w)));
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header).style(t.dimmed()))
+            .block(block(
+                format!(
+                    "Label confusion · {} · examples per cell; enter opens them",
+                    c.dataset.as_deref().unwrap_or("all")
+                ),
+                true,
+                t,
+            )),
+        area,
+    );
+}

@@ -1,0 +1,65 @@
+//! One module per screen: its state, how actions change it, and how it is drawn.
+
+pub mod compare;
+pub mod datasets;
+pub mod export;
+pub mod inspect;
+pub mod runs;
+pub mod templates;
+
+use super::keymap::Action;
+
+/// A selected row in a list of `len` rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub selected: usize,
+}
+
+pub const PAGE: usize = 10;
+
+impl Cursor {
+    /// Moves for a movement action; false for any other action.
+    pub fn act(&mut self, a: Action, len: usize) -> bool {
+        let last = len.saturating_sub(1);
+        self.selected = match a {
+            Action::Up => self.selected.saturating_sub(1),
+            Action::Down => (self.selected + 1).min(last),
+            Action::PageUp => self.selected.saturating_sub(PAGE),
+            Action::PageDown => (self.selected + PAGE).min(last),
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => return false,
+        };
+        true
+    }
+
+    pub fn clamp(&mut self, len: usize) {
+        self.selected = self.selected.min(len.saturating_sub(1));
+    }
+
+    /// Selects row `line` of what is visible in a list of `len` rows `height` high.
+    pub fn click(&mut self, line: usize, len: usize, height: usize) {
+        let first = first_visible(self.selected, height);
+        if first + line < len {
+            self.selected = first + line;
+        }
+    }
+}
+
+/// The first row shown when row `selected` must be visible in `height` rows.
+pub fn first_visible(selected: usize, height: usize) -> usize {
+    if height == 0 {
+        return 0;
+    }
+    selected.saturating_sub(height - 1)
+}
+
+/// A fraction as a percentage with two decimals, or a dash.
+pub fn pct(x: Option<f64>) -> String {
+    x.map_or("—".to_string(), |v| format!("{:.2}", v * 100.0))
+}
+
+/// A signed difference in percentage points.
+pub fn delta(x: Option<f64>, base: Option<f64>) -> Option<f64> {
+    Some((x? - base?) * 100.0)
+}

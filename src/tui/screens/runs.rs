@@ -1,0 +1,867 @@
+//! Runs: the list of stored runs (queued, running, finished, …), a launch form, cancel and
+//! resume; the selected run's live loss chart (raw and EMA-smoothed, recent window or full
+//! history) and its per-dataset F1 table, which fills in as evaluations are stored, sortable,
+//! with Δ to a baseline run and to the paper.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Clear, Dataset, GraphType, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+use std::collections::HashMap;
+
+use super::{delta, pct, Cursor};
+use crate::data::catalog::{infer_setting, paper_score};
+use crate::eval::extract::Mode;
+use crate::ie::TaskKind;
+use crate::jobs::evaluate::stored_report;
+use crate::jobs::JobEvent;
+use crate::store::{MetricPoint, RunId, RunManifest, RunStatus, StoredScore};
+use crate::tui::app::Ctx;
+use crate::tui::keymap::Action;
+use crate::tui::text_input::{Edit, TextInput};
+use crate::tui::theme::Theme;
+use crate::tui::view::block;
+
+/// Steps the chart shows when zoomed to the recent window.
+pub const RECENT: usize = 200;
+/// EMA smoothing factor (weight of the newest point).
+pub const EMA_ALPHA: f64 = 0.1;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct F1Row {
+    pub task: TaskKind,
+    pub dataset: String,
+    pub n: u64,
+    pub score: f64,
+    pub baseline: Option<f64>,
+    /// The paper's number, as a fraction.
+    pub paper: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Dataset,
+    Score,
+    DeltaBaseline,
+    DeltaPaper,
+}
+
+impl SortBy {
+    fn next(self) -> SortBy {
+        match self {
+            SortBy::Dataset => SortBy::Score,
+            SortBy::Score => SortBy::DeltaBaseline,
+            SortBy::DeltaBaseline => SortBy::DeltaPaper,
+            SortBy::DeltaPaper => SortBy::Dataset,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Dataset => "dataset",
+            SortBy::Score => "F1",
+            SortBy::DeltaBaseline => "Δ baseline",
+            SortBy::DeltaPaper => "Δ paper",
+        }
+    }
+}
+
+/// A launch form field: a choice among fixed values, or free text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: &'static str,
+    pub flag: &'static str,
+    pub choices: Vec<String>,
+    pub choice: usize,
+    pub input: TextInput,
+}
+
+impl Field {
+    fn text(name: &'static str, flag: &'static str, value: &str) -> Field {
+        Field {
+            name,
+            flag,
+            choices: Vec::new(),
+            choice: 0,
+            input: TextInput::new(value),
+        }
+    }
+
+    fn choice(
+        name: &'static str,
+        flag: &'static str,
+        choices: Vec<String>,
+        choice: usize,
+    ) -> Field {
+        Field {
+            name,
+            flag,
+            choices,
+            choice,
+            input: TextInput::default(),
+        }
+    }
+
+    pub fn value(&self) -> String {
+        if self.choices.is_empty() {
+            self.input.text.trim().to_string()
+        } else {
+            self.choices[self.choice].clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchForm {
+    pub fields: Vec<Field>,
+    pub cursor: usize,
+    /// The `--instructions` file behind each choice of the `instructions` field.
+    pub bank_files: Vec<Option<String>>,
+}
+
+pub const KINDS: [&str; 3] = ["train", "eval", "zero-shot"];
+
+impl LaunchForm {
+    pub fn new(model: &str, data: &str, banks: &[(u32, String)]) -> LaunchForm {
+        let mut bank_names = vec!["data's own / built-in".to_string()];
+        let mut bank_files = vec![None];
+        for (v, file) in banks {
+            bank_names.push(format!("stored v{v}"));
+            bank_files.push(Some(file.clone()));
+        }
+        let newest = bank_names.len() - 1;
+        LaunchForm {
+            fields: vec![
+                Field::choice("kind", "", KINDS.iter().map(|k| k.to_string()).collect(), 0),
+                Field::text("model", "--model", model),
+                Field::text("data", "--data", data),
+                Field::choice(
+                    "config",
+                    "--config",
+                    vec!["supervised".into(), "zeroshot".into()],
+                    0,
+                ),
+                Field::choice("instructions", "--instructions", bank_names, newest),
+                Field::text("max steps", "--max-steps", "40"),
+                Field::text("learning rate", "--lr", "1e-3"),
+                Field::text("batch size", "--batch-size", "8"),
+                Field::text("save every", "--save-every", "20"),
+            ],
+            cursor: 0,
+            bank_files,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Whether a field applies to the kind chosen (evaluations take no optimiser settings).
+    pub fn applies(&self, f: &Field) -> bool {
+        self.fields[0].value() == "train"
+            || !matches!(
+                f.flag,
+                "--max-steps" | "--lr" | "--batch-size" | "--save-every"
+            )
+    }
+
+    /// The words after `ie-bench run`, exactly what the CLI would take.
+    pub fn words(&self) -> Vec<String> {
+        let mut w = vec![self.fields[0].value()];
+        for f in &self.fields[1..] {
+            if !self.applies(f) {
+                continue;
+            }
+            let value = if f.flag == "--instructions" {
+                match &self.bank_files[f.choice] {
+                    Some(file) => file.clone(),
+                    None => continue,
+                }
+            } else {
+                f.value()
+            };
+            if !value.is_empty() {
+                w.push(f.flag.to_string());
+                w.push(value);
+            }
+        }
+        w
+    }
+
+    fn key(&mut self, k: &KeyEvent) -> Edit {
+        let f = &mut self.fields[self.cursor];
+        match k.code {
+            KeyCode::Up | KeyCode::BackTab => {
+                self.cursor = self.cursor.checked_sub(1).unwrap_or(self.fields.len() - 1);
+                Edit::Moved
+            }
+            KeyCode::Down | KeyCode::Tab => {
+                self.cursor = (self.cursor + 1) % self.fields.len();
+                Edit::Moved
+            }
+            KeyCode::Left | KeyCode::Right if !f.choices.is_empty() => {
+                let n = f.choices.len();
+                f.choice = if k.code == KeyCode::Left {
+                    (f.choice + n - 1) % n
+                } else {
+                    (f.choice + 1) % n
+                };
+                Edit::Changed
+            }
+            KeyCode::Char(' ') if !f.choices.is_empty() => {
+                f.choice = (f.choice + 1) % f.choices.len();
+                Edit::Changed
+            }
+            _ if !f.choices.is_empty() => match k.code {
+                KeyCode::Enter => Edit::Submit,
+                KeyCode::Esc => Edit::Cancel,
+                _ => Edit::Ignored,
+            },
+            _ => f.input.key(k),
+        }
+    }
+}
+
+pub enum Follow {
+    Stay,
+    Inspect,
+}
+
+pub struct State {
+    pub runs: Vec<(RunId, RunManifest)>,
+    pub cursor: Cursor,
+    pub metrics: Vec<MetricPoint>,
+    pub scores: Vec<StoredScore>,
+    /// What the F1 table shows: `test`, else the newest `dev` evaluation.
+    pub table_split: String,
+    pub table_step: u64,
+    pub table: Vec<F1Row>,
+    pub dev_curve: Vec<(u64, f64)>,
+    pub baseline: Option<RunId>,
+    baseline_scores: Vec<StoredScore>,
+    pub sort: SortBy,
+    pub zoom_full: bool,
+    pub form: Option<LaunchForm>,
+    /// Newest progress counter per running run (`predict 16/200`), and planned steps.
+    pub progress: HashMap<RunId, String>,
+    pub total_steps: HashMap<RunId, u64>,
+}
+
+impl State {
+    pub fn new(ctx: &mut Ctx) -> State {
+        let mut s = State {
+            runs: Vec::new(),
+            cursor: Cursor::default(),
+            metrics: Vec::new(),
+            scores: Vec::new(),
+            table_split: String::new(),
+            table_step: 0,
+            table: Vec::new(),
+            dev_curve: Vec::new(),
+            baseline: None,
+            baseline_scores: Vec::new(),
+            sort: SortBy::Dataset,
+            zoom_full: true,
+            form: None,
+            progress: HashMap::new(),
+            total_steps: HashMap::new(),
+        };
+        s.reload(ctx);
+        s
+    }
+
+    pub fn selected_id(&self) -> Option<RunId> {
+        self.runs.get(self.cursor.selected).map(|r| r.0)
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.form.is_some()
+    }
+
+    /// Re-reads the run list and the selected run's metrics and scores.
+    pub fn reload(&mut self, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        match store.runs() {
+            Ok(mut r) => {
+                // Newest first: the run just launched is at the top.
+                r.reverse();
+                let keep = self.selected_id();
+                self.runs = r;
+                if let Some(id) = keep {
+                    if let Some(p) = self.runs.iter().position(|x| x.0 == id) {
+                        self.cursor.selected = p;
+                    }
+                }
+                self.cursor.clamp(self.runs.len());
+            }
+            Err(e) => ctx.status.error(e),
+        }
+        self.load_selected(ctx);
+    }
+
+    fn load_selected(&mut self, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        let (metrics, scores) = match self.selected_id() {
+            Some(id) => (store.metrics(id), store.scores(id)),
+            None => (Ok(Vec::new()), Ok(Vec::new())),
+        };
+        match (metrics, scores) {
+            (Ok(m), Ok(s)) => {
+                self.metrics = m;
+                self.scores = s;
+            }
+            (Err(e), _) | (_, Err(e)) => ctx.status.error(e),
+        }
+        self.baseline_scores = match self.baseline {
+            Some(b) => store.scores(b).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        self.rebuild_table();
+    }
+
+    /// The F1 table and dev curve from the stored score rows.
+    pub fn rebuild_table(&mut self) {
+        let pick = |rows: &[StoredScore]| {
+            stored_report(rows, "test", Mode::Compat, None)
+                .map(|t| ("test", t))
+                .or_else(|| stored_report(rows, "dev", Mode::Compat, None).map(|t| ("dev", t)))
+        };
+        self.table.clear();
+        self.dev_curve = dev_curve(&self.scores);
+        let Some((split, table)) = pick(&self.scores) else {
+            self.table_split.clear();
+            return;
+        };
+        self.table_split = split.to_string();
+        self.table_step = table.step;
+        let base = stored_report(&self.baseline_scores, split, Mode::Compat, None);
+        let names: Vec<&str> = table
+            .report
+            .tasks
+            .values()
+            .flat_map(|t| t.datasets.iter().map(|d| d.0.as_str()))
+            .collect();
+        let setting = infer_setting(names);
+        for (task, tr) in &table.report.tasks {
+            for (name, d) in &tr.datasets {
+                let baseline = base.as_ref().and_then(|b| {
+                    b.report
+                        .tasks
+                        .get(task)?
+                        .datasets
+                        .iter()
+                        .find(|x| &x.0 == name)
+                        .map(|x| x.1.score)
+                });
+                self.table.push(F1Row {
+                    task: *task,
+                    dataset: name.clone(),
+                    n: d.n,
+                    score: d.score,
+                    baseline,
+                    paper: paper_score(*task, name, setting).map(|p| p / 100.0),
+                });
+            }
+        }
+        self.sort_table();
+    }
+
+    fn sort_table(&mut self) {
+        let key = |r: &F1Row| -> f64 {
+            match self.sort {
+                SortBy::Dataset | SortBy::Score => r.score,
+                SortBy::DeltaBaseline => {
+                    delta(Some(r.score), r.baseline).unwrap_or(f64::NEG_INFINITY)
+                }
+                SortBy::DeltaPaper => delta(Some(r.score), r.paper).unwrap_or(f64::NEG_INFINITY),
+            }
+        };
+        match self.sort {
+            SortBy::Dataset => self.table.sort_by(|a, b| {
+                (a.task.as_str(), a.dataset.to_lowercase())
+                    .cmp(&(b.task.as_str(), b.dataset.to_lowercase()))
+            }),
+            _ => self.table.sort_by(|a, b| key(b).total_cmp(&key(a))),
+        }
+    }
+
+    pub fn on_event(&mut self, e: &JobEvent, ctx: &mut Ctx) {
+        match e {
+            JobEvent::Metric { run, point, total } => {
+                if let Some(t) = total {
+                    self.total_steps.insert(*run, *t);
+                }
+                self.progress.remove(run);
+                if self.selected_id() == Some(*run) {
+                    // Stored already; appending spares a re-read per step.
+                    self.metrics.retain(|m| m.step < point.step);
+                    self.metrics.push(point.clone());
+                }
+            }
+            JobEvent::Progress {
+                run,
+                done,
+                total,
+                what,
+            } => {
+                self.progress.insert(*run, format!("{what} {done}/{total}"));
+            }
+            JobEvent::Scores { .. }
+            | JobEvent::Predictions { .. }
+            | JobEvent::Checkpoint { .. } => self.load_selected(ctx),
+            JobEvent::Started { .. }
+            | JobEvent::Finished { .. }
+            | JobEvent::Failed { .. }
+            | JobEvent::Cancelled { .. } => {
+                if let JobEvent::Finished { run }
+                | JobEvent::Failed { run, .. }
+                | JobEvent::Cancelled { run } = e
+                {
+                    self.progress.remove(run);
+                }
+                self.reload(ctx)
+            }
+        }
+    }
+
+    pub fn click(&mut self, line: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.runs.len(), 8);
+        self.load_selected(ctx);
+    }
+
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Follow {
+        if self.cursor.act(a, self.runs.len()) {
+            self.load_selected(ctx);
+            return Follow::Stay;
+        }
+        let id = self.selected_id();
+        match a {
+            Action::Open if id.is_some() => return Follow::Inspect,
+            Action::NewRun => self.open_form(ctx),
+            Action::CancelRun => {
+                if let Some(id) = id {
+                    match ctx.engine.cancel(id) {
+                        Ok(()) => ctx.status.info(format!("cancelling run {id}")),
+                        Err(e) => ctx.status.error(e),
+                    }
+                    self.reload(ctx);
+                }
+            }
+            Action::ResumeRun => {
+                if let Some(id) = id {
+                    match ctx.engine.resume(id) {
+                        Ok(()) => ctx.status.info(format!("run {id} queued to resume")),
+                        Err(e) => ctx.status.error(e),
+                    }
+                    self.reload(ctx);
+                }
+            }
+            Action::Baseline => {
+                self.baseline = if self.baseline == id { None } else { id };
+                match self.baseline {
+                    Some(b) => ctx.status.info(format!("baseline: run {b}")),
+                    None => ctx.status.info("no baseline"),
+                }
+                self.load_selected(ctx);
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.sort_table();
+                ctx.status
+                    .info(format!("F1 table sorted by {}", self.sort.label()));
+            }
+            Action::Zoom => self.zoom_full = !self.zoom_full,
+            _ => {}
+        }
+        Follow::Stay
+    }
+
+    fn open_form(&mut self, ctx: &mut Ctx) {
+        let model = match ctx.engine.default_model(&ctx.ws.root) {
+            Ok(m) => m.display().to_string(),
+            Err(e) => {
+                ctx.status.error(e);
+                String::new()
+            }
+        };
+        let banks: Vec<(u32, String)> = ctx
+            .engine
+            .bank_versions()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                (
+                    t.version,
+                    ctx.engine.bank_file(t.version).display().to_string(),
+                )
+            })
+            .filter(|(_, f)| std::path::Path::new(f).is_file())
+            .collect();
+        self.form = Some(LaunchForm::new(
+            &model,
+            &ctx.ws.root.display().to_string(),
+            &banks,
+        ));
+    }
+
+    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        match form.key(k) {
+            Edit::Submit => {
+                let words = form.words();
+                match ctx.engine.launch(words.clone()) {
+                    Ok(id) => {
+                        self.form = None;
+                        ctx.status
+                            .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
+                        self.cursor.selected = 0;
+                        self.runs.insert(
+                            0,
+                            (
+                                id,
+                                ctx.engine
+                                    .store()
+                                    .run(id)
+                                    .unwrap_or_else(|_| self.runs[0].1.clone()),
+                            ),
+                        );
+                        self.reload(ctx);
+                        if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
+                            self.cursor.selected = p;
+                        }
+                        self.load_selected(ctx);
+                    }
+                    Err(e) => ctx.status.error(e),
+                }
+            }
+            Edit::Cancel => self.form = None,
+            _ => {}
+        }
+    }
+}
+
+/// Newest dev score per step: the mean of the per-task averages.
+fn dev_curve(rows: &[StoredScore]) -> Vec<(u64, f64)> {
+    let mut steps: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.split == "dev" && r.mode == "compat")
+        .map(|r| r.step)
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    steps
+        .into_iter()
+        .filter_map(|step| {
+            let at: Vec<StoredScore> = rows
+                .iter()
+                .filter(|r| r.split == "dev" && r.step == step)
+                .cloned()
+                .collect();
+            let t = stored_report(&at, "dev", Mode::Compat, None)?;
+            let avgs: Vec<f64> = t.report.tasks.values().map(|t| t.average).collect();
+            (!avgs.is_empty()).then(|| (step, avgs.iter().sum::<f64>() / avgs.len() as f64))
+        })
+        .collect()
+}
+
+/// Exponential moving average of the loss, as (step, value) points.
+pub fn ema(points: &[MetricPoint], alpha: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut acc: Option<f64> = None;
+    for p in points {
+        let v = match acc {
+            Some(a) => a + alpha * (p.loss - a),
+            None => p.loss,
+        };
+        acc = Some(v);
+        out.push((p.step as f64, v));
+    }
+    out
+}
+
+/// Axis bounds fitted to the data, with a little headroom; a flat series gets a unit range.
+pub fn fit_bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return [0.0, 1.0];
+    }
+    if hi - lo < 1e-9 {
+        return [lo - 0.5, hi + 0.5];
+    }
+    let pad = (hi - lo) * 0.05;
+    [lo - pad, hi + pad]
+}
+
+fn status_style(s: RunStatus, t: &Theme) -> Style {
+    Style::default().fg(match s {
+        RunStatus::Finished => t.correct,
+        RunStatus::Running => t.focus,
+        RunStatus::Queued => t.dim,
+        RunStatus::Failed => t.error,
+        RunStatus::Cancelled | RunStatus::Interrupted => t.warning,
+    })
+}
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    let [list, chart] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    draw_list(f, list, s, t);
+    draw_chart(f, chart, s, t);
+    draw_table(f, bottom, s, t);
+    if let Some(form) = &s.form {
+        draw_form(f, area, form, t);
+    }
+}
+
+fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let rows: Vec<Row> = s
+        .runs
+        .iter()
+        .map(|(id, m)| {
+            let mark = if s.baseline == Some(*id) { "B" } else { " " };
+            let progress = match (m.status, s.progress.get(id)) {
+                (RunStatus::Running, Some(p)) => p.clone(),
+                (RunStatus::Running, None) if m.kind == crate::store::RunKind::Train => {
+                    let step = s
+                        .metrics
+                        .last()
+                        .filter(|_| s.runs.get(s.cursor.selected).map(|r| r.0) == Some(*id))
+                        .map(|p| p.step);
+                    match (step, s.total_steps.get(id)) {
+                        (Some(st), Some(total)) => format!("step {st}/{total}"),
+                        _ => String::new(),
+                    }
+                }
+                _ => crate::store::format_time(m.created)
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
+            };
+            Row::new(vec![
+                Span::raw(format!("{mark}{id:>3}")),
+                Span::raw(m.kind.as_str()),
+                Span::styled(m.status.as_str(), status_style(m.status, t)),
+                Span::styled(progress, t.dimmed()),
+            ])
+        })
+        .collect();
+    let mut state = TableState::default().with_selected(Some(s.cursor.selected));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(4),
+            Constraint::Length(9),
+            Constraint::Length(11),
+            Constraint::Min(8),
+        ],
+    )
+    .header(Row::new(vec!["  id", "kind", "status", "progress / created"]).style(t.dimmed()))
+    .block(block(
+        format!("Runs ({})", s.runs.len()),
+        s.form.is_none(),
+        t,
+    ))
+    .row_highlight_style(t.selected());
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let points: &[MetricPoint] = if s.zoom_full || s.metrics.len() <= RECENT {
+        &s.metrics
+    } else {
+        &s.metrics[s.metrics.len() - RECENT..]
+    };
+    let title = match s.metrics.last() {
+        Some(p) => format!(
+            "Loss {} · step {} · {:.4} (EMA {:.4})",
+            if s.zoom_full { "(all)" } else { "(recent)" },
+            p.step,
+            p.loss,
+            ema(&s.metrics, EMA_ALPHA).last().map_or(p.loss, |e| e.1)
+        ),
+        None => "Loss (no points yet)".to_string(),
+    };
+    if points.is_empty() {
+        f.render_widget(Paragraph::new("").block(block(title, false, t)), area);
+        return;
+    }
+    let raw: Vec<(f64, f64)> = points.iter().map(|p| (p.step as f64, p.loss)).collect();
+    // Smoothed over the full history, then cut to the window, so zooming does not restart it.
+    let all_smooth = ema(&s.metrics, EMA_ALPHA);
+    let smooth: Vec<(f64, f64)> = all_smooth[all_smooth.len() - raw.len()..].to_vec();
+    let x = fit_bounds(raw.iter().map(|p| p.0));
+    let y = fit_bounds(raw.iter().map(|p| p.1).chain(smooth.iter().map(|p| p.1)));
+    let datasets = vec![
+        Dataset::default()
+            .name("loss")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.loss))
+            .data(&raw),
+        Dataset::default()
+            .name(format!("EMA {EMA_ALPHA}"))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.smoothed))
+            .data(&smooth),
+    ];
+    let label = |v: f64| Span::styled(format!("{v:.2}"), t.dimmed());
+    let chart = Chart::new(datasets)
+        .block(block(title, false, t))
+        .x_axis(Axis::default().bounds(x).labels(vec![
+            Span::styled(format!("{:.0}", x[0].max(0.0)), t.dimmed()),
+            Span::styled(format!("{:.0}", x[1]), t.dimmed()),
+        ]))
+        .y_axis(Axis::default().bounds(y).labels(vec![
+            label(y[0]),
+            label((y[0] + y[1]) / 2.0),
+            label(y[1]),
+        ]));
+    f.render_widget(chart, area);
+}
+
+fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let d = |v: Option<f64>| -> Span {
+        match v {
+            Some(x) => Span::styled(
+                format!("{x:+.2}"),
+                Style::default().fg(if x >= 0.0 { t.better } else { t.worse }),
+            ),
+            None => Span::styled("—", t.dimmed()),
+        }
+    };
+    let rows: Vec<Row> = s
+        .table
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                Span::raw(r.task.as_str()),
+                Span::raw(r.dataset.clone()),
+                Span::raw(r.n.to_string()),
+                Span::styled(
+                    pct(Some(r.score)),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(pct(r.baseline)),
+                d(delta(Some(r.score), r.baseline)),
+                Span::raw(pct(r.paper)),
+                d(delta(Some(r.score), r.paper)),
+            ])
+        })
+        .collect();
+    let curve = match s.dev_curve.last() {
+        Some((step, v)) if s.dev_curve.len() > 1 => format!(
+            " · dev F1 by step: {}",
+            s.dev_curve
+                .iter()
+                .map(|(st, v)| format!("{st}:{:.1}", v * 100.0))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Some((step, v)) => format!(" · dev F1 at step {step}: {:.2}", v * 100.0),
+        None => String::new(),
+    };
+    let title = if s.table.is_empty() {
+        "F1 (no scores stored yet)".to_string()
+    } else {
+        format!(
+            "F1 · {} at step {} · sorted by {}{curve}",
+            s.table_split,
+            s.table_step,
+            s.sort.label()
+        )
+    };
+    let base = s
+        .baseline
+        .map_or("base".to_string(), |b| format!("run {b}"));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(4),
+            Constraint::Min(12),
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(7),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "task".to_string(),
+            "dataset".into(),
+            "n".into(),
+            "F1".into(),
+            base,
+            "Δ".into(),
+            "paper".into(),
+            "Δ".into(),
+        ])
+        .style(t.dimmed()),
+    )
+    .block(block(title, false, t));
+    f.render_widget(table, area);
+}
+
+fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {
+    let w = area.width.saturating_sub(4).min(76);
+    let h = (form.fields.len() as u16 + 4).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, rect);
+    let mut lines = Vec::new();
+    for (i, field) in form.fields.iter().enumerate() {
+        let focused = i == form.cursor;
+        let value = if !field.choices.is_empty() {
+            format!("‹ {} ›", field.value())
+        } else if focused {
+            field.input.with_cursor()
+        } else {
+            field.input.text.clone()
+        };
+        let style = if !form.applies(field) {
+            t.dimmed()
+        } else if focused {
+            t.selected()
+        } else {
+            t.base()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:>14}  ", field.name),
+                if focused {
+                    Style::default().fg(t.focus)
+                } else {
+                    t.dimmed()
+                },
+            ),
+            Span::styled(value, style),
+        ]));
+    }
+    lines.push(Line::styled(
+        "↑↓ field · ←→ choice · type to edit · enter launch · esc close",
+        t.dimmed(),
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block("New run", true, t))
+            .style(t.base()),
+        rect,
+    );
+}

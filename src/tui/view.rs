@@ -1,0 +1,174 @@
+//! Drawing: a pure function of the `App` state. Screens draw their own body; this module
+//! draws the frame around them (tabs, message line, key hints, help overlay).
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Screen};
+use super::keymap::Action;
+use super::screens;
+use super::theme::Theme;
+
+pub fn tab_label(s: Screen) -> String {
+    let n = Screen::ALL.iter().position(|x| *x == s).unwrap_or(0) + 1;
+    format!(" {n} {} ", s.title())
+}
+
+pub fn block<'a>(title: impl Into<String>, focused: bool, t: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(focused))
+        .title(Span::styled(
+            format!(" {} ", title.into()),
+            Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+        ))
+}
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let t = &app.theme;
+    let area = f.area();
+    f.render_widget(Block::default().style(t.base()), area);
+    let [tabs, body, status, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut spans = Vec::new();
+    for s in Screen::ALL {
+        let style = if s == app.screen {
+            t.selected()
+        } else {
+            t.dimmed()
+        };
+        spans.push(Span::styled(tab_label(s), style));
+        spans.push(Span::raw(" "));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    match app.screen {
+        Screen::Datasets => screens::datasets::draw(f, body, &app.datasets, &app.ws, t),
+        Screen::Templates => screens::templates::draw(f, body, &app.templates, t),
+        Screen::Runs => screens::runs::draw(f, body, &app.runs, t),
+        Screen::Inspect => screens::inspect::draw(f, body, &app.inspect, t),
+        Screen::Compare => screens::compare::draw(f, body, &app.compare, t),
+        Screen::Export => screens::export::draw(f, body, &app.export, t),
+    }
+    let style = Style::default().fg(if app.status.error { t.error } else { t.status });
+    f.render_widget(
+        Paragraph::new(Span::styled(app.status.text.clone(), style)),
+        status,
+    );
+    f.render_widget(
+        Paragraph::new(Span::styled(hint_line(app), t.dimmed())),
+        hints,
+    );
+    if app.help {
+        draw_help(f, area, app);
+    }
+}
+
+/// The screen's most useful keys, from the keymap in force.
+fn hint_line(app: &App) -> String {
+    let k = |a| app.keymap.key_of(a);
+    let screen: &[(Action, &str)] = match app.screen {
+        Screen::Datasets => &[(Action::Search, "search"), (Action::Open, "open hit")],
+        Screen::Templates => &[
+            (Action::Edit, "edit"),
+            (Action::Save, "save version"),
+            (Action::Revert, "revert"),
+            (Action::NextExample, "example"),
+        ],
+        Screen::Runs => &[
+            (Action::NewRun, "new run"),
+            (Action::CancelRun, "cancel"),
+            (Action::ResumeRun, "resume"),
+            (Action::Baseline, "baseline"),
+            (Action::Sort, "sort"),
+            (Action::Zoom, "zoom"),
+            (Action::Open, "inspect"),
+        ],
+        Screen::Inspect => &[
+            (Action::FilterKind, "kind"),
+            (Action::FilterDataset, "dataset"),
+            (Action::FilterLabel, "label"),
+            (Action::NextSame, "next same"),
+            (Action::Confusion, "confusion"),
+            (Action::Edit, "fix gold"),
+            (Action::Undo, "undo"),
+        ],
+        Screen::Compare => &[(Action::Left, "column"), (Action::Open, "examples")],
+        Screen::Export => &[
+            (Action::Mark, "mark"),
+            (Action::Format, "format"),
+            (Action::Write, "write"),
+        ],
+    };
+    let mut parts: Vec<String> = screen
+        .iter()
+        .map(|(a, what)| format!("{} {what}", k(*a)))
+        .collect();
+    parts.push(format!("{} help", k(Action::Help)));
+    parts.push(format!("{} quit", k(Action::Quit)));
+    parts.join(" · ")
+}
+
+fn draw_help(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let lines = app.keymap.help_lines();
+    let w = area.width.saturating_sub(4).min(90);
+    let h = area.height.saturating_sub(2).min(lines.len() as u16 + 3);
+    let rect = Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, rect);
+    let key_w = lines
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(8) as u16;
+    let rows: Vec<Row> = lines
+        .into_iter()
+        .map(|(k, what)| {
+            Row::new(vec![
+                Span::styled(k, Style::default().fg(t.focus)),
+                Span::raw(what),
+            ])
+        })
+        .collect();
+    let table = Table::new(rows, [Constraint::Length(key_w), Constraint::Min(10)])
+        .block(block(
+            "Keys (from the active keymap; any key closes)",
+            true,
+            t,
+        ))
+        .style(t.base());
+    f.render_widget(table, rect);
+}
+
+/// A paragraph of lines in a titled block, wrapped.
+pub fn text_panel<'a>(
+    title: &str,
+    lines: Vec<Line<'a>>,
+    focused: bool,
+    t: &Theme,
+) -> Paragraph<'a> {
+    Paragraph::new(lines)
+        .block(block(title, focused, t))
+        .wrap(Wrap { trim: false })
+}
+
+/// A path as the user would type it: relative to the working directory when inside it.
+pub fn short_path(p: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(|r| r.display().to_string()))
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| p.display().to_string())
+}

@@ -1,0 +1,203 @@
+//! The data the TUI browses: every dataset of one IE INSTRUCTIONS root, loaded once, with the
+//! per-split figures the Datasets screen shows. Pure: files in, plain values out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::data::dataset::{list_datasets, summarize, DatasetLocation};
+use crate::data::TaskLabels;
+use crate::ie::{Gold, Record, Split, TaskKind};
+
+pub struct DatasetView {
+    pub task: TaskKind,
+    pub name: String,
+    pub location: DatasetLocation,
+    pub labels: Option<TaskLabels>,
+    /// Records per split; `None` where the split file is absent.
+    pub splits: [Option<Vec<Record>>; 3],
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl DatasetView {
+    pub fn records(&self, split: Split) -> &[Record] {
+        self.splits[split as usize].as_deref().unwrap_or(&[])
+    }
+
+    /// `TASK/Name`.
+    pub fn key(&self) -> String {
+        crate::ie::dataset_key(self.task, &self.name)
+    }
+
+    /// The options a prompt lists, as names.
+    pub fn label_names(&self) -> Vec<String> {
+        match &self.labels {
+            Some(TaskLabels::List(l)) => l.clone(),
+            Some(TaskLabels::EventMap(m)) => m.keys().cloned().collect(),
+            Some(TaskLabels::EventPair { types, .. }) => {
+                types.split(',').map(|s| s.trim().to_string()).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The labels a record's gold uses (entity, relation or event types), in record order.
+pub fn record_labels(r: &Record) -> Vec<&str> {
+    match &r.gold {
+        Gold::Entities(e) => e.iter().map(|x| x.kind.as_str()).collect(),
+        Gold::Relations(rs) => rs.iter().map(|x| x.kind.as_str()).collect(),
+        Gold::Events(ev) => ev.iter().map(|x| x.kind.as_str()).collect(),
+    }
+}
+
+/// Label counts over records, most frequent first (ties by name).
+pub fn label_distribution(records: &[Record]) -> Vec<(String, u64)> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in records {
+        for l in record_labels(r) {
+            *counts.entry(l).or_default() += 1;
+        }
+    }
+    let mut v: Vec<(String, u64)> = counts
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+pub struct Workspace {
+    pub root: PathBuf,
+    pub datasets: Vec<DatasetView>,
+    /// Datasets that could not be listed at all (the root's own problems).
+    pub errors: Vec<String>,
+}
+
+impl Workspace {
+    /// Every dataset under `root`; a bad file becomes an error line on its dataset, never a
+    /// failure of the whole tree.
+    pub fn load(root: &Path) -> Workspace {
+        let locations = match list_datasets(root) {
+            Ok(l) => l,
+            Err(e) => {
+                return Workspace {
+                    root: root.to_path_buf(),
+                    datasets: Vec::new(),
+                    errors: vec![e.to_string()],
+                }
+            }
+        };
+        let datasets = locations
+            .into_iter()
+            .map(|loc| {
+                let summary = summarize(&loc, root);
+                let labels = loc.task_labels().ok();
+                let splits = Split::ALL.map(|s| loc.read_split(s).ok());
+                DatasetView {
+                    task: loc.task,
+                    name: loc.name.clone(),
+                    labels,
+                    splits,
+                    warnings: summary.warnings.iter().map(ToString::to_string).collect(),
+                    errors: summary.errors,
+                    location: loc,
+                }
+            })
+            .collect();
+        Workspace {
+            root: root.to_path_buf(),
+            datasets,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn total_records(&self) -> usize {
+        self.datasets
+            .iter()
+            .map(|d| {
+                Split::ALL
+                    .iter()
+                    .map(|s| d.records(*s).len())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// The first dataset of a task (or of its main task, whose data auxiliary tasks reuse).
+    pub fn first_of(&self, task: TaskKind) -> Option<&DatasetView> {
+        self.datasets
+            .iter()
+            .find(|d| d.task == task)
+            .or_else(|| self.datasets.iter().find(|d| d.task == task.main_task()))
+    }
+}
+
+/// The exact model input for one record with `instruction` (SPEC §2.2: rendered template,
+/// then the sentence formatted in as the official collator does).
+pub fn model_input(
+    d: &DatasetView,
+    instruction: &str,
+    split: Split,
+    index: usize,
+) -> Result<String, crate::data::DataError> {
+    use crate::prompt::render::{fill, render, RecordRef, Substitution};
+    let record = d.records(split).get(index).ok_or_else(|| {
+        crate::data::DataError::field(d.location.split_path(split), index, "", "no such record")
+    })?;
+    let labels = d.labels.as_ref().ok_or_else(|| {
+        crate::data::DataError::field(
+            d.location.labels_path.clone(),
+            0,
+            "",
+            "labels could not be read",
+        )
+    })?;
+    let at = RecordRef {
+        path: &d.location.split_path(split),
+        index,
+    };
+    let r = render(d.task, labels, instruction, record, &at)?;
+    Ok(fill(&r.template, &record.sentence, Substitution::Compat))
+}
+
+/// Prompt lengths in tokens for (a sample of) a split, against the model's maximum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lengths {
+    pub measured: usize,
+    pub of: usize,
+    pub mean: f64,
+    pub max: usize,
+    pub over: usize,
+    pub limit: usize,
+}
+
+/// At most this many records are tokenized per split, evenly spaced, so a keypress stays fast.
+pub const LENGTH_SAMPLE: usize = 500;
+
+pub fn prompt_lengths(
+    d: &DatasetView,
+    split: Split,
+    instruction: &str,
+    tok: &crate::model::TextTokenizer,
+    limit: usize,
+) -> Option<Lengths> {
+    let n = d.records(split).len();
+    if n == 0 {
+        return None;
+    }
+    let step = n.div_ceil(LENGTH_SAMPLE).max(1);
+    let mut lens = Vec::new();
+    for i in (0..n).step_by(step) {
+        let text = model_input(d, instruction, split, i).ok()?;
+        lens.push(tok.encode(&text).ok()?.len());
+    }
+    Some(Lengths {
+        measured: lens.len(),
+        of: n,
+        mean: lens.iter().sum::<usize>() as f64 / lens.len() as f64,
+        max: lens.iter().copied().max().unwrap_or(0),
+        over: lens.iter().filter(|l| **l > limit).count(),
+        limit,
+    })
+}

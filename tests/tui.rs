@@ -1,0 +1,427 @@
+//! The TUI driven by keys on a real store and job manager, drawn on ratatui's TestBackend:
+//! snapshots of every screen at 80×24 and 160×48, and the main flows end to end (launch a run
+//! on the sample data, watch it finish, open an error, fix a gold label, export a table).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ie_bench::eval::PredictionLine;
+use ie_bench::ie::TaskKind;
+use ie_bench::jobs::evaluate::{store_predictions, store_scores};
+use ie_bench::jobs::{JobEvent, Recorder};
+use ie_bench::store::{MetricPoint, RunKind, RunManifest, RunStatus, Store};
+use ie_bench::tui::app::{App, Screen};
+use ie_bench::tui::engine::Engine;
+use ie_bench::tui::keymap::Keymap;
+use ie_bench::tui::theme::Theme;
+use ie_bench::tui::workspace::Workspace;
+
+fn sample_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/IE_INSTRUCTIONS")
+}
+
+fn key(app: &mut App, engine: &Engine, k: &str) {
+    let ev = match k {
+        "enter" => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+        "esc" => KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+        "down" => KeyEvent::new(KeyCode::Down, KeyModifiers::NONE),
+        "right" => KeyEvent::new(KeyCode::Right, KeyModifiers::NONE),
+        "space" => KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE),
+        "ctrl-u" => KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),
+        c => {
+            let ch = c.chars().next().unwrap();
+            assert_eq!(c.chars().count(), 1, "unknown key {c}");
+            KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE)
+        }
+    };
+    app.key(engine, &ev);
+}
+
+fn keys(app: &mut App, engine: &Engine, ks: &[&str]) {
+    for k in ks {
+        key(app, engine, k);
+    }
+}
+
+fn typed(app: &mut App, engine: &Engine, text: &str) {
+    for c in text.chars() {
+        app.key(engine, &KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+}
+
+fn open_app(db: &Path) -> (Engine, App) {
+    let store = Store::open(db).unwrap();
+    let engine = Engine::new(store, db).unwrap();
+    let ws = Workspace::load(&sample_root());
+    let app = App::new(&engine, ws, Keymap::default_map(), Theme::dark());
+    (engine, app)
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| ie_bench::tui::view::draw(f, app)).unwrap();
+    term.backend().to_string()
+}
+
+fn line(task: TaskKind, dataset: &str, id: &str, gold: &str, pred: &str) -> PredictionLine {
+    PredictionLine {
+        line: 0,
+        task,
+        dataset: dataset.to_string(),
+        id: id.to_string(),
+        ground_truth: gold.to_string(),
+        prediction: pred.to_string(),
+        instruction: None,
+        sentence: None,
+        truncated: false,
+    }
+}
+
+/// Two finished runs over the same examples (a training run with a loss curve, dev and test
+/// scores; an evaluation), and a queued one; fixed times so snapshots are stable.
+fn fixture(store: &Store) {
+    let ner = |id: &str, gold: &str, pred: &str| line(TaskKind::Ner, "Tiny CoNLL", id, gold, pred);
+    let re = |id: &str, gold: &str, pred: &str| line(TaskKind::Re, "conll04-mini", id, gold, pred);
+    let gold = [
+        " person: Serena Williams; location: Melbourne",
+        " organization: Airbus; organization: Lufthansa",
+        " organization: Nobel Prize",
+        " person: Ann",
+    ];
+    let first = vec![
+        ner(
+            "0",
+            gold[0],
+            " person: Serena Williams; location: Melbourne",
+        ),
+        ner("1", gold[1], " organization: Airbus; location: Lufthansa"),
+        ner("2", gold[2], " organization: Nobel"),
+        ner("3", gold[3], " person: Ann; location: Paris"),
+        re("0", " work for: John, IBM", " work for: John, IBM"),
+        re("1", " located in: Rome, Italy", " None"),
+    ];
+    let second = vec![
+        ner("0", gold[0], " person: Serena Williams"),
+        ner(
+            "1",
+            gold[1],
+            " organization: Airbus; organization: Lufthansa",
+        ),
+        ner("2", gold[2], " organization: Nobel Prize"),
+        ner("3", gold[3], " person: Ann; location: Paris"),
+        re("0", " work for: John, IBM", " None"),
+        re("1", " located in: Rome, Italy", " located in: Rome, Italy"),
+    ];
+    let manifest = |kind, status, created| RunManifest {
+        kind,
+        status,
+        created,
+        finished: None,
+        model: Some("models/tiny".into()),
+        datasets: Vec::new(),
+        settings: serde_json::json!({}),
+        out_dir: None,
+        checkpoint: None,
+        pid: None,
+        error: None,
+        gold_version: 0,
+        templates: Vec::new(),
+    };
+    let mut quiet = |_: &JobEvent| {};
+    let a = store
+        .create_run(&manifest(
+            RunKind::Train,
+            RunStatus::Finished,
+            1_790_000_000,
+        ))
+        .unwrap();
+    let points: Vec<MetricPoint> = (1..=120u64)
+        .map(|s| MetricPoint {
+            step: s,
+            loss: 3.0 * (-(s as f64) / 40.0).exp() + 0.2 + 0.15 * ((s as f64) * 1.7).sin(),
+            lr: Some(1e-3),
+            tokens_per_s: Some(900.0),
+            epoch: None,
+        })
+        .collect();
+    store.put_metrics(a, &points).unwrap();
+    let mut rec = Recorder {
+        store,
+        run: a,
+        listener: &mut quiet,
+    };
+    store_scores(&mut rec, &first[..3], "dev", 60, 0).unwrap();
+    store_scores(&mut rec, &first, "dev", 120, 0).unwrap();
+    store_predictions(&mut rec, &first).unwrap();
+    store_scores(&mut rec, &first, "test", 120, 0).unwrap();
+    let b = store
+        .create_run(&manifest(RunKind::Eval, RunStatus::Finished, 1_790_003_600))
+        .unwrap();
+    let mut rec = Recorder {
+        store,
+        run: b,
+        listener: &mut quiet,
+    };
+    store_predictions(&mut rec, &second).unwrap();
+    store_scores(&mut rec, &second, "test", 0, 0).unwrap();
+    store
+        .create_run(&manifest(RunKind::Train, RunStatus::Queued, 1_790_007_200))
+        .unwrap();
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_screen_at_80x24_and_160x48() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    {
+        let store = Store::open(&db).unwrap();
+        fixture(&store);
+    }
+    let (engine, mut app) = open_app(&db);
+    // The database lives in a fresh temporary directory, and the checkout anywhere.
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
+    settings.add_filter(&regex_escape(env!("CARGO_MANIFEST_DIR")), "[REPO]");
+    let _guard = settings.bind_to_scope();
+    let snap = |name: &str, app: &App| {
+        for (w, h) in [(80, 24), (160, 48)] {
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
+        }
+    };
+    // Datasets: the tree, then a split's labels and prompt lengths.
+    snap("datasets", &app);
+    keys(&mut app, &engine, &["down", "down"]);
+    snap("datasets_split", &app);
+    keys(&mut app, &engine, &["/"]);
+    typed(&mut app, &engine, "melb");
+    snap("datasets_search", &app);
+    keys(&mut app, &engine, &["enter", "esc"]);
+    // Templates: the NER instruction and the exact model input.
+    keys(&mut app, &engine, &["2"]);
+    snap("templates", &app);
+    // Runs: run 2 as the baseline, run 1 selected (newest first: 3, 2, 1).
+    keys(&mut app, &engine, &["3", "down", "b", "down"]);
+    assert_eq!(app.runs.selected_id(), Some(1));
+    snap("runs", &app);
+    keys(&mut app, &engine, &["n"]);
+    snap("runs_launch_form", &app);
+    keys(&mut app, &engine, &["esc"]);
+    // Inspect run 1, then its confusion matrix.
+    keys(&mut app, &engine, &["enter"]);
+    assert_eq!(app.screen, Screen::Inspect);
+    snap("inspect", &app);
+    keys(&mut app, &engine, &["m"]);
+    snap("inspect_confusion", &app);
+    keys(&mut app, &engine, &["m"]);
+    // Compare: baseline 2 (A) against 1 (B).
+    keys(&mut app, &engine, &["5"]);
+    snap("compare", &app);
+    // Export runs 1 and 2 as Markdown.
+    keys(&mut app, &engine, &["6", "space", "down", "space"]);
+    snap("export", &app);
+    keys(&mut app, &engine, &["?"]);
+    snap("help", &app);
+}
+
+#[test]
+fn compare_cells_and_confusion_cells_open_their_examples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    fixture(&Store::open(&db).unwrap());
+    let (engine, mut app) = open_app(&db);
+    keys(&mut app, &engine, &["3", "down", "b", "down", "5"]);
+    let counts: Vec<(String, u64, u64)> = app
+        .compare
+        .rows
+        .iter()
+        .map(|(k, f, _)| (k.clone(), f.fixed, f.broken))
+        .collect();
+    // Run 2 → run 1: NER #0 fixed; #1, #2 broken. RE #0 fixed, #1 broken.
+    assert_eq!(
+        counts,
+        vec![
+            ("NER/Tiny CoNLL".to_string(), 1, 2),
+            ("RE/conll04-mini".to_string(), 1, 1)
+        ]
+    );
+    // The `broken` cell of NER opens its two examples in Inspect.
+    keys(&mut app, &engine, &["right", "enter"]);
+    assert_eq!(app.screen, Screen::Inspect);
+    let ids: Vec<&str> = app
+        .inspect
+        .visible
+        .iter()
+        .map(|&i| app.inspect.examples[i].id.as_str())
+        .collect();
+    assert_eq!(ids, ["1", "2"]);
+    // The confusion cell gold organization → predicted location (compat normalisation
+    // writes it `located`, as the official scorer does) holds example 1 only.
+    keys(&mut app, &engine, &["esc", "m"]);
+    let c = app.inspect.confusion.as_ref().unwrap();
+    let row = c.labels.iter().position(|l| l == "organization").unwrap();
+    let col = c.labels.iter().position(|l| l == "located").unwrap();
+    for _ in 0..row {
+        key(&mut app, &engine, "down");
+    }
+    for _ in 0..col {
+        key(&mut app, &engine, "right");
+    }
+    key(&mut app, &engine, "enter");
+    let ids: Vec<&str> = app
+        .inspect
+        .visible
+        .iter()
+        .map(|&i| app.inspect.examples[i].id.as_str())
+        .collect();
+    assert_eq!(ids, ["1"]);
+    // `.` walks the examples of the selected one's first error kind; `f` filters by kind.
+    keys(&mut app, &engine, &["esc", "f"]);
+    assert_eq!(
+        app.inspect.filter_kind,
+        Some(ie_bench::eval::verdict::ErrorKind::WrongType)
+    );
+    assert!(app.inspect.visible.iter().all(|&i| app.inspect.examples[i]
+        .kinds()
+        .contains(&ie_bench::eval::verdict::ErrorKind::WrongType)));
+}
+
+/// Polls the app until `done` holds, or fails after `secs`.
+fn wait(app: &mut App, engine: &Engine, secs: u64, what: &str, done: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !done(app) {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}; status: {}",
+            app.status.text
+        );
+        app.poll(engine);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn launch_watch_inspect_fix_gold_and_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (engine, mut app) = open_app(&db);
+    // Launch a tiny training run from the form with its defaults.
+    keys(&mut app, &engine, &["3", "n"]);
+    let words = app.runs.form.as_ref().unwrap().words();
+    assert_eq!(words[0], "train");
+    key(&mut app, &engine, "enter");
+    assert!(app.runs.form.is_none(), "{}", app.status.text);
+    assert_eq!(app.runs.selected_id(), Some(1));
+    // Watch it: loss points arrive, then the test table.
+    wait(&mut app, &engine, 300, "the run to finish", |a| {
+        a.runs
+            .runs
+            .first()
+            .is_some_and(|r| r.1.status == RunStatus::Finished)
+    });
+    assert_eq!(app.runs.metrics.len(), 40);
+    assert_eq!(app.runs.table_split, "test");
+    assert_eq!(
+        app.runs.table.len(),
+        9,
+        "one row per (task, dataset) of the sample test split"
+    );
+    assert!(app.runs.dev_curve.len() >= 2, "dev F1 at steps 20 and 40");
+    let m = engine.store().run(1).unwrap();
+    assert_eq!(
+        m.templates.len(),
+        1,
+        "the run records its instruction-bank version"
+    );
+    // Open its first error.
+    key(&mut app, &engine, "enter");
+    assert_eq!(app.screen, Screen::Inspect);
+    let e = app.inspect.selected().unwrap().clone();
+    assert!(
+        !e.kinds().is_empty(),
+        "a 40-step tiny model gets example 0 wrong"
+    );
+    // Fix its gold to what the model generated: the example becomes right, the run is
+    // re-scored against gold version 1.
+    keys(&mut app, &engine, &["e", "ctrl-u"]);
+    typed(&mut app, &engine, &e.prediction);
+    key(&mut app, &engine, "enter");
+    let fixed = app.inspect.selected().unwrap();
+    assert!(
+        fixed.corrected && fixed.gold == e.prediction,
+        "{}",
+        app.status.text
+    );
+    let log = engine.store().gold_log().unwrap();
+    assert_eq!(log.len(), 1);
+    let scores = engine.store().scores(1).unwrap();
+    assert!(scores
+        .iter()
+        .any(|s| s.gold_version == 1 && s.split == "test"));
+    // Undo restores the released gold.
+    key(&mut app, &engine, "u");
+    assert!(engine
+        .store()
+        .gold_state()
+        .unwrap()
+        .corrections()
+        .is_empty());
+    assert!(!app.inspect.selected().unwrap().corrected);
+    // Export the run's table as Markdown.
+    let out = tmp.path().join("results.md");
+    keys(&mut app, &engine, &["6", "w", "ctrl-u"]);
+    typed(&mut app, &engine, out.to_str().unwrap());
+    key(&mut app, &engine, "enter");
+    let md = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}: {}", app.status.text));
+    assert!(md.contains("| run 1 |"), "{md}");
+    assert!(md.contains("Tiny CoNLL"), "{md}");
+}
+
+#[test]
+fn a_template_edit_saves_a_version_that_a_run_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (engine, mut app) = open_app(&db);
+    keys(&mut app, &engine, &["2", "e", "ctrl-u"]);
+    typed(&mut app, &engine, "Find the entities. ");
+    // The preview is the exact model input, with the options filled in.
+    let p = app.templates.preview.clone().unwrap();
+    assert!(
+        p.text.starts_with("Find the entities. Option: "),
+        "{}",
+        p.text
+    );
+    assert!(p.tokens > 10);
+    key(&mut app, &engine, "enter");
+    key(&mut app, &engine, "s");
+    let versions = engine.bank_versions().unwrap();
+    assert_eq!(versions.len(), 1, "{}", app.status.text);
+    assert_eq!(app.templates.version, Some(1));
+    // The launch form offers the saved version, and the run records it.
+    keys(&mut app, &engine, &["3", "n"]);
+    let words = app.runs.form.as_ref().unwrap().words();
+    let i = words.iter().position(|w| w == "--instructions").unwrap();
+    assert!(words[i + 1].ends_with("instruction_config.v1.json"));
+    // Revert drops an unsaved draft.
+    keys(&mut app, &engine, &["esc", "2", "e", "ctrl-u"]);
+    typed(&mut app, &engine, "Scratch. ");
+    keys(&mut app, &engine, &["enter", "R"]);
+    assert_eq!(
+        app.templates.instruction(TaskKind::Ner),
+        "Find the entities. "
+    );
+}

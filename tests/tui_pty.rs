@@ -1,0 +1,232 @@
+//! The real binary in a pseudo-terminal: a fresh database on the sample data, a tiny training
+//! run launched from the UI, the F1 table awaited on screen, a Markdown export, quit; then the
+//! file is checked and the terminal must be back in cooked mode on the main screen. A second
+//! test ends the TUI with SIGTERM and checks the same restoration.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Pty {
+    master: std::fs::File,
+    slave: OwnedFd,
+    screen: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+}
+
+const ROWS: u16 = 40;
+const COLS: u16 = 140;
+
+fn open_pty() -> Pty {
+    let (mut m, mut s) = (0, 0);
+    let ws = libc::winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors it opened; the window size is a valid struct.
+    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let master = unsafe { std::fs::File::from_raw_fd(m) };
+    let slave = unsafe { OwnedFd::from_raw_fd(s) };
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+    let raw = Arc::new(Mutex::new(Vec::new()));
+    {
+        let mut reader = master.try_clone().unwrap();
+        let (screen, raw) = (Arc::clone(&screen), Arc::clone(&raw));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().process(&buf[..n]);
+                raw.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+    }
+    Pty {
+        master,
+        slave,
+        screen,
+        raw,
+    }
+}
+
+impl Pty {
+    fn spawn(&self, cmd: &mut Command) -> Child {
+        use std::os::unix::process::CommandExt;
+        let fd = self.slave.as_raw_fd();
+        let io = || Stdio::from(self.slave.try_clone().unwrap());
+        unsafe {
+            cmd.pre_exec(move || {
+                // A session of its own with the pty as its controlling terminal, as a shell does.
+                if libc::setsid() < 0 || libc::ioctl(fd, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.env("TERM", "xterm-256color")
+            .stdin(io())
+            .stdout(io())
+            .stderr(io())
+            .spawn()
+            .unwrap()
+    }
+
+    fn send(&mut self, s: &str) {
+        self.master.write_all(s.as_bytes()).unwrap();
+        self.master.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, text: &str, secs: u64) {
+        let start = Instant::now();
+        while !self.contents().contains(text) {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {text:?}; screen:\n{}",
+                self.contents()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The terminal as the shell gets it back: cooked mode with echo, main screen, cursor
+    /// shown, mouse reporting off.
+    fn assert_restored(&self) {
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr fills the struct for a valid terminal descriptor.
+        assert_eq!(
+            unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) },
+            0
+        );
+        assert!(t.c_lflag & libc::ICANON != 0, "canonical mode restored");
+        assert!(t.c_lflag & libc::ECHO != 0, "echo restored");
+        let raw = self.raw.lock().unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        let entered = text
+            .rfind("\x1b[?1049h")
+            .expect("entered the alternate screen");
+        let left = text
+            .rfind("\x1b[?1049l")
+            .expect("left the alternate screen");
+        assert!(left > entered);
+        assert!(
+            text[left..].contains("\x1b[?25h") || text[..left].rfind("\x1b[?25h").is_some(),
+            "cursor shown"
+        );
+        assert!(
+            text.rfind("\x1b[?1000l").is_some_and(|off| off > entered),
+            "mouse capture off"
+        );
+        assert!(!self.screen.lock().unwrap().screen().alternate_screen());
+    }
+}
+
+fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("the TUI did not exit within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn launch_a_run_from_the_tui_export_markdown_and_quit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let mut pty = open_pty();
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(&db)
+        .current_dir(tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
+    let mut child = pty.spawn(&mut cmd);
+    pty.wait_for("9 datasets, 151 examples", 60);
+    // Runs screen, the launch form, launch with the defaults (a tiny model, 40 steps).
+    pty.send("3");
+    pty.send("n");
+    pty.wait_for("New run", 10);
+    pty.send("\r");
+    pty.wait_for("F1 · test at step 40", 300);
+    assert!(pty.contents().contains("Tiny CoNLL"), "{}", pty.contents());
+    // Export: write the selected run's table as Markdown to the default file.
+    pty.send("6");
+    pty.wait_for("Preview · Markdown", 10);
+    pty.send("w");
+    pty.wait_for("write to:", 10);
+    pty.send("\r");
+    pty.wait_for("written:", 10);
+    pty.send("q");
+    let status = wait_exit(&mut child, 30);
+    assert!(status.success(), "exit status {status}");
+    let md = std::fs::read_to_string(tmp.path().join("ie-bench-results.md")).unwrap();
+    assert!(md.contains("| Dataset | run 1 |"), "{md}");
+    assert!(md.contains("| Tiny CoNLL |"), "{md}");
+    pty.assert_restored();
+    // What the session did is in the database for the CLI too.
+    let runs = common::json(
+        common::with_db(&db)
+            .args(["runs", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(runs[0]["status"], "finished", "{runs}");
+    let log = std::fs::read_to_string(db.join("tui.log")).unwrap();
+    assert!(log.contains("ie-bench TUI started"), "{log}");
+}
+
+#[test]
+fn sigterm_ends_the_tui_and_restores_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pty = open_pty();
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(tmp.path().join("db"))
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
+    let mut child = pty.spawn(&mut cmd);
+    pty.wait_for("9 datasets, 151 examples", 60);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_exit(&mut child, 30);
+    assert!(status.success(), "exit status {status}");
+    pty.assert_restored();
+}
+
+#[test]
+fn the_restoration_check_catches_a_terminal_left_raw() {
+    // SIGKILL gives the TUI no chance to clean up: the check above must then fail, or it
+    // proves nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let pty = open_pty();
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(tmp.path().join("db"))
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
+    let mut child = pty.spawn(&mut cmd);
+    pty.wait_for("9 datasets, 151 examples", 60);
+    child.kill().unwrap();
+    wait_exit(&mut child, 30);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pty.assert_restored()));
+    assert!(
+        caught.is_err(),
+        "a killed TUI leaves raw mode behind, and the check must see it"
+    );
+}
