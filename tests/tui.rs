@@ -319,8 +319,8 @@ fn launch_watch_inspect_fix_gold_and_export() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let (engine, mut app) = open_app(&db);
-    // Launch a tiny training run from the form with its defaults.
-    keys(&mut app, &engine, &["3", "n"]);
+    // A fresh database opens on the launch form; launch a tiny training run with its defaults.
+    assert_eq!(app.screen, Screen::Runs);
     let words = app.runs.form.as_ref().unwrap().words();
     assert_eq!(words[0], "train");
     key(&mut app, &engine, "enter");
@@ -396,7 +396,7 @@ fn a_template_edit_saves_a_version_that_a_run_uses() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let (engine, mut app) = open_app(&db);
-    keys(&mut app, &engine, &["2", "e", "ctrl-u"]);
+    keys(&mut app, &engine, &["esc", "2", "e", "ctrl-u"]);
     typed(&mut app, &engine, "Find the entities. ");
     // The preview is the exact model input, with the options filled in.
     let p = app.templates.preview.clone().unwrap();
@@ -423,5 +423,97 @@ fn a_template_edit_saves_a_version_that_a_run_uses() {
     assert_eq!(
         app.templates.instruction(TaskKind::Ner),
         "Find the entities. "
+    );
+}
+
+#[test]
+fn every_screen_draws_at_any_size_and_the_mouse_selects() {
+    use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    fixture(&Store::open(&db).unwrap());
+    let (engine, mut app) = open_app(&db);
+    keys(&mut app, &engine, &["3", "down", "b", "down"]);
+    for screen in Screen::ALL {
+        app.go(&engine, screen);
+        for help in [false, true] {
+            app.help = help;
+            for (w, h) in [(1, 1), (7, 3), (20, 6), (43, 11), (80, 24), (251, 83)] {
+                render(&app, w, h);
+            }
+        }
+    }
+    app.help = false;
+    app.size = (80, 24);
+    let mouse = |kind, column, row| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // A click on a tab opens its screen; the wheel moves the selection; a click selects a row.
+    app.event(
+        &engine,
+        &mouse(MouseEventKind::Down(MouseButton::Left), 2, 0),
+    );
+    assert_eq!(app.screen, Screen::Datasets);
+    app.event(&engine, &mouse(MouseEventKind::ScrollDown, 5, 5));
+    app.event(&engine, &mouse(MouseEventKind::ScrollDown, 5, 5));
+    assert_eq!(app.datasets.cursor.selected, 2);
+    // Row 2 of the screen is the tree's first line (under the tabs and the border).
+    app.event(
+        &engine,
+        &mouse(MouseEventKind::Down(MouseButton::Left), 5, 3),
+    );
+    assert_eq!(app.datasets.cursor.selected, 1);
+    app.event(
+        &engine,
+        &mouse(MouseEventKind::Down(MouseButton::Left), 40, 0),
+    );
+    assert_eq!(app.screen, Screen::Inspect);
+    // The Inspect table has a header: its first example is on screen row 3.
+    app.event(
+        &engine,
+        &mouse(MouseEventKind::Down(MouseButton::Left), 3, 5),
+    );
+    assert_eq!(app.inspect.cursor.selected, 2);
+}
+
+#[test]
+fn quitting_while_a_run_trains_asks_first_and_the_run_can_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (engine, mut app) = open_app(&db);
+    // A longer run, so it is still going when we quit.
+    {
+        let form = app.runs.form.as_mut().unwrap();
+        let steps = form
+            .fields
+            .iter_mut()
+            .find(|f| f.name == "max steps")
+            .unwrap();
+        steps.input = ie_bench::tui::text_input::TextInput::new("100000");
+    }
+    key(&mut app, &engine, "enter");
+    wait(&mut app, &engine, 120, "the first loss point", |a| {
+        !a.runs.metrics.is_empty()
+    });
+    key(&mut app, &engine, "q");
+    assert!(!app.quit && app.confirm_quit, "{}", app.status.text);
+    assert!(
+        app.status.text.contains("in progress"),
+        "{}",
+        app.status.text
+    );
+    key(&mut app, &engine, "q");
+    assert!(app.quit);
+    let store = engine.shut_down(&[1]);
+    let m = store.run(1).unwrap();
+    assert_eq!(m.status, RunStatus::Cancelled);
+    assert!(
+        m.checkpoint.is_some(),
+        "a cancelled training run keeps a checkpoint to resume from"
     );
 }

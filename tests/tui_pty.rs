@@ -159,10 +159,9 @@ fn launch_a_run_from_the_tui_export_markdown_and_quit() {
         .current_dir(tmp.path())
         .env("XDG_CONFIG_HOME", tmp.path().join("config"));
     let mut child = pty.spawn(&mut cmd);
-    pty.wait_for("9 datasets, 151 examples", 60);
-    // Runs screen, the launch form, launch with the defaults (a tiny model, 40 steps).
-    pty.send("3");
-    pty.send("n");
+    // A fresh database opens on the launch form: launch with the defaults (a tiny model, 40
+    // steps).
+    pty.wait_for("A fresh database: enter trains", 60);
     pty.wait_for("New run", 10);
     pty.send("\r");
     pty.wait_for("F1 · test at step 40", 300);
@@ -202,7 +201,7 @@ fn sigterm_ends_the_tui_and_restores_the_terminal() {
         .arg(tmp.path().join("db"))
         .env("XDG_CONFIG_HOME", tmp.path().join("config"));
     let mut child = pty.spawn(&mut cmd);
-    pty.wait_for("9 datasets, 151 examples", 60);
+    pty.wait_for("A fresh database", 60);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = wait_exit(&mut child, 30);
@@ -221,7 +220,7 @@ fn the_restoration_check_catches_a_terminal_left_raw() {
         .arg(tmp.path().join("db"))
         .env("XDG_CONFIG_HOME", tmp.path().join("config"));
     let mut child = pty.spawn(&mut cmd);
-    pty.wait_for("9 datasets, 151 examples", 60);
+    pty.wait_for("A fresh database", 60);
     child.kill().unwrap();
     wait_exit(&mut child, 30);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pty.assert_restored()));

@@ -344,6 +344,12 @@ impl Holder {
     pub fn close_socket(&mut self) {
         self.server.take();
     }
+
+    /// Closes the socket, lets the compute thread finish what is queued, and waits for it.
+    pub fn shut_down(&mut self) {
+        self.close_socket();
+        self.manager.close();
+    }
 }
 
 /// Holds the database: runs `first` (if any) and whatever other processes queue, serving

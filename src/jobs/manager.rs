@@ -15,9 +15,10 @@ use crate::store::{RunId, RunStatus, Store};
 pub type Work = Box<dyn FnOnce(&CancelToken, &mut Recorder) -> Result<()> + Send>;
 
 pub struct JobManager {
-    queue: Option<Sender<(RunId, Work)>>,
+    // Behind locks so a manager shared with the socket's request handler can still be closed.
+    queue: Mutex<Option<Sender<(RunId, Work)>>>,
     cancels: Arc<Mutex<HashMap<RunId, CancelToken>>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl JobManager {
@@ -71,9 +72,9 @@ impl JobManager {
         };
         (
             JobManager {
-                queue: Some(queue),
+                queue: Mutex::new(Some(queue)),
                 cancels,
-                thread: Some(thread),
+                thread: Mutex::new(Some(thread)),
             },
             listen,
         )
@@ -85,7 +86,7 @@ impl JobManager {
             .lock()
             .expect("cancel map")
             .insert(run, CancelToken::default());
-        if let Some(q) = &self.queue {
+        if let Some(q) = &*self.queue.lock().expect("queue") {
             let _ = q.send((run, work));
         }
     }
@@ -111,20 +112,23 @@ impl JobManager {
         self.cancels.lock().expect("cancel map").len()
     }
 
-    /// Runs what is queued to the end, then stops the compute thread.
-    pub fn finish(mut self) {
-        self.queue.take();
-        if let Some(t) = self.thread.take() {
+    /// Runs what is queued to the end, then stops the compute thread; later submissions are
+    /// dropped.
+    pub fn close(&self) {
+        self.queue.lock().expect("queue").take();
+        let thread = self.thread.lock().expect("thread").take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
+    }
+
+    pub fn finish(self) {
+        self.close();
     }
 }
 
 impl Drop for JobManager {
     fn drop(&mut self) {
-        self.queue.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.close();
     }
 }

@@ -74,6 +74,8 @@ pub struct Ctx<'a> {
 
 pub struct App {
     pub screen: Screen,
+    /// The terminal's size (columns, rows), for mapping mouse clicks to rows.
+    pub size: (u16, u16),
     pub help: bool,
     /// Set after a first quit while runs are in progress; a second quit confirms.
     pub confirm_quit: bool,
@@ -102,6 +104,18 @@ impl App {
         let templates = templates::State::new(&mut ctx);
         let runs = runs::State::new(&mut ctx);
         let export = export::State::new(&mut ctx);
+        let mut runs = runs;
+        // A fresh database opens on a ready launch form: one key trains the default model on
+        // the data, and the first minute shows a run learning and its scores filling in.
+        let fresh = runs.runs.is_empty();
+        if fresh {
+            runs.open_form(&mut ctx);
+            ctx.status.info(format!(
+                "A fresh database: enter trains the tiny default model on {} (esc closes the form; {} for help)",
+                super::view::short_path(&ws.root),
+                keymap.key_of(Action::Help)
+            ));
+        }
         if status.text.is_empty() {
             status.info(format!(
                 "{} datasets, {} examples from {}; {} for help",
@@ -112,7 +126,12 @@ impl App {
             ));
         }
         App {
-            screen: Screen::Datasets,
+            screen: if fresh {
+                Screen::Runs
+            } else {
+                Screen::Datasets
+            },
+            size: (80, 24),
             help: false,
             confirm_quit: false,
             quit: false,
@@ -168,18 +187,42 @@ impl App {
             }
             return;
         }
-        // List rows start under the tab bar and the list's own border and header.
-        let line = row.saturating_sub(3) as usize;
+        // Rows of the body (under the tab bar, above the two message lines); each screen's
+        // list sits at the top left of its body, under a border and, for tables, a header.
+        let (w, h) = self.size;
+        let body_row = row.saturating_sub(1) as usize;
+        let body_h = h.saturating_sub(3) as usize;
+        let in_list = |width_pct: u16, list_h: usize, header: usize| {
+            let line = body_row.checked_sub(1 + header)?;
+            (col < w * width_pct / 100 && line < list_h.saturating_sub(2 + header))
+                .then_some((line, list_h.saturating_sub(2 + header)))
+        };
         let mut ctx = Ctx {
             engine,
             ws: &self.ws,
             status: &mut self.status,
         };
         match self.screen {
-            Screen::Datasets => self.datasets.click(line, &mut ctx),
-            Screen::Runs => self.runs.click(line, &mut ctx),
-            Screen::Inspect => self.inspect.click(line),
-            Screen::Export => self.export.click(line, &mut ctx),
+            Screen::Datasets => {
+                if let Some((line, height)) = in_list(40, body_h, 0) {
+                    self.datasets.click(line, height, &mut ctx);
+                }
+            }
+            Screen::Runs => {
+                if let Some((line, height)) = in_list(50, body_h * 45 / 100, 1) {
+                    self.runs.click(line, height, &mut ctx);
+                }
+            }
+            Screen::Inspect => {
+                if let Some((line, height)) = in_list(42, body_h, 1) {
+                    self.inspect.click(line, height);
+                }
+            }
+            Screen::Export => {
+                if let Some((line, height)) = in_list(100 * 34 / w.max(34), body_h, 1) {
+                    self.export.click(line, height, &mut ctx);
+                }
+            }
             _ => {}
         }
     }

@@ -91,13 +91,14 @@ impl Engine {
     }
 
     /// Cancels every queued and running job and waits for the compute thread (a training run
-    /// stops at its next step and keeps a checkpoint, so `resume` continues it).
-    pub fn shut_down(self, runs: &[RunId]) {
+    /// stops at its next step and keeps a checkpoint, so `resume` continues it). Returns the
+    /// store, to read what the jobs left.
+    pub fn shut_down(self, runs: &[RunId]) -> std::sync::Arc<Store> {
         for id in runs {
             self.holder.manager.cancel(*id);
         }
         let Engine { mut holder, .. } = self;
-        holder.close_socket();
-        drop(holder);
+        holder.shut_down();
+        holder.store
     }
 }

@@ -90,6 +90,8 @@ fn event_loop(
     let mut term = ratatui::Terminal::new(backend)?;
     term.clear()?;
     let mut app = app::App::new(engine, ws, keymap, theme);
+    let size = term.size()?;
+    app.size = (size.width, size.height);
     let mut dirty = true;
     let mut last_tick = Instant::now();
     while !app.quit {
@@ -102,8 +104,9 @@ fn event_loop(
         }
         if event::poll(Duration::from_millis(50))? {
             let e = event::read()?;
-            if let event::Event::Resize(..) = e {
+            if let event::Event::Resize(w, h) = e {
                 term.autoresize()?;
+                app.size = (w, h);
             }
             app.event(engine, &e);
             dirty = true;

@@ -231,8 +231,8 @@ impl State {
         }
     }
 
-    pub fn click(&mut self, line: usize, ctx: &mut Ctx) {
-        self.cursor.click(line, self.rows.len(), 30);
+    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.rows.len(), height);
         self.measure(ctx.ws);
     }
 

@@ -122,8 +122,8 @@ impl State {
         self.path.is_some()
     }
 
-    pub fn click(&mut self, line: usize, ctx: &mut Ctx) {
-        self.cursor.click(line, self.runs.len(), 10);
+    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.runs.len(), height);
         self.rebuild(ctx);
     }
 

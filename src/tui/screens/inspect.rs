@@ -236,8 +236,8 @@ impl State {
         self.gold_edit.is_some()
     }
 
-    pub fn click(&mut self, line: usize) {
-        self.cursor.click(line, self.visible.len(), 20);
+    pub fn click(&mut self, line: usize, height: usize) {
+        self.cursor.click(line, self.visible.len(), height);
     }
 
     /// The confusion matrix of one dataset (the dataset filter's, else the selected
@@ -472,8 +472,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             format!(" · {filters}")
         }
     );
-    let rows: Vec<Row> = s
-        .visible
+    // Only the rows on screen are built: a run may hold a hundred thousand examples.
+    let height = left.height.saturating_sub(3) as usize;
+    let first = super::first_visible(s.cursor.selected, height);
+    let window = &s.visible[first..(first + height).min(s.visible.len())];
+    let rows: Vec<Row> = window
         .iter()
         .map(|&i| {
             let e = &s.examples[i];
@@ -496,7 +499,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             ])
         })
         .collect();
-    let mut state = TableState::default().with_selected(Some(s.cursor.selected));
+    let mut state = TableState::default().with_selected(Some(s.cursor.selected - first));
     f.render_stateful_widget(
         Table::new(
             rows,

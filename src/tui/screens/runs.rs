@@ -427,8 +427,8 @@ impl State {
         }
     }
 
-    pub fn click(&mut self, line: usize, ctx: &mut Ctx) {
-        self.cursor.click(line, self.runs.len(), 8);
+    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.runs.len(), height);
         self.load_selected(ctx);
     }
 
@@ -479,7 +479,8 @@ impl State {
         Follow::Stay
     }
 
-    fn open_form(&mut self, ctx: &mut Ctx) {
+    /// Opens the launch form, filled with the default model and the data in view.
+    pub fn open_form(&mut self, ctx: &mut Ctx) {
         let model = match ctx.engine.default_model(&ctx.ws.root) {
             Ok(m) => m.display().to_string(),
             Err(e) => {
