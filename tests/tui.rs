@@ -206,6 +206,9 @@ fn every_screen_at_80x24_and_160x48() {
     // Datasets: the tree, then a split's labels and prompt lengths.
     snap("datasets", &app);
     keys(&mut app, &engine, &["down", "down"]);
+    wait(&mut app, &engine, 60, "prompt lengths", |a| {
+        a.datasets.measuring.is_empty()
+    });
     snap("datasets_split", &app);
     keys(&mut app, &engine, &["/"]);
     typed(&mut app, &engine, "melb");
@@ -224,6 +227,9 @@ fn every_screen_at_80x24_and_160x48() {
     // Inspect run 1, then its confusion matrix.
     keys(&mut app, &engine, &["enter"]);
     assert_eq!(app.screen, Screen::Inspect);
+    wait(&mut app, &engine, 60, "the run's examples", |a| {
+        !a.inspect.is_loading()
+    });
     snap("inspect", &app);
     keys(&mut app, &engine, &["m"]);
     snap("inspect_confusion", &app);
@@ -262,6 +268,9 @@ fn compare_cells_and_confusion_cells_open_their_examples() {
     // The `broken` cell of NER opens its two examples in Inspect.
     keys(&mut app, &engine, &["right", "enter"]);
     assert_eq!(app.screen, Screen::Inspect);
+    wait(&mut app, &engine, 60, "the run's examples", |a| {
+        !a.inspect.is_loading()
+    });
     let ids: Vec<&str> = app
         .inspect
         .visible
@@ -350,6 +359,9 @@ fn launch_watch_inspect_fix_gold_and_export() {
     // Open its first error.
     key(&mut app, &engine, "enter");
     assert_eq!(app.screen, Screen::Inspect);
+    wait(&mut app, &engine, 60, "the run's examples", |a| {
+        !a.inspect.is_loading()
+    });
     let e = app.inspect.selected().unwrap().clone();
     assert!(
         !e.kinds().is_empty(),
@@ -368,10 +380,12 @@ fn launch_watch_inspect_fix_gold_and_export() {
     );
     let log = engine.store().gold_log().unwrap();
     assert_eq!(log.len(), 1);
-    let scores = engine.store().scores(1).unwrap();
-    assert!(scores
-        .iter()
-        .any(|s| s.gold_version == 1 && s.split == "test"));
+    wait(&mut app, &engine, 60, "the re-score", |_| {
+        let scores = engine.store().scores(1).unwrap();
+        scores
+            .iter()
+            .any(|s| s.gold_version == 1 && s.split == "test")
+    });
     // Undo restores the released gold.
     key(&mut app, &engine, "u");
     assert!(engine
@@ -473,6 +487,9 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
         &mouse(MouseEventKind::Down(MouseButton::Left), 40, 0),
     );
     assert_eq!(app.screen, Screen::Inspect);
+    wait(&mut app, &engine, 60, "the run's examples", |a| {
+        !a.inspect.is_loading()
+    });
     // The Inspect table has a header: its first example is on screen row 3.
     app.event(
         &engine,

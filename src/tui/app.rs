@@ -282,6 +282,8 @@ impl App {
                 }
             }
             Screen::Export => self.export.refresh(&mut ctx),
+            // Gold corrections re-score in the background: show their tables.
+            Screen::Runs => self.runs.reload(&mut ctx),
             Screen::Templates => self.templates.refresh(&mut ctx),
             _ => {}
         }
@@ -359,7 +361,7 @@ impl App {
 
     /// Takes job events and finished background searches; true when anything changed.
     pub fn poll(&mut self, engine: &Engine) -> bool {
-        let searched = self.datasets.poll();
+        let searched = self.datasets.poll() | self.inspect.poll(&mut self.status);
         let events = engine.events();
         let changed = searched || !events.is_empty();
         self.apply_events(engine, &events);

@@ -26,6 +26,11 @@ impl Engine {
         &self.holder.store
     }
 
+    /// The store, to hand to a worker thread.
+    pub fn shared_store(&self) -> std::sync::Arc<Store> {
+        std::sync::Arc::clone(&self.holder.store)
+    }
+
     /// Job events that arrived since the last call.
     pub fn events(&self) -> Vec<JobEvent> {
         self.holder.events.try_iter().collect()

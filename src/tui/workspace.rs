@@ -17,6 +17,8 @@ pub struct DatasetView {
     pub splits: [Option<Vec<Record>>; 3],
     pub warnings: Vec<String>,
     pub errors: Vec<String>,
+    /// Label counts per split, most frequent first (counted once, at load).
+    pub distribution: [Vec<(String, u64)>; 3],
 }
 
 impl DatasetView {
@@ -94,7 +96,10 @@ impl Workspace {
                 let summary = summarize(&loc, root);
                 let labels = loc.task_labels().ok();
                 let splits = Split::ALL.map(|s| loc.read_split(s).ok());
+                let distribution = Split::ALL
+                    .map(|s| label_distribution(splits[s as usize].as_deref().unwrap_or(&[])));
                 DatasetView {
+                    distribution,
                     task: loc.task,
                     name: loc.name.clone(),
                     labels,
@@ -141,7 +146,6 @@ pub fn model_input(
     split: Split,
     index: usize,
 ) -> Result<String, crate::data::DataError> {
-    use crate::prompt::render::{fill, render, RecordRef, Substitution};
     let record = d.records(split).get(index).ok_or_else(|| {
         crate::data::DataError::field(d.location.split_path(split), index, "", "no such record")
     })?;
@@ -153,12 +157,86 @@ pub fn model_input(
             "labels could not be read",
         )
     })?;
-    let at = RecordRef {
-        path: &d.location.split_path(split),
+    input_of(
+        d.task,
+        labels,
+        instruction,
+        record,
+        &d.location.split_path(split),
         index,
-    };
-    let r = render(d.task, labels, instruction, record, &at)?;
+    )
+}
+
+fn input_of(
+    task: TaskKind,
+    labels: &TaskLabels,
+    instruction: &str,
+    record: &Record,
+    path: &Path,
+    index: usize,
+) -> Result<String, crate::data::DataError> {
+    use crate::prompt::render::{fill, render, RecordRef, Substitution};
+    let r = render(
+        task,
+        labels,
+        instruction,
+        record,
+        &RecordRef { path, index },
+    )?;
     Ok(fill(&r.template, &record.sentence, Substitution::Compat))
+}
+
+/// An evenly spaced sample of a split, owned, so a worker thread can render and measure it.
+pub struct Sample {
+    task: TaskKind,
+    labels: TaskLabels,
+    instruction: String,
+    path: PathBuf,
+    records: Vec<(usize, Record)>,
+    /// The split's size.
+    pub of: usize,
+}
+
+impl Sample {
+    pub fn of_split(d: &DatasetView, split: Split, instruction: &str) -> Option<Sample> {
+        let n = d.records(split).len();
+        let step = n.div_ceil(LENGTH_SAMPLE).max(1);
+        if n == 0 {
+            return None;
+        }
+        Some(Sample {
+            task: d.task,
+            labels: d.labels.clone()?,
+            instruction: instruction.to_string(),
+            path: d.location.split_path(split),
+            records: d
+                .records(split)
+                .iter()
+                .enumerate()
+                .step_by(step)
+                .map(|(i, r)| (i, r.clone()))
+                .collect(),
+            of: n,
+        })
+    }
+
+    /// The sample's model inputs.
+    pub fn inputs(&self) -> Option<Vec<String>> {
+        self.records
+            .iter()
+            .map(|(i, r)| {
+                input_of(
+                    self.task,
+                    &self.labels,
+                    &self.instruction,
+                    r,
+                    &self.path,
+                    *i,
+                )
+                .ok()
+            })
+            .collect()
+    }
 }
 
 /// Prompt lengths in tokens for (a sample of) a split, against the model's maximum.
@@ -172,30 +250,25 @@ pub struct Lengths {
     pub limit: usize,
 }
 
-/// At most this many records are tokenized per split, evenly spaced, so a keypress stays fast.
+/// At most this many records are tokenized per split, evenly spaced.
 pub const LENGTH_SAMPLE: usize = 500;
 
-pub fn prompt_lengths(
-    d: &DatasetView,
-    split: Split,
-    instruction: &str,
+/// Token counts of `texts` against `limit`; `of` is the split's size.
+pub fn lengths(
+    texts: &[String],
+    of: usize,
     tok: &crate::model::TextTokenizer,
     limit: usize,
 ) -> Option<Lengths> {
-    let n = d.records(split).len();
-    if n == 0 {
-        return None;
-    }
-    let step = n.div_ceil(LENGTH_SAMPLE).max(1);
-    let mut lens = Vec::new();
-    for i in (0..n).step_by(step) {
-        let text = model_input(d, instruction, split, i).ok()?;
-        lens.push(tok.encode(&text).ok()?.len());
-    }
+    let lens = texts
+        .iter()
+        .map(|t| tok.encode(t).map(|ids| ids.len()))
+        .collect::<Result<Vec<usize>, _>>()
+        .ok()?;
     Some(Lengths {
         measured: lens.len(),
-        of: n,
-        mean: lens.iter().sum::<usize>() as f64 / lens.len() as f64,
+        of,
+        mean: lens.iter().sum::<usize>() as f64 / lens.len().max(1) as f64,
         max: lens.iter().copied().max().unwrap_or(0),
         over: lens.iter().filter(|l| **l > limit).count(),
         limit,

@@ -23,7 +23,7 @@ use crate::tui::keymap::Action;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
-use crate::tui::workspace::{label_distribution, prompt_lengths, Lengths, Workspace};
+use crate::tui::workspace::{lengths, Lengths, Sample, Workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Row {
@@ -49,6 +49,8 @@ pub struct Hit {
 
 /// A finished search: the query's generation and its hits.
 type Answer = (u64, Vec<Hit>);
+/// A split's measured prompt lengths.
+type Measured = ((usize, Split), Option<Lengths>);
 
 /// Everything search looks at, built once.
 struct Corpus {
@@ -70,7 +72,10 @@ pub struct State {
     generation: Arc<AtomicU64>,
     results: (Sender<Answer>, Receiver<Answer>),
     pub lengths: HashMap<(usize, Split), Option<Lengths>>,
-    tokenizer: Option<TextTokenizer>,
+    /// Splits whose lengths a worker is measuring.
+    pub measuring: std::collections::HashSet<(usize, Split)>,
+    measured: (Sender<Measured>, Receiver<Measured>),
+    tokenizer: Option<Arc<TextTokenizer>>,
     instructions: HashMap<TaskKind, String>,
     pub max_source_length: usize,
 }
@@ -155,7 +160,8 @@ impl State {
                 ctx.status
                     .error(format!("no tokenizer for prompt lengths: {e:#}"))
             })
-            .ok();
+            .ok()
+            .map(Arc::new);
         let bank = crate::cli::instruction_bank(None, &ws.root)
             .unwrap_or_else(|_| crate::prompt::InstructionBank::builtin());
         let instructions = TaskKind::ALL
@@ -173,6 +179,8 @@ impl State {
             generation: Arc::new(AtomicU64::new(0)),
             results: channel(),
             lengths: HashMap::new(),
+            measuring: Default::default(),
+            measured: channel(),
             tokenizer,
             instructions,
             max_source_length: 512,
@@ -187,21 +195,38 @@ impl State {
         self.rows.get(self.cursor.selected).copied()
     }
 
-    /// Measures the selected split's prompt lengths once.
+    /// Measures the selected split's prompt lengths once, on a worker thread (tokenizing a
+    /// sample of a large split takes longer than a frame).
     fn measure(&mut self, ws: &Workspace) {
-        if let Some(Row::Split(i, s)) = self.selected() {
-            if self.lengths.contains_key(&(i, s)) {
-                return;
-            }
-            let d = &ws.datasets[i];
-            let value = match (&self.tokenizer, self.instructions.get(&d.task)) {
-                (Some(tok), Some(instr)) => {
-                    prompt_lengths(d, s, instr, tok, self.max_source_length)
-                }
-                _ => None,
-            };
-            self.lengths.insert((i, s), value);
+        let Some(Row::Split(i, s)) = self.selected() else {
+            return;
+        };
+        if self.lengths.contains_key(&(i, s)) {
+            return;
         }
+        let d = &ws.datasets[i];
+        let (Some(tok), Some(instr)) = (&self.tokenizer, self.instructions.get(&d.task)) else {
+            self.lengths.insert((i, s), None);
+            return;
+        };
+        let Some(sample) = Sample::of_split(d, s, instr) else {
+            self.lengths.insert((i, s), None);
+            return;
+        };
+        // Marked as measuring (`Some(None)` is "no figures"), so it starts once.
+        self.measuring.insert((i, s));
+        self.lengths.insert((i, s), None);
+        let (tok, tx, limit) = (
+            Arc::clone(tok),
+            self.measured.0.clone(),
+            self.max_source_length,
+        );
+        std::thread::spawn(move || {
+            let measured = sample
+                .inputs()
+                .and_then(|texts| lengths(&texts, sample.of, &tok, limit));
+            let _ = tx.send(((i, s), measured));
+        });
     }
 
     pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
@@ -312,9 +337,15 @@ impl State {
         });
     }
 
-    /// Takes finished background searches; only the newest query's answer is kept.
+    /// Takes finished background searches (only the newest query's answer is kept) and
+    /// measured prompt lengths.
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
+        while let Ok((key, l)) = self.measured.1.try_recv() {
+            self.measuring.remove(&key);
+            self.lengths.insert(key, l);
+            changed = true;
+        }
         while let Ok((g, hits)) = self.results.1.try_recv() {
             if g == self.generation.load(Ordering::SeqCst) {
                 self.hits = hits;
@@ -539,7 +570,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                 text_panel(&format!("{} {}", d.key(), sp.as_str()), lines, false, t),
                 info,
             );
-            let dist = label_distribution(d.records(sp));
+            let dist = &d.distribution[sp as usize];
             let bars: Vec<Bar> = dist
                 .iter()
                 .take(chart.height.saturating_sub(2) as usize)

@@ -16,6 +16,7 @@ use super::Cursor;
 use crate::eval::verdict::{item_label, verdict, ErrorKind, Verdict};
 use crate::eval::Mode;
 use crate::jobs::evaluate::{corrected_lines, rescore_run};
+use crate::store::gold::GoldEvent;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
@@ -34,32 +35,121 @@ pub struct Example {
     pub key: String,
     pub id: String,
     pub gold: String,
+    /// The gold the run was scored against first (before any correction).
+    pub released_gold: String,
     pub prediction: String,
     pub corrected: bool,
     pub verdict: Verdict,
     /// (gold label, predicted label) pairs of its items, `∅` for a missing side.
     pub pairs: Vec<(String, String)>,
+    /// Its error categories as bits, and its labels: computed once, so filters over a large
+    /// run stay within a frame.
+    kind_mask: u16,
+    labels: Vec<String>,
+    /// `pairs` as indices into the run's label list (`NONE_ID` for `∅`).
+    pair_ids: Vec<(u32, u32)>,
+}
+
+const NONE_ID: u32 = u32::MAX;
+
+/// A run's examples judged, with the datasets and labels they use.
+pub struct Loaded {
+    examples: Vec<Example>,
+    datasets: Vec<String>,
+    labels: Vec<String>,
+}
+
+fn load(store: &crate::store::Store, id: RunId) -> Result<Loaded, crate::store::StoreError> {
+    let predictions = store.predictions(id, None)?;
+    let gold = store.gold_state()?;
+    let mut examples: Vec<Example> = corrected_lines(&predictions, &gold.corrections())
+        .into_iter()
+        .map(|(line, corrected)| {
+            let v = verdict(&line, Mode::Compat);
+            let pairs = pairs(&v);
+            Example {
+                pair_ids: Vec::new(),
+                kind_mask: kind_mask(&v),
+                labels: example_labels(&pairs),
+                key: crate::ie::dataset_key(line.task, &line.dataset),
+                id: line.id.clone(),
+                gold: line.ground_truth.clone(),
+                released_gold: predictions[line.line - 1].2.ground_truth.clone(),
+                prediction: line.prediction.clone(),
+                corrected,
+                pairs,
+                verdict: v,
+            }
+        })
+        .collect();
+    let datasets: Vec<String> = examples
+        .iter()
+        .map(|e| e.key.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let labels: Vec<String> = examples
+        .iter()
+        .flat_map(|e| e.labels.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ids: std::collections::HashMap<&str, u32> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i as u32))
+        .collect();
+    for e in &mut examples {
+        let id = |l: &str| ids.get(l).copied().unwrap_or(NONE_ID);
+        e.pair_ids = e.pairs.iter().map(|(g, p)| (id(g), id(p))).collect();
+    }
+    Ok(Loaded {
+        examples,
+        datasets,
+        labels,
+    })
 }
 
 impl Example {
     /// The categories of its errors (item kinds and whole-output flags), without `correct`.
     pub fn kinds(&self) -> BTreeSet<ErrorKind> {
-        self.verdict
-            .items
-            .iter()
-            .map(|i| i.kind)
-            .chain(self.verdict.flags.iter().copied())
-            .filter(|k| *k != ErrorKind::Correct)
+        ErrorKind::ALL
+            .into_iter()
+            .filter(|k| self.has(*k))
             .collect()
     }
 
-    fn labels(&self) -> BTreeSet<&str> {
-        self.pairs
-            .iter()
-            .flat_map(|(g, p)| [g.as_str(), p.as_str()])
-            .filter(|l| *l != NOTHING)
-            .collect()
+    pub fn has(&self, k: ErrorKind) -> bool {
+        self.kind_mask & bit(k) != 0
     }
+
+    /// The first of its error categories, in `ErrorKind` order.
+    pub fn first_kind(&self) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| self.has(*k))
+    }
+}
+
+fn bit(k: ErrorKind) -> u16 {
+    1 << (k as u16)
+}
+
+fn kind_mask(v: &Verdict) -> u16 {
+    v.items
+        .iter()
+        .map(|i| i.kind)
+        .chain(v.flags.iter().copied())
+        .filter(|k| *k != ErrorKind::Correct)
+        .fold(0, |m, k| m | bit(k))
+}
+
+/// The labels its items use, either side.
+fn example_labels(pairs: &[(String, String)]) -> Vec<String> {
+    let set: BTreeSet<&str> = pairs
+        .iter()
+        .flat_map(|(g, p)| [g.as_str(), p.as_str()])
+        .filter(|l| *l != NOTHING)
+        .collect();
+    set.into_iter().map(str::to_string).collect()
 }
 
 fn pairs(v: &Verdict) -> Vec<(String, String)> {
@@ -106,7 +196,13 @@ pub struct State {
     pub filter_kind: Option<ErrorKind>,
     pub filter_label: Option<String>,
     /// A narrowing from elsewhere (a Compare cell, a confusion cell): these example indices.
-    pub only: Option<(Vec<usize>, String)>,
+    pub only: Option<(BTreeSet<usize>, String)>,
+    pending_only: Option<(Vec<(String, String)>, String)>,
+    /// A load in progress: the run, and where its examples will arrive.
+    loading: Option<(
+        RunId,
+        std::sync::mpsc::Receiver<(RunId, Result<Loaded, String>)>,
+    )>,
     pub confusion: Option<Confusion>,
     pub gold_edit: Option<TextInput>,
 }
@@ -137,47 +233,51 @@ fn cycle<T: Clone + PartialEq>(current: &Option<T>, all: &[T]) -> Option<T> {
 
 impl State {
     /// Loads run `id`'s predictions with the gold corrections in force.
+    /// Starts loading run `id`'s predictions (with the gold corrections in force) on a worker
+    /// thread: a run of a hundred thousand predictions takes longer than a frame to judge.
     pub fn open(&mut self, id: RunId, ctx: &mut Ctx) {
-        let store = ctx.engine.store();
-        let loaded = store
-            .predictions(id, None)
-            .and_then(|p| Ok((p, store.gold_state()?)));
-        let (predictions, gold) = match loaded {
+        let store = ctx.engine.shared_store();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send((id, load(&store, id).map_err(|e| e.to_string())));
+        });
+        self.loading = Some((id, rx));
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Installs a finished load; true when one arrived.
+    pub fn poll(&mut self, status: &mut crate::tui::app::Status) -> bool {
+        let Some((want, rx)) = &self.loading else {
+            return false;
+        };
+        let want = *want;
+        let (id, loaded) = match rx.try_recv() {
             Ok(x) => x,
-            Err(e) => return ctx.status.error(e),
+            Err(std::sync::mpsc::TryRecvError::Empty) => return false,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.loading = None;
+                return false;
+            }
+        };
+        self.loading = None;
+        if id != want {
+            return false;
+        }
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                status.error(format!("loading run {id}: {e}"));
+                return true;
+            }
         };
         let keep = self.run == Some(id);
         self.run = Some(id);
-        self.examples = corrected_lines(&predictions, &gold.corrections())
-            .into_iter()
-            .map(|(line, corrected)| {
-                let v = verdict(&line, Mode::Compat);
-                Example {
-                    key: crate::ie::dataset_key(line.task, &line.dataset),
-                    id: line.id.clone(),
-                    gold: line.ground_truth.clone(),
-                    prediction: line.prediction.clone(),
-                    corrected,
-                    pairs: pairs(&v),
-                    verdict: v,
-                }
-            })
-            .collect();
-        self.datasets = self
-            .examples
-            .iter()
-            .map(|e| e.key.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        self.labels = self
-            .examples
-            .iter()
-            .flat_map(|e| e.labels())
-            .map(str::to_string)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        self.examples = loaded.examples;
+        self.datasets = loaded.datasets;
+        self.labels = loaded.labels;
         if !keep {
             self.filter_dataset = None;
             self.filter_kind = None;
@@ -185,20 +285,33 @@ impl State {
             self.only = None;
             self.cursor = Cursor::default();
         }
+        if let Some((ids, what)) = self.pending_only.take() {
+            self.narrow(ids, what);
+        }
         self.apply_filters();
         if self.examples.is_empty() {
-            ctx.status
-                .info(format!("run {id} has no stored predictions yet"));
+            status.info(format!("run {id} has no stored predictions yet"));
+        }
+        true
+    }
+
+    /// Narrows to the examples of `ids` (`TASK/dataset` and id pairs from Compare), once the
+    /// run is loaded.
+    pub fn only(&mut self, ids: Vec<(String, String)>, what: String) {
+        if self.loading.is_some() {
+            self.pending_only = Some((ids, what));
+        } else {
+            self.narrow(ids, what);
         }
     }
 
-    /// Narrows to the examples of `ids` (`TASK/dataset` and id pairs from Compare).
-    pub fn only(&mut self, ids: Vec<(String, String)>, what: String) {
-        let idx: Vec<usize> = self
+    fn narrow(&mut self, ids: Vec<(String, String)>, what: String) {
+        let wanted: std::collections::HashSet<(String, String)> = ids.into_iter().collect();
+        let idx: BTreeSet<usize> = self
             .examples
             .iter()
             .enumerate()
-            .filter(|(_, e)| ids.iter().any(|(k, i)| *k == e.key && *i == e.id))
+            .filter(|(_, e)| wanted.contains(&(e.key.clone(), e.id.clone())))
             .map(|(i, _)| i)
             .collect();
         self.only = Some((idx, what));
@@ -213,11 +326,11 @@ impl State {
             .filter(|&i| {
                 let e = &self.examples[i];
                 self.filter_dataset.as_ref().is_none_or(|d| &e.key == d)
-                    && self.filter_kind.is_none_or(|k| e.kinds().contains(&k))
+                    && self.filter_kind.is_none_or(|k| e.has(k))
                     && self
                         .filter_label
                         .as_ref()
-                        .is_none_or(|l| e.labels().contains(l.as_str()))
+                        .is_none_or(|l| e.labels.contains(l))
             })
             .collect();
         self.cursor.clamp(self.visible.len());
@@ -254,29 +367,55 @@ impl State {
             .copied()
             .filter(|&i| dataset.as_ref().is_none_or(|d| &self.examples[i].key == d))
             .collect();
-        let gold: BTreeSet<&str> = in_view
-            .iter()
-            .flat_map(|&i| self.examples[i].pairs.iter().map(|p| p.0.as_str()))
-            .filter(|l| *l != NOTHING)
-            .collect();
-        let mut labels: Vec<String> = gold.iter().map(|l| l.to_string()).collect();
+        // Label ids index `self.labels`; the matrix has the gold labels present, then
+        // `other`, then `∅`.
+        let mut is_gold = vec![false; self.labels.len()];
+        for &i in &in_view {
+            for &(g, _) in &self.examples[i].pair_ids {
+                if g != NONE_ID {
+                    is_gold[g as usize] = true;
+                }
+            }
+        }
+        let mut labels: Vec<String> = Vec::new();
+        let mut at = vec![0usize; self.labels.len()];
+        for (id, l) in self.labels.iter().enumerate() {
+            if is_gold[id] {
+                at[id] = labels.len();
+                labels.push(l.clone());
+            }
+        }
+        let (other, nothing) = (labels.len(), labels.len() + 1);
+        for (id, g) in is_gold.iter().enumerate() {
+            if !g {
+                at[id] = other;
+            }
+        }
         labels.push(OTHER.to_string());
         labels.push(NOTHING.to_string());
-        let at = |l: &str| {
-            labels
-                .iter()
-                .position(|x| x == l)
-                .unwrap_or(labels.len() - 2)
+        let n = labels.len();
+        let pos = |id: u32| {
+            if id == NONE_ID {
+                nothing
+            } else {
+                at[id as usize]
+            }
         };
-        let mut cells: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        let mut dense: Vec<Vec<usize>> = vec![Vec::new(); n * n];
         for &i in &in_view {
-            for (g, p) in &self.examples[i].pairs {
-                let list = cells.entry((at(g), at(p))).or_default();
+            for &(g, p) in &self.examples[i].pair_ids {
+                let list = &mut dense[pos(g) * n + pos(p)];
                 if list.last() != Some(&i) {
                     list.push(i);
                 }
             }
         }
+        let cells = dense
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| ((k / n, k % n), v))
+            .collect();
         Confusion {
             dataset,
             labels,
@@ -299,7 +438,7 @@ impl State {
                     let what = format!("gold {} → predicted {}", c.labels[c.row], c.labels[c.col]);
                     self.confusion = None;
                     ctx.status.info(format!("{} examples: {what}", cell.len()));
-                    self.only = Some((cell, what));
+                    self.only = Some((cell.into_iter().collect(), what));
                     self.cursor = Cursor::default();
                     self.apply_filters();
                 }
@@ -348,14 +487,14 @@ impl State {
     fn next_same(&mut self, ctx: &mut Ctx) {
         let Some(kind) = self
             .filter_kind
-            .or_else(|| self.selected().and_then(|e| e.kinds().into_iter().next()))
+            .or_else(|| self.selected().and_then(Example::first_kind))
         else {
             return ctx.status.info("the selected example has no error");
         };
         let n = self.visible.len();
         for step in 1..=n {
             let j = (self.cursor.selected + step) % n;
-            if self.examples[self.visible[j]].kinds().contains(&kind) {
+            if self.examples[self.visible[j]].has(kind) {
                 self.cursor.selected = j;
                 return ctx.status.info(format!("next {}", kind.as_str()));
             }
@@ -371,36 +510,87 @@ impl State {
         } else {
             store.gold_redo()
         };
-        match done {
-            Ok(Some(entry)) => {
-                self.after_gold_change(ctx);
-                ctx.status.info(format!(
-                    "{} gold edit {}; gold version {}",
-                    if undo { "undid" } else { "redid" },
-                    match entry.event {
-                        crate::store::gold::GoldEvent::Undo { of }
-                        | crate::store::gold::GoldEvent::Redo { of } => of,
-                        _ => entry.seq,
-                    },
-                    entry.seq
-                ));
+        let entry = match done {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                return ctx.status.info(if undo {
+                    "nothing to undo"
+                } else {
+                    "nothing to redo"
+                })
             }
-            Ok(None) => ctx.status.info(if undo {
-                "nothing to undo"
-            } else {
-                "nothing to redo"
-            }),
-            Err(e) => ctx.status.error(e),
+            Err(e) => return ctx.status.error(e),
+        };
+        let of = match entry.event {
+            GoldEvent::Undo { of } | GoldEvent::Redo { of } => of,
+            GoldEvent::Edit { .. } => entry.seq,
+        };
+        // The example the undone or redone edit was about.
+        let edited = store.gold_log().ok().and_then(|log| {
+            log.into_iter().find_map(|e| match e.event {
+                GoldEvent::Edit { dataset, id, .. } if e.seq == of => Some((dataset, id)),
+                _ => None,
+            })
+        });
+        if let Some((dataset, id)) = edited {
+            self.after_gold_change(ctx, &dataset, &id);
         }
+        ctx.status.info(format!(
+            "{} gold edit {of}; gold version {}",
+            if undo { "undid" } else { "redid" },
+            entry.seq
+        ));
     }
 
-    /// Reloads the verdicts and re-scores the run against the gold now in force.
-    fn after_gold_change(&mut self, ctx: &mut Ctx) {
-        if let Some(id) = self.run {
-            self.open(id, ctx);
-            if let Err(e) = rescore_run(ctx.engine.store(), id) {
-                ctx.status.error(e);
+    /// Judges example (`key`, `id`) again against the gold now in force, and re-scores the
+    /// run on a worker thread (its F1 table then shows the new gold version).
+    fn after_gold_change(&mut self, ctx: &mut Ctx, key: &str, id: &str) {
+        let corrections = match ctx.engine.store().gold_state() {
+            Ok(g) => g.corrections(),
+            Err(e) => return ctx.status.error(e),
+        };
+        let correction = corrections.get(&(key.to_string(), id.to_string()));
+        let mut ids: std::collections::HashMap<String, u32> = self
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), i as u32))
+            .collect();
+        for e in self
+            .examples
+            .iter_mut()
+            .filter(|e| e.key == key && e.id == id)
+        {
+            e.gold = correction.unwrap_or(&e.released_gold).clone();
+            e.corrected = correction.is_some();
+            let line = crate::eval::PredictionLine {
+                line: 0,
+                task: e.verdict.task,
+                dataset: crate::ie::dataset_of_key(key).to_string(),
+                id: e.id.clone(),
+                ground_truth: e.gold.clone(),
+                prediction: e.prediction.clone(),
+                instruction: None,
+                sentence: None,
+                truncated: false,
+            };
+            e.verdict = verdict(&line, Mode::Compat);
+            e.pairs = pairs(&e.verdict);
+            e.kind_mask = kind_mask(&e.verdict);
+            e.labels = example_labels(&e.pairs);
+            for l in &e.labels {
+                if !ids.contains_key(l) {
+                    ids.insert(l.clone(), self.labels.len() as u32);
+                    self.labels.push(l.clone());
+                }
             }
+            let id_of = |l: &str| ids.get(l).copied().unwrap_or(NONE_ID);
+            e.pair_ids = e.pairs.iter().map(|(g, p)| (id_of(g), id_of(p))).collect();
+        }
+        self.apply_filters();
+        if let Some(run) = self.run {
+            let store = ctx.engine.shared_store();
+            std::thread::spawn(move || rescore_run(&store, run));
         }
     }
 
@@ -420,7 +610,7 @@ impl State {
                 }
                 match ctx.engine.store().gold_edit(&e.key, &e.id, &e.gold, &after) {
                     Ok(entry) => {
-                        self.after_gold_change(ctx);
+                        self.after_gold_change(ctx, &e.key, &e.id);
                         ctx.status.info(format!(
                             "gold of {} #{} corrected (gold version {}); run re-scored",
                             e.key, e.id, entry.seq
@@ -436,6 +626,20 @@ impl State {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    if let Some((id, _)) = &s.loading {
+        if s.run != Some(*id) {
+            f.render_widget(
+                text_panel(
+                    "Inspect",
+                    vec![Line::from(format!("Loading run {id}…"))],
+                    false,
+                    t,
+                ),
+                area,
+            );
+            return;
+        }
+    }
     let Some(run) = s.run else {
         f.render_widget(
             text_panel(
