@@ -52,6 +52,9 @@ pub struct Example {
 
 const NONE_ID: u32 = u32::MAX;
 
+/// A finished load of a run, or why it failed.
+type LoadAnswer = (RunId, Result<Loaded, String>);
+
 /// A run's examples judged, with the datasets and labels they use.
 pub struct Loaded {
     examples: Vec<Example>,
@@ -199,10 +202,7 @@ pub struct State {
     pub only: Option<(BTreeSet<usize>, String)>,
     pending_only: Option<(Vec<(String, String)>, String)>,
     /// A load in progress: the run, and where its examples will arrive.
-    loading: Option<(
-        RunId,
-        std::sync::mpsc::Receiver<(RunId, Result<Loaded, String>)>,
-    )>,
+    loading: Option<(RunId, std::sync::mpsc::Receiver<LoadAnswer>)>,
     pub confusion: Option<Confusion>,
     pub gold_edit: Option<TextInput>,
 }
