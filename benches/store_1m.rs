@@ -26,19 +26,12 @@ fn fill(path: &Path) {
     for r in 0..RUNS {
         let id = store
             .create_run(&RunManifest {
-                kind: RunKind::Train,
                 status: RunStatus::Finished,
-                created: 1_764_000_000 + r,
                 finished: Some(1_764_000_100 + r),
                 model: Some(format!("models/run-{r}")),
-                datasets: Vec::new(),
                 settings: serde_json::json!({"argv": ["train", "--lr", "5e-5"]}),
                 out_dir: Some(format!("/data/runs/{r}")),
-                checkpoint: None,
-                pid: None,
-                error: None,
-                gold_version: 0,
-                templates: Vec::new(),
+                ..RunManifest::new(RunKind::Train, 1_764_000_000 + r)
             })
             .unwrap();
         let points: Vec<MetricPoint> = (1..=STEPS_PER_RUN)

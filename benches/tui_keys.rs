@@ -78,19 +78,8 @@ fn write_data(root: &Path) {
 fn store_run(store: &Store) {
     let id = store
         .create_run(&RunManifest {
-            kind: RunKind::Eval,
             status: RunStatus::Finished,
-            created: 0,
-            finished: None,
-            model: None,
-            datasets: Vec::new(),
-            settings: serde_json::json!({}),
-            out_dir: None,
-            checkpoint: None,
-            pid: None,
-            error: None,
-            gold_version: 0,
-            templates: Vec::new(),
+            ..RunManifest::new(RunKind::Eval, 0)
         })
         .unwrap();
     let lines: Vec<PredictionLine> = (0..N)

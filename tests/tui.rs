@@ -116,19 +116,10 @@ fn fixture(store: &Store) {
         re("1", " located in: Rome, Italy", " located in: Rome, Italy"),
     ];
     let manifest = |kind, status, created| RunManifest {
-        kind,
         status,
-        created,
-        finished: None,
         model: Some("models/tiny".into()),
-        datasets: Vec::new(),
         settings: serde_json::json!({}),
-        out_dir: None,
-        checkpoint: None,
-        pid: None,
-        error: None,
-        gold_version: 0,
-        templates: Vec::new(),
+        ..RunManifest::new(kind, created)
     };
     let mut quiet = |_: &JobEvent| {};
     let a = store

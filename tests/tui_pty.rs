@@ -134,6 +134,19 @@ impl Pty {
     }
 }
 
+/// `ie-bench` on a fresh database in `dir` (its working directory, with a config directory of
+/// its own), in a new pseudo-terminal.
+fn start(dir: &std::path::Path) -> (Pty, Child) {
+    let pty = open_pty();
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(dir.join("db"))
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"));
+    let child = pty.spawn(&mut cmd);
+    (pty, child)
+}
+
 fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
@@ -152,13 +165,7 @@ fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
 fn launch_a_run_from_the_tui_export_markdown_and_quit() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
-    let mut pty = open_pty();
-    let mut cmd = common::ie_bench();
-    cmd.arg("--db")
-        .arg(&db)
-        .current_dir(tmp.path())
-        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
-    let mut child = pty.spawn(&mut cmd);
+    let (mut pty, mut child) = start(tmp.path());
     // A fresh database opens on the launch form: launch with the defaults (a tiny model, 40
     // steps).
     pty.wait_for("A fresh database: enter trains", 60);
@@ -195,12 +202,7 @@ fn launch_a_run_from_the_tui_export_markdown_and_quit() {
 #[test]
 fn sigterm_ends_the_tui_and_restores_the_terminal() {
     let tmp = tempfile::tempdir().unwrap();
-    let pty = open_pty();
-    let mut cmd = common::ie_bench();
-    cmd.arg("--db")
-        .arg(tmp.path().join("db"))
-        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
-    let mut child = pty.spawn(&mut cmd);
+    let (pty, mut child) = start(tmp.path());
     pty.wait_for("A fresh database", 60);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -214,12 +216,7 @@ fn the_restoration_check_catches_a_terminal_left_raw() {
     // SIGKILL gives the TUI no chance to clean up: the check above must then fail, or it
     // proves nothing.
     let tmp = tempfile::tempdir().unwrap();
-    let pty = open_pty();
-    let mut cmd = common::ie_bench();
-    cmd.arg("--db")
-        .arg(tmp.path().join("db"))
-        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
-    let mut child = pty.spawn(&mut cmd);
+    let (pty, mut child) = start(tmp.path());
     pty.wait_for("A fresh database", 60);
     child.kill().unwrap();
     wait_exit(&mut child, 30);

@@ -235,19 +235,9 @@ fn store_out(db: &Path, id: RunId, cmd: &RunCommand) -> String {
 /// Stores a new run, queued.
 fn create(store: &Store, db: &Path, cmd: &RunCommand, words: Vec<String>) -> Result<RunId> {
     let id = store.create_run(&RunManifest {
-        kind: cmd.kind(),
-        status: RunStatus::Queued,
-        created: crate::store::now(),
-        finished: None,
         model: cmd.model(),
-        datasets: Vec::new(),
         settings: serde_json::json!({ "argv": words }),
-        out_dir: None,
-        checkpoint: None,
-        pid: None,
-        error: None,
-        gold_version: 0,
-        templates: Vec::new(),
+        ..RunManifest::new(cmd.kind(), crate::store::now())
     })?;
     store.update_run(id, |m| m.out_dir = Some(store_out(db, id, cmd)))?;
     Ok(id)

@@ -33,6 +33,11 @@ impl crate::ie::Named for Format {
     }
 }
 
+/// The paper's score for a dataset, as a cell (empty where the paper has none).
+fn paper_cell(task: TaskKind, dataset: &str, setting: Setting) -> Cell {
+    paper_score(task, dataset, setting).map_or(Cell::Empty, |p| Cell::Score(p / 100.0))
+}
+
 /// A column of a result table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
@@ -118,10 +123,7 @@ impl ResultTable {
                     Cell::Score(d.score),
                 ];
                 if let Some(setting) = paper {
-                    cells.push(
-                        paper_score(task, name, setting)
-                            .map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
-                    );
+                    cells.push(paper_cell(task, name, setting));
                 }
                 Row {
                     label: name.clone(),
@@ -469,10 +471,7 @@ pub fn runs_tables(runs: &[(String, &Report)], paper: Option<Setting>) -> Vec<Re
                         .map(|t| score(t, n).map_or(Cell::Empty, Cell::Score))
                         .collect();
                     if let Some(setting) = paper {
-                        cells.push(
-                            paper_score(task, n, setting)
-                                .map_or(Cell::Empty, |p| Cell::Score(p / 100.0)),
-                        );
+                        cells.push(paper_cell(task, n, setting));
                     }
                     Row {
                         label: n.clone(),

@@ -485,19 +485,10 @@ mod tests {
 
     fn manifest() -> RunManifest {
         RunManifest {
-            kind: RunKind::Train,
             status: RunStatus::Running,
-            created: 1_764_028_800,
-            finished: None,
             model: Some("m".into()),
-            datasets: vec![],
             settings: serde_json::json!({}),
-            out_dir: None,
-            checkpoint: None,
-            pid: None,
-            error: None,
-            gold_version: 0,
-            templates: Vec::new(),
+            ..RunManifest::new(RunKind::Train, 1_764_028_800)
         }
     }
 

@@ -104,6 +104,27 @@ pub struct RunManifest {
     pub templates: Vec<DatasetRef>,
 }
 
+impl RunManifest {
+    /// A run of `kind`, queued, created at `created` (Unix seconds), with nothing else set.
+    pub fn new(kind: RunKind, created: u64) -> RunManifest {
+        RunManifest {
+            kind,
+            status: RunStatus::Queued,
+            created,
+            finished: None,
+            model: None,
+            datasets: Vec::new(),
+            settings: serde_json::Value::Null,
+            out_dir: None,
+            checkpoint: None,
+            pid: None,
+            error: None,
+            gold_version: 0,
+            templates: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     pub step: u64,

@@ -121,12 +121,7 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App) {
     let lines = app.keymap.help_lines();
     let w = area.width.saturating_sub(4).min(90);
     let h = area.height.saturating_sub(2).min(lines.len() as u16 + 3);
-    let rect = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w,
-        height: h,
-    };
+    let rect = centered(area, w, h);
     f.render_widget(Clear, rect);
     let key_w = lines
         .iter()
@@ -150,6 +145,16 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App) {
         ))
         .style(t.base());
     f.render_widget(table, rect);
+}
+
+/// A `w`×`h` rectangle in the middle of `area`, for overlays.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w.min(area.width),
+        height: h.min(area.height),
+    }
 }
 
 /// A paragraph of lines in a titled block, wrapped.

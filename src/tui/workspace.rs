@@ -26,6 +26,11 @@ impl DatasetView {
         self.splits[split as usize].as_deref().unwrap_or(&[])
     }
 
+    /// Records over all splits.
+    pub fn total(&self) -> usize {
+        Split::ALL.iter().map(|s| self.records(*s).len()).sum()
+    }
+
     /// `TASK/Name`.
     pub fn key(&self) -> String {
         crate::ie::dataset_key(self.task, &self.name)
@@ -118,15 +123,7 @@ impl Workspace {
     }
 
     pub fn total_records(&self) -> usize {
-        self.datasets
-            .iter()
-            .map(|d| {
-                Split::ALL
-                    .iter()
-                    .map(|s| d.records(*s).len())
-                    .sum::<usize>()
-            })
-            .sum()
+        self.datasets.iter().map(DatasetView::total).sum()
     }
 
     /// The first dataset of a task (or of its main task, whose data auxiliary tasks reuse).

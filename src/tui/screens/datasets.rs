@@ -478,15 +478,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
     match row {
         Row::Task(task) => {
             let ds: Vec<_> = ws.datasets.iter().filter(|d| d.task == task).collect();
-            let n: usize = ds
-                .iter()
-                .map(|d| {
-                    Split::ALL
-                        .iter()
-                        .map(|s| d.records(*s).len())
-                        .sum::<usize>()
-                })
-                .sum();
+            let n: usize = ds.iter().map(|d| d.total()).sum();
             let lines = vec![
                 Line::from(format!("{} datasets, {n} records", ds.len())),
                 Line::from(""),

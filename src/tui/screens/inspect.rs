@@ -207,20 +207,6 @@ pub struct State {
     pub gold_edit: Option<TextInput>,
 }
 
-/// The cycle order of the kind filter: every error category, then back to all.
-const KIND_CYCLE: [ErrorKind; 10] = [
-    ErrorKind::WrongType,
-    ErrorKind::WrongBoundary,
-    ErrorKind::Missing,
-    ErrorKind::Spurious,
-    ErrorKind::LabelNotInOptions,
-    ErrorKind::SpanNotInText,
-    ErrorKind::Unparsable,
-    ErrorKind::Repetition,
-    ErrorKind::Empty,
-    ErrorKind::Truncated,
-];
-
 fn cycle<T: Clone + PartialEq>(current: &Option<T>, all: &[T]) -> Option<T> {
     match current {
         None => all.first().cloned(),
@@ -456,7 +442,8 @@ impl State {
                 self.apply_filters();
             }
             Action::FilterKind => {
-                self.filter_kind = cycle(&self.filter_kind, &KIND_CYCLE);
+                // Every error category in turn (all but `correct`), then all.
+                self.filter_kind = cycle(&self.filter_kind, &ErrorKind::ALL[1..]);
                 self.apply_filters();
             }
             Action::FilterLabel => {

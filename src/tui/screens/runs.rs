@@ -819,12 +819,7 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
 fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {
     let w = area.width.saturating_sub(4).min(76);
     let h = (form.fields.len() as u16 + 4).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w,
-        height: h,
-    };
+    let rect = crate::tui::view::centered(area, w, h);
     f.render_widget(Clear, rect);
     let mut lines = Vec::new();
     for (i, field) in form.fields.iter().enumerate() {
