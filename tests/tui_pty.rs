@@ -226,3 +226,79 @@ fn the_restoration_check_catches_a_terminal_left_raw() {
         "a killed TUI leaves raw mode behind, and the check must see it"
     );
 }
+
+/// Run by the test below in a pseudo-terminal (this test binary again, with
+/// `IE_BENCH_PANIC_CHILD` set): takes the terminal with the workbench's own guard, draws, and
+/// panics. Without the variable it does nothing.
+#[test]
+fn panicking_child() {
+    if std::env::var_os("IE_BENCH_PANIC_CHILD").is_none() {
+        return;
+    }
+    let log = std::env::temp_dir().join(format!("ie-bench-panic-{}.log", std::process::id()));
+    let _guard = ie_bench::tui::terminal::TerminalGuard::enter(&log).unwrap();
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut term = ratatui::Terminal::new(backend).unwrap();
+    term.draw(|f| f.render_widget(ratatui::widgets::Paragraph::new("about to panic"), f.area()))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    panic!("a deliberate panic inside the TUI");
+}
+
+#[test]
+fn a_panic_inside_the_tui_restores_the_terminal_and_reports_it() {
+    let pty = open_pty();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "panicking_child",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .env("IE_BENCH_PANIC_CHILD", "1");
+    let mut child = pty.spawn(&mut cmd);
+    let status = wait_exit(&mut child, 60);
+    assert!(!status.success(), "the child test panicked");
+    pty.assert_restored();
+    // The panic message reaches the real terminal after the hook's restore (the guard's drop
+    // restores once more while unwinding), not the log.
+    let raw = pty.raw.lock().unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let left = text.find("\x1b[?1049l").unwrap();
+    assert!(
+        text[left..].contains("a deliberate panic inside the TUI"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn the_workbench_names_the_process_that_holds_its_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let preds = tmp.path().join("never.jsonl");
+    // An external run holds the database while its command sleeps.
+    let mut holder = common::with_db(&db)
+        .args(["run", "external", "--predictions"])
+        .arg(&preds)
+        .args(["--", "sleep", "20"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !db.join("ie-bench.sock").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the holder never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = common::with_db(&db).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is held by process"), "{err}");
+    assert!(err.contains("the TUI needs it to itself"), "{err}");
+    let _ = common::with_db(&db).args(["runs", "cancel", "1"]).output();
+    let _ = holder.wait();
+}

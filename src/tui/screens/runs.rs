@@ -138,12 +138,8 @@ impl LaunchForm {
                 Field::choice("kind", "", KINDS.iter().map(|k| k.to_string()).collect(), 0),
                 Field::text("model", "--model", model),
                 Field::text("data", "--data", data),
-                Field::choice(
-                    "config",
-                    "--config",
-                    vec!["supervised".into(), "zeroshot".into()],
-                    0,
-                ),
+                // `supervised`, `zeroshot`, `builtin:NAME` or a task-config directory.
+                Field::text("config", "--config", "supervised"),
                 Field::choice("instructions", "--instructions", bank_names, newest),
                 Field::text("max steps", "--max-steps", "40"),
                 Field::text("learning rate", "--lr", "1e-3"),
