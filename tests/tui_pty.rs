@@ -22,6 +22,11 @@ const ROWS: u16 = 40;
 const COLS: u16 = 140;
 
 fn open_pty() -> Pty {
+    open_pty_reading(true)
+}
+
+/// A pseudo-terminal; with `read`, a thread feeds what the program writes to a screen parser.
+fn open_pty_reading(read: bool) -> Pty {
     let (mut m, mut s) = (0, 0);
     let ws = libc::winsize {
         ws_row: ROWS,
@@ -32,11 +37,17 @@ fn open_pty() -> Pty {
     // SAFETY: openpty writes two descriptors it opened; the window size is a valid struct.
     let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // Neither end leaks into the child: it gets the slave as its stdio only, so closing
+    // `master` here hangs the terminal up.
+    for fd in [m, s] {
+        // SAFETY: setting a flag on descriptors openpty just returned.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     let master = unsafe { std::fs::File::from_raw_fd(m) };
     let slave = unsafe { OwnedFd::from_raw_fd(s) };
     let screen = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
     let raw = Arc::new(Mutex::new(Vec::new()));
-    {
+    if read {
         let mut reader = master.try_clone().unwrap();
         let (screen, raw) = (Arc::clone(&screen), Arc::clone(&raw));
         std::thread::spawn(move || {
@@ -301,4 +312,33 @@ fn the_workbench_names_the_process_that_holds_its_database() {
     assert!(err.contains("the TUI needs it to itself"), "{err}");
     let _ = common::with_db(&db).args(["runs", "cancel", "1"]).output();
     let _ = holder.wait();
+}
+
+#[test]
+fn closing_the_terminal_ends_the_tui() {
+    // A terminal window closed under the TUI: the pty master goes away. crossterm alone would
+    // spin on the dead tty (crossterm-rs/crossterm#793); the TUI must exit.
+    let tmp = tempfile::tempdir().unwrap();
+    // No reader thread, so that dropping `master` closes the last master descriptor.
+    let pty = open_pty_reading(false);
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(tmp.path().join("db"))
+        .current_dir(tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"));
+    let mut child = pty.spawn(&mut cmd);
+    let start = Instant::now();
+    while !tmp.path().join("db").join("tui.log").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the TUI never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let Pty { master, slave, .. } = pty;
+    drop(master);
+    drop(slave);
+    let status = wait_exit(&mut child, 20);
+    assert!(status.success(), "exit status {status}");
 }

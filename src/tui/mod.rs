@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::store::remote::{open_or_reach, Opened};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What `ie-bench` / `ie-bench tui` takes.
 #[derive(clap::Args, Default, Clone)]
@@ -57,7 +59,10 @@ pub fn run(db: &Path, args: TuiArgs) -> Result<std::process::ExitCode> {
         db.display(),
         data.display()
     );
+    let finished = Arc::new(AtomicBool::new(false));
+    watchdog(&engine, Arc::clone(&guard.stop), Arc::clone(&finished));
     let outcome = event_loop(&engine, ws, keymap, theme, &guard);
+    finished.store(true, Ordering::SeqCst);
     drop(guard);
     let running: Vec<crate::store::RunId> = engine
         .store()
@@ -76,6 +81,55 @@ pub fn run(db: &Path, args: TuiArgs) -> Result<std::process::ExitCode> {
     engine.shut_down(&running);
     outcome?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Ends the process when the terminal is gone. crossterm's event poll can spin forever once its
+/// tty has hung up (crossterm-rs/crossterm#793), so the event loop may never see SIGHUP's flag:
+/// this thread watches the flag and the terminal itself, and then cancels the runs (each keeps
+/// a checkpoint), waits for the compute thread, and exits.
+fn watchdog(engine: &engine::Engine, stop: Arc<AtomicBool>, finished: Arc<AtomicBool>) {
+    let manager = Arc::clone(&engine.holder.manager);
+    let store = engine.shared_store();
+    std::thread::spawn(move || {
+        let mut stopped_at: Option<Instant> = None;
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            if finished.load(Ordering::SeqCst) {
+                return;
+            }
+            if stop.load(Ordering::SeqCst) {
+                stopped_at.get_or_insert_with(Instant::now);
+            }
+            let gone = terminal_hung_up();
+            // A signal gives the event loop a moment to end the usual way first.
+            let overdue = stopped_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2));
+            if gone || overdue {
+                eprintln!("the terminal is gone: cancelling runs and exiting");
+                for (id, m) in store.runs().unwrap_or_default() {
+                    if !m.status.is_over() {
+                        manager.cancel(id);
+                    }
+                }
+                manager.close();
+                terminal::restore();
+                std::process::exit(0);
+            }
+        }
+    });
+}
+
+/// Whether the terminal on standard input or output has hung up.
+fn terminal_hung_up() -> bool {
+    [0, 1].iter().any(|&fd| {
+        let mut p = libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n > 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+    })
 }
 
 fn event_loop(
