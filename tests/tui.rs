@@ -530,7 +530,7 @@ fn quitting_while_a_run_trains_asks_first_and_the_run_can_resume() {
     );
     key(&mut app, &engine, "q");
     assert!(app.quit);
-    let store = engine.shut_down(&[1]);
+    let store = engine.shut_down();
     let m = store.run(1).unwrap();
     assert_eq!(m.status, RunStatus::Cancelled);
     assert!(

@@ -102,6 +102,13 @@ impl JobManager {
         }
     }
 
+    /// Asks every queued and running job to stop.
+    pub fn cancel_all(&self) {
+        for token in self.cancels.lock().expect("cancel map").values() {
+            token.cancel();
+        }
+    }
+
     /// Whether this manager has run `run` queued or running.
     pub fn has(&self, run: RunId) -> bool {
         self.cancels.lock().expect("cancel map").contains_key(&run)

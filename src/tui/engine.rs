@@ -98,10 +98,8 @@ impl Engine {
     /// Cancels every queued and running job and waits for the compute thread (a training run
     /// stops at its next step and keeps a checkpoint, so `resume` continues it). Returns the
     /// store, to read what the jobs left.
-    pub fn shut_down(self, runs: &[RunId]) -> std::sync::Arc<Store> {
-        for id in runs {
-            self.holder.manager.cancel(*id);
-        }
+    pub fn shut_down(self) -> std::sync::Arc<Store> {
+        self.holder.manager.cancel_all();
         let Engine { mut holder, .. } = self;
         holder.shut_down();
         holder.store

@@ -64,21 +64,13 @@ pub fn run(db: &Path, args: TuiArgs) -> Result<std::process::ExitCode> {
     let outcome = event_loop(&engine, ws, keymap, theme, &guard);
     finished.store(true, Ordering::SeqCst);
     drop(guard);
-    let running: Vec<crate::store::RunId> = engine
-        .store()
-        .runs()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, m)| !m.status.is_over())
-        .map(|(id, _)| id)
-        .collect();
     if engine.pending() > 0 {
         eprintln!(
             "cancelling {} run(s); each keeps its last checkpoint for `ie-bench runs resume`",
             engine.pending()
         );
     }
-    engine.shut_down(&running);
+    engine.shut_down();
     outcome?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -89,7 +81,6 @@ pub fn run(db: &Path, args: TuiArgs) -> Result<std::process::ExitCode> {
 /// a checkpoint), waits for the compute thread, and exits.
 fn watchdog(engine: &engine::Engine, stop: Arc<AtomicBool>, finished: Arc<AtomicBool>) {
     let manager = Arc::clone(&engine.holder.manager);
-    let store = engine.shared_store();
     std::thread::spawn(move || {
         let mut stopped_at: Option<Instant> = None;
         loop {
@@ -105,11 +96,7 @@ fn watchdog(engine: &engine::Engine, stop: Arc<AtomicBool>, finished: Arc<Atomic
             let overdue = stopped_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2));
             if gone || overdue {
                 eprintln!("the terminal is gone: cancelling runs and exiting");
-                for (id, m) in store.runs().unwrap_or_default() {
-                    if !m.status.is_over() {
-                        manager.cancel(id);
-                    }
-                }
+                manager.cancel_all();
                 manager.close();
                 terminal::restore();
                 std::process::exit(0);

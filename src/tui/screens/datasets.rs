@@ -574,13 +574,6 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                         .value_style(Style::default().fg(t.text))
                 })
                 .collect();
-            let label_w = dist
-                .iter()
-                .map(|(l, _)| l.chars().count())
-                .max()
-                .unwrap_or(4)
-                .min(24) as u16;
-            let _ = label_w;
             f.render_widget(
                 BarChart::default()
                     .block(block("Label distribution", false, t))

@@ -516,17 +516,6 @@ impl State {
                         self.form = None;
                         ctx.status
                             .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
-                        self.cursor.selected = 0;
-                        self.runs.insert(
-                            0,
-                            (
-                                id,
-                                ctx.engine
-                                    .store()
-                                    .run(id)
-                                    .unwrap_or_else(|_| self.runs[0].1.clone()),
-                            ),
-                        );
                         self.reload(ctx);
                         if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
                             self.cursor.selected = p;
