@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fit;
+mod fused;
 pub mod hub;
 pub mod params;
 pub mod predict;

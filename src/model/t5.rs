@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::config::T5Config;
 use super::error::Result;
+use super::fused;
 use super::params::Params;
 
 /// Added to the logits of masked keys. Finite, so rows that combine several masks stay finite.
@@ -26,7 +27,15 @@ fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     x.reshape((rows, inner))?.matmul(&w.t()?)?.reshape(shape)
 }
 
+/// Whether the fused kernels of `fused.rs` apply (f32 on the CPU).
+fn fusable(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    if fusable(x) {
+        return fused::rms_normalize(x, eps)?.broadcast_mul(w);
+    }
     let dtype = x.dtype();
     let xf = x.to_dtype(DType::F32)?;
     let var = xf.sqr()?.mean_keepdim(D::Minus1)?;
@@ -35,6 +44,9 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
 }
 
 fn softmax(x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+    if fusable(x) {
+        return fused::softmax_last(x);
+    }
     // The fused kernel has no backward pass; training uses the composed one.
     let xf = x.to_dtype(DType::F32)?;
     let s = if train {
@@ -168,7 +180,13 @@ impl FeedForward {
             FeedForward::Relu { wi, wo } => linear(&linear(x, wi)?.relu()?, wo),
             // gelu_new: the tanh approximation, which candle's `gelu` is.
             FeedForward::Gated { wi0, wi1, wo } => {
-                linear(&(linear(x, wi0)?.gelu()? * linear(x, wi1)?)?, wo)
+                let (a, b) = (linear(x, wi0)?, linear(x, wi1)?);
+                let h = if fusable(&a) {
+                    fused::gated_gelu(&a, &b)?
+                } else {
+                    (a.gelu()? * b)?
+                };
+                linear(&h, wo)
             }
         }
     }

@@ -1,0 +1,382 @@
+//! Fused CPU kernels, each with its own backward pass, for the row-wise operations of T5:
+//! RMS normalisation, the last-dimension softmax and the gated gelu_new of Flan's feed-forward.
+//!
+//! Composed from candle's elementary ops, an RMS norm is seven graph nodes, a softmax five and
+//! gelu's backward a dozen temporaries; in the backward pass each node also allocates a zeroed
+//! gradient and adds into it. One node per operation, one pass over memory each way, is what
+//! brings the training step down (see the README's benchmark section). Only f32 on the CPU is
+//! handled here; `t5.rs` keeps the composed ops for other devices and dtypes.
+
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
+use rayon::prelude::*;
+
+/// Rows smaller than this many elements in all are not worth a second thread.
+const PARALLEL_MIN: usize = 1 << 14;
+
+/// The contiguous f32 slice behind a storage and layout.
+fn slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = s else {
+        bail!("{op}: f32 only")
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => bail!("{op}: the input must be contiguous"),
+    }
+}
+
+/// Applies `f` to each row of `cols` elements of the inputs, writing the output row.
+fn rows<const N: usize>(
+    inputs: [&[f32]; N],
+    cols: usize,
+    f: impl Fn([&[f32]; N], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let len = inputs[0].len();
+    let mut out = vec![0f32; len];
+    let row = |(i, o): (usize, &mut [f32])| {
+        f(inputs.map(|x| &x[i * cols..(i + 1) * cols]), o);
+    };
+    if len < PARALLEL_MIN {
+        out.chunks_mut(cols).enumerate().for_each(row);
+    } else {
+        out.par_chunks_mut(cols).enumerate().for_each(row);
+    }
+    out
+}
+
+/// Σ aᵢbᵢ in eight interleaved partial sums, the order vectorised reductions (candle's, torch's)
+/// use; a plain running sum drifts further from theirs on long rows.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn sum(a: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let c = a.chunks_exact(8);
+    let tail: f32 = c.remainder().iter().sum();
+    for x in c {
+        for i in 0..8 {
+            lanes[i] += x[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn last_dim(l: &Layout) -> Result<usize> {
+    Ok(l.dims().last().copied().unwrap_or(1).max(1))
+}
+
+fn contiguous(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()
+}
+
+/// `x / sqrt(mean(x²) + eps)` over the last dimension (T5's layer norm without its weight).
+pub fn rms_normalize(x: &Tensor, eps: f64) -> Result<Tensor> {
+    contiguous(x)?.apply_op1(RmsNormalize { eps: eps as f32 })
+}
+
+/// Softmax over the last dimension.
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    contiguous(x)?.apply_op1(Softmax)
+}
+
+/// `gelu_new(a) * b`, the gated activation of T5 v1.1.
+pub fn gated_gelu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    contiguous(a)?.apply_op2(&contiguous(b)?, GatedGelu)
+}
+
+struct RmsNormalize {
+    eps: f32,
+}
+
+impl RmsNormalize {
+    fn inv_rms(&self, x: &[f32]) -> f32 {
+        let ms = dot(x, x) / x.len() as f32;
+        1.0 / (ms + self.eps).sqrt()
+    }
+}
+
+impl CustomOp1 for RmsNormalize {
+    fn name(&self) -> &'static str {
+        "rms-normalize"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = slice(s, l, self.name())?;
+        let out = rows([x], last_dim(l)?, |[x], o| {
+            let r = self.inv_rms(x);
+            o.iter_mut().zip(x).for_each(|(o, x)| *o = x * r);
+        });
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(x.apply_op2_no_bwd(
+            &contiguous(g)?,
+            &RmsNormalizeGrad { eps: self.eps },
+        )?))
+    }
+}
+
+/// dx = r·(g − n·mean(g⊙n)) with n = x·r, r = 1/rms(x).
+struct RmsNormalizeGrad {
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNormalizeGrad {
+    fn name(&self) -> &'static str {
+        "rms-normalize-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, g) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?);
+        let cols = last_dim(l1)?;
+        let norm = RmsNormalize { eps: self.eps };
+        let out = rows([x, g], cols, |[x, g], o| {
+            let r = norm.inv_rms(x);
+            let mean = dot(x, g) * r / cols as f32;
+            for ((o, x), g) in o.iter_mut().zip(x).zip(g) {
+                *o = r * (g - x * r * mean);
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+struct Softmax;
+
+impl CustomOp1 for Softmax {
+    fn name(&self) -> &'static str {
+        "softmax-last"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = slice(s, l, self.name())?;
+        let out = rows([x], last_dim(l)?, |[x], o| {
+            let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            for (o, x) in o.iter_mut().zip(x) {
+                *o = (x - max).exp();
+            }
+            let total = sum(o);
+            o.iter_mut().for_each(|o| *o /= total);
+        });
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(y.apply_op2_no_bwd(&contiguous(g)?, &SoftmaxGrad)?))
+    }
+}
+
+/// dx = y⊙(g − Σ g⊙y).
+struct SoftmaxGrad;
+
+impl CustomOp2 for SoftmaxGrad {
+    fn name(&self) -> &'static str {
+        "softmax-last-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (y, g) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?);
+        let out = rows([y, g], last_dim(l1)?, |[y, g], o| {
+            let yg = dot(y, g);
+            for ((o, y), g) in o.iter_mut().zip(y).zip(g) {
+                *o = y * (g - yg);
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
+
+/// gelu_new as candle computes it, and its derivative.
+fn gelu(x: f32) -> (f32, f32) {
+    let inner = SQRT_TWO_OVER_PI * x * (1.0 + 0.044715 * x * x);
+    let t = inner.tanh();
+    let d_inner = SQRT_TWO_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
+    (
+        0.5 * x * (1.0 + t),
+        0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner,
+    )
+}
+
+struct GatedGelu;
+
+impl CustomOp2 for GatedGelu {
+    fn name(&self) -> &'static str {
+        "gated-gelu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (a, b) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?);
+        if l1.shape() != l2.shape() {
+            bail!(
+                "gated-gelu: shapes {:?} and {:?} differ",
+                l1.shape(),
+                l2.shape()
+            )
+        }
+        let out = rows([a, b], last_dim(l1)?, |[a, b], o| {
+            for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+                *o = gelu(*a).0 * b;
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = contiguous(g)?;
+        Ok((
+            Some(a.apply_op3_no_bwd(b, &g, &GatedGeluGrad { wrt_a: true })?),
+            Some(a.apply_op3_no_bwd(b, &g, &GatedGeluGrad { wrt_a: false })?),
+        ))
+    }
+}
+
+/// d/da = g⊙b⊙gelu'(a); d/db = g⊙gelu(a).
+struct GatedGeluGrad {
+    wrt_a: bool,
+}
+
+impl CustomOp3 for GatedGeluGrad {
+    fn name(&self) -> &'static str {
+        "gated-gelu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let (a, b, g) = (
+            slice(s1, l1, name)?,
+            slice(s2, l2, name)?,
+            slice(s3, l3, name)?,
+        );
+        let out = rows([a, b, g], last_dim(l1)?, |[a, b, g], o| {
+            for (((o, a), b), g) in o.iter_mut().zip(a).zip(b).zip(g) {
+                let (value, slope) = gelu(*a);
+                *o = if self.wrt_a { g * b * slope } else { g * value };
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var, D};
+
+    fn input(shape: (usize, usize, usize), seed: u64) -> Var {
+        let mut rng = super::super::params::SplitMix(seed);
+        let n = shape.0 * shape.1 * shape.2;
+        let data: Vec<f32> = (0..n).map(|_| 2.0 * rng.normal() as f32).collect();
+        Var::from_tensor(&Tensor::from_vec(data, shape, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    fn close(a: &Tensor, b: &Tensor, tol: f32) {
+        let (a, b): (Vec<f32>, Vec<f32>) = (
+            a.flatten_all().unwrap().to_vec1().unwrap(),
+            b.flatten_all().unwrap().to_vec1().unwrap(),
+        );
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < tol, "differs by {worst}");
+    }
+
+    /// Each fused op against the same function composed of candle's differentiable ops: values
+    /// and gradients, at a size that runs on several threads and at one that does not.
+    #[test]
+    fn fused_ops_match_composed_ones_forward_and_backward() {
+        for shape in [(2, 3, 5), (4, 64, 96)] {
+            let (x, y) = (input(shape, 1), input(shape, 2));
+            let weight = input(shape, 3).as_tensor().detach();
+            let eps = 1e-6;
+            let composed_norm = |x: &Tensor| {
+                let var = x.sqr()?.mean_keepdim(D::Minus1)?;
+                x.broadcast_div(&(var + eps)?.sqrt()?)
+            };
+            let gelu_ref = |a: &Tensor, b: &Tensor| a.gelu()? * b;
+            let (xt, yt) = (x.as_tensor(), y.as_tensor());
+            let cases = [
+                ("rms", rms_normalize(&x, eps), composed_norm(xt)),
+                (
+                    "softmax",
+                    softmax_last(&x),
+                    candle_nn::ops::softmax(xt, D::Minus1),
+                ),
+                ("gelu", gated_gelu(&x, &y), gelu_ref(xt, yt)),
+            ];
+            for (name, fused, composed) in cases {
+                let (fused, composed) = (fused.unwrap(), composed.unwrap());
+                close(&fused, &composed, 1e-5);
+                // A weighted sum, so every output element gets a different upstream gradient.
+                let grads = |t: &Tensor| {
+                    (t * &weight)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .backward()
+                        .unwrap()
+                };
+                let (gf, gc) = (grads(&fused), grads(&composed));
+                for v in [&x, &y] {
+                    match (gf.get(v.as_tensor()), gc.get(v.as_tensor())) {
+                        (Some(a), Some(b)) => close(a, b, 1e-4),
+                        (None, None) => {}
+                        _ => panic!("{name}: a gradient is missing on one side"),
+                    }
+                }
+                assert!(gf.get(x.as_tensor()).is_some(), "{name}: no gradient for x");
+            }
+        }
+    }
+}
