@@ -60,12 +60,7 @@ pub fn run(
             labels: random_ids(&mut rng, TARGET_LEN, vocab),
         })
         .collect();
-    let mut trainer = Trainer {
-        model: &model,
-        params: &params,
-        opt: AdamW::new(),
-        examples,
-    };
+    let mut trainer = Trainer::new(&model, &params, AdamW::new(), examples);
     let batch = vec![(0..8).collect::<Vec<usize>>()];
     let mut times = Vec::new();
     let mut parts = [Vec::new(), Vec::new(), Vec::new()];

@@ -134,12 +134,7 @@ pub fn fit<H: FitHooks>(
     };
     let o = state.options.clone();
     hooks.started(&loaded, &state, per_epoch)?;
-    let mut trainer = Trainer {
-        model: &loaded.model,
-        params: &loaded.params,
-        opt,
-        examples,
-    };
+    let mut trainer = Trainer::new(&loaded.model, &loaded.params, opt, examples);
     let started = std::time::Instant::now();
     let mut tokens = 0usize;
     let mut cancelled = false;

@@ -5,12 +5,15 @@
 //! gelu's backward a dozen temporaries; in the backward pass each node also allocates a zeroed
 //! gradient and adds into it. One node per operation, one pass over memory each way, is what
 //! brings the training step down (see the README's benchmark section). Only f32 on the CPU is
-//! handled here; `t5.rs` keeps the composed ops for other devices and dtypes.
+//! handled here; `t5.rs` keeps the composed ops for other devices and dtypes. The row math
+//! itself is `cpu::kernels`', which the hand-written training pass shares.
 
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
 };
 use rayon::prelude::*;
+
+use super::cpu::kernels;
 
 /// Rows smaller than this many elements in all are not worth a second thread.
 const PARALLEL_MIN: usize = 1 << 14;
@@ -45,37 +48,6 @@ fn rows<const N: usize>(
     out
 }
 
-/// Σ aᵢbᵢ in eight interleaved partial sums, the order vectorised reductions (candle's, torch's)
-/// use; a plain running sum drifts further from theirs on long rows.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-fn sum(a: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let c = a.chunks_exact(8);
-    let tail: f32 = c.remainder().iter().sum();
-    for x in c {
-        for i in 0..8 {
-            lanes[i] += x[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
 fn last_dim(l: &Layout) -> Result<usize> {
     Ok(l.dims().last().copied().unwrap_or(1).max(1))
 }
@@ -103,13 +75,6 @@ struct RmsNormalize {
     eps: f32,
 }
 
-impl RmsNormalize {
-    fn inv_rms(&self, x: &[f32]) -> f32 {
-        let ms = dot(x, x) / x.len() as f32;
-        1.0 / (ms + self.eps).sqrt()
-    }
-}
-
 impl CustomOp1 for RmsNormalize {
     fn name(&self) -> &'static str {
         "rms-normalize"
@@ -117,9 +82,9 @@ impl CustomOp1 for RmsNormalize {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(s, l, self.name())?;
-        let out = rows([x], last_dim(l)?, |[x], o| {
-            let r = self.inv_rms(x);
-            o.iter_mut().zip(x).for_each(|(o, x)| *o = x * r);
+        let cols = last_dim(l)?;
+        let out = rows([x], cols, |[x], o| {
+            kernels::rms_norm_rows(x, None, self.eps, cols, o, &mut [])
         });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
@@ -151,13 +116,9 @@ impl CustomOp2 for RmsNormalizeGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let (x, g) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?);
         let cols = last_dim(l1)?;
-        let norm = RmsNormalize { eps: self.eps };
         let out = rows([x, g], cols, |[x, g], o| {
-            let r = norm.inv_rms(x);
-            let mean = dot(x, g) * r / cols as f32;
-            for ((o, x), g) in o.iter_mut().zip(x).zip(g) {
-                *o = r * (g - x * r * mean);
-            }
+            let r = 1.0 / (kernels::dot(x, x) / cols as f32 + self.eps).sqrt();
+            kernels::rms_norm_backward_rows(x, None, &[r], g, cols, o, false)
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -172,13 +133,10 @@ impl CustomOp1 for Softmax {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(s, l, self.name())?;
-        let out = rows([x], last_dim(l)?, |[x], o| {
-            let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            for (o, x) in o.iter_mut().zip(x) {
-                *o = (x - max).exp();
-            }
-            let total = sum(o);
-            o.iter_mut().for_each(|o| *o /= total);
+        let cols = last_dim(l)?;
+        let out = rows([x], cols, |[x], o| {
+            o.copy_from_slice(x);
+            kernels::softmax_rows(o, cols)
         });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
@@ -204,27 +162,13 @@ impl CustomOp2 for SoftmaxGrad {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (y, g) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?);
-        let out = rows([y, g], last_dim(l1)?, |[y, g], o| {
-            let yg = dot(y, g);
-            for ((o, y), g) in o.iter_mut().zip(y).zip(g) {
-                *o = y * (g - yg);
-            }
+        let cols = last_dim(l1)?;
+        let out = rows([y, g], cols, |[y, g], o| {
+            o.copy_from_slice(g);
+            kernels::softmax_backward_rows(y, o, cols)
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
-}
-
-const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
-
-/// gelu_new as candle computes it, and its derivative.
-fn gelu(x: f32) -> (f32, f32) {
-    let inner = SQRT_TWO_OVER_PI * x * (1.0 + 0.044715 * x * x);
-    let t = inner.tanh();
-    let d_inner = SQRT_TWO_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
-    (
-        0.5 * x * (1.0 + t),
-        0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner,
-    )
 }
 
 struct GatedGelu;
@@ -250,9 +194,7 @@ impl CustomOp2 for GatedGelu {
             )
         }
         let out = rows([a, b], last_dim(l1)?, |[a, b], o| {
-            for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
-                *o = gelu(*a).0 * b;
-            }
+            kernels::gated_gelu(a, b, o)
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -298,9 +240,10 @@ impl CustomOp3 for GatedGeluGrad {
             slice(s3, l3, name)?,
         );
         let out = rows([a, b, g], last_dim(l1)?, |[a, b, g], o| {
-            for (((o, a), b), g) in o.iter_mut().zip(a).zip(b).zip(g) {
-                let (value, slope) = gelu(*a);
-                *o = if self.wrt_a { g * b * slope } else { g * value };
+            if self.wrt_a {
+                kernels::gated_gelu_backward(a, b, g, o, &mut [])
+            } else {
+                kernels::gated_gelu_backward(a, b, g, &mut [], o)
             }
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))

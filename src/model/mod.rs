@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod cpu;
 pub mod error;
 pub mod fit;
 mod fused;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::cpu::Backprop;
 use super::error::{ModelError, Result};
 use super::params::{Params, SplitMix};
 use super::predict::pad_batch;
@@ -143,7 +144,7 @@ impl AdamW {
     pub fn step(
         &mut self,
         params: &Params,
-        grads: &BTreeMap<String, Vec<f32>>,
+        grads: &[(&str, &[f32])],
         lr: f64,
         grad_scale: f32,
     ) -> Result<()> {
@@ -158,11 +159,19 @@ impl AdamW {
             decay: (1.0 - lr * self.weight_decay) as f32,
             grad_scale,
         };
-        for (name, var) in &params.vars {
-            let Some(g) = grads.get(name) else { continue };
+        for &(name, g) in grads {
+            let var = params.vars.get(name).ok_or_else(|| {
+                ModelError::NotFound(format!("gradient for `{name}`, which the model lacks"))
+            })?;
             let n = g.len();
-            let m = self.m.entry(name.clone()).or_insert_with(|| vec![0.0; n]);
-            let v = self.v.entry(name.clone()).or_insert_with(|| vec![0.0; n]);
+            let m = self
+                .m
+                .entry(name.to_string())
+                .or_insert_with(|| vec![0.0; n]);
+            let v = self
+                .v
+                .entry(name.to_string())
+                .or_insert_with(|| vec![0.0; n]);
             let t = var.as_tensor();
             if t.device().is_cpu() && t.dtype() == DType::F32 {
                 // In place on the parameter's own storage: no copies out and back.
@@ -372,9 +381,22 @@ pub struct Trainer<'a> {
     pub params: &'a Params,
     pub opt: AdamW,
     pub examples: Vec<Example>,
+    /// The hand-written CPU pass when the parameters are f32 on the CPU; candle's autograd
+    /// otherwise (CUDA).
+    backprop: Option<Backprop>,
 }
 
-impl Trainer<'_> {
+impl<'a> Trainer<'a> {
+    pub fn new(model: &'a T5, params: &'a Params, opt: AdamW, examples: Vec<Example>) -> Self {
+        Trainer {
+            model,
+            params,
+            opt,
+            examples,
+            backprop: Backprop::applies(params).then(|| Backprop::new(&model.cfg)),
+        }
+    }
+
     /// One optimizer step over `micro` batches: accumulate, average, clip, update.
     pub fn step(
         &mut self,
@@ -383,7 +405,10 @@ impl Trainer<'_> {
         clip: f64,
         step: usize,
     ) -> Result<StepReport> {
-        let mut grads: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+        let mut autograd: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+        if let Some(bp) = &mut self.backprop {
+            bp.zero();
+        }
         let mut loss_sum = 0.0;
         let mut tokens = 0;
         let scale = 1.0 / micro.len() as f64;
@@ -394,6 +419,13 @@ impl Trainer<'_> {
                 .iter()
                 .map(|e| e.source.len() + e.labels.len())
                 .sum::<usize>();
+            if let Some(bp) = &mut self.backprop {
+                let pass = bp.accumulate(self.params, &batch, scale as f32)?;
+                loss_sum += pass.loss as f64;
+                forward_s += pass.forward_s;
+                backward_s += pass.backward_s;
+                continue;
+            }
             let t0 = std::time::Instant::now();
             let loss = batch_loss(self.model, &batch)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
@@ -403,10 +435,10 @@ impl Trainer<'_> {
             for (name, var) in &self.params.vars {
                 if let Some(g) = store.get(var.as_tensor()) {
                     let g: Vec<f32> = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-                    match grads.get_mut(name) {
+                    match autograd.get_mut(name) {
                         Some(acc) => acc.iter_mut().zip(g).for_each(|(a, b)| *a += b),
                         None => {
-                            grads.insert(name.clone(), g);
+                            autograd.insert(name.clone(), g);
                         }
                     }
                 }
@@ -414,6 +446,13 @@ impl Trainer<'_> {
             backward_s += t1.elapsed().as_secs_f64();
         }
         let t2 = std::time::Instant::now();
+        let grads: Vec<(&str, &[f32])> = match &self.backprop {
+            Some(bp) => bp.grads().collect(),
+            None => autograd
+                .iter()
+                .map(|(n, g)| (n.as_str(), g.as_slice()))
+                .collect(),
+        };
         // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when above max_norm.
         let norm = global_norm(&grads);
         let c = if clip > 0.0 && norm > clip {
@@ -436,9 +475,9 @@ impl Trainer<'_> {
 }
 
 /// The L2 norm of all gradients together, summed in f64 on every core.
-fn global_norm(grads: &BTreeMap<String, Vec<f32>>) -> f64 {
+fn global_norm(grads: &[(&str, &[f32])]) -> f64 {
     let sq = |g: &[f32]| g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
-    let all: Vec<&[f32]> = grads.values().map(Vec::as_slice).collect();
+    let all: Vec<&[f32]> = grads.iter().map(|(_, g)| *g).collect();
     let threads = candle_core::utils::get_num_threads().max(1);
     let per = all
         .iter()
@@ -586,7 +625,11 @@ mod tests {
                 .iter()
                 .map(|(name, n)| (name.to_string(), draw(*n)))
                 .collect();
-            opt.step(&ours, &grads, lr, scale).unwrap();
+            let slices: Vec<(&str, &[f32])> = grads
+                .iter()
+                .map(|(n, g)| (n.as_str(), g.as_slice()))
+                .collect();
+            opt.step(&ours, &slices, lr, scale).unwrap();
             let mut store = candle_core::backprop::GradStore::default();
             for ((name, _), var) in shapes.iter().zip(&theirs) {
                 let g: Vec<f32> = grads[*name].iter().map(|g| g * scale).collect();
@@ -613,13 +656,8 @@ mod tests {
 
     #[test]
     fn global_norm_is_the_l2_norm_of_everything() {
-        let grads: BTreeMap<String, Vec<f32>> = [
-            ("a".to_string(), vec![3.0; 1 << 17]),
-            ("b".to_string(), vec![4.0; 1 << 17]),
-            ("c".to_string(), vec![]),
-        ]
-        .into_iter()
-        .collect();
+        let (a, b) = (vec![3.0; 1 << 17], vec![4.0; 1 << 17]);
+        let grads: Vec<(&str, &[f32])> = vec![("a", &a), ("b", &b), ("c", &[])];
         let want = ((9.0 + 16.0) * (1 << 17) as f64).sqrt();
         assert!((global_norm(&grads) - want).abs() < 1e-9 * want);
     }

@@ -1,0 +1,253 @@
+//! Matrix products on row-major f32 slices through the `gemm` crate (the one candle uses), with
+//! the three shapes a linear layer's forward and backward passes need and accumulation into
+//! the destination, so gradients add up without a zeroed temporary and a second pass.
+
+use gemm::Parallelism;
+
+/// A strided view of a matrix: element (r, c) sits at `data[r * rs + c * cs]`.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// A row-major matrix.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert!(data.len() >= rows * cols, "matrix view out of bounds");
+        View {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose, without moving data.
+    pub fn t(self) -> Self {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Columns `start..start + cols` (one attention head of a [rows, heads·d] matrix).
+    pub fn columns(self, start: usize, cols: usize) -> Self {
+        assert!(start + cols <= self.cols);
+        View {
+            data: &self.data[start * self.cs..],
+            cols,
+            ..self
+        }
+    }
+
+    /// Rows `start..start + rows`.
+    pub fn rows(self, start: usize, rows: usize) -> Self {
+        assert!(start + rows <= self.rows);
+        View {
+            data: &self.data[start * self.rs..],
+            rows,
+            ..self
+        }
+    }
+
+    fn last(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            0
+        } else {
+            (self.rows - 1) * self.rs + (self.cols - 1) * self.cs + 1
+        }
+    }
+}
+
+/// The destination of a product: a row-major block with row stride `rs`.
+pub struct Out<'a> {
+    pub data: &'a mut [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+}
+
+impl<'a> Out<'a> {
+    pub fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        Out {
+            data,
+            rows,
+            cols,
+            rs: cols,
+        }
+    }
+}
+
+/// Whether a product runs on the rayon pool or on the calling thread (the attention products
+/// are small and already run one per thread).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    All,
+    One,
+}
+
+/// `out = alpha·a·b`, or `out += alpha·a·b` with `accumulate`.
+pub fn matmul(out: Out, a: View, b: View, alpha: f32, accumulate: bool, threads: Threads) {
+    assert_eq!(a.cols, b.rows, "inner dimensions differ");
+    assert_eq!((out.rows, out.cols), (a.rows, b.cols), "output shape");
+    assert!(a.last() <= a.data.len() && b.last() <= b.data.len());
+    assert!(out.rows == 0 || (out.rows - 1) * out.rs + out.cols <= out.data.len());
+    if out.rows == 0 || out.cols == 0 {
+        return;
+    }
+    if a.cols == 0 {
+        if !accumulate {
+            for r in 0..out.rows {
+                out.data[r * out.rs..r * out.rs + out.cols].fill(0.0);
+            }
+        }
+        return;
+    }
+    let parallelism = match threads {
+        Threads::All => match candle_core::utils::get_num_threads() {
+            0 | 1 => Parallelism::None,
+            n => Parallelism::Rayon(n),
+        },
+        Threads::One => Parallelism::None,
+    };
+    // SAFETY: the asserts above keep every element the strides reach inside its slice, and
+    // `out` is borrowed mutably, so it overlaps neither input.
+    unsafe {
+        gemm::gemm(
+            out.rows,
+            out.cols,
+            a.cols,
+            out.data.as_mut_ptr(),
+            1,
+            out.rs as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            alpha,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: View, b: View) -> Vec<f32> {
+        let mut out = vec![0f32; a.rows * b.cols];
+        for r in 0..a.rows {
+            for c in 0..b.cols {
+                out[r * b.cols + c] = (0..a.cols)
+                    .map(|k| a.data[r * a.rs + k * a.cs] * b.data[k * b.rs + c * b.cs])
+                    .sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn products_of_transposed_and_sliced_views_match_the_naive_loop() {
+        let a: Vec<f32> = (0..6 * 10).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+        let b: Vec<f32> = (0..10 * 8).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
+        let av = View::new(&a, 6, 10);
+        let bv = View::new(&b, 8, 10).t(); // [10, 8] as the transpose of a row-major [8, 10]
+        let mut out = vec![1f32; 6 * 8];
+        matmul(Out::new(&mut out, 6, 8), av, bv, 1.0, false, Threads::All);
+        assert_eq!(out, naive(av, bv));
+        // Accumulating with a scale, into a block of a wider matrix, from column slices.
+        let mut wide = vec![0f32; 6 * 12];
+        let (ac, bc) = (av.columns(2, 4), View::new(&b, 10, 8).rows(3, 4));
+        matmul(
+            Out {
+                data: &mut wide[4..],
+                rows: 6,
+                cols: 8,
+                rs: 12,
+            },
+            ac,
+            bc,
+            0.5,
+            true,
+            Threads::One,
+        );
+        let want = naive(ac, bc);
+        for r in 0..6 {
+            for c in 0..8 {
+                assert_eq!(wide[r * 12 + 4 + c], 0.5 * want[r * 8 + c]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod sweep {
+    use super::*;
+
+    #[test]
+    fn every_small_shape_and_layout_matches_the_naive_loop() {
+        let mut seed = 1u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % 1000) as f32 / 500.0 - 1.0
+        };
+        for m in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17] {
+            for n in [1, 2, 3, 4, 8, 9, 13] {
+                for k in [1, 2, 3, 4, 8, 9, 27] {
+                    for ta in [false, true] {
+                        for tb in [false, true] {
+                            let a: Vec<f32> = (0..m * k * 3).map(|_| next()).collect();
+                            let b: Vec<f32> = (0..k * n * 3).map(|_| next()).collect();
+                            // A column slice of a 3x wider matrix, maybe transposed.
+                            let av = if ta {
+                                View::new(&a, k, 3 * m).columns(m, m).t()
+                            } else {
+                                View::new(&a, m, 3 * k).columns(k, k)
+                            };
+                            let bv = if tb {
+                                View::new(&b, n, 3 * k).columns(2 * k, k).t()
+                            } else {
+                                View::new(&b, k, 3 * n).columns(n, n)
+                            };
+                            let mut out = vec![0.5f32; m * n];
+                            matmul(Out::new(&mut out, m, n), av, bv, 1.0, true, Threads::One);
+                            for r in 0..m {
+                                for c in 0..n {
+                                    let want: f32 = 0.5
+                                        + (0..k)
+                                            .map(|i| {
+                                                av.data[r * av.rs + i * av.cs]
+                                                    * bv.data[i * bv.rs + c * bv.cs]
+                                            })
+                                            .sum::<f32>();
+                                    assert!(
+                                        (out[r * n + c] - want).abs() < 1e-4,
+                                        "m {m} n {n} k {k} ta {ta} tb {tb}: {} vs {want}",
+                                        out[r * n + c]
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
