@@ -13,7 +13,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use super::cpu::kernels;
+use super::cpu::{kernels, matmul};
 
 /// Rows smaller than this many elements in all are not worth a second thread.
 const PARALLEL_MIN: usize = 1 << 14;
@@ -69,6 +69,48 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 /// `gelu_new(a) * b`, the gated activation of T5 v1.1.
 pub fn gated_gelu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     contiguous(a)?.apply_op2(&contiguous(b)?, GatedGelu)
+}
+
+/// `x·wᵀ` for a 2-D `x` of a few rows (one decoding step) and a weight `w` [out, in], on every
+/// core (see `cpu::matmul::x_times_wt`).
+pub fn linear_few_rows(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    contiguous(x)?.apply_op2(&contiguous(w)?, LinearFewRows)
+}
+
+struct LinearFewRows;
+
+impl CustomOp2 for LinearFewRows {
+    fn name(&self) -> &'static str {
+        "linear-few-rows"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?);
+        let (&[rows, k], &[n, k2]) = (l1.dims(), l2.dims()) else {
+            bail!("linear-few-rows: expects 2-D operands")
+        };
+        if k != k2 {
+            bail!("linear-few-rows: inner dimensions {k} and {k2} differ")
+        }
+        let out = matmul::x_times_wt(x, rows, w, n);
+        Ok((CpuStorage::F32(out), Shape::from((rows, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(g.matmul(w)?), Some(g.t()?.matmul(x)?)))
+    }
 }
 
 struct RmsNormalize {

@@ -8,6 +8,7 @@
 use candle_core::{DType, Device, Tensor, D};
 
 use super::config::T5Config;
+use super::cpu::matmul::FEW_ROWS;
 use super::error::Result;
 use super::fused;
 use super::params::Params;
@@ -24,7 +25,12 @@ fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     let out = w.dim(0)?;
     let mut shape = dims.to_vec();
     *shape.last_mut().unwrap() = out;
-    x.reshape((rows, inner))?.matmul(&w.t()?)?.reshape(shape)
+    let x = x.reshape((rows, inner))?;
+    // A decoding step: `gemm` would stream the weights on one thread.
+    if fusable(&x) && rows <= FEW_ROWS {
+        return fused::linear_few_rows(&x, w)?.reshape(shape);
+    }
+    x.matmul(&w.t()?)?.reshape(shape)
 }
 
 /// Whether the fused kernels of `fused.rs` apply (f32 on the CPU).

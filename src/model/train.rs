@@ -217,7 +217,7 @@ impl AdamCoef {
     }
 
     fn update(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-        let threads = candle_core::utils::get_num_threads().max(1);
+        let threads = rayon::current_num_threads().max(1);
         if p.len() < PARALLEL_MIN || threads == 1 {
             return self.update_serial(p, m, v, g);
         }
@@ -478,7 +478,7 @@ impl<'a> Trainer<'a> {
 fn global_norm(grads: &[(&str, &[f32])]) -> f64 {
     let sq = |g: &[f32]| g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
     let all: Vec<&[f32]> = grads.iter().map(|(_, g)| *g).collect();
-    let threads = candle_core::utils::get_num_threads().max(1);
+    let threads = rayon::current_num_threads().max(1);
     let per = all
         .iter()
         .map(|g| g.len())

@@ -311,6 +311,21 @@ simd_fn! {
 }
 
 simd_fn! {
+    /// Products of a few rows `x` [rows, k] with a block of weight rows `w` [n, k]:
+    /// `out[j·rows + r] = w[j]·x[r]`. Each weight row is read from memory once and used for
+    /// every input row while it is in L1, which is what decoding a handful of tokens needs:
+    /// it streams the weights, and memory bandwidth is the limit.
+    pub fn weight_rows_times<M>(w: &[f32], x: &[f32], k: usize, out: &mut [f32]) {
+        let rows = x.len() / k;
+        for (wr, o) in w.chunks_exact(k).zip(out.chunks_exact_mut(rows)) {
+            for (o, xr) in o.iter_mut().zip(x.chunks_exact(k)) {
+                *o = dot_body::<M>(wr, xr);
+            }
+        }
+    }
+}
+
+simd_fn! {
     /// `y += x`.
     pub fn add_assign<M>(y: &mut [f32], x: &[f32]) {
         y.iter_mut().zip(x).for_each(|(y, x)| *y += x);

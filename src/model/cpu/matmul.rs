@@ -3,6 +3,9 @@
 //! the destination, so gradients add up without a zeroed temporary and a second pass.
 
 use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::kernels;
 
 /// A strided view of a matrix: element (r, c) sits at `data[r * rs + c * cs]`.
 #[derive(Clone, Copy)]
@@ -112,7 +115,7 @@ pub fn matmul(out: Out, a: View, b: View, alpha: f32, accumulate: bool, threads:
         return;
     }
     let parallelism = match threads {
-        Threads::All => match candle_core::utils::get_num_threads() {
+        Threads::All => match rayon::current_num_threads() {
             0 | 1 => Parallelism::None,
             n => Parallelism::Rayon(n),
         },
@@ -145,6 +148,37 @@ pub fn matmul(out: Out, a: View, b: View, alpha: f32, accumulate: bool, threads:
     }
 }
 
+/// The most rows `x_times_wt` is for; beyond this a matrix product reuses each weight often
+/// enough that `gemm`'s blocking wins.
+pub const FEW_ROWS: usize = 16;
+
+/// `x·wᵀ` for a few rows of `x` [rows, k] and a weight `w` [n, k], on every core: each thread
+/// streams its share of the weight rows once (see `kernels::weight_rows_times`). `gemm` runs
+/// such a product on one thread, at one core's memory bandwidth; this one reaches the
+/// machine's.
+pub fn x_times_wt(x: &[f32], rows: usize, w: &[f32], n: usize) -> Vec<f32> {
+    let k = w.len() / n.max(1);
+    assert_eq!(x.len(), rows * k, "x is not [rows, k]");
+    let threads = rayon::current_num_threads();
+    // Weight rows per task: a few tasks per thread, at least 64 KiB of weights each.
+    let per = n.div_ceil(threads * 4).max((1 << 14) / k.max(1)).max(1);
+    let mut by_weight_row = vec![0f32; n * rows];
+    by_weight_row
+        .par_chunks_mut(per * rows)
+        .zip(w.par_chunks(per * k))
+        .for_each(|(o, w)| kernels::weight_rows_times(w, x, k, o));
+    if rows == 1 {
+        return by_weight_row;
+    }
+    let mut out = vec![0f32; rows * n];
+    for (j, col) in by_weight_row.chunks_exact(rows).enumerate() {
+        for (r, v) in col.iter().enumerate() {
+            out[r * n + j] = *v;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +193,33 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn few_row_products_match_gemm() {
+        for (rows, n, k) in [(1, 1000, 64), (3, 37, 5), (8, 4096, 512), (16, 300, 33)] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| ((i * 13) % 29) as f32 / 7.0 - 2.0)
+                .collect();
+            let w: Vec<f32> = (0..n * k)
+                .map(|i| ((i * 17) % 31) as f32 / 9.0 - 1.5)
+                .collect();
+            let mut want = vec![0f32; rows * n];
+            matmul(
+                Out::new(&mut want, rows, n),
+                View::new(&x, rows, k),
+                View::new(&w, n, k).t(),
+                1.0,
+                false,
+                Threads::One,
+            );
+            let got = x_times_wt(&x, rows, &w, n);
+            let worst = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(worst < 1e-3, "{rows}x{k} by {n}: differs by {worst}");
+        }
     }
 
     #[test]
