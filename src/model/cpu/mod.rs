@@ -1,8 +1,13 @@
-//! CPU training without candle's autograd: vectorised row kernels, `gemm` products on slices,
-//! and T5's forward and backward passes written out (see `backprop`).
+//! CPU training and inference without candle's autograd: vectorised row kernels, `gemm`
+//! products on slices, and T5's forward and backward passes written out.
 
 pub mod backprop;
+pub mod generate;
 pub mod kernels;
+mod layout;
 pub mod matmul;
+mod ops;
+mod stack;
 
 pub use backprop::Backprop;
+pub use layout::Layout;
