@@ -7,7 +7,6 @@ pub mod config;
 pub mod cpu;
 pub mod error;
 pub mod fit;
-mod fused;
 pub mod hub;
 pub mod params;
 pub mod predict;

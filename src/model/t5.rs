@@ -4,14 +4,16 @@
 //! padding masks everywhere, and the tied head's d_model^-0.5 scaling. Written instead of
 //! candle-transformers' T5, which lacks masks, a backward pass through attention and correct
 //! decoder buckets (see the README).
+//!
+//! This graph runs wherever candle runs (CUDA, bf16) and is the reference the tests hold the
+//! hand-written CPU passes of `cpu` to; on the CPU with f32 weights, training and greedy
+//! decoding take those passes instead.
 
 use candle_core::{DType, Device, Tensor, D};
 
 use super::config::T5Config;
-use super::cpu::matmul::FEW_ROWS;
 use super::cpu::{self, Layout};
 use super::error::Result;
-use super::fused;
 use super::params::Params;
 
 /// Added to the logits of masked keys. Finite, so rows that combine several masks stay finite.
@@ -26,23 +28,10 @@ fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     let out = w.dim(0)?;
     let mut shape = dims.to_vec();
     *shape.last_mut().unwrap() = out;
-    let x = x.reshape((rows, inner))?;
-    // A decoding step: `gemm` would stream the weights on one thread.
-    if fusable(&x) && rows <= FEW_ROWS {
-        return fused::linear_few_rows(&x, w)?.reshape(shape);
-    }
-    x.matmul(&w.t()?)?.reshape(shape)
-}
-
-/// Whether the fused kernels of `fused.rs` apply (f32 on the CPU).
-fn fusable(x: &Tensor) -> bool {
-    x.device().is_cpu() && x.dtype() == DType::F32
+    x.reshape((rows, inner))?.matmul(&w.t()?)?.reshape(shape)
 }
 
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
-    if fusable(x) {
-        return fused::rms_normalize(x, eps)?.broadcast_mul(w);
-    }
     let dtype = x.dtype();
     let xf = x.to_dtype(DType::F32)?;
     let var = xf.sqr()?.mean_keepdim(D::Minus1)?;
@@ -51,10 +40,7 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
 }
 
 fn softmax(x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-    if fusable(x) {
-        return fused::softmax_last(x);
-    }
-    // The fused kernel has no backward pass; training uses the composed one.
+    // candle's fused kernel has no backward pass; training uses the composed one.
     let xf = x.to_dtype(DType::F32)?;
     let s = if train {
         candle_nn::ops::softmax(&xf, D::Minus1)?
@@ -188,12 +174,7 @@ impl FeedForward {
             // gelu_new: the tanh approximation, which candle's `gelu` is.
             FeedForward::Gated { wi0, wi1, wo } => {
                 let (a, b) = (linear(x, wi0)?, linear(x, wi1)?);
-                let h = if fusable(&a) {
-                    fused::gated_gelu(&a, &b)?
-                } else {
-                    (a.gelu()? * b)?
-                };
-                linear(&h, wo)
+                linear(&(a.gelu()? * b)?, wo)
             }
         }
     }
