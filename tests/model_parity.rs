@@ -3,7 +3,7 @@
 //! (gated-gelu, untied head).
 
 use candle_core::{DType, Device, Tensor};
-use ie_bench::model::cpu::Backprop;
+use ie_bench::model::cpu::{Backprop, Layout};
 use ie_bench::model::train::{batch_loss, Example};
 use ie_bench::model::{Params, T5Config, T5};
 use std::path::PathBuf;
@@ -149,7 +149,7 @@ fn check_gradients(name: &str) {
     // (On a well-conditioned model it equals autograd element by element: see
     // `model::cpu::backprop`'s tests. This fixture's initialisation is deliberately harsh, so
     // two f32 evaluation orders part by up to 3e-4 here, as autograd and transformers do.)
-    if Backprop::applies(&f.params) {
+    if Layout::applies(&f.params) {
         let mut bp = Backprop::new(&f.model.cfg);
         let pass = bp.accumulate(&f.params, &batch, 1.0).unwrap();
         assert!(

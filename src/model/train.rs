@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::cpu::Backprop;
+use super::cpu::{Backprop, Layout};
 use super::error::{ModelError, Result};
 use super::params::{Params, SplitMix};
 use super::predict::pad_batch;
@@ -393,7 +393,7 @@ impl<'a> Trainer<'a> {
             params,
             opt,
             examples,
-            backprop: Backprop::applies(params).then(|| Backprop::new(&model.cfg)),
+            backprop: Layout::applies(params).then(|| Backprop::new(&model.cfg)),
         }
     }
 

@@ -32,11 +32,6 @@ pub struct Backprop {
 }
 
 impl Backprop {
-    /// Whether this path can train `params`: f32 tensors on the CPU.
-    pub fn applies(params: &Params) -> bool {
-        Layout::applies(params)
-    }
-
     pub fn new(cfg: &T5Config) -> Backprop {
         let layout = Layout::new(cfg);
         Backprop {

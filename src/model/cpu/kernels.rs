@@ -30,7 +30,7 @@ impl MulAdd for Plain {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub fn has_avx2_fma() -> bool {
+pub(super) fn has_avx2_fma() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
@@ -169,48 +169,21 @@ pub fn gelu<M: MulAdd>(x: f32) -> (f32, f32) {
 }
 
 simd_fn! {
-    /// Σ aᵢbᵢ.
-    pub fn dot<M>(a: &[f32], b: &[f32]) -> f32 {
-        dot_body::<M>(a, b)
-    }
-}
-
-simd_fn! {
-    /// Σ aᵢ.
-    pub fn sum<M>(a: &[f32]) -> f32 {
-        sum_body(a)
-    }
-}
-
-simd_fn! {
-    /// `out = x / rms(x)` per row of `cols`, times `weight` when given; returns nothing but
-    /// writes each row's 1/rms into `inv_rms` when that is not empty.
-    pub fn rms_norm_rows<M>(x: &[f32], weight: Option<&[f32]>, eps: f32, cols: usize, out: &mut [f32], inv_rms: &mut [f32]) {
-        for (row, (xr, or)) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)).enumerate() {
+    /// T5's layer norm, `out = w⊙x/rms(x)` per row of `cols`, with each row's 1/rms written
+    /// into `inv_rms` for the backward pass.
+    pub fn rms_norm_rows<M>(x: &[f32], w: &[f32], eps: f32, cols: usize, out: &mut [f32], inv_rms: &mut [f32]) {
+        for ((xr, or), r_out) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)).zip(inv_rms) {
             let r = 1.0 / (dot_body::<M>(xr, xr) / cols as f32 + eps).sqrt();
-            if let Some(r_out) = inv_rms.get_mut(row) {
-                *r_out = r;
-            }
-            match weight {
-                Some(w) => or.iter_mut().zip(xr).zip(w).for_each(|((o, x), w)| *o = x * r * w),
-                None => or.iter_mut().zip(xr).for_each(|(o, x)| *o = x * r),
-            }
+            *r_out = r;
+            or.iter_mut().zip(xr).zip(w).for_each(|((o, x), w)| *o = x * r * w);
         }
     }
 }
 
 simd_fn! {
-    /// The input gradient of `rms_norm_rows`: with g = dy⊙w (or dy without a weight),
-    /// dx = r·g − x·r³·mean(g⊙x); written into `dx`, or added to it with `accumulate`.
-    pub fn rms_norm_backward_rows<M>(x: &[f32], weight: Option<&[f32]>, inv_rms: &[f32], dy: &[f32], cols: usize, dx: &mut [f32], accumulate: bool) {
-        let ones;
-        let w = match weight {
-            Some(w) => w,
-            None => {
-                ones = vec![1f32; cols];
-                &ones
-            }
-        };
+    /// The input gradient of `rms_norm_rows`: with g = dy⊙w, dx = r·g − x·r³·mean(g⊙x);
+    /// written into `dx`, or added to it with `accumulate`.
+    pub fn rms_norm_backward_rows<M>(x: &[f32], w: &[f32], inv_rms: &[f32], dy: &[f32], cols: usize, dx: &mut [f32], accumulate: bool) {
         for (((xr, dyr), dxr), &r) in x.chunks_exact(cols).zip(dy.chunks_exact(cols)).zip(dx.chunks_exact_mut(cols)).zip(inv_rms) {
             let mut acc = [0f32; LANES];
             let (cx, cg, cw) = (xr.chunks_exact(LANES), dyr.chunks_exact(LANES), w.chunks_exact(LANES));
@@ -419,9 +392,9 @@ mod grad_tests {
         };
         let mut out = vec![0f32; x.len()];
         let mut inv = vec![0f32; 2];
-        rms_norm_rows(&x, Some(&w), 1e-6, cols, &mut out, &mut inv);
+        rms_norm_rows(&x, &w, 1e-6, cols, &mut out, &mut inv);
         let mut dx = vec![0f32; x.len()];
-        rms_norm_backward_rows(&x, Some(&w), &inv, &dy, cols, &mut dx, false);
+        rms_norm_backward_rows(&x, &w, &inv, &dy, cols, &mut dx, false);
         let x64: Vec<f64> = x.iter().map(|v| *v as f64).collect();
         for i in 0..x.len() {
             let (mut a, mut b) = (x64.clone(), x64.clone());

@@ -3,9 +3,9 @@
 
 pub mod backprop;
 pub mod generate;
-pub mod kernels;
+mod kernels;
 mod layout;
-pub mod matmul;
+mod matmul;
 mod ops;
 mod stack;
 

@@ -85,7 +85,7 @@ impl Normed {
         out.par_chunks_mut(per * d)
             .zip(inv_rms.par_chunks_mut(per))
             .zip(x.par_chunks(per * d))
-            .for_each(|((o, r), x)| kernels::rms_norm_rows(x, Some(w), eps, d, o, r));
+            .for_each(|((o, r), x)| kernels::rms_norm_rows(x, w, eps, d, o, r));
         Normed { x, out, inv_rms }
     }
 
@@ -106,7 +106,7 @@ impl Normed {
             .zip(self.x.par_chunks(per * d))
             .zip(dy.par_chunks(per * d).zip(self.inv_rms.par_chunks(per)))
             .for_each(|((dx, x), (dy, r))| {
-                kernels::rms_norm_backward_rows(x, Some(w), r, dy, d, dx, accumulate)
+                kernels::rms_norm_backward_rows(x, w, r, dy, d, dx, accumulate)
             });
     }
 }
