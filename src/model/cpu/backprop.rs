@@ -161,6 +161,7 @@ impl Batch {
             regroup(&dv, b, rk, heads, dkv, false),
         )
     }
+
     /// The backward pass of `attn_forward`: `dx` holds the gradient of the sublayer's output
     /// and receives its input's. Returns the score gradients [b, heads, rq, rk] (for the
     /// position bias), and adds the gradient of `kv_from` into `d_kv_from` for cross-attention.
@@ -205,6 +206,7 @@ impl Batch {
         c.input.backward(&w[ln], &dxn, &mut g[ln], dx, true);
         c.probs
     }
+
     pub(super) fn ff_backward(
         &self,
         w: &Weights,
@@ -253,6 +255,7 @@ impl Batch {
         }
         c.input.backward(&w[ln], &dxn, &mut g[ln], dx, true);
     }
+
     /// The LM head and mean cross-entropy over the label tokens: returns the loss and the
     /// gradient of `scale`·loss with respect to the decoder output, and adds the head's own
     /// gradient (the shared embedding's, for a tied head).
@@ -299,6 +302,7 @@ impl Batch {
         }
         (loss, dhidden)
     }
+
     /// Scatters score gradients [b, heads, q, k], summed over layers, into the gradient of
     /// the relative attention bias table [buckets, heads]. Causally masked scores have a zero
     /// gradient (their probability is exactly 0), as in the autograd path.
@@ -314,6 +318,7 @@ impl Batch {
             }
         }
     }
+
     pub(super) fn decode_backward(
         &self,
         layout: &Layout,
@@ -359,6 +364,7 @@ impl Batch {
         self.embed_backward(&dx, &self.dec_ids, &mut g[layout.shared]);
         d_enc
     }
+
     pub(super) fn encode_backward(
         &self,
         layout: &Layout,
@@ -390,6 +396,7 @@ impl Batch {
         self.bias_backward(&d_scores_sum, &out.buckets, &mut g[layout.encoder.rel_bias]);
         self.embed_backward(&dx, &self.src_ids, &mut g[layout.shared]);
     }
+
     pub(super) fn embed_backward(&self, dx: &[f32], ids: &[u32], g: &mut [f32]) {
         let d = self.dims.d;
         for (row, &id) in dx.chunks_exact(d).zip(ids) {

@@ -38,7 +38,7 @@ fn decode(
 ) -> Vec<Vec<u32>> {
     let batch = Batch::new(cfg, sources, &[]);
     let Dims { b, s, d, inner, .. } = batch.dims;
-    let eps = cfg.layer_norm_epsilon as f32;
+    let eps = batch.eps();
     let enc = batch.encode(layout, w, false).last.out;
     // Cross-attention keys and values, once per layer.
     let cross: Vec<(Vec<f32>, Vec<f32>)> = layout

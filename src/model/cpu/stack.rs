@@ -111,9 +111,11 @@ impl Batch {
             targets,
         }
     }
+
     pub(super) fn eps(&self) -> f32 {
         self.cfg.layer_norm_epsilon as f32
     }
+
     pub(super) fn embed(&self, w: &[f32], ids: &[u32]) -> Vec<f32> {
         let d = self.dims.d;
         let mut x = vec![0f32; ids.len() * d];
@@ -122,6 +124,7 @@ impl Batch {
         });
         x
     }
+
     /// The position bias of a stack as [heads, q, k], with the causal mask folded in for the
     /// decoder, and the bucket of every (q, k) for the backward pass.
     pub(super) fn position_bias(
@@ -158,6 +161,7 @@ impl Batch {
         }
         (bias, buckets)
     }
+
     /// softmax(q·kᵀ + bias + key mask)·v for every batch row and head. `q` is [b·rq, inner];
     /// `k` and `v` hold `kv_block` rows per batch row, of which the first `rk` are the keys
     /// (a decoding cache has room for more); `bias` is [heads, rq, rk] and `key_mask` is
@@ -213,6 +217,7 @@ impl Batch {
             });
         (probs, regroup(&ctx_heads, b, rq, heads, dkv, false))
     }
+
     /// An attention sublayer: norm, projections, attention, output projection added to `x`.
     /// `kv_from` is None for self-attention, else the encoder output.
     #[allow(clippy::too_many_arguments)]
@@ -245,6 +250,7 @@ impl Batch {
             ctx,
         }
     }
+
     pub(super) fn ff_forward(
         &self,
         w: &Weights,
@@ -277,6 +283,7 @@ impl Batch {
         par_add_assign(x, &out);
         FfCache { input, h0, h1, act }
     }
+
     /// The encoder stack; `keep` keeps each block's cache for the backward pass (inference
     /// drops them block by block, so its memory stays at one block's).
     pub(super) fn encode(&self, layout: &Layout, w: &Weights, keep: bool) -> StackOut {
@@ -310,6 +317,7 @@ impl Batch {
             last: Normed::new(x, &w[layout.encoder.final_ln], self.eps(), self.dims.d),
         }
     }
+
     pub(super) fn decode(&self, layout: &Layout, w: &Weights, enc: &StackOut) -> StackOut {
         let Dims { s, t, .. } = self.dims;
         let (bias, buckets) = self.position_bias(&w[layout.decoder.rel_bias], 0, t, t, true);
