@@ -42,6 +42,11 @@ pub struct InitArgs {
     /// tied v1.0 head computes), so a model trained from scratch can copy source tokens early.
     #[arg(long)]
     head_from_shared: bool,
+    /// Start the decoder's cross-attention values and outputs as an identity on the first
+    /// heads·d_kv coordinates, so attending to a source token carries it to the output: with
+    /// --head-from-shared, a model trained from scratch can copy spans from the start.
+    #[arg(long)]
+    copy_cross_attention: bool,
     #[arg(long)]
     out: PathBuf,
     /// Data and config whose prompts and targets train the tokenizer; `--seed` also seeds the
@@ -125,8 +130,11 @@ fn init(a: InitArgs) -> Result<ExitCode> {
     } else {
         HeadInit::Normal(a.head_std)
     };
-    let params =
+    let mut params =
         Params::random_with_head(&config, a.prompts.seed, head, &candle_core::Device::Cpu)?;
+    if a.copy_cross_attention {
+        params.copy_cross_attention(&config)?;
+    }
     checkpoint::save(&a.out, &config, &params, &tokenizer)?;
     eprintln!(
         "initialised {} ({} parameters, vocabulary {} of {} rows) in {}",

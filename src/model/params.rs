@@ -142,6 +142,36 @@ impl Params {
         Ok(Params { vars })
     }
 
+    /// Starts every decoder cross-attention as a copy: `v` keeps the first heads·d_kv
+    /// coordinates of the encoder output and `o` puts them back where they were, so attending
+    /// to a source position adds (most of) that position's vector to the decoder's residual
+    /// stream. With the head reading embeddings back (`HeadInit::SharedScaled`), a model
+    /// trained from scratch then starts with a path that copies source tokens, and learns
+    /// where to attend instead of having to discover both where and what at once.
+    pub fn copy_cross_attention(&mut self, cfg: &T5Config) -> Result<()> {
+        let (d, inner) = (cfg.d_model, cfg.inner_dim());
+        let keep = inner.min(d);
+        let mut v = vec![0f32; inner * d];
+        let mut o = vec![0f32; d * inner];
+        for i in 0..keep {
+            v[i * d + i] = 1.0;
+            o[i * inner + i] = 1.0;
+        }
+        for layer in 0..cfg.decoder_layers() {
+            let p = format!("decoder.block.{layer}.layer.1.EncDecAttention");
+            for (name, data, shape) in [("v", &v, (inner, d)), ("o", &o, (d, inner))] {
+                let name = format!("{p}.{name}.weight");
+                let var = self.vars.get(&name).ok_or_else(|| {
+                    ModelError::NotFound(format!("parameter `{name}` not in the model"))
+                })?;
+                let t = Tensor::from_vec(data.clone(), shape, var.as_tensor().device())?
+                    .to_dtype(var.as_tensor().dtype())?;
+                var.set(&t)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Loads every expected parameter from a checkpoint directory (`model.safetensors` or
     /// `model.safetensors.index.json`), converting to `dtype` on `device`.
     pub fn load(dir: &Path, cfg: &T5Config, dtype: DType, device: &Device) -> Result<Params> {
@@ -378,5 +408,42 @@ impl SplitMix {
         let u1 = self.uniform().max(f64::MIN_POSITIVE);
         let u2 = self.uniform();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copied_cross_attention_carries_the_first_inner_coordinates_through() {
+        let cfg = T5Config::shape("tiny", 200).unwrap();
+        let mut p = Params::random(&cfg, 1, &Device::Cpu).unwrap();
+        let before = p
+            .get("decoder.block.0.layer.0.SelfAttention.v.weight")
+            .unwrap();
+        p.copy_cross_attention(&cfg).unwrap();
+        let (d, inner) = (cfg.d_model, cfg.inner_dim());
+        for layer in 0..cfg.decoder_layers() {
+            let w = |n: &str| {
+                p.get(&format!(
+                    "decoder.block.{layer}.layer.1.EncDecAttention.{n}.weight"
+                ))
+                .unwrap()
+            };
+            let ov: Vec<Vec<f32>> = w("o").matmul(&w("v")).unwrap().to_vec2().unwrap();
+            for (i, row) in ov.iter().enumerate() {
+                for (j, &x) in row.iter().enumerate() {
+                    let want = if i == j && i < inner.min(d) { 1.0 } else { 0.0 };
+                    assert_eq!(x, want, "layer {layer}: o·v[{i}][{j}]");
+                }
+            }
+        }
+        // Other parameters keep their random values.
+        let after = p
+            .get("decoder.block.0.layer.0.SelfAttention.v.weight")
+            .unwrap();
+        let diff = (before - after).unwrap().abs().unwrap().sum_all().unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
     }
 }
