@@ -224,9 +224,13 @@ impl Batch {
         match slots {
             FfSlots::Relu { wi, wo } => {
                 linear_backward(dx, &c.act, rows, &w[*wo], &mut g[*wo], &mut dact, false);
-                dact.par_iter_mut()
-                    .zip(c.h0.par_iter())
-                    .for_each(|(g, h)| *g = if *h > 0.0 { *g } else { 0.0 });
+                dact.par_chunks_mut(per)
+                    .zip(c.h0.par_chunks(per))
+                    .for_each(|(g, h)| {
+                        g.iter_mut()
+                            .zip(h)
+                            .for_each(|(g, h)| *g = if *h > 0.0 { *g } else { 0.0 })
+                    });
                 linear_backward(
                     &dact,
                     &c.input.out,

@@ -266,7 +266,9 @@ impl Batch {
         let (h0, h1, act, wo) = match slots {
             FfSlots::Relu { wi, wo } => {
                 let h0 = linear(xn, rows, &w[*wi], f);
-                let act: Vec<f32> = h0.par_iter().map(|v| v.max(0.0)).collect();
+                let mut act = h0.clone();
+                act.par_chunks_mut(per)
+                    .for_each(|a| a.iter_mut().for_each(|v| *v = v.max(0.0)));
                 (h0, Vec::new(), act, *wo)
             }
             FfSlots::Gated { wi0, wi1, wo } => {
