@@ -133,8 +133,20 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
         .arg(&m)
         .arg("--out")
         .arg(&full)
+        .args(["--keep-checkpoints", "0"])
         .output()
         .unwrap());
+    let kept = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("checkpoint-"))
+            .collect();
+        names.sort_by_key(|n| n["checkpoint-".len()..].parse::<u64>().unwrap());
+        names
+    };
+    let every: Vec<String> = (1..=12).map(|i| format!("checkpoint-{}", i * 10)).collect();
+    assert_eq!(kept(&full), every, "--keep-checkpoints 0 keeps them all");
 
     let cut = tmp.path().join("cut");
     let mut child = bin()
@@ -167,6 +179,11 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
         .arg("--resume")
         .output()
         .unwrap());
+    assert_eq!(
+        kept(&cut),
+        ["checkpoint-110", "checkpoint-120"],
+        "the default keeps two"
+    );
     let steps: Vec<u64> = log_steps(&cut).iter().map(|s| s.0).collect();
     assert_eq!(
         steps,

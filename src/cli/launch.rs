@@ -564,6 +564,7 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
         out,
         options: a.settings.options(a.prompts.seed),
         epochs: a.settings.epochs(),
+        keep_checkpoints: a.settings.keep_checkpoints,
         train: build(&a.prompts, Split::Train)?,
         dev: build(&lenient, Split::Dev)?,
         test: build(&lenient, Split::Test)?,

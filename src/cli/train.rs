@@ -50,6 +50,9 @@ pub struct TrainSettings {
     /// Save a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     save_every: usize,
+    /// Keep the newest N checkpoints on disk (0: keep them all, for a learning curve).
+    #[arg(long, default_value_t = crate::model::fit::KEEP_CHECKPOINTS)]
+    pub keep_checkpoints: usize,
     #[arg(long, default_value_t = 512)]
     pub max_source_length: usize,
     #[arg(long, default_value_t = 50)]
@@ -102,6 +105,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         resume: a.resume,
         options: a.settings.options(a.prompts.seed),
         epochs: a.settings.epochs(),
+        keep_checkpoints: a.settings.keep_checkpoints,
         device: &dev,
     };
     let mut hooks = LogHooks {

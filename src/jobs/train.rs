@@ -20,6 +20,8 @@ pub struct TrainJob {
     pub out: PathBuf,
     pub options: TrainOptions,
     pub epochs: Option<f64>,
+    /// The newest this many checkpoints stay on disk (0: all).
+    pub keep_checkpoints: usize,
     pub train: Vec<PromptInstance>,
     /// Evaluated at each checkpoint (scores only).
     pub dev: Vec<PromptInstance>,
@@ -62,6 +64,7 @@ fn run_inner(
         resume,
         options: job.options.clone(),
         epochs: job.epochs,
+        keep_checkpoints: job.keep_checkpoints,
         device: &job.device,
     };
     let mut hooks = StoreHooks { rec, cancel, job };

@@ -13,7 +13,7 @@ use super::train::{
     StepReport, TrainOptions, TrainState, Trainer,
 };
 
-/// How many checkpoints an output directory keeps.
+/// How many checkpoints an output directory keeps unless told otherwise.
 pub const KEEP_CHECKPOINTS: usize = 2;
 
 /// What the loop tells its caller, and asks it.
@@ -60,6 +60,8 @@ pub struct FitSpec<'a> {
     pub options: TrainOptions,
     /// When set, `options.total_steps` is replaced by this many epochs' worth of steps.
     pub epochs: Option<f64>,
+    /// The newest this many checkpoints stay on disk (0: all of them).
+    pub keep_checkpoints: usize,
     pub device: &'a Device,
 }
 
@@ -163,13 +165,13 @@ pub fn fit<H: FitHooks>(
             tokens as f64 / started.elapsed().as_secs_f64(),
         )?;
         if (o.save_every > 0 && state.step % o.save_every == 0) || state.step == o.total_steps {
-            let dir = save_checkpoint(spec.out, &loaded, &trainer.opt, &state)?;
+            let dir = save_checkpoint(&spec, &loaded, &trainer.opt, &state)?;
             hooks.checkpoint(&loaded, &state, &dir)?;
         }
     }
     if cancelled && state.step > 0 && checkpoints(spec.out).last().map(|c| c.0) != Some(state.step)
     {
-        let dir = save_checkpoint(spec.out, &loaded, &trainer.opt, &state)?;
+        let dir = save_checkpoint(&spec, &loaded, &trainer.opt, &state)?;
         hooks.checkpoint(&loaded, &state, &dir)?;
     }
     if !cancelled {
@@ -188,11 +190,12 @@ pub fn fit<H: FitHooks>(
 /// Writes a checkpoint atomically (a temporary directory renamed into place) and keeps the
 /// newest few.
 fn save_checkpoint(
-    out: &Path,
+    spec: &FitSpec,
     loaded: &Loaded,
     opt: &AdamW,
     state: &TrainState,
 ) -> Result<PathBuf> {
+    let out = spec.out;
     let name = format!("checkpoint-{}", state.step);
     let tmp = out.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -202,7 +205,11 @@ fn save_checkpoint(
     let _ = std::fs::remove_dir_all(&dst);
     std::fs::rename(&tmp, &dst).map_err(|e| ModelError::io(&dst, e))?;
     let all = checkpoints(out);
-    for (_, old) in all.iter().take(all.len().saturating_sub(KEEP_CHECKPOINTS)) {
+    let keep = match spec.keep_checkpoints {
+        0 => all.len(),
+        n => n,
+    };
+    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
         let _ = std::fs::remove_dir_all(old);
     }
     Ok(dst)
