@@ -16,8 +16,9 @@ use super::cpu::{self, Layout};
 use super::error::Result;
 use super::params::Params;
 
-/// Added to the logits of masked keys. Finite, so rows that combine several masks stay finite.
-const MASKED: f64 = -1e9;
+/// Added to the logits of masked keys (here and in the hand-written `cpu` passes). Finite, so
+/// rows that combine several masks stay finite.
+pub(crate) const MASKED: f32 = -1e9;
 
 fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
@@ -264,7 +265,7 @@ impl Stack {
 /// Additive key mask [b, 1, 1, k] from a 0/1 attention mask [b, k].
 fn key_mask(mask: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
     let (b, k) = mask.dims2()?;
-    ((mask.to_dtype(DType::F32)?.affine(-1.0, 1.0)? * MASKED)?)
+    ((mask.to_dtype(DType::F32)?.affine(-1.0, 1.0)? * f64::from(MASKED))?)
         .to_dtype(dtype)?
         .reshape((b, 1, 1, k))
 }
@@ -402,7 +403,7 @@ impl T5 {
             .to_dtype(self.dtype)?;
         if t > 1 {
             let causal: Vec<f32> = (pos..pos + t)
-                .flat_map(|q| (0..pos + t).map(move |k| if k > q { MASKED as f32 } else { 0.0 }))
+                .flat_map(|q| (0..pos + t).map(move |k| if k > q { MASKED } else { 0.0 }))
                 .collect();
             let causal =
                 Tensor::from_vec(causal, (1, 1, t, pos + t), &self.device)?.to_dtype(self.dtype)?;

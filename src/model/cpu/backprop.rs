@@ -71,12 +71,14 @@ impl Backprop {
         let pass = Batch::new(&self.cfg, &sources, &labels);
         let (layout, g) = (&self.layout, &mut self.grads);
         layout.with_weights(params, |w| {
-            let enc_out = pass.encode(layout, w, true);
-            let dec_out = pass.decode(layout, w, &enc_out);
+            let enc_out = pass.stack(layout, w, None, true);
+            let dec_out = pass.stack(layout, w, Some(&enc_out), true);
             let forward = std::time::Instant::now();
             let (loss, d_dec_out) = pass.head(layout, g, w, &dec_out.last.out, scale);
-            let d_enc = pass.decode_backward(layout, g, w, dec_out, &enc_out.last.out, d_dec_out);
-            pass.encode_backward(layout, g, w, enc_out, d_enc);
+            let mut d_enc = vec![0f32; enc_out.last.out.len()];
+            let enc = Some((enc_out.last.out.as_slice(), d_enc.as_mut_slice()));
+            pass.stack_backward(layout, g, w, dec_out, d_dec_out, enc);
+            pass.stack_backward(layout, g, w, enc_out, d_enc, None);
             PassReport {
                 loss,
                 forward_s: (forward - started).as_secs_f64(),
@@ -225,11 +227,11 @@ impl Batch {
             FfSlots::Relu { wi, wo } => {
                 linear_backward(dx, &c.act, rows, &w[*wo], &mut g[*wo], &mut dact, false);
                 dact.par_chunks_mut(per)
-                    .zip(c.h0.par_chunks(per))
-                    .for_each(|(g, h)| {
+                    .zip(c.act.par_chunks(per))
+                    .for_each(|(g, a)| {
                         g.iter_mut()
-                            .zip(h)
-                            .for_each(|(g, h)| *g = if *h > 0.0 { *g } else { 0.0 })
+                            .zip(a)
+                            .for_each(|(g, a)| *g = if *a > 0.0 { *g } else { 0.0 })
                     });
                 linear_backward(
                     &dact,
@@ -273,11 +275,7 @@ impl Batch {
     ) -> (f32, Vec<f32>) {
         let d = self.dims.d;
         let n = self.targets.len();
-        // A tied head reads the decoder output times d_model^-0.5 (T5 v1.0).
-        let (hw, factor) = match layout.head {
-            Some(h) => (h, 1.0),
-            None => (layout.shared, (d as f32).powf(-0.5)),
-        };
+        let (hw, factor) = layout.head(d);
         let vocab = w[hw].len() / d;
         let mut hsel = vec![0f32; n * d];
         for (row, &(src, _)) in hsel.chunks_exact_mut(d).zip(&self.targets) {
@@ -323,68 +321,41 @@ impl Batch {
         }
     }
 
-    pub(super) fn decode_backward(
-        &self,
-        layout: &Layout,
-        g: &mut [Vec<f32>],
-        w: &Weights,
-        out: StackOut,
-        enc_hidden: &[f32],
-        d_out: Vec<f32>,
-    ) -> Vec<f32> {
-        let Dims { s, t, .. } = self.dims;
-        let mut dx = vec![0f32; d_out.len()];
-        let fl = layout.decoder.final_ln;
-        out.last
-            .backward(&w[fl], &d_out, &mut g[fl], &mut dx, false);
-        let mut d_enc = vec![0f32; enc_hidden.len()];
-        let mut d_scores_sum = vec![0f32; self.dims.b * self.dims.heads * t * t];
-        for (blk, cache) in layout.decoder.blocks.iter().zip(out.blocks).rev() {
-            self.ff_backward(w, g, &blk.ff, blk.ff_ln, cache.ff, &mut dx);
-            let (cross_slots, cross_ln) = blk.cross.as_ref().expect("decoder blocks have cross");
-            self.attn_backward(
-                w,
-                g,
-                cross_slots,
-                *cross_ln,
-                cache.cross.expect("decoder caches hold cross-attention"),
-                &mut dx,
-                (t, s),
-                Some((enc_hidden, &mut d_enc)),
-            );
-            let ds = self.attn_backward(
-                w,
-                g,
-                &blk.self_attn,
-                blk.self_ln,
-                cache.self_attn,
-                &mut dx,
-                (t, t),
-                None,
-            );
-            par_add_assign(&mut d_scores_sum, &ds);
-        }
-        self.bias_backward(&d_scores_sum, &out.buckets, &mut g[layout.decoder.rel_bias]);
-        self.embed_backward(&dx, &self.dec_ids, &mut g[layout.shared]);
-        d_enc
-    }
-
-    pub(super) fn encode_backward(
+    /// The backward pass of `stack`: `d_out` is the gradient of the stack's output. For the
+    /// decoder, `enc` holds the encoder output and receives its gradient.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stack_backward(
         &self,
         layout: &Layout,
         g: &mut [Vec<f32>],
         w: &Weights,
         out: StackOut,
         d_out: Vec<f32>,
+        mut enc: Option<(&[f32], &mut [f32])>,
     ) {
-        let Dims { s, .. } = self.dims;
+        let Dims { b, heads, s, .. } = self.dims;
+        let (slots, ids, n) = self.stack_parts(layout, enc.is_some());
         let mut dx = vec![0f32; d_out.len()];
-        let fl = layout.encoder.final_ln;
+        let fl = slots.final_ln;
         out.last
             .backward(&w[fl], &d_out, &mut g[fl], &mut dx, false);
-        let mut d_scores_sum = vec![0f32; self.dims.b * self.dims.heads * s * s];
-        for (blk, cache) in layout.encoder.blocks.iter().zip(out.blocks).rev() {
+        let mut d_scores_sum = vec![0f32; b * heads * n * n];
+        for (blk, cache) in slots.blocks.iter().zip(out.blocks).rev() {
             self.ff_backward(w, g, &blk.ff, blk.ff_ln, cache.ff, &mut dx);
+            if let Some((enc_hidden, d_enc)) = enc.as_mut() {
+                let (cross_slots, cross_ln) =
+                    blk.cross.as_ref().expect("decoder blocks have cross");
+                self.attn_backward(
+                    w,
+                    g,
+                    cross_slots,
+                    *cross_ln,
+                    cache.cross.expect("decoder caches hold cross-attention"),
+                    &mut dx,
+                    (n, s),
+                    Some((enc_hidden, d_enc)),
+                );
+            }
             let ds = self.attn_backward(
                 w,
                 g,
@@ -392,13 +363,13 @@ impl Batch {
                 blk.self_ln,
                 cache.self_attn,
                 &mut dx,
-                (s, s),
+                (n, n),
                 None,
             );
             par_add_assign(&mut d_scores_sum, &ds);
         }
-        self.bias_backward(&d_scores_sum, &out.buckets, &mut g[layout.encoder.rel_bias]);
-        self.embed_backward(&dx, &self.src_ids, &mut g[layout.shared]);
+        self.bias_backward(&d_scores_sum, &out.buckets, &mut g[slots.rel_bias]);
+        self.embed_backward(&dx, ids, &mut g[layout.shared]);
     }
 
     pub(super) fn embed_backward(&self, dx: &[f32], ids: &[u32], g: &mut [f32]) {

@@ -39,7 +39,7 @@ fn decode(
     let batch = Batch::new(cfg, sources, &[]);
     let Dims { b, s, d, inner, .. } = batch.dims;
     let eps = batch.eps();
-    let enc = batch.encode(layout, w, false).last.out;
+    let enc = batch.stack(layout, w, None, false).last.out;
     // Cross-attention keys and values, once per layer.
     let cross: Vec<(Vec<f32>, Vec<f32>)> = layout
         .decoder
@@ -57,10 +57,7 @@ fn decode(
     let cap = max_new.max(1);
     let mut caches: Vec<(Vec<f32>, Vec<f32>)> =
         vec![(vec![0f32; b * cap * inner], vec![0f32; b * cap * inner]); cross.len()];
-    let (hw, factor) = match layout.head {
-        Some(h) => (h, 1.0),
-        None => (layout.shared, (d as f32).powf(-0.5)),
-    };
+    let (hw, factor) = layout.head(d);
     let vocab = w[hw].len() / d;
     let (eos, pad) = (cfg.eos_token_id as u32, cfg.pad_token_id as u32);
     let mut cur = vec![cfg.decoder_start_token_id as u32; b];

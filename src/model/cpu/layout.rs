@@ -117,6 +117,15 @@ impl Layout {
         }
     }
 
+    /// The LM head's slot and the factor on the decoder output it reads: the untied head as
+    /// it is, or the shared embedding after d_model^-0.5 (T5 v1.0's tied head).
+    pub(super) fn head(&self, d_model: usize) -> (usize, f32) {
+        match self.head {
+            Some(h) => (h, 1.0),
+            None => (self.shared, (d_model as f32).powf(-0.5)),
+        }
+    }
+
     /// Runs `f` on the parameters as slices, holding their read locks meanwhile.
     pub(super) fn with_weights<R>(
         &self,

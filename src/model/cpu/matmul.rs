@@ -254,11 +254,6 @@ mod tests {
             }
         }
     }
-}
-
-#[cfg(test)]
-mod sweep {
-    use super::*;
 
     #[test]
     fn every_small_shape_and_layout_matches_the_naive_loop() {
@@ -289,21 +284,12 @@ mod sweep {
                             };
                             let mut out = vec![0.5f32; m * n];
                             matmul(Out::new(&mut out, m, n), av, bv, 1.0, true, Threads::One);
-                            for r in 0..m {
-                                for c in 0..n {
-                                    let want: f32 = 0.5
-                                        + (0..k)
-                                            .map(|i| {
-                                                av.data[r * av.rs + i * av.cs]
-                                                    * bv.data[i * bv.rs + c * bv.cs]
-                                            })
-                                            .sum::<f32>();
-                                    assert!(
-                                        (out[r * n + c] - want).abs() < 1e-4,
-                                        "m {m} n {n} k {k} ta {ta} tb {tb}: {} vs {want}",
-                                        out[r * n + c]
-                                    );
-                                }
+                            for (got, want) in out.iter().zip(naive(av, bv)) {
+                                let want = 0.5 + want;
+                                assert!(
+                                    (got - want).abs() < 1e-4,
+                                    "m {m} n {n} k {k} ta {ta} tb {tb}: {got} vs {want}"
+                                );
                             }
                         }
                     }

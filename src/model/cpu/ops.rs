@@ -6,9 +6,6 @@ use rayon::prelude::*;
 use super::kernels;
 use super::matmul::{matmul, x_times_wt, Out, Threads, View, FEW_ROWS};
 
-/// Added to the scores of masked keys, as in `t5.rs`.
-pub(super) const MASKED: f32 = -1e9;
-
 /// Below this many elements an elementwise pass stays on the calling thread.
 pub(super) const PARALLEL_MIN: usize = 1 << 15;
 

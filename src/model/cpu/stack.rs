@@ -5,11 +5,11 @@
 use rayon::prelude::*;
 
 use super::kernels;
-use super::layout::{AttnSlots, FfSlots, Layout, Weights};
+use super::layout::{AttnSlots, FfSlots, Layout, StackSlots, Weights};
 use super::matmul::{matmul, Out, Threads, View};
-use super::ops::{head_view, linear, par_add_assign, regroup, rows_per_task, Normed, MASKED};
+use super::ops::{head_view, linear, par_add_assign, regroup, rows_per_task, Normed};
 use crate::model::config::T5Config;
-use crate::model::t5::relative_position_bucket;
+use crate::model::t5::{relative_position_bucket, MASKED};
 
 /// Sizes of one micro-batch.
 #[derive(Clone, Copy)]
@@ -50,7 +50,8 @@ pub(super) struct AttnCache {
 
 pub(super) struct FfCache {
     pub(super) input: Normed,
-    /// wi (or wi_0) output before the activation, and wi_1's output for the gated form.
+    /// wi_0's and wi_1's outputs in the gated form (empty for relu, whose backward pass reads
+    /// its mask from `act`: relu(h) > 0 exactly where h > 0).
     pub(super) h0: Vec<f32>,
     pub(super) h1: Vec<f32>,
     /// The activation wo reads.
@@ -265,11 +266,10 @@ impl Batch {
         let per = rows_per_task(rows, f) * f;
         let (h0, h1, act, wo) = match slots {
             FfSlots::Relu { wi, wo } => {
-                let h0 = linear(xn, rows, &w[*wi], f);
-                let mut act = h0.clone();
+                let mut act = linear(xn, rows, &w[*wi], f);
                 act.par_chunks_mut(per)
                     .for_each(|a| a.iter_mut().for_each(|v| *v = v.max(0.0)));
-                (h0, Vec::new(), act, *wo)
+                (Vec::new(), Vec::new(), act, *wo)
             }
             FfSlots::Gated { wi0, wi1, wo } => {
                 let h0 = linear(xn, rows, &w[*wi0], f);
@@ -286,29 +286,55 @@ impl Batch {
         FfCache { input, h0, h1, act }
     }
 
-    /// The encoder stack; `keep` keeps each block's cache for the backward pass (inference
-    /// drops them block by block, so its memory stays at one block's).
-    pub(super) fn encode(&self, layout: &Layout, w: &Weights, keep: bool) -> StackOut {
-        let Dims { s, .. } = self.dims;
-        let (bias, buckets) = self.position_bias(&w[layout.encoder.rel_bias], 0, s, s, false);
-        let mut x = self.embed(&w[layout.shared], &self.src_ids);
-        let mut blocks = Vec::with_capacity(layout.encoder.blocks.len());
-        for blk in &layout.encoder.blocks {
+    /// One stack's forward pass: the encoder over the sources when `enc` is None, else the
+    /// decoder over the shifted labels, attending to the encoder output `enc`. `keep` keeps
+    /// each block's cache for the backward pass (inference drops them block by block, so its
+    /// memory stays at one block's).
+    pub(super) fn stack(
+        &self,
+        layout: &Layout,
+        w: &Weights,
+        enc: Option<&StackOut>,
+        keep: bool,
+    ) -> StackOut {
+        let Dims { s, d, .. } = self.dims;
+        let (slots, ids, n) = self.stack_parts(layout, enc.is_some());
+        // Encoder queries skip padded keys; decoder ones see every earlier label (the causal
+        // mask is in the bias).
+        let self_mask = enc.is_none().then_some(self.src_mask.as_slice());
+        let (bias, buckets) = self.position_bias(&w[slots.rel_bias], 0, n, n, enc.is_some());
+        let mut x = self.embed(&w[layout.shared], ids);
+        let mut blocks = Vec::with_capacity(slots.blocks.len());
+        for blk in &slots.blocks {
             let self_attn = self.attn_forward(
                 w,
                 &blk.self_attn,
                 blk.self_ln,
                 &mut x,
-                (s, s),
+                (n, n),
                 None,
                 Some(&bias),
-                Some(&self.src_mask),
+                self_mask,
             );
+            let cross = enc.map(|enc| {
+                let (cross_slots, cross_ln) =
+                    blk.cross.as_ref().expect("decoder blocks have cross");
+                self.attn_forward(
+                    w,
+                    cross_slots,
+                    *cross_ln,
+                    &mut x,
+                    (n, s),
+                    Some(&enc.last.out),
+                    None,
+                    Some(&self.src_mask),
+                )
+            });
             let ff = self.ff_forward(w, &blk.ff, blk.ff_ln, &mut x);
             if keep {
                 blocks.push(BlockCache {
                     self_attn,
-                    cross: None,
+                    cross,
                     ff,
                 });
             }
@@ -316,48 +342,20 @@ impl Batch {
         StackOut {
             blocks,
             buckets,
-            last: Normed::new(x, &w[layout.encoder.final_ln], self.eps(), self.dims.d),
+            last: Normed::new(x, &w[slots.final_ln], self.eps(), d),
         }
     }
 
-    pub(super) fn decode(&self, layout: &Layout, w: &Weights, enc: &StackOut) -> StackOut {
-        let Dims { s, t, .. } = self.dims;
-        let (bias, buckets) = self.position_bias(&w[layout.decoder.rel_bias], 0, t, t, true);
-        let mut x = self.embed(&w[layout.shared], &self.dec_ids);
-        let mut blocks = Vec::with_capacity(layout.decoder.blocks.len());
-        for blk in &layout.decoder.blocks {
-            let self_attn = self.attn_forward(
-                w,
-                &blk.self_attn,
-                blk.self_ln,
-                &mut x,
-                (t, t),
-                None,
-                Some(&bias),
-                None,
-            );
-            let (cross_slots, cross_ln) = blk.cross.as_ref().expect("decoder blocks have cross");
-            let cross = self.attn_forward(
-                w,
-                cross_slots,
-                *cross_ln,
-                &mut x,
-                (t, s),
-                Some(&enc.last.out),
-                None,
-                Some(&self.src_mask),
-            );
-            let ff = self.ff_forward(w, &blk.ff, blk.ff_ln, &mut x);
-            blocks.push(BlockCache {
-                self_attn,
-                cross: Some(cross),
-                ff,
-            });
-        }
-        StackOut {
-            blocks,
-            buckets,
-            last: Normed::new(x, &w[layout.decoder.final_ln], self.eps(), self.dims.d),
+    /// The encoder's or the decoder's slots, input ids and length.
+    pub(super) fn stack_parts<'a>(
+        &'a self,
+        layout: &'a Layout,
+        decoder: bool,
+    ) -> (&'a StackSlots, &'a [u32], usize) {
+        if decoder {
+            (&layout.decoder, &self.dec_ids, self.dims.t)
+        } else {
+            (&layout.encoder, &self.src_ids, self.dims.s)
         }
     }
 }
