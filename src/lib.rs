@@ -11,4 +11,5 @@ pub mod model;
 pub mod prompt;
 pub mod pyrandom;
 pub mod store;
+pub mod text;
 pub mod tui;

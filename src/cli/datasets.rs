@@ -96,7 +96,7 @@ fn table(root: &std::path::Path, summaries: &[DatasetSummary], max_warnings: usi
             out,
             "{:<4} {:<width$} {:>7} {:>7} {:>7} {:>6}  {:<8} {}",
             s.task.as_str(),
-            s.name,
+            crate::text::SafeText(&s.name),
             count(s, Split::Train),
             count(s, Split::Dev),
             count(s, Split::Test),
@@ -105,7 +105,11 @@ fn table(root: &std::path::Path, summaries: &[DatasetSummary], max_warnings: usi
             status
         );
         for w in s.warnings.iter().take(max_warnings) {
-            let _ = writeln!(out, "      warning: {w}");
+            let _ = writeln!(
+                out,
+                "      warning: {}",
+                crate::text::SafeText(&w.to_string())
+            );
         }
         if s.warnings.len() > max_warnings {
             let _ = writeln!(

@@ -102,7 +102,11 @@ fn error_table(verdicts: &[Verdict]) -> String {
     }
     out.push('\n');
     for ((task, dataset), counts) in &summary {
-        out.push_str(&format!("{:<4} {:<width$}", task.as_str(), dataset));
+        out.push_str(&format!(
+            "{:<4} {:<width$}",
+            task.as_str(),
+            crate::text::SafeText(dataset)
+        ));
         for k in &kinds {
             let n = counts.get(k).copied().unwrap_or(0);
             out.push_str(&format!(" {:>w$}", n, w = k.as_str().len()));

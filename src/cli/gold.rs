@@ -82,7 +82,10 @@ fn describe(e: &GoldEvent) -> String {
             id,
             before,
             after,
-        } => format!("edit {dataset} #{id}: {before:?} -> {after:?}"),
+        } => format!(
+            "edit {} #{id}: {before:?} -> {after:?}",
+            crate::text::SafeText(dataset)
+        ),
         GoldEvent::Undo { of } => format!("undo of {of}"),
         GoldEvent::Redo { of } => format!("redo of {of}"),
     }

@@ -101,6 +101,9 @@ pub struct ExternalArgs {
     out: Option<PathBuf>,
     #[arg(long)]
     detach: bool,
+    /// Stop the trainer and end the run as `diverged` at the first NaN or infinite loss.
+    #[arg(long)]
+    stop_on_nan: bool,
     /// The trainer command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -140,6 +143,10 @@ pub struct RunTrainArgs {
     /// Start in the background and print the run id.
     #[arg(long)]
     detach: bool,
+    /// End the run as `diverged` at the first NaN or infinite loss (its metrics so far and its
+    /// last checkpoint stay).
+    #[arg(long)]
+    stop_on_nan: bool,
 }
 
 /// Re-parses the stored words of a run's command.
@@ -374,7 +381,7 @@ pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunCommand)>) -> Resu
         let m = holder.store.run(id)?;
         eprintln!("run {id}: {}", m.status.as_str());
         if let Some(error) = m.error {
-            bail!("run {id} failed: {error}");
+            bail!("run {id} {}: {error}", m.status.as_str());
         }
         println!("{id}");
     }
@@ -388,11 +395,28 @@ fn submit(store: &Store, manager: &JobManager, db: &Path, words: Vec<String>) ->
     Ok(id)
 }
 
-fn resume(store: &Store, manager: &JobManager, id: RunId) -> Result<()> {
-    let m = store.run(id)?;
+/// Refuses to resume a finished run, or one whose external trainer (started by a holder that
+/// died) still runs: a second trainer beside it would write the same files.
+pub fn check_resumable(m: &RunManifest, id: RunId) -> Result<()> {
     if m.status == RunStatus::Finished {
         bail!("run {id} has finished; there is nothing to resume");
     }
+    if let Some(group) = m
+        .trainer_group
+        .filter(|&g| crate::jobs::external::group_alive(g))
+    {
+        bail!(
+            "run {id}: its trainer from before is still running (process group {group}); \
+             stop it with `ie-bench runs cancel {id}` or `kill -TERM -- -{group}`, or wait \
+             for it to end, then resume"
+        );
+    }
+    Ok(())
+}
+
+fn resume(store: &Store, manager: &JobManager, id: RunId) -> Result<()> {
+    let m = store.run(id)?;
+    check_resumable(&m, id)?;
     if manager.has(id) {
         bail!("run {id} is already {}", m.status.as_str());
     }
@@ -437,6 +461,13 @@ pub fn cancel_stored(store: &Store, id: RunId) -> Result<()> {
     let m = store.run(id)?;
     if m.status.is_over() {
         bail!("run {id} is already {}", m.status.as_str());
+    }
+    // An external trainer whose holder died has nobody left to stop it but us.
+    if let Some(group) = m
+        .trainer_group
+        .filter(|&g| crate::jobs::external::group_alive(g))
+    {
+        crate::jobs::external::stop_orphan(group);
     }
     store.update_run(id, |m| {
         m.status = RunStatus::Cancelled;
@@ -574,6 +605,7 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
             max_source_length: a.settings.max_source_length,
         },
         device: device(&a.settings.device)?,
+        stop_on_nan: a.stop_on_nan,
     })
 }
 
@@ -616,6 +648,7 @@ fn external_job(a: ExternalArgs, out: PathBuf) -> Result<ExternalJob> {
         predictions: a.predictions,
         pattern,
         log: out.join("external.log"),
+        stop_on_nan: a.stop_on_nan,
     })
 }
 

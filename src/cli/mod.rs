@@ -89,6 +89,14 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", report(&e));
+            if e.chain().any(crate::store::is_disk_full) {
+                eprintln!(
+                    "the disk is full (database: {}). Nothing ie-bench reported as stored is lost: \
+                     every write is on disk before it is reported. Free some space and run the \
+                     command again; `ie-bench runs resume ID` continues an interrupted run.",
+                    db.display()
+                );
+            }
             ExitCode::FAILURE
         }
     }

@@ -10,7 +10,8 @@ use crate::eval::Mode;
 use crate::export::{render, report_tables, Format};
 use crate::jobs::evaluate::{answers, stored_report};
 use crate::store::remote::{open_or_reach, open_waiting, request, Opened, Reader};
-use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
+use crate::store::{format_time, RunId, RunKind, Store};
+use crate::text::SafeText;
 
 #[derive(clap::Subcommand)]
 pub enum RunsCommand {
@@ -79,9 +80,7 @@ fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
         }
     };
     let m = store.run(id)?;
-    if m.status == RunStatus::Finished {
-        bail!("run {id} has finished; there is nothing to resume");
-    }
+    launch::check_resumable(&m, id)?;
     if detach {
         drop(store);
         return launch::detach(db, id, Path::new(m.out_dir.as_deref().unwrap_or(".")));
@@ -119,7 +118,7 @@ fn list(db: &Path, format: Format) -> Result<ExitCode> {
             m.kind.as_str(),
             m.status.as_str(),
             format_time(m.created),
-            m.model.as_deref().unwrap_or("-")
+            SafeText(m.model.as_deref().unwrap_or("-"))
         ));
     }
     super::emit(&text)?;
@@ -178,20 +177,20 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         m.finished
             .map(|f| format!(", ended {}", format_time(f)))
             .unwrap_or_default(),
-        m.model.as_deref().unwrap_or("-"),
-        m.out_dir.as_deref().unwrap_or("-"),
+        SafeText(m.model.as_deref().unwrap_or("-")),
+        SafeText(m.out_dir.as_deref().unwrap_or("-")),
     );
     if let Some((step, dir)) = &m.checkpoint {
-        text.push_str(&format!("checkpoint: step {step}, {dir}\n"));
+        text.push_str(&format!("checkpoint: step {step}, {}\n", SafeText(dir)));
     }
     if let Some(e) = &m.error {
-        text.push_str(&format!("error: {e}\n"));
+        text.push_str(&format!("error: {}\n", SafeText(e)));
     }
     if !m.datasets.is_empty() {
         let used: Vec<String> = m
             .datasets
             .iter()
-            .map(|d| format!("{} (v{})", d.name, d.version))
+            .map(|d| format!("{} (v{})", SafeText(&d.name), d.version))
             .collect();
         text.push_str(&format!("imported data used: {}\n", used.join(", ")));
     }

@@ -147,6 +147,18 @@ fn parse_split(path: &Path, text: &str) -> Result<SplitConfig, DataError> {
                 }
                 None => return Err(err(format!("{at}: missing \"dataset name\""))),
             };
+            // The name becomes a path under DATA/TASK/: it must not lead out of --data.
+            if Path::new(&dataset).is_absolute()
+                || dataset
+                    .split(['/', '\\'])
+                    .any(|part| part == ".." || part.is_empty())
+                || dataset.contains('\0')
+            {
+                return Err(err(format!(
+                    "{at}: dataset name {dataset:?} is not a directory name under {task_name}/ \
+                     (absolute, empty, or with `..`); a task config may only name datasets inside --data"
+                )));
+            }
             // A missing key means "random" in the official builder.
             let strategy = match obj.get("sampling strategy") {
                 None => Strategy::Random,

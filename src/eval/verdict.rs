@@ -2,7 +2,7 @@
 //! unmatched one is. Diagnostics only; scores come from `report`.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::extract::{item_lists, items, strict_items, Mode};
 use super::predictions::PredictionLine;
@@ -167,21 +167,168 @@ fn sentence(line: &PredictionLine) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-fn overlaps(a: &str, b: &str) -> bool {
-    if a.is_empty() || b.is_empty() {
-        return false;
+/// Words that make two spans overlap when they share one: longer than two characters.
+fn overlap_words(s: &str) -> impl Iterator<Item = &str> {
+    s.split([' ', ',']).filter(|w| w.chars().count() > 2)
+}
+
+/// Which `needles` occur in each of `haystacks`: the needle indices per haystack, ascending.
+/// One automaton over the needles keeps this linear in the text plus the matches, where a
+/// `contains` per pair made verdicts quadratic on long lines.
+fn occurrences(needles: &[&str], haystacks: &[&str]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); haystacks.len()];
+    // Small inputs (almost every line) are cheaper without building an automaton.
+    if needles.len().saturating_mul(haystacks.len()) <= 256 {
+        for (h, hay) in haystacks.iter().enumerate() {
+            out[h] = (0..needles.len())
+                .filter(|&n| hay.contains(needles[n]))
+                .collect();
+        }
+        return out;
     }
-    if a.contains(b) || b.contains(a) {
-        return true;
+    let mut distinct: Vec<&str> = needles.iter().copied().filter(|n| !n.is_empty()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut owners: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, n) in needles.iter().enumerate() {
+        owners.entry(n).or_default().push(i);
     }
-    let words = |s: &str| -> Vec<String> {
-        s.split([' ', ','])
-            .filter(|w| w.chars().count() > 2)
-            .map(str::to_string)
-            .collect()
+    let empty = owners.get("").cloned().unwrap_or_default();
+    let Ok(ac) = aho_corasick::AhoCorasick::new(&distinct) else {
+        // Too many patterns for an automaton: fall back to the plain search.
+        for (h, hay) in haystacks.iter().enumerate() {
+            out[h] = (0..needles.len())
+                .filter(|&n| hay.contains(needles[n]))
+                .collect();
+        }
+        return out;
     };
-    let wb = words(b);
-    words(a).iter().any(|w| wb.contains(w))
+    for (h, hay) in haystacks.iter().enumerate() {
+        let mut found = vec![false; distinct.len()];
+        for m in ac.find_overlapping_iter(*hay) {
+            found[m.pattern().as_usize()] = true;
+        }
+        let mut hits = empty.clone();
+        for (d, _) in found.iter().enumerate().filter(|(_, f)| **f) {
+            hits.extend(&owners[distinct[d]]);
+        }
+        hits.sort_unstable();
+        out[h] = hits;
+    }
+    out
+}
+
+/// Gold indices in ascending order with a cursor past the ones already matched: matching only
+/// ever uses items up, so each list is walked once over a whole verdict.
+struct Candidates {
+    golds: Vec<usize>,
+    next: usize,
+}
+
+impl Candidates {
+    /// The first unmatched gold in the list that `fits`.
+    fn first(&mut self, used: &[bool], fits: impl Fn(usize) -> bool) -> Option<usize> {
+        while self.next < self.golds.len() && used[self.golds[self.next]] {
+            self.next += 1;
+        }
+        self.golds[self.next..]
+            .iter()
+            .copied()
+            .find(|&g| !used[g] && fits(g))
+    }
+}
+
+/// Pairs each unmatched prediction, in order, with the first unmatched gold item it was
+/// trying to be: the same span under another label (`WrongType`, if the label is an option),
+/// or the same label over an overlapping span (`WrongBoundary`). Spans overlap when one
+/// contains the other or they share a word of three or more characters. Indexed by span, by
+/// (label, word) and by containment, so a line with thousands of items stays fast.
+fn near_misses(
+    gold: &[Item],
+    pred: &[Item],
+    gold_used: &mut [bool],
+    pred_used: &mut [bool],
+    in_options: impl Fn(&Option<String>) -> bool,
+) -> Vec<(usize, usize, ErrorKind)> {
+    let mut by_span: HashMap<&str, Candidates> = HashMap::new();
+    let mut by_word: HashMap<(Option<&str>, &str), Candidates> = HashMap::new();
+    for (g, item) in gold.iter().enumerate() {
+        let list = |map_entry: &mut Candidates| map_entry.golds.push(g);
+        let new = || Candidates {
+            golds: Vec::new(),
+            next: 0,
+        };
+        list(by_span.entry(item.span.as_str()).or_insert_with(new));
+        let mut words: Vec<&str> = overlap_words(&item.span).collect();
+        words.sort_unstable();
+        words.dedup();
+        for w in words {
+            list(
+                by_word
+                    .entry((item.label.as_deref(), w))
+                    .or_insert_with(new),
+            );
+        }
+    }
+    let open: Vec<usize> = (0..pred.len()).filter(|&p| !pred_used[p]).collect();
+    let gold_spans: Vec<&str> = gold.iter().map(|g| g.span.as_str()).collect();
+    let pred_spans: Vec<&str> = open.iter().map(|&p| pred[p].span.as_str()).collect();
+    // containing[k]: golds contained in open prediction k's span, or containing it.
+    let mut containing = occurrences(&gold_spans, &pred_spans);
+    for (g, preds) in occurrences(&pred_spans, &gold_spans)
+        .into_iter()
+        .enumerate()
+    {
+        for k in preds {
+            containing[k].push(g);
+        }
+    }
+    let mut out = Vec::new();
+    for (k, &pi) in open.iter().enumerate() {
+        let p = &pred[pi];
+        let wrong_type = |g: usize| {
+            p.label.is_some()
+                && gold[g].span == p.span
+                && gold[g].label != p.label
+                && in_options(&p.label)
+        };
+        let wrong_boundary =
+            |g: usize| gold[g].label == p.label && !gold[g].span.is_empty() && !p.span.is_empty();
+        let mut best: Option<usize> = None;
+        let mut consider = |g: Option<usize>| {
+            if let Some(g) = g {
+                best = Some(best.map_or(g, |b| b.min(g)));
+            }
+        };
+        if let Some(c) = by_span.get_mut(p.span.as_str()) {
+            consider(c.first(gold_used, wrong_type));
+        }
+        if !p.span.is_empty() {
+            for w in overlap_words(&p.span) {
+                if let Some(c) = by_word.get_mut(&(p.label.as_deref(), w)) {
+                    consider(c.first(gold_used, wrong_boundary));
+                }
+            }
+        }
+        consider(
+            containing[k]
+                .iter()
+                .copied()
+                .filter(|&g| !gold_used[g] && (wrong_type(g) || wrong_boundary(g)))
+                .min(),
+        );
+        if let Some(g) = best {
+            let kind = if wrong_type(g) {
+                ErrorKind::WrongType
+            } else {
+                ErrorKind::WrongBoundary
+            };
+            gold_used[g] = true;
+            pred_used[pi] = true;
+            out.push((g, pi, kind));
+        }
+    }
+    out
 }
 
 /// A run of 5+ word characters repeated three times in a row, the official repetition audit.
@@ -233,8 +380,15 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     let mut gold_used = vec![false; gold.len()];
     let mut pred_used = vec![false; pred.len()];
     // Exact matches first, each gold occurrence once.
+    let mut by_text: HashMap<&str, VecDeque<usize>> = HashMap::new();
+    for (g, item) in gold.iter().enumerate() {
+        by_text.entry(item.text.as_str()).or_default().push_back(g);
+    }
     for (pi, p) in pred.iter().enumerate() {
-        if let Some(gi) = (0..gold.len()).find(|&g| !gold_used[g] && gold[g].text == p.text) {
+        if let Some(gi) = by_text
+            .get_mut(p.text.as_str())
+            .and_then(VecDeque::pop_front)
+        {
             gold_used[gi] = true;
             pred_used[pi] = true;
             out.push(ItemVerdict {
@@ -245,57 +399,60 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         }
     }
     let opts = options(line.instruction.as_deref(), task, mode);
-    let in_options = |label: &Option<String>| match (&opts, label) {
-        (Some(o), Some(l)) => o.contains(l),
+    let option_set: Option<HashSet<&str>> = opts
+        .as_ref()
+        .map(|o| o.iter().map(String::as_str).collect());
+    let in_options = |label: &Option<String>| match (&option_set, label) {
+        (Some(o), Some(l)) => o.contains(l.as_str()),
         _ => true,
     };
     // Near misses pair a prediction with the gold item it was trying to be; a label outside
     // the options is reported as such rather than as a wrong type.
-    for (pi, p) in pred.iter().enumerate() {
-        if pred_used[pi] {
-            continue;
-        }
-        let pair = (0..gold.len()).filter(|&g| !gold_used[g]).find_map(|g| {
-            let gi = &gold[g];
-            if p.label.is_some() && gi.span == p.span && gi.label != p.label && in_options(&p.label)
-            {
-                Some((g, ErrorKind::WrongType))
-            } else if gi.label == p.label && overlaps(&gi.span, &p.span) {
-                Some((g, ErrorKind::WrongBoundary))
-            } else {
-                None
-            }
+    for (g, pi, kind) in near_misses(&gold, &pred, &mut gold_used, &mut pred_used, in_options) {
+        out.push(ItemVerdict {
+            kind,
+            gold: Some(gold[g].text.clone()),
+            pred: Some(pred[pi].text.clone()),
         });
-        if let Some((g, kind)) = pair {
-            gold_used[g] = true;
-            pred_used[pi] = true;
-            out.push(ItemVerdict {
-                kind,
-                gold: Some(gold[g].text.clone()),
-                pred: Some(p.text.clone()),
-            });
-        }
     }
     let sent = sentence(line).map(|s| mode.norm(&s));
-    for p in pred
+    let spurious: Vec<&Item> = pred
         .iter()
         .zip(&pred_used)
         .filter(|(_, used)| !**used)
         .map(|(p, _)| p)
-    {
-        let label_ok = in_options(&p.label);
-        let span_ok = match &sent {
-            Some(s) if task != TaskKind::Ee => {
-                let parts: Vec<&str> =
-                    if matches!(task, TaskKind::Re | TaskKind::Epr | TaskKind::Ep) {
-                        p.span.splitn(2, ',').collect()
-                    } else {
-                        vec![p.span.as_str()]
-                    };
-                parts.iter().all(|x| s.contains(x))
+        .collect();
+    // The pieces of each spurious item that must occur in the sentence, searched in one pass.
+    let pieces: Vec<Vec<&str>> = spurious
+        .iter()
+        .map(|p| {
+            if matches!(task, TaskKind::Re | TaskKind::Epr | TaskKind::Ep) {
+                p.span.splitn(2, ',').collect()
+            } else {
+                vec![p.span.as_str()]
             }
-            _ => true,
-        };
+        })
+        .collect();
+    let in_text: Option<HashSet<usize>> = match &sent {
+        Some(s) if task != TaskKind::Ee => {
+            let flat: Vec<&str> = pieces.iter().flatten().copied().collect();
+            Some(
+                occurrences(&flat, &[s.as_str()])
+                    .remove(0)
+                    .into_iter()
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    let mut flat_index = 0;
+    for (p, parts) in spurious.iter().zip(&pieces) {
+        let label_ok = in_options(&p.label);
+        let first = flat_index;
+        flat_index += parts.len();
+        let span_ok = in_text
+            .as_ref()
+            .is_none_or(|found| (first..flat_index).all(|i| found.contains(&i)));
         let kind = if !label_ok {
             ErrorKind::LabelNotInOptions
         } else if !span_ok {

@@ -244,13 +244,18 @@ fn header(t: &ResultTable) -> Vec<String> {
         .collect()
 }
 
+/// Names from data (datasets, runs) as a terminal may show them; see [`crate::text::safe`].
+fn shown(s: &str) -> String {
+    crate::text::display_safe(s).into_owned()
+}
+
 fn plain(t: &ResultTable) -> String {
-    let head = header(t);
+    let head: Vec<String> = header(t).iter().map(|h| shown(h)).collect();
     let body: Vec<Vec<String>> = t
         .rows
         .iter()
         .map(|r| {
-            std::iter::once(r.label.clone())
+            std::iter::once(shown(&r.label))
                 .chain(r.cells.iter().map(cell_text))
                 .collect()
         })
@@ -282,7 +287,7 @@ fn plain(t: &ResultTable) -> String {
             .to_string()
     };
     let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
-    let mut out = format!("{}\n{}\n{}\n", t.title, line(&head), rule);
+    let mut out = format!("{}\n{}\n{}\n", shown(&t.title), line(&head), rule);
     let mut in_summary = false;
     for (r, cells) in t.rows.iter().zip(&body) {
         if r.summary && !in_summary {
@@ -297,7 +302,7 @@ fn plain(t: &ResultTable) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
+    shown(s).replace('|', "\\|")
 }
 
 fn markdown(t: &ResultTable) -> String {

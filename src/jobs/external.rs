@@ -3,7 +3,7 @@
 //! ingested when it ends, and a cancel stops the whole group.
 
 use regex::Regex;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -80,6 +80,8 @@ pub struct ExternalJob {
     pub pattern: MetricPattern,
     /// Every line of its output, as it came.
     pub log: PathBuf,
+    /// Stop the trainer and end the run as diverged at the first NaN or infinite loss.
+    pub stop_on_nan: bool,
 }
 
 pub fn run(job: ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Result<()> {
@@ -87,7 +89,7 @@ pub fn run(job: ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Result
         Ok(true) => rec.finish(RunStatus::Finished, None),
         Ok(false) => rec.finish(RunStatus::Cancelled, None),
         Err(e) => {
-            rec.finish(RunStatus::Failed, Some(e.to_string()))?;
+            rec.finish(e.status(), Some(e.to_string()))?;
             Err(e)
         }
     }
@@ -107,6 +109,20 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid, _exit).
+    // The trainer is tied to its holder: its output has nowhere to go once the holder is dead,
+    // so it gets SIGTERM then. Processes it starts itself are not signalled by the kernel; a
+    // resume refuses to start a second trainer while any of its group lives.
+    let holder = std::process::id() as libc::pid_t;
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 || libc::getppid() != holder
+            {
+                libc::_exit(143);
+            }
+            Ok(())
+        });
+    }
     if let Some(dir) = &job.workdir {
         cmd.current_dir(dir);
     }
@@ -117,6 +133,7 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
     rec.store.update_run(rec.run, |m| {
         m.status = RunStatus::Running;
         m.pid = Some(pid);
+        m.trainer_group = Some(pid);
     })?;
     rec.tell(super::JobEvent::Started {
         run: rec.run,
@@ -138,14 +155,7 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
     .flatten()
     {
         let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        std::thread::spawn(move || forward_lines(stream, &tx));
     }
     drop(tx);
     let mut logged = 0u64;
@@ -161,7 +171,14 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
                     .map_err(|e| JobError::Other(format!("{}: {e}", job.log.display())))?;
                 if let Some(point) = job.pattern.point(&line, logged) {
                     logged += 1;
+                    let (step, loss) = (point.step, point.loss);
                     rec.metric(point, None)?;
+                    if let Err(e) = super::check_finite(job.stop_on_nan, step, loss) {
+                        stop_group(pid);
+                        let _ = child.wait();
+                        kill_group(pid, libc::SIGKILL);
+                        return Err(e);
+                    }
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -188,6 +205,38 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
     Ok(true)
 }
 
+/// The longest trainer output line kept whole; the rest of a longer one is dropped.
+const MAX_LOG_LINE: usize = 1 << 20;
+
+/// Sends every line of a trainer's output stream, decoded lossily: a trainer that prints a
+/// stray non-UTF-8 byte or a megabyte without a newline keeps running, where stopping to read
+/// would leave it to die of SIGPIPE at its next print.
+fn forward_lines(stream: Box<dyn std::io::Read + Send>, tx: &std::sync::mpsc::Sender<String>) {
+    use crate::text::{read_line_capped, skip_line, Line};
+    let mut r = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        let mut line = match read_line_capped(&mut r, &mut buf, MAX_LOG_LINE) {
+            Ok(Line::Eof) | Err(_) => return,
+            Ok(Line::Complete) => String::from_utf8_lossy(&buf).into_owned(),
+            Ok(Line::TooLong) => {
+                let mut cut = String::from_utf8_lossy(&buf).into_owned();
+                cut.push_str(" [line cut at 1 MiB]");
+                if skip_line(&mut r).is_err() {
+                    return;
+                }
+                cut
+            }
+        };
+        if line.ends_with('\r') {
+            line.pop();
+        }
+        if tx.send(line).is_err() {
+            return;
+        }
+    }
+}
+
 /// Reads an official predictions file and stores its predictions and scores (split `test`).
 pub fn ingest_file(rec: &mut Recorder, path: &Path, step: u64) -> Result<()> {
     let lines = read_predictions(path).map_err(|e| JobError::Other(e.to_string()))?;
@@ -207,6 +256,18 @@ fn stop_group(pid: u32) {
         std::thread::sleep(Duration::from_secs(5));
         kill_group(pid, libc::SIGKILL);
     });
+}
+
+/// Whether any process of the group `pgid` is alive (one of another user's counts).
+pub fn group_alive(pgid: u32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(-(pgid as libc::pid_t), 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Sends SIGTERM to a trainer's group left behind by a holder that died.
+pub fn stop_orphan(pgid: u32) {
+    kill_group(pgid, libc::SIGTERM);
 }
 
 fn kill_group(pid: u32, signal: libc::c_int) {

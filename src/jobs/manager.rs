@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::{CancelToken, JobEvent, Recorder, Result};
+use super::{CancelToken, JobError, JobEvent, Recorder, Result};
 use crate::store::{RunId, RunStatus, Store};
 
 /// A job's work, run on the compute thread.
@@ -51,13 +51,23 @@ impl JobManager {
                             // Cancelled while it waited in the queue.
                             rec.finish(RunStatus::Cancelled, None)
                         } else {
-                            work(&token, &mut rec)
+                            // A panicking job must not take the compute thread with it: the
+                            // queue behind it, and every front end waiting on it, would hang.
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                work(&token, &mut rec)
+                            }))
+                            .unwrap_or_else(|payload| {
+                                Err(JobError::Other(format!(
+                                    "the job panicked: {}",
+                                    panic_message(payload.as_ref())
+                                )))
+                            })
                         };
                         if let Err(e) = outcome {
                             // The job recorded its failure where it could; make sure it shows.
                             let message = e.to_string();
                             if store.run(run).is_ok_and(|m| !m.status.is_over()) {
-                                let _ = rec.finish(RunStatus::Failed, Some(message.clone()));
+                                let _ = rec.finish(e.status(), Some(message.clone()));
                             } else {
                                 tell(&JobEvent::Failed {
                                     run,
@@ -132,6 +142,15 @@ impl JobManager {
     pub fn finish(self) {
         self.close();
     }
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 impl Drop for JobManager {

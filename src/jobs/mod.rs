@@ -19,6 +19,27 @@ pub enum JobError {
     Model(#[from] crate::model::ModelError),
     #[error("{0}")]
     Other(String),
+    /// `--stop-on-nan` saw a loss that is not a number.
+    #[error("loss {loss} at step {step}; stopped by --stop-on-nan (lower the learning rate or clip harder)")]
+    Diverged { step: u64, loss: f64 },
+}
+
+impl JobError {
+    /// The status a run ends with when its job fails with this error.
+    pub fn status(&self) -> RunStatus {
+        match self {
+            JobError::Diverged { .. } => RunStatus::Diverged,
+            _ => RunStatus::Failed,
+        }
+    }
+}
+
+/// The `--stop-on-nan` check: an error for a loss that is NaN or infinite.
+pub fn check_finite(stop_on_nan: bool, step: u64, loss: f64) -> Result<()> {
+    if stop_on_nan && !loss.is_finite() {
+        return Err(JobError::Diverged { step, loss });
+    }
+    Ok(())
 }
 
 pub type Result<T> = std::result::Result<T, JobError>;
@@ -124,6 +145,7 @@ impl Recorder<'_> {
             m.error = error.clone();
             m.finished = Some(crate::store::now());
             m.pid = None;
+            m.trainer_group = None;
         })?;
         let run = self.run;
         (self.listener)(&match status {

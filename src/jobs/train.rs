@@ -29,6 +29,8 @@ pub struct TrainJob {
     pub test: Vec<PromptInstance>,
     pub predict: PredictOptions,
     pub device: Device,
+    /// End the run as diverged at the first NaN or infinite loss.
+    pub stop_on_nan: bool,
 }
 
 /// Runs (or resumes, when `out` holds a checkpoint) the job and records its end in the store:
@@ -40,7 +42,7 @@ pub fn run(job: TrainJob, cancel: &CancelToken, rec: &mut Recorder) -> Result<()
         Ok(true) => rec.finish(RunStatus::Finished, None),
         Ok(false) => rec.finish(RunStatus::Cancelled, None),
         Err(e) => {
-            rec.finish(RunStatus::Failed, Some(e.to_string()))?;
+            rec.finish(e.status(), Some(e.to_string()))?;
             Err(e)
         }
     }
@@ -116,7 +118,7 @@ impl FitHooks for StoreHooks<'_, '_> {
         };
         self.rec
             .metric(point, Some(state.options.total_steps as u64))?;
-        Ok(())
+        super::check_finite(self.job.stop_on_nan, r.step as u64, r.loss)
     }
 
     fn checkpoint(&mut self, loaded: &Loaded, state: &TrainState, dir: &Path) -> Result<()> {

@@ -50,6 +50,15 @@ fn resolve_with(spec: &str, roots: &[PathBuf], hub: &Hub) -> Result<PathBuf> {
             "{spec}: no such model directory"
         )));
     }
+    // `runs/chekpoint-40` is a typo, not a repo id: sending it to the Hub (with the user's
+    // HF_TOKEN) would only confuse. A first part that exists here marks a local path.
+    if let Some(first) = spec.split('/').next().filter(|f| Path::new(f).is_dir()) {
+        return Err(ModelError::NotFound(format!(
+            "{spec}: no such model directory ({first}/ exists here, so this is taken as a local \
+             path and not sent to the Hugging Face Hub; to use the Hub repo of that name, run \
+             from a directory without {first}/)"
+        )));
+    }
     let folder = format!("models--{}", spec.replace('/', "--"));
     let mut searched = Vec::new();
     for root in roots {
@@ -66,10 +75,15 @@ fn resolve_with(spec: &str, roots: &[PathBuf], hub: &Hub) -> Result<PathBuf> {
     let why = match roots.first() {
         _ if hub.offline => "HF_HUB_OFFLINE is set, so nothing was downloaded".to_string(),
         None => "no cache directory is known (set HF_HOME)".to_string(),
-        Some(root) => match hub.download(spec, root) {
-            Ok(snapshot) => return Ok(snapshot),
-            Err(e) => format!("downloading it failed: {e}"),
-        },
+        Some(root) => {
+            eprintln!(
+                "note: {spec} is not a local directory; treating it as a Hugging Face repo id and downloading it"
+            );
+            match hub.download(spec, root) {
+                Ok(snapshot) => return Ok(snapshot),
+                Err(e) => format!("downloading it from the Hugging Face Hub failed: {e}"),
+            }
+        }
     };
     Err(ModelError::NotFound(format!(
         "model {spec} is neither a local directory nor in the Hugging Face cache (searched: {}), and {why}. \
@@ -209,7 +223,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("downloading it failed") && err.contains("127.0.0.1:9"),
+            err.contains("downloading it from the Hugging Face Hub failed")
+                && err.contains("127.0.0.1:9"),
+            "{err}"
+        );
+        // A mistyped local path (its first part exists here: tests run in the checkout) is
+        // not sent to the Hub, and says why.
+        let err = resolve_with("src/no-such-model", &roots, &unreachable)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("src/ exists here") && !err.contains("127.0.0.1"),
             "{err}"
         );
     }

@@ -53,6 +53,9 @@ pub struct T5Config {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The largest model a config may describe: 20 billion parameters.
+pub const MAX_PARAMS: u64 = 20_000_000_000;
+
 fn one() -> usize {
     1
 }
@@ -95,7 +98,67 @@ impl T5Config {
                 return Err(bad(format!("{name} must be positive")));
             }
         }
-        Ok(())
+        // A hostile or mistyped size would otherwise be allocated (or listed tensor by
+        // tensor) until the process is killed. The bounds are far above any T5 released.
+        for (name, v, max) in [
+            ("vocab_size", self.vocab_size, 1 << 22),
+            ("d_model", self.d_model, 1 << 16),
+            ("d_kv", self.d_kv, 1 << 14),
+            ("d_ff", self.d_ff, 1 << 18),
+            ("num_layers", self.num_layers, 512),
+            ("num_decoder_layers", self.decoder_layers(), 512),
+            ("num_heads", self.num_heads, 1024),
+            (
+                "relative_attention_num_buckets",
+                self.relative_attention_num_buckets,
+                1 << 12,
+            ),
+            (
+                "relative_attention_max_distance",
+                self.relative_attention_max_distance,
+                1 << 20,
+            ),
+        ] {
+            if v > max {
+                return Err(bad(format!("{name} is {v}, above the limit of {max}")));
+            }
+        }
+        match self.param_count() {
+            Some(n) if n <= MAX_PARAMS => Ok(()),
+            n => Err(bad(format!(
+                "describes {} parameters, above the limit of {MAX_PARAMS}",
+                n.map_or("more than 2^64".to_string(), |n| n.to_string())
+            ))),
+        }
+    }
+
+    /// Parameters the configuration describes; `None` past `u64`.
+    pub fn param_count(&self) -> Option<u64> {
+        let [v, d, kv, ff, h, b] = [
+            self.vocab_size,
+            self.d_model,
+            self.d_kv,
+            self.d_ff,
+            self.num_heads,
+            self.relative_attention_num_buckets,
+        ]
+        .map(|x| x as u64);
+        let inner = h.checked_mul(kv)?;
+        let attention = d.checked_mul(inner)?.checked_mul(4)?;
+        let ff = d
+            .checked_mul(ff)?
+            .checked_mul(if self.gated() { 3 } else { 2 })?;
+        let encoder_layer = attention.checked_add(ff)?.checked_add(2 * d)?;
+        let decoder_layer = encoder_layer.checked_add(attention)?.checked_add(d)?;
+        let embeddings =
+            v.checked_mul(d)?
+                .checked_mul(if self.tie_word_embeddings { 1 } else { 2 })?;
+        encoder_layer
+            .checked_mul(self.num_layers as u64)?
+            .checked_add(decoder_layer.checked_mul(self.decoder_layers() as u64)?)?
+            .checked_add(embeddings)?
+            .checked_add(b.checked_mul(h)?.checked_mul(2)?)?
+            .checked_add(2 * d)
     }
 
     pub fn decoder_layers(&self) -> usize {

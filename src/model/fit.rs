@@ -199,8 +199,14 @@ fn save_checkpoint(
     let name = format!("checkpoint-{}", state.step);
     let tmp = out.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_dir_all(&tmp);
-    checkpoint::save(&tmp, &loaded.config, &loaded.params, &loaded.tokenizer)?;
-    save_training_state(&tmp, opt, state)?;
+    // A write that fails (a full disk) takes its half-written directory with it at once, so
+    // the space it held is free for the user's next attempt.
+    if let Err(e) = checkpoint::save(&tmp, &loaded.config, &loaded.params, &loaded.tokenizer)
+        .and_then(|()| save_training_state(&tmp, opt, state))
+    {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     let dst = out.join(&name);
     let _ = std::fs::remove_dir_all(&dst);
     std::fs::rename(&tmp, &dst).map_err(|e| ModelError::io(&dst, e))?;

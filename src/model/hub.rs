@@ -167,8 +167,9 @@ fn shard_names(index: &Path) -> Result<Vec<String>> {
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| ModelError::io(&tmp, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ModelError::io(&tmp, e)
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
 }

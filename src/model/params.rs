@@ -176,6 +176,24 @@ impl Params {
     /// `model.safetensors.index.json`), converting to `dtype` on `device`.
     pub fn load(dir: &Path, cfg: &T5Config, dtype: DType, device: &Device) -> Result<Params> {
         let files = weight_files(dir)?;
+        // Checked before anything is read or allocated: a config that describes more weights
+        // than the files could hold at 16 bits each is wrong, whatever the tensors say.
+        let mut on_disk = 0u64;
+        for path in &files {
+            on_disk += std::fs::metadata(path)
+                .map_err(|e| ModelError::io(path, e))?
+                .len();
+        }
+        let needed = cfg.param_count().and_then(|n| n.checked_mul(2));
+        if needed.is_none_or(|n| n > on_disk) {
+            return Err(ModelError::Config {
+                path: dir.join("config.json"),
+                message: format!(
+                    "describes {} parameters, more than the {on_disk} bytes of weights files can hold",
+                    cfg.param_count().map_or("over 2^64".to_string(), |n| n.to_string())
+                ),
+            });
+        }
         let mut bytes = Vec::with_capacity(files.len());
         for path in &files {
             let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
@@ -247,6 +265,7 @@ impl Params {
         let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
         let tmp = path.with_extension("safetensors.tmp");
         safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
             ModelError::Weights {
                 path: path.to_path_buf(),
                 message: format!("writing: {e}"),
@@ -312,13 +331,15 @@ fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
             bytes.len()
         )));
     }
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    if 8 + n > bytes.len() {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    // A hostile or damaged length must not overflow: anything past the end of the file is an
+    // error, whatever its size.
+    let Some(n) = usize::try_from(n).ok().filter(|&n| n <= bytes.len() - 8) else {
         return Err(bad(format!(
-            "header claims {n} bytes but the file has {} (truncated file?)",
+            "header claims {n} bytes but the file has {} after the length (truncated or not a safetensors file?)",
             bytes.len() - 8
         )));
-    }
+    };
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n])
         .map_err(|e| bad(format!("header is not JSON: {e}")))?;
     let data_len = bytes.len() - 8 - n;

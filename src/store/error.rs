@@ -24,6 +24,11 @@ pub enum StoreError {
     HolderGone { path: PathBuf, message: String },
     #[error("{0}")]
     Refused(String),
+    #[error("database {}: the process holding it accepted the request but did not answer within {waited} s (is it stopped? see the pid in {}/ie-bench.lock)", path.display(), path.display())]
+    Unresponsive { path: PathBuf, waited: u64 },
+    /// A file or socket beside the database that is not what ie-bench made, or another user's.
+    #[error("{}: {message}", path.display())]
+    Unsafe { path: PathBuf, message: String },
     #[error("no run with id {0} (see `ie-bench runs`)")]
     UnknownRun(RunId),
     #[error("database: {0}")]

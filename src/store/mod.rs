@@ -82,13 +82,7 @@ fn take_lock(path: &Path) -> Result<File> {
     };
     std::fs::create_dir_all(path).map_err(io)?;
     let lock_path = path.join("ie-bench.lock");
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(io)?;
+    let mut file = open_lock_file(&lock_path)?;
     if fs2::FileExt::try_lock_exclusive(&file).is_err() {
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
@@ -115,6 +109,101 @@ fn take_lock(path: &Path) -> Result<File> {
         .and_then(|_| file.sync_all())
         .map_err(io)?;
     Ok(file)
+}
+
+/// Opens (or creates) the lock file without following a symbolic link: the holder truncates
+/// and rewrites it, so a link planted in its place would make every command overwrite the
+/// file it points to.
+fn open_lock_file(lock_path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |message: &str| StoreError::Unsafe {
+        path: lock_path.to_path_buf(),
+        message: message.to_string(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(lock_path)
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => refuse(
+                "is a symbolic link; ie-bench does not follow it (remove it, and check who made it)",
+            ),
+            _ => StoreError::Io {
+                path: lock_path.to_path_buf(),
+                source,
+            },
+        })?;
+    let meta = file.metadata().map_err(|source| StoreError::Io {
+        path: lock_path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file; ie-bench will not write its lock into it (remove it)",
+        ));
+    }
+    Ok(file)
+}
+
+/// sled writes a snapshot to `snap.<lsn>.generating` and renames it when done. A write that
+/// failed half-way (a full disk) leaves the file behind, and sled 0.34.7 then reads it as the
+/// newest snapshot at every open: "Read corrupted data at file offset None", for good. This
+/// process holds the lock, so no snapshot is being written now: any such file is stale, and
+/// the data it would have summarised is still in the log.
+fn remove_stale_snapshots(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let file = entry.path();
+            std::fs::remove_file(&file).map_err(|source| StoreError::Io {
+                path: file.clone(),
+                source,
+            })?;
+            eprintln!(
+                "note: removed {}, a snapshot sled left half-written (a full disk, or a crash while it was written); the data is still in its log",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether an error is the disk (or a quota) being full, anywhere in its causes.
+pub fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let full = |io: &std::io::Error| {
+        io.kind() == std::io::ErrorKind::StorageFull
+            || io.raw_os_error() == Some(libc::ENOSPC)
+            || io.raw_os_error() == Some(libc::EDQUOT)
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if full(io) {
+                return true;
+            }
+        }
+        if let Some(sled::Error::Io(io)) = c.downcast_ref::<sled::Error>() {
+            if full(io) {
+                return true;
+            }
+        }
+        if let Some(StoreError::Sled(sled::Error::Io(io)) | StoreError::Io { source: io, .. }) =
+            c.downcast_ref::<StoreError>()
+        {
+            if full(io) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`) from Unix seconds (Howard Hinnant's civil-from-days).
@@ -145,6 +234,7 @@ impl Store {
 
     fn open_with(path: &Path, current: u32, migrations: &[Migration]) -> Result<Store> {
         let lock = take_lock(path)?;
+        remove_stale_snapshots(&path.join("sled"))?;
         let db = sled::Config::new()
             .path(path.join("sled"))
             .open()

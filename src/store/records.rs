@@ -39,6 +39,8 @@ pub enum RunStatus {
     Cancelled,
     /// Was running when its process died; `runs resume` continues it.
     Interrupted,
+    /// Stopped by `--stop-on-nan` at a loss that was NaN or infinite.
+    Diverged,
 }
 
 impl RunStatus {
@@ -50,13 +52,14 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Diverged => "diverged",
         }
     }
 
     pub fn is_over(self) -> bool {
         matches!(
             self,
-            RunStatus::Finished | RunStatus::Failed | RunStatus::Cancelled
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Diverged
         )
     }
 }
@@ -94,6 +97,10 @@ pub struct RunManifest {
     /// Process id of an external trainer, so a cancel can reach it.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The process group of an external trainer. Unlike `pid` it outlives an interruption, so
+    /// a resume can see that the trainer of a holder that died still runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trainer_group: Option<u32>,
     #[serde(default)]
     pub error: Option<String>,
     /// Gold-edit sequence number the stored scores were computed against.
@@ -118,6 +125,7 @@ impl RunManifest {
             out_dir: None,
             checkpoint: None,
             pid: None,
+            trainer_group: None,
             error: None,
             gold_version: 0,
             templates: Vec::new(),
@@ -128,13 +136,78 @@ impl RunManifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     pub step: u64,
+    #[serde(with = "non_finite")]
     pub loss: f64,
-    #[serde(default)]
+    #[serde(default, with = "non_finite::option")]
     pub lr: Option<f64>,
-    #[serde(default)]
+    #[serde(default, with = "non_finite::option")]
     pub tokens_per_s: Option<f64>,
-    #[serde(default)]
+    #[serde(default, with = "non_finite::option")]
     pub epoch: Option<f64>,
+}
+
+/// JSON has no NaN or infinity, and serde_json writes them as `null`, which then fails to read
+/// back as a number: a diverged run's loss made the whole run unreadable. Non-finite values are
+/// stored as the strings `"NaN"`, `"inf"` and `"-inf"`; a `null` already stored reads as NaN.
+pub mod non_finite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Number(f64),
+        Text(String),
+        Null(()),
+    }
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => s.serialize_f64(v),
+            v if v.is_nan() => s.serialize_str("NaN"),
+            v if v > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        value(Stored::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    fn value(stored: Stored) -> Result<f64, String> {
+        match stored {
+            Stored::Number(v) => Ok(v),
+            Stored::Null(()) => Ok(f64::NAN),
+            Stored::Text(t) => match t.as_str() {
+                "NaN" | "nan" => Ok(f64::NAN),
+                "inf" | "Infinity" => Ok(f64::INFINITY),
+                "-inf" | "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => Err(format!(
+                    "expected a number, \"NaN\", \"inf\" or \"-inf\", found \"{other}\""
+                )),
+            },
+        }
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// `null` is no value here: an absent learning rate stays absent.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            match super::Stored::deserialize(d)? {
+                super::Stored::Null(()) => Ok(None),
+                other => super::value(other)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

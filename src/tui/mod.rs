@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod engine;
 pub mod keymap;
+pub mod safe_backend;
 pub mod screens;
 pub mod terminal;
 pub mod text_input;
@@ -127,7 +128,8 @@ fn event_loop(
     guard: &terminal::TerminalGuard,
 ) -> Result<()> {
     use crossterm::event;
-    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let backend =
+        safe_backend::SafeBackend(ratatui::backend::CrosstermBackend::new(std::io::stdout()));
     let mut term = ratatui::Terminal::new(backend)?;
     term.clear()?;
     let mut app = app::App::new(engine, ws, keymap, theme);

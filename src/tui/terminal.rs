@@ -57,9 +57,14 @@ impl TerminalGuard {
         unsafe { libc::dup2(file.as_raw_fd(), 2) };
         let saved_stderr = (saved >= 0).then_some(saved);
         let previous = std::panic::take_hook();
+        // Only a panic of the UI thread ends the TUI. Another thread's (a job's, caught by the
+        // job manager and shown as a failed run) goes to the log, and the screen stays.
+        let ui = std::thread::current().id();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
-            put_back_stderr(saved_stderr);
+            if std::thread::current().id() == ui {
+                restore();
+                put_back_stderr(saved_stderr);
+            }
             previous(info);
         }));
         enable_raw_mode()?;

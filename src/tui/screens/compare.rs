@@ -125,7 +125,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .iter()
         .enumerate()
         .map(|(r, (key, f, _))| {
-            let mut cells = vec![Cell::from(key.clone())];
+            let mut cells = vec![Cell::from(super::safe(key))];
             for (c, (flip, _)) in COLUMNS.iter().enumerate() {
                 let style = if r == s.cursor.selected && c == s.col {
                     t.selected()

@@ -386,7 +386,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
                 } else {
                     Span::raw("")
                 };
-                ListItem::new(Line::from(vec![Span::raw(format!("  {}", d.name)), mark]))
+                ListItem::new(Line::from(vec![
+                    Span::raw(format!("  {}", super::safe(&d.name))),
+                    mark,
+                ]))
             }
             Row::Split(i, sp) => ListItem::new(Span::styled(
                 format!(
@@ -443,13 +446,13 @@ fn draw_hits(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
                 HitKind::Sentence(sp, j) => (format!("{} #{j} ", sp.as_str()), t.dim),
             };
             let ds = if matches!(h.kind, HitKind::Sentence(..)) {
-                format!(" ({})", ws.datasets[h.dataset].key())
+                format!(" ({})", super::safe(&ws.datasets[h.dataset].key()))
             } else {
                 String::new()
             };
             ListItem::new(Line::from(vec![
                 Span::styled(tag, Style::default().fg(colour)),
-                Span::raw(h.text.clone()),
+                Span::raw(super::safe(&h.text)),
                 Span::styled(ds, t.dimmed()),
             ]))
         })
@@ -505,7 +508,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
             lines.push(Line::from(format!(
                 "labels     {}: {}",
                 labels.len(),
-                labels.join(", ")
+                super::safe(&labels.join(", "))
             )));
             for e in &d.errors {
                 lines.push(Line::styled(
@@ -525,7 +528,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                     Style::default().fg(t.warning),
                 ));
             }
-            f.render_widget(text_panel(&d.key(), lines, false, t), area);
+            f.render_widget(text_panel(&super::safe(&d.key()), lines, false, t), area);
         }
         Row::Split(i, sp) => {
             let d = &ws.datasets[i];
@@ -559,7 +562,12 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                 )),
             }
             f.render_widget(
-                text_panel(&format!("{} {}", d.key(), sp.as_str()), lines, false, t),
+                text_panel(
+                    &format!("{} {}", super::safe(&d.key()), sp.as_str()),
+                    lines,
+                    false,
+                    t,
+                ),
                 info,
             );
             let dist = &d.distribution[sp as usize];
@@ -568,7 +576,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                 .take(chart.height.saturating_sub(2) as usize)
                 .map(|(l, n)| {
                     Bar::default()
-                        .label(Line::from(l.clone()))
+                        .label(Line::from(super::safe(l)))
                         .value(*n)
                         .style(Style::default().fg(t.gold))
                         .value_style(Style::default().fg(t.text))

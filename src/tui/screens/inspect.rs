@@ -678,7 +678,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             };
             Row::new(vec![
                 Cell::from(format!("{}{}", e.id, if e.corrected { "*" } else { "" })),
-                Cell::from(e.key.clone()),
+                Cell::from(super::safe(&e.key)),
                 Cell::from(Span::styled(
                     if kinds.len() > 1 {
                         format!("{mark} +{}", kinds.len() - 1)
@@ -726,11 +726,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             let c = t.kind(i.kind);
             Row::new(vec![
                 Cell::from(Span::styled(
-                    i.gold.clone().unwrap_or_default(),
+                    super::safe(i.gold.as_deref().unwrap_or_default()),
                     Style::default().fg(t.gold),
                 )),
                 Cell::from(Span::styled(
-                    i.pred.clone().unwrap_or_default(),
+                    super::safe(i.pred.as_deref().unwrap_or_default()),
                     Style::default().fg(t.prediction),
                 )),
                 Cell::from(Span::styled(
@@ -760,11 +760,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let mut lines = vec![
         Line::from(vec![
             Span::styled("gold: ", t.dimmed()),
-            Span::styled(e.gold.clone(), Style::default().fg(t.gold)),
+            Span::styled(super::safe(&e.gold), Style::default().fg(t.gold)),
         ]),
         Line::from(vec![
             Span::styled("raw:  ", t.dimmed()),
-            Span::styled(e.prediction.clone(), Style::default().fg(t.prediction)),
+            Span::styled(
+                super::safe(&e.prediction),
+                Style::default().fg(t.prediction),
+            ),
         ]),
     ];
     if !e.verdict.flags.is_empty() {
@@ -796,14 +799,14 @@ fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
         .clamp(3, 6) as u16;
     let short = |l: &str| l.chars().take(w as usize).collect::<String>();
     let mut header = vec![Cell::from("gold \\ pred")];
-    header.extend(c.labels.iter().map(|l| Cell::from(short(l))));
+    header.extend(c.labels.iter().map(|l| Cell::from(super::safe(&short(l)))));
     let rows: Vec<Row> = c
         .labels
         .iter()
         .enumerate()
         .map(|(r, l)| {
             let mut cells = vec![Cell::from(Span::styled(
-                short(l),
+                super::safe(&short(l)),
                 Style::default().fg(t.gold),
             ))];
             for col in 0..c.labels.len() {

@@ -17,6 +17,12 @@ pub struct Cursor {
 
 pub const PAGE: usize = 10;
 
+/// A string from data or a model, as the screen shows it: control characters and direction
+/// marks made visible (see [`crate::text::safe`]).
+pub fn safe(s: &str) -> String {
+    crate::text::display_safe(s).into_owned()
+}
+
 impl Cursor {
     /// Moves for a movement action; false for any other action.
     pub fn act(&mut self, a: Action, len: usize) -> bool {

@@ -555,11 +555,12 @@ fn dev_curve(rows: &[StoredScore]) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// Exponential moving average of the loss, as (step, value) points.
+/// Exponential moving average of the loss, as (step, value) points; NaN and infinite losses
+/// (a diverged run) are left out rather than poisoning every later point.
 pub fn ema(points: &[MetricPoint], alpha: f64) -> Vec<(f64, f64)> {
     let mut out = Vec::with_capacity(points.len());
     let mut acc: Option<f64> = None;
-    for p in points {
+    for p in points.iter().filter(|p| p.loss.is_finite()) {
         let v = match acc {
             Some(a) => a + alpha * (p.loss - a),
             None => p.loss,
@@ -592,7 +593,7 @@ fn status_style(s: RunStatus, t: &Theme) -> Style {
         RunStatus::Finished => t.correct,
         RunStatus::Running => t.focus,
         RunStatus::Queued => t.dim,
-        RunStatus::Failed => t.error,
+        RunStatus::Failed | RunStatus::Diverged => t.error,
         RunStatus::Cancelled | RunStatus::Interrupted => t.warning,
     })
 }
@@ -682,10 +683,18 @@ fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         f.render_widget(Paragraph::new("").block(block(title, false, t)), area);
         return;
     }
-    let raw: Vec<(f64, f64)> = points.iter().map(|p| (p.step as f64, p.loss)).collect();
+    // Non-finite losses have no place on a chart; the title and `runs show` still say NaN.
+    let raw: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.loss.is_finite())
+        .map(|p| (p.step as f64, p.loss))
+        .collect();
     // Smoothed over the full history, then cut to the window, so zooming does not restart it.
-    let all_smooth = ema(&s.metrics, EMA_ALPHA);
-    let smooth: Vec<(f64, f64)> = all_smooth[all_smooth.len() - raw.len()..].to_vec();
+    let first = points[0].step as f64;
+    let smooth: Vec<(f64, f64)> = ema(&s.metrics, EMA_ALPHA)
+        .into_iter()
+        .filter(|p| p.0 >= first)
+        .collect();
     let x = fit_bounds(raw.iter().map(|p| p.0));
     let y = fit_bounds(raw.iter().map(|p| p.1).chain(smooth.iter().map(|p| p.1)));
     let datasets = vec![

@@ -348,7 +348,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 let style = span.style;
                 let mut parts = span.content.split('\n').peekable();
                 while let Some(part) = parts.next() {
-                    current.push(Span::styled(part.to_string(), style));
+                    current.push(Span::styled(super::safe(part), style));
                     if parts.peek().is_some() {
                         lines.push(Line::from(std::mem::take(&mut current)));
                     }
