@@ -1,12 +1,14 @@
 //! `ie-bench eval`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::data::catalog::{infer_setting, Setting};
-use crate::eval::verdict::{summarize, ErrorKind};
-use crate::eval::{read_predictions, score, verdict, Mode, Verdict};
+use crate::data::DataError;
+use crate::eval::verdict::{tally, ErrorKind, Summary};
+use crate::eval::{score_file, Mode, Verdict};
 use crate::export::{render, report_tables, Format};
 
 #[derive(clap::Args)]
@@ -38,27 +40,50 @@ enum PaperSetting {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let lines = read_predictions(&args.predictions).context("reading predictions")?;
-    let report = score(&lines, args.mode);
+    // One streaming pass: scores always, verdicts only when asked for, so memory stays flat
+    // on any size of file.
+    let mut summary = (args.errors).then(Summary::new);
+    let mut out = match &args.verdicts {
+        Some(path) => Some((
+            path,
+            std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            ),
+        )),
+        None => None,
+    };
+    let mut write_error = None;
+    let mut each = |verdicts: Vec<Verdict>| -> Result<(), DataError> {
+        for v in &verdicts {
+            if let Some(s) = summary.as_mut() {
+                tally(s, v);
+            }
+            if let Some((path, w)) = out.as_mut() {
+                let written = serde_json::to_writer(&mut *w, v)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| w.write_all(b"\n"));
+                if let Err(e) = written {
+                    write_error.get_or_insert_with(|| format!("writing {}: {e}", path.display()));
+                }
+            }
+        }
+        Ok(())
+    };
+    let judge: Option<&mut dyn FnMut(Vec<Verdict>) -> Result<(), DataError>> =
+        (args.errors || args.verdicts.is_some()).then_some(&mut each);
+    let report = score_file(&args.predictions, args.mode, judge).context("reading predictions")?;
+    if let Some(e) = write_error {
+        bail!(e);
+    }
+    if let Some((path, mut w)) = out {
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     for (task, n) in &report.unscored {
         eprintln!(
             "note: {n} {task} predictions not scored: the official evaluator has no {task} scorer (use --mode strict)"
         );
-    }
-    let mut errors = None;
-    if args.verdicts.is_some() || args.errors {
-        let verdicts: Vec<Verdict> = lines.iter().map(|l| verdict(l, args.mode)).collect();
-        if let Some(path) = &args.verdicts {
-            let mut buf = Vec::new();
-            for v in &verdicts {
-                serde_json::to_writer(&mut buf, v)?;
-                buf.push(b'\n');
-            }
-            std::fs::write(path, buf).with_context(|| format!("writing {}", path.display()))?;
-        }
-        if args.errors {
-            errors = Some(error_table(&verdicts));
-        }
     }
     if args.format == Format::Json {
         super::emit(&format!(
@@ -70,13 +95,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let setting = args.paper.map(|p| match p {
         PaperSetting::Supervised => Setting::Supervised,
         PaperSetting::Zeroshot => Setting::ZeroShot,
-        PaperSetting::Auto => infer_setting(lines.iter().map(|l| l.dataset.as_str())),
+        PaperSetting::Auto => infer_setting(
+            report
+                .tasks
+                .values()
+                .flat_map(|t| t.datasets.iter().map(|(name, _)| name.as_str())),
+        ),
     });
     let mut text = render(&report_tables(&report, setting), args.format);
-    if let Some(table) = errors {
+    if let Some(summary) = summary {
         text.push_str(&format!(
-            "\nError kinds per dataset ({} mode)\n{table}\n",
-            args.mode.as_str()
+            "\nError kinds per dataset ({} mode)\n{}\n",
+            args.mode.as_str(),
+            error_table(&summary)
         ));
     }
     super::emit(&text)?;
@@ -84,8 +115,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// Error-kind counts per dataset, one column per kind that occurs.
-fn error_table(verdicts: &[Verdict]) -> String {
-    let summary = summarize(verdicts);
+fn error_table(summary: &Summary) -> String {
     let kinds: Vec<ErrorKind> = ErrorKind::ALL
         .into_iter()
         .filter(|k| summary.values().any(|m| m.contains_key(k)))
@@ -101,7 +131,7 @@ fn error_table(verdicts: &[Verdict]) -> String {
         out.push_str(&format!(" {:>w$}", k.as_str(), w = k.as_str().len()));
     }
     out.push('\n');
-    for ((task, dataset), counts) in &summary {
+    for ((task, dataset), counts) in summary {
         out.push_str(&format!(
             "{:<4} {:<width$}",
             task.as_str(),

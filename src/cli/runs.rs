@@ -149,6 +149,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "out_dir": m.out_dir,
             "checkpoint": m.checkpoint.as_ref().map(|(step, dir)| serde_json::json!({"step": step, "dir": dir})),
             "error": m.error,
+            "trainer_group": m.trainer_group,
             "settings": m.settings,
             "datasets": m.datasets,
             "metrics": metrics,

@@ -195,6 +195,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dataset_names_cannot_leave_the_data_directory() {
+        for name in ["../../etc", "/etc/passwd", "NER/../..", "a//b", ""] {
+            let text = serde_json::json!({"NER": [{"dataset name": name}]}).to_string();
+            let e = parse_split(Path::new("c/test_tasks.json"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("may only name datasets inside --data"),
+                "{name}: {e}"
+            );
+        }
+        let text = r#"{"NER": [{"dataset name": "CoNLL 2003"}]}"#;
+        assert!(parse_split(Path::new("c/test_tasks.json"), text).is_ok());
+    }
+
+    #[test]
     fn builtin_supervised_matches_spec_counts() {
         let c = TaskConfig::builtin("supervised").unwrap();
         let count = |s: &SplitConfig, t: TaskKind| s.entries.iter().filter(|e| e.task == t).count();

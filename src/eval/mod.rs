@@ -12,5 +12,5 @@ pub mod verdict;
 pub use extract::{score_instance, Mode, Outcome};
 pub use metrics::Counts;
 pub use predictions::{read_predictions, PredictionLine};
-pub use report::{score, DatasetScore, Report, TaskReport};
+pub use report::{score, score_file, DatasetScore, Report, TaskReport};
 pub use verdict::{verdict, ErrorKind, Verdict};

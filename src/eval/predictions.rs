@@ -3,9 +3,10 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::path::Path;
 
-use crate::data::error::{read_text, strip_position};
+use crate::data::error::strip_position;
 use crate::data::labels::json_kind;
 use crate::data::DataError;
 use crate::ie::TaskKind;
@@ -26,53 +27,230 @@ pub struct PredictionLine {
     pub truncated: bool,
 }
 
-#[derive(Deserialize)]
-struct RawInstance {
-    id: Option<Value>,
-    sentence: Option<String>,
-    instruction: Option<String>,
-    ground_truth: Option<String>,
+/// A string field, borrowed from the line when it holds no escapes.
+#[derive(Debug)]
+pub(crate) struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
 }
 
 #[derive(Deserialize)]
-struct RawLine {
-    #[serde(rename = "Task")]
-    task: Option<String>,
-    #[serde(rename = "Dataset")]
-    dataset: Option<String>,
-    #[serde(rename = "Instance")]
-    instance: Option<RawInstance>,
-    #[serde(rename = "Prediction")]
-    official_prediction: Option<String>,
-    prediction: Option<String>,
+struct RawInstance<'a> {
     id: Option<Value>,
-    ground_truth: Option<String>,
-    source: Option<String>,
-    sentence: Option<String>,
+    #[serde(borrow)]
+    sentence: Option<Text<'a>>,
+    #[serde(borrow)]
+    instruction: Option<Text<'a>>,
+    #[serde(borrow)]
+    ground_truth: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    #[serde(rename = "Task", borrow)]
+    task: Option<Text<'a>>,
+    #[serde(rename = "Dataset", borrow)]
+    dataset: Option<Text<'a>>,
+    #[serde(rename = "Instance", borrow)]
+    instance: Option<RawInstance<'a>>,
+    #[serde(rename = "Prediction", borrow)]
+    official_prediction: Option<Text<'a>>,
+    #[serde(borrow)]
+    prediction: Option<Text<'a>>,
+    id: Option<Value>,
+    #[serde(borrow)]
+    ground_truth: Option<Text<'a>>,
+    #[serde(borrow)]
+    source: Option<Text<'a>>,
+    #[serde(borrow)]
+    sentence: Option<Text<'a>>,
     #[serde(default)]
     truncated: bool,
 }
 
-pub fn read_predictions(path: &Path) -> Result<Vec<PredictionLine>, DataError> {
-    let text = read_text(path, "JSON lines of predictions")?;
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
+/// One line's fields, borrowed from the line where they can be: what scoring needs without
+/// copying the (long) instruction and sentence of every line.
+pub struct LineRef<'a> {
+    pub line: usize,
+    pub task: TaskKind,
+    pub dataset: Cow<'a, str>,
+    pub id: String,
+    pub ground_truth: Cow<'a, str>,
+    pub prediction: Cow<'a, str>,
+    pub instruction: Option<Cow<'a, str>>,
+    pub sentence: Option<Cow<'a, str>>,
+    pub truncated: bool,
+}
+
+impl LineRef<'_> {
+    pub fn into_owned(self) -> PredictionLine {
+        PredictionLine {
+            line: self.line,
+            task: self.task,
+            dataset: self.dataset.into_owned(),
+            id: self.id,
+            ground_truth: self.ground_truth.into_owned(),
+            prediction: self.prediction.into_owned(),
+            instruction: self.instruction.map(Cow::into_owned),
+            sentence: self.sentence.map(Cow::into_owned),
+            truncated: self.truncated,
         }
-        out.push(parse_line(path, line, raw)?);
     }
-    if out.is_empty() {
+}
+
+/// The longest line a predictions file may hold. Real lines are a few kilobytes; past this a
+/// line is an error naming it, where reading it whole could take gigabytes.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// Bytes of whole lines read and parsed at a time: memory stays near this, not the file's size.
+const BLOCK: usize = 8 << 20;
+
+/// Reads a predictions file a block of whole lines at a time and runs `work` on slices of each
+/// block's non-empty `(line number, text)` pairs on every core; `each` receives the results in
+/// file order. The first bad line, in file order, is the error. Returns the number of lines
+/// handed to `work`.
+pub fn stream<R: Send>(
+    path: &Path,
+    work: impl Fn(&[(usize, &str)]) -> Result<R, DataError> + Sync,
+    mut each: impl FnMut(R) -> Result<(), DataError>,
+) -> Result<usize, DataError> {
+    use rayon::prelude::*;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    let (mut lines_before, mut total_bytes, mut handed) = (0usize, 0usize, 0usize);
+    let mut at_end = false;
+    while !at_end {
+        // Fill to the block size, or further while the block holds no whole line yet.
+        let target = buf.len().max(BLOCK);
+        while buf.len() < target || (!at_end && !buf.contains(&b'\n') && buf.len() <= MAX_LINE) {
+            let start = buf.len();
+            buf.resize(start + target.saturating_sub(start).max(1 << 16), 0);
+            let n = loop {
+                match file.read(&mut buf[start..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other.map_err(|e| DataError::io(path, e))?,
+                }
+            };
+            buf.truncate(start + n);
+            total_bytes += n;
+            if n == 0 {
+                at_end = true;
+                break;
+            }
+        }
+        let cut = if at_end {
+            buf.len()
+        } else {
+            buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+        };
+        let block = &buf[..cut];
+        // A line longer than the cap, complete or not, is refused by number.
+        if cut == 0 && buf.len() > MAX_LINE {
+            return Err(too_long(path, lines_before + 1));
+        }
+        let text = std::str::from_utf8(block).map_err(|e| {
+            let offset = e.valid_up_to();
+            DataError::NotUtf8 {
+                path: path.to_path_buf(),
+                offset,
+                line: lines_before + 1 + block[..offset].iter().filter(|&&b| b == b'\n').count(),
+            }
+        })?;
+        let mut numbered: Vec<(usize, &str)> = Vec::new();
+        let mut count = 0;
+        for (i, raw) in text.split('\n').enumerate() {
+            count = i + 1;
+            if raw.len() > MAX_LINE {
+                return Err(too_long(path, lines_before + i + 1));
+            }
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            if !raw.trim().is_empty() {
+                numbered.push((lines_before + i + 1, raw));
+            }
+        }
+        // `split` yields one piece after a final newline: it belongs to the next block.
+        if text.ends_with('\n') {
+            count -= 1;
+        }
+        lines_before += count;
+        handed += numbered.len();
+        let per_task = (numbered.len() / (rayon::current_num_threads() * 8)).max(256);
+        let results: Vec<Result<R, DataError>> = numbered.par_chunks(per_task).map(&work).collect();
+        for r in results {
+            each(r?)?;
+        }
+        buf.drain(..cut);
+    }
+    if total_bytes == 0 {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+            expected: "JSON lines of predictions",
+        });
+    }
+    if handed == 0 {
         return Err(DataError::Shape {
             path: path.to_path_buf(),
             message: "no predictions in file".into(),
         });
     }
+    Ok(handed)
+}
+
+fn too_long(path: &Path, line: usize) -> DataError {
+    DataError::Line {
+        path: path.to_path_buf(),
+        line,
+        field: String::new(),
+        message: format!(
+            "the line is longer than {} MiB; a predictions line holds one instance",
+            MAX_LINE >> 20
+        ),
+    }
+}
+
+pub fn read_predictions(path: &Path) -> Result<Vec<PredictionLine>, DataError> {
+    let mut out = Vec::new();
+    stream(
+        path,
+        |lines| {
+            lines
+                .iter()
+                .map(|&(n, raw)| parse_line(path, n, raw).map(LineRef::into_owned))
+                .collect::<Result<Vec<_>, _>>()
+        },
+        |parsed| {
+            out.extend(parsed);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
-fn parse_line(path: &Path, line: usize, raw: &str) -> Result<PredictionLine, DataError> {
+pub(crate) fn parse_line<'a>(
+    path: &Path,
+    line: usize,
+    raw: &'a str,
+) -> Result<LineRef<'a>, DataError> {
     let err = |field: &str, message: String| DataError::Line {
         path: path.to_path_buf(),
         line,
@@ -91,17 +269,21 @@ fn parse_line(path: &Path, line: usize, raw: &str) -> Result<PredictionLine, Dat
             err(field, format!("missing{hint}"))
         }
     };
-    let parsed: RawLine = match serde_json::from_str(raw) {
+    let parsed: RawLine<'a> = match serde_json::from_str(raw) {
         Ok(p) => p,
         Err(e) => return Err(diagnose(raw, &e, &err)),
     };
     let task_name = parsed.task.ok_or_else(|| missing("Task", ""))?;
-    let task: TaskKind = task_name.parse().map_err(|e| err("Task", format!("{e}")))?;
-    let dataset = parsed.dataset.ok_or_else(|| missing("Dataset", ""))?;
+    let task: TaskKind = task_name
+        .0
+        .parse()
+        .map_err(|e| err("Task", format!("{e}")))?;
+    let dataset = parsed.dataset.ok_or_else(|| missing("Dataset", ""))?.0;
     let prediction = parsed
         .official_prediction
         .or(parsed.prediction)
-        .ok_or_else(|| missing("Prediction", " (expected \"Prediction\" or \"prediction\")"))?;
+        .ok_or_else(|| missing("Prediction", " (expected \"Prediction\" or \"prediction\")"))?
+        .0;
     let (id, ground_truth, instruction, sentence) = match parsed.instance {
         Some(inst) => (
             inst.id,
@@ -133,15 +315,15 @@ fn parse_line(path: &Path, line: usize, raw: &str) -> Result<PredictionLine, Dat
             ))
         }
     };
-    Ok(PredictionLine {
+    Ok(LineRef {
         line,
         task,
         dataset,
         id,
-        ground_truth,
+        ground_truth: ground_truth.0,
         prediction,
-        instruction,
-        sentence,
+        instruction: instruction.map(|t| t.0),
+        sentence: sentence.map(|t| t.0),
         truncated: parsed.truncated,
     })
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::extract::{metric_kind, score_instance, MetricKind, Mode, Outcome};
 use super::metrics::Counts;
 use super::predictions::PredictionLine;
+use super::verdict::{verdict, Verdict};
 use crate::ie::TaskKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -50,17 +51,34 @@ pub struct GroupTotals {
 /// Totals per (task, dataset name).
 pub type Groups = Vec<(TaskKind, String, GroupTotals)>;
 
-/// Totals per (task, dataset), in first-seen order, and the instances per unscored task.
-pub fn accumulate(lines: &[PredictionLine], mode: Mode) -> (Groups, Vec<(TaskKind, u64)>) {
+/// Totals per (task, dataset) in first-seen order, and instances per unscored task, built a
+/// line at a time; two built over consecutive parts of a file merge into the whole's.
+#[derive(Debug, Default)]
+pub struct Totals {
     // First-seen order matters: Python's stable sort keeps it for names equal but for case,
     // and the average is summed in it.
-    let mut groups: IndexMap<(TaskKind, &str), GroupTotals> = IndexMap::new();
-    let mut unscored: IndexMap<TaskKind, u64> = IndexMap::new();
-    for l in lines {
-        match score_instance(l.task, &l.ground_truth, &l.prediction, mode) {
-            None => *unscored.entry(l.task).or_default() += 1,
+    groups: IndexMap<(TaskKind, String), GroupTotals>,
+    unscored: IndexMap<TaskKind, u64>,
+}
+
+impl GroupTotals {
+    fn add(&mut self, o: &GroupTotals) {
+        self.counts.add(o.counts);
+        self.correct += o.correct;
+        self.n += o.n;
+    }
+}
+
+impl Totals {
+    pub fn add(&mut self, task: TaskKind, dataset: &str, gold: &str, pred: &str, mode: Mode) {
+        match score_instance(task, gold, pred, mode) {
+            None => *self.unscored.entry(task).or_default() += 1,
             Some(outcome) => {
-                let acc = groups.entry((l.task, l.dataset.as_str())).or_default();
+                // Found by reference first: a dataset name is copied once, not once a line.
+                let acc = match self.groups.get_index_of(&Lookup(task, dataset)) {
+                    Some(i) => &mut self.groups[i],
+                    None => self.groups.entry((task, dataset.to_string())).or_default(),
+                };
                 acc.n += 1;
                 match outcome {
                     Outcome::F1(c) => acc.counts.add(c),
@@ -69,19 +87,89 @@ pub fn accumulate(lines: &[PredictionLine], mode: Mode) -> (Groups, Vec<(TaskKin
             }
         }
     }
-    let mut unscored: Vec<(TaskKind, u64)> = unscored.into_iter().collect();
-    unscored.sort();
-    let groups = groups
-        .into_iter()
-        .map(|((task, dataset), t)| (task, dataset.to_string(), t))
-        .collect();
-    (groups, unscored)
+
+    /// Adds the totals of the lines that came after this one's.
+    pub fn merge(&mut self, later: Totals) {
+        for (key, t) in later.groups {
+            self.groups.entry(key).or_default().add(&t);
+        }
+        for (task, n) in later.unscored {
+            *self.unscored.entry(task).or_default() += n;
+        }
+    }
+
+    pub fn finish(self) -> (Groups, Vec<(TaskKind, u64)>) {
+        let mut unscored: Vec<(TaskKind, u64)> = self.unscored.into_iter().collect();
+        unscored.sort();
+        let groups = self
+            .groups
+            .into_iter()
+            .map(|((task, dataset), t)| (task, dataset, t))
+            .collect();
+        (groups, unscored)
+    }
+}
+
+/// A `(TaskKind, String)` key looked up without building one: it hashes as the tuple does.
+#[derive(Hash)]
+struct Lookup<'a>(TaskKind, &'a str);
+
+impl indexmap::Equivalent<(TaskKind, String)> for Lookup<'_> {
+    fn equivalent(&self, key: &(TaskKind, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// Totals per (task, dataset), in first-seen order, and the instances per unscored task.
+pub fn accumulate(lines: &[PredictionLine], mode: Mode) -> (Groups, Vec<(TaskKind, u64)>) {
+    let mut totals = Totals::default();
+    for l in lines {
+        totals.add(l.task, &l.dataset, &l.ground_truth, &l.prediction, mode);
+    }
+    totals.finish()
 }
 
 /// Scores every line, grouped by (task, dataset).
 pub fn score(lines: &[PredictionLine], mode: Mode) -> Report {
     let (groups, unscored) = accumulate(lines, mode);
     Report::from_groups(mode, &groups, unscored)
+}
+
+/// Scores a predictions file without holding it: blocks of lines are parsed and scored on
+/// every core, and only the totals are kept, so memory stays flat however large the file.
+/// With `verdicts`, each block's per-example verdicts are judged too and handed to it in file
+/// order. Errors are those of [`super::read_predictions`], for the same first bad line.
+pub fn score_file(
+    path: &std::path::Path,
+    mode: Mode,
+    mut verdicts: Option<&mut dyn FnMut(Vec<Verdict>) -> Result<(), crate::data::DataError>>,
+) -> Result<Report, crate::data::DataError> {
+    let judge = verdicts.is_some();
+    let mut totals = Totals::default();
+    super::predictions::stream(
+        path,
+        |lines| {
+            let mut part = Totals::default();
+            let mut judged = Vec::new();
+            for &(n, raw) in lines {
+                let l = super::predictions::parse_line(path, n, raw)?;
+                part.add(l.task, &l.dataset, &l.ground_truth, &l.prediction, mode);
+                if judge {
+                    judged.push(verdict(&l.into_owned(), mode));
+                }
+            }
+            Ok((part, judged))
+        },
+        |(part, judged)| {
+            totals.merge(part);
+            match verdicts.as_mut() {
+                Some(each) => each(judged),
+                None => Ok(()),
+            }
+        },
+    )?;
+    let (groups, unscored) = totals.finish();
+    Ok(Report::from_groups(mode, &groups, unscored))
 }
 
 impl Report {

@@ -520,19 +520,27 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     }
 }
 
+/// Counts of every error kind per (task, dataset).
+pub type Summary = BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>>;
+
 /// Counts of every kind per (task, dataset), for the `--errors` table.
-pub fn summarize(verdicts: &[Verdict]) -> BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>> {
-    let mut out: BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>> = BTreeMap::new();
+pub fn summarize(verdicts: &[Verdict]) -> Summary {
+    let mut out = Summary::new();
     for v in verdicts {
-        let e = out.entry((v.task, v.dataset.clone())).or_default();
-        for i in &v.items {
-            *e.entry(i.kind).or_default() += 1;
-        }
-        for f in &v.flags {
-            *e.entry(*f).or_default() += 1;
-        }
+        tally(&mut out, v);
     }
     out
+}
+
+/// Adds one verdict's kinds to a summary.
+pub fn tally(summary: &mut Summary, v: &Verdict) {
+    let e = summary.entry((v.task, v.dataset.clone())).or_default();
+    for i in &v.items {
+        *e.entry(i.kind).or_default() += 1;
+    }
+    for f in &v.flags {
+        *e.entry(*f).or_default() += 1;
+    }
 }
 
 #[cfg(test)]
@@ -626,6 +634,110 @@ mod tests {
         l.instruction =
             Some("Event type: attack \n  Option: attacker, victim \nText: {0} \nAnswer:".into());
         assert_eq!(kinds(&verdict(&l, Mode::Compat)), [ErrorKind::WrongType]);
+    }
+
+    /// The pairing as first written: every unmatched prediction against every gold item.
+    fn near_misses_quadratic(
+        gold: &[Item],
+        pred: &[Item],
+        gold_used: &mut [bool],
+        pred_used: &mut [bool],
+        in_options: impl Fn(&Option<String>) -> bool,
+    ) -> Vec<(usize, usize, ErrorKind)> {
+        fn overlaps(a: &str, b: &str) -> bool {
+            if a.is_empty() || b.is_empty() {
+                return false;
+            }
+            if a.contains(b) || b.contains(a) {
+                return true;
+            }
+            let wb: Vec<&str> = overlap_words(b).collect();
+            overlap_words(a).any(|w| wb.contains(&w))
+        }
+        let mut out = Vec::new();
+        for (pi, p) in pred.iter().enumerate() {
+            if pred_used[pi] {
+                continue;
+            }
+            let pair = (0..gold.len()).filter(|&g| !gold_used[g]).find_map(|g| {
+                let gi = &gold[g];
+                if p.label.is_some()
+                    && gi.span == p.span
+                    && gi.label != p.label
+                    && in_options(&p.label)
+                {
+                    Some((g, ErrorKind::WrongType))
+                } else if gi.label == p.label && overlaps(&gi.span, &p.span) {
+                    Some((g, ErrorKind::WrongBoundary))
+                } else {
+                    None
+                }
+            });
+            if let Some((g, kind)) = pair {
+                gold_used[g] = true;
+                pred_used[pi] = true;
+                out.push((g, pi, kind));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn indexed_pairing_equals_the_quadratic_one() {
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        let words = [
+            "ann",
+            "bob",
+            "new",
+            "york",
+            "x",
+            "ann bob",
+            "ork",
+            "",
+            "new york city",
+        ];
+        let labels = ["person", "location", "org"];
+        for round in 0..3000 {
+            let item = |next: &mut dyn FnMut(usize) -> usize| {
+                let span = (0..1 + next(3))
+                    .map(|_| words[next(words.len())])
+                    .collect::<Vec<_>>()
+                    .join(if next(4) == 0 { "," } else { " " });
+                let text = if next(10) == 0 {
+                    span.clone()
+                } else {
+                    format!("{}: {span}", labels[next(labels.len())])
+                };
+                split_item(TaskKind::Ner, &text)
+            };
+            let gold: Vec<Item> = (0..next(8)).map(|_| item(&mut next)).collect();
+            let pred: Vec<Item> = (0..next(8)).map(|_| item(&mut next)).collect();
+            // Some are already matched exactly, as the exact phase leaves them.
+            let mut used_g: Vec<bool> = (0..gold.len()).map(|_| next(5) == 0).collect();
+            let mut used_p: Vec<bool> = (0..pred.len()).map(|_| next(5) == 0).collect();
+            let (mut g2, mut p2) = (used_g.clone(), used_p.clone());
+            let opts = |l: &Option<String>| l.as_deref() != Some("org");
+            let fast = near_misses(&gold, &pred, &mut used_g, &mut used_p, opts);
+            let slow = near_misses_quadratic(&gold, &pred, &mut g2, &mut p2, opts);
+            assert_eq!(fast, slow, "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_line_with_thousands_of_items_is_judged_in_linear_time() {
+        // 20,000 distinct words each side (about 500 kB): the quadratic pairing took seconds.
+        let gold: Vec<String> = (0..20_000).map(|i| format!("person: w{i}x")).collect();
+        let pred: Vec<String> = (0..20_000).map(|i| format!("person: v{i}y")).collect();
+        let mut l = line(TaskKind::Ner, &gold.join("; "), &pred.join("; "));
+        l.sentence = Some(gold.join(" "));
+        let v = verdict(&l, Mode::Strict);
+        assert_eq!(v.items.len(), 40_000);
     }
 
     #[test]

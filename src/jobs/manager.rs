@@ -158,3 +158,40 @@ impl Drop for JobManager {
         self.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{RunKind, RunManifest};
+
+    #[test]
+    fn a_panicking_job_fails_its_run_and_the_next_job_still_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&tmp.path().join("db")).unwrap());
+        let new_run = || {
+            store
+                .create_run(&RunManifest::new(RunKind::Eval, 0))
+                .unwrap()
+        };
+        let (first, second) = (new_run(), new_run());
+        let (manager, events) = JobManager::start(Arc::clone(&store));
+        manager.submit(first, Box::new(|_, _| panic!("header length overflowed")));
+        manager.submit(
+            second,
+            Box::new(|_, rec| rec.finish(RunStatus::Finished, None)),
+        );
+        manager.close();
+        let failed = store.run(first).unwrap();
+        assert_eq!(failed.status, RunStatus::Failed);
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("the job panicked: header length overflowed")
+        );
+        assert_eq!(store.run(second).unwrap().status, RunStatus::Finished);
+        let told: Vec<JobEvent> = events.try_iter().collect();
+        assert!(told.contains(&JobEvent::Failed {
+            run: first,
+            error: "the job panicked: header length overflowed".to_string()
+        }));
+    }
+}

@@ -219,6 +219,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn absurd_sizes_are_refused_before_anything_is_allocated() {
+        let mut cfg = T5Config::shape("t5-small", 32128).unwrap();
+        let path = Path::new("m/config.json");
+        assert!(cfg.validate(path).is_ok());
+        assert_eq!(cfg.param_count(), Some(60_506_624));
+        cfg.num_layers = 10_000_000_000;
+        let e = cfg.validate(path).unwrap_err().to_string();
+        assert!(
+            e.contains("num_layers is 10000000000, above the limit of 512"),
+            "{e}"
+        );
+        cfg.num_layers = 6;
+        cfg.d_model = 60_000;
+        cfg.d_ff = 200_000;
+        let e = cfg.validate(path).unwrap_err().to_string();
+        assert!(e.contains("parameters, above the limit"), "{e}");
+    }
+
+    #[test]
     fn reads_real_configs_when_shared_is_present() {
         let Some(shared) = std::env::var_os("IE_BENCH_SHARED") else {
             return;

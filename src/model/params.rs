@@ -176,29 +176,24 @@ impl Params {
     /// `model.safetensors.index.json`), converting to `dtype` on `device`.
     pub fn load(dir: &Path, cfg: &T5Config, dtype: DType, device: &Device) -> Result<Params> {
         let files = weight_files(dir)?;
-        // Checked before anything is read or allocated: a config that describes more weights
-        // than the files could hold at 16 bits each is wrong, whatever the tensors say.
-        let mut on_disk = 0u64;
-        for path in &files {
-            on_disk += std::fs::metadata(path)
-                .map_err(|e| ModelError::io(path, e))?
-                .len();
-        }
-        let needed = cfg.param_count().and_then(|n| n.checked_mul(2));
-        if needed.is_none_or(|n| n > on_disk) {
-            return Err(ModelError::Config {
-                path: dir.join("config.json"),
-                message: format!(
-                    "describes {} parameters, more than the {on_disk} bytes of weights files can hold",
-                    cfg.param_count().map_or("over 2^64".to_string(), |n| n.to_string())
-                ),
-            });
-        }
         let mut bytes = Vec::with_capacity(files.len());
         for path in &files {
             let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
             check_complete(path, &b)?;
             bytes.push(b);
+        }
+        // Checked before any tensor is built: a config that describes more parameters than
+        // the files have bytes is wrong whatever the tensors say (the tensor checks below name
+        // the first that differs, for smaller mismatches).
+        let on_disk: u64 = bytes.iter().map(|b| b.len() as u64).sum();
+        if cfg.param_count().is_none_or(|n| n > on_disk) {
+            return Err(ModelError::Config {
+                path: dir.join("config.json"),
+                message: format!(
+                    "describes {} parameters, more than the weights files' {on_disk} bytes can hold",
+                    cfg.param_count().map_or("over 2^64".to_string(), |n| n.to_string())
+                ),
+            });
         }
         // Each file's header is parsed once; `file_of` says which file holds a tensor.
         let mut tables = Vec::with_capacity(files.len());
