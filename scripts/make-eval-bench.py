@@ -79,6 +79,8 @@ with tempfile.TemporaryDirectory() as cfg:
             start = text.find("\nText: ")
             end = text.find(" \nAnswer:", start)
             sentence = text[start + 7 : end] if start >= 0 and end >= 0 else ""
+            # As the official collator stores it: the instruction with `{0}` for the sentence.
+            template = text[: start + 7] + "{0}" + text[end:] if sentence else text
             dst.write(json.dumps({
                 "Task": p["Task"],
                 "Dataset": p["Dataset"],
@@ -86,7 +88,7 @@ with tempfile.TemporaryDirectory() as cfg:
                     "id": p["id"],
                     "sentence": sentence,
                     "label": p["ground_truth"],
-                    "instruction": text,
+                    "instruction": template,
                     "ground_truth": p["ground_truth"],
                 },
                 "Prediction": perturb(p["ground_truth"]),

@@ -210,6 +210,61 @@ fn launch_a_run_from_the_tui_export_markdown_and_quit() {
     assert!(log.contains("ie-bench TUI started"), "{log}");
 }
 
+/// A job that panics on the TUI's compute thread (an injected fault) fails its run; the panic
+/// goes to the log, not over the screen, and the workbench stays usable and quits cleanly.
+#[test]
+fn a_panicking_job_fails_its_run_and_the_tui_stays_usable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let pty = open_pty();
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(&db)
+        .current_dir(tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+        .env("IE_BENCH_FAULT", "job-panic");
+    let mut child = pty.spawn(&mut cmd);
+    let mut pty = pty;
+    pty.wait_for("A fresh database", 60);
+    // Another shell queues a run in the TUI, which holds the database.
+    let queued = common::ok(
+        common::with_db(&db)
+            .args(["run", "ingest"])
+            .arg(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("sample-data/predictions/supervised-test.jsonl"),
+            )
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(String::from_utf8_lossy(&queued.stdout).trim(), "1");
+    pty.send("\x1b");
+    pty.send("3");
+    pty.wait_for("failed", 60);
+    assert!(
+        !pty.contents().contains("panicked at"),
+        "the panic reached the screen:\n{}",
+        pty.contents()
+    );
+    pty.send("q");
+    let status = wait_exit(&mut child, 30);
+    assert!(status.success(), "exit status {status}");
+    pty.assert_restored();
+    let run = common::json(
+        common::with_db(&db)
+            .args(["runs", "show", "1", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["error"].as_str().unwrap().contains("injected fault"),
+        "{run}"
+    );
+    let log = std::fs::read_to_string(db.join("tui.log")).unwrap();
+    assert!(log.contains("injected fault"), "{log}");
+}
+
 #[test]
 fn sigterm_ends_the_tui_and_restores_the_terminal() {
     let tmp = tempfile::tempdir().unwrap();

@@ -131,20 +131,37 @@ const BLOCK: usize = 8 << 20;
 pub fn stream<R: Send>(
     path: &Path,
     work: impl Fn(&[(usize, &str)]) -> Result<R, DataError> + Sync,
+    each: impl FnMut(R) -> Result<(), DataError>,
+) -> Result<usize, DataError> {
+    stream_in_blocks(path, BLOCK, work, each)
+}
+
+fn stream_in_blocks<R: Send>(
+    path: &Path,
+    block_size: usize,
+    work: impl Fn(&[(usize, &str)]) -> Result<R, DataError> + Sync,
     mut each: impl FnMut(R) -> Result<(), DataError>,
 ) -> Result<usize, DataError> {
     use rayon::prelude::*;
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    // A small file needs no 8 MB buffer (a growing file still reads to its end).
+    let block_size = match file.metadata() {
+        Ok(m) if m.is_file() => block_size.min(m.len() as usize + 1),
+        _ => block_size,
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(block_size);
     let (mut lines_before, mut total_bytes, mut handed) = (0usize, 0usize, 0usize);
     let mut at_end = false;
     while !at_end {
         // Fill to the block size, or further while the block holds no whole line yet.
-        let target = buf.len().max(BLOCK);
+        let target = buf.len().max(block_size);
         while buf.len() < target || (!at_end && !buf.contains(&b'\n') && buf.len() <= MAX_LINE) {
             let start = buf.len();
-            buf.resize(start + target.saturating_sub(start).max(1 << 16), 0);
+            buf.resize(
+                start + target.saturating_sub(start).max(block_size.min(1 << 16)),
+                0,
+            );
             let n = loop {
                 match file.read(&mut buf[start..]) {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -246,11 +263,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<PredictionLine>, DataError> {
     Ok(out)
 }
 
-pub(crate) fn parse_line<'a>(
-    path: &Path,
-    line: usize,
-    raw: &'a str,
-) -> Result<LineRef<'a>, DataError> {
+pub fn parse_line<'a>(path: &Path, line: usize, raw: &'a str) -> Result<LineRef<'a>, DataError> {
     let err = |field: &str, message: String| DataError::Line {
         path: path.to_path_buf(),
         line,
@@ -421,6 +434,53 @@ mod tests {
         assert_eq!(lines[1].id, "3");
         assert!(lines[1].truncated);
         assert_eq!(lines[1].instruction.as_deref(), Some("src"));
+    }
+
+    #[test]
+    fn lines_are_numbered_alike_across_any_block_boundary() {
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for i in 0..60 {
+            let line = match i % 5 {
+                0 => String::new(),
+                1 => "   ".to_string(),
+                _ => format!("{{\"n\": {i}, \"pad\": \"{}\"}}", "x".repeat(i * 7 % 90)),
+            };
+            if !line.trim().is_empty() {
+                want.push((i + 1, line.clone()));
+            }
+            text.push_str(&line);
+            text.push_str(if i % 7 == 0 { "\r\n" } else { "\n" });
+        }
+        text.push_str("last without newline");
+        want.push((61, "last without newline".to_string()));
+        let f = file(text.as_bytes());
+        for block in [1, 7, 64, 100, 1 << 20] {
+            let mut got = Vec::new();
+            let n = stream_in_blocks(
+                f.path(),
+                block,
+                |lines| {
+                    Ok(lines
+                        .iter()
+                        .map(|(n, l)| (*n, l.to_string()))
+                        .collect::<Vec<_>>())
+                },
+                |part| {
+                    got.extend(part);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(n, want.len());
+            assert_eq!(got, want, "block {block}");
+        }
+        // A bad byte is found on its line whatever the block.
+        let f = file(b"{}\n{}\n\xff\n");
+        for block in [1, 3, 1 << 20] {
+            let e = stream_in_blocks(f.path(), block, |_| Ok(()), |()| Ok(())).unwrap_err();
+            assert!(matches!(e, DataError::NotUtf8 { line: 3, .. }), "{e}");
+        }
     }
 
     #[test]

@@ -172,50 +172,47 @@ fn overlap_words(s: &str) -> impl Iterator<Item = &str> {
     s.split([' ', ',']).filter(|w| w.chars().count() > 2)
 }
 
-/// Which `needles` occur in each of `haystacks`: the needle indices per haystack, ascending.
-/// One automaton over the needles keeps this linear in the text plus the matches, where a
-/// `contains` per pair made verdicts quadratic on long lines.
+/// Which non-empty `needles` occur in each of `haystacks`: the needle indices per haystack,
+/// ascending. One automaton over the needles keeps this linear in the text plus the matches,
+/// where a `contains` per pair made verdicts quadratic on long lines.
 fn occurrences(needles: &[&str], haystacks: &[&str]) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new(); haystacks.len()];
+    let plain = |hay: &str| -> Vec<usize> {
+        (0..needles.len())
+            .filter(|&n| !needles[n].is_empty() && hay.contains(needles[n]))
+            .collect()
+    };
     // Small inputs (almost every line) are cheaper without building an automaton.
     if needles.len().saturating_mul(haystacks.len()) <= 256 {
-        for (h, hay) in haystacks.iter().enumerate() {
-            out[h] = (0..needles.len())
-                .filter(|&n| hay.contains(needles[n]))
-                .collect();
-        }
-        return out;
+        return haystacks.iter().map(|h| plain(h)).collect();
     }
     let mut distinct: Vec<&str> = needles.iter().copied().filter(|n| !n.is_empty()).collect();
     distinct.sort_unstable();
     distinct.dedup();
+    let Ok(ac) = aho_corasick::AhoCorasick::new(&distinct) else {
+        // Too many patterns for an automaton: the plain search is still right.
+        return haystacks.iter().map(|h| plain(h)).collect();
+    };
     let mut owners: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, n) in needles.iter().enumerate() {
         owners.entry(n).or_default().push(i);
     }
-    let empty = owners.get("").cloned().unwrap_or_default();
-    let Ok(ac) = aho_corasick::AhoCorasick::new(&distinct) else {
-        // Too many patterns for an automaton: fall back to the plain search.
-        for (h, hay) in haystacks.iter().enumerate() {
-            out[h] = (0..needles.len())
-                .filter(|&n| hay.contains(needles[n]))
+    haystacks
+        .iter()
+        .map(|hay| {
+            let mut found: Vec<usize> = ac
+                .find_overlapping_iter(*hay)
+                .map(|m| m.pattern().as_usize())
                 .collect();
-        }
-        return out;
-    };
-    for (h, hay) in haystacks.iter().enumerate() {
-        let mut found = vec![false; distinct.len()];
-        for m in ac.find_overlapping_iter(*hay) {
-            found[m.pattern().as_usize()] = true;
-        }
-        let mut hits = empty.clone();
-        for (d, _) in found.iter().enumerate().filter(|(_, f)| **f) {
-            hits.extend(&owners[distinct[d]]);
-        }
-        hits.sort_unstable();
-        out[h] = hits;
-    }
-    out
+            found.sort_unstable();
+            found.dedup();
+            let mut hits: Vec<usize> = found
+                .into_iter()
+                .flat_map(|d| owners[distinct[d]].iter().copied())
+                .collect();
+            hits.sort_unstable();
+            hits
+        })
+        .collect()
 }
 
 /// Gold indices in ascending order with a cursor past the ones already matched: matching only
@@ -433,16 +430,14 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
             }
         })
         .collect();
+    let flat: Vec<&str> = pieces.iter().flatten().copied().collect();
     let in_text: Option<HashSet<usize>> = match &sent {
-        Some(s) if task != TaskKind::Ee => {
-            let flat: Vec<&str> = pieces.iter().flatten().copied().collect();
-            Some(
-                occurrences(&flat, &[s.as_str()])
-                    .remove(0)
-                    .into_iter()
-                    .collect(),
-            )
-        }
+        Some(s) if task != TaskKind::Ee => Some(
+            occurrences(&flat, &[s.as_str()])
+                .remove(0)
+                .into_iter()
+                .collect(),
+        ),
         _ => None,
     };
     let mut flat_index = 0;
@@ -450,9 +445,10 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
         let label_ok = in_options(&p.label);
         let first = flat_index;
         flat_index += parts.len();
-        let span_ok = in_text
-            .as_ref()
-            .is_none_or(|found| (first..flat_index).all(|i| found.contains(&i)));
+        // An empty piece is in any sentence, as `str::contains` has it.
+        let span_ok = in_text.as_ref().is_none_or(|found| {
+            (first..flat_index).all(|i| flat[i].is_empty() || found.contains(&i))
+        });
         let kind = if !label_ok {
             ErrorKind::LabelNotInOptions
         } else if !span_ok {

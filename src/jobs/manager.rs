@@ -54,6 +54,9 @@ impl JobManager {
                             // A panicking job must not take the compute thread with it: the
                             // queue behind it, and every front end waiting on it, would hang.
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                if injected_panic() {
+                                    panic!("injected fault (IE_BENCH_FAULT=job-panic)");
+                                }
                                 work(&token, &mut rec)
                             }))
                             .unwrap_or_else(|payload| {
@@ -142,6 +145,12 @@ impl JobManager {
     pub fn finish(self) {
         self.close();
     }
+}
+
+/// A testing hook: with `IE_BENCH_FAULT=job-panic` every job panics where its work would
+/// start, so a test can check that a panicking job leaves the process (and the TUI) usable.
+fn injected_panic() -> bool {
+    std::env::var_os("IE_BENCH_FAULT").is_some_and(|v| v == "job-panic")
 }
 
 /// The text a panic was raised with.
