@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{json, ok, tiny_model, with_db as bin};
+use common::{json, ok, show, tiny_model, with_db as bin};
 
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
@@ -26,15 +26,6 @@ fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(25));
     }
-}
-
-fn show(db: &Path, id: &str) -> serde_json::Value {
-    json(
-        bin(db)
-            .args(["runs", "show", id, "--format", "json"])
-            .output()
-            .unwrap(),
-    )
 }
 
 /// A holder: an external run whose trainer waits until `release` exists. The socket is up
@@ -108,13 +99,19 @@ fn as_nobody(sock: &Path, request: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn the_socket_serves_only_its_own_user() {
+/// A temporary directory with a holder of `DB` running in it: (dir, db, release, holder, socket).
+fn held() -> (tempfile::TempDir, PathBuf, PathBuf, Child, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let release = tmp.path().join("release");
     let child = holder(&db, &release);
     let sock = db.join("ie-bench.sock");
+    (tmp, db, release, child, sock)
+}
+
+#[test]
+fn the_socket_serves_only_its_own_user() {
+    let (tmp, db, release, child, sock) = held();
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "socket mode {mode:o}");
     // Its own user is served.
@@ -166,11 +163,7 @@ fn the_socket_serves_only_its_own_user() {
 
 #[test]
 fn the_socket_caps_requests_and_connections_and_a_stopped_holder_is_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let release = tmp.path().join("release");
-    let child = holder(&db, &release);
-    let sock = db.join("ie-bench.sock");
+    let (_tmp, db, release, child, sock) = held();
     // 2 MiB without a newline: refused at 1 MiB and cut off.
     let mut conn = UnixStream::connect(&sock).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(20)))
@@ -333,6 +326,46 @@ fn a_full_disk_loses_nothing_acknowledged_and_the_database_opens_again() {
         scores["tasks"].as_object().is_some_and(|t| !t.is_empty()),
         "{scores}"
     );
+}
+
+#[test]
+fn a_checkpoint_cut_short_by_a_full_disk_leaves_no_half_written_directory() {
+    if !is_root() {
+        eprintln!("SKIPPED: mounting a small filesystem needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let model = tmp.path().join("m");
+    tiny_model(&model);
+    let Some(fs) = Tmpfs::mount(&tmp.path().join("out"), "256k") else {
+        eprintln!("SKIPPED: mount -t tmpfs failed here");
+        return;
+    };
+    let out = bin(&db)
+        .args([
+            "run",
+            "train",
+            "--max-steps",
+            "2",
+            "--save-every",
+            "1",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&fs.0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a checkpoint fitted in 256 KiB?");
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    let left: Vec<String> = std::fs::read_dir(&fs.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!left.iter().any(|n| n.ends_with(".tmp")), "{left:?}");
+    assert_eq!(show(&db, "1")["status"], "failed");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{json, ok, tiny_model, with_db as bin};
+use common::{json, ok, show, tiny_model, with_db as bin};
 
 /// A temporary directory holding a database path and a tiny model.
 fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
@@ -22,16 +22,6 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 fn sample_predictions() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("sample-data/predictions/supervised-test.jsonl")
-}
-
-/// `ie-bench runs show ID --format json`, which must succeed.
-fn show(db: &Path, id: &str) -> serde_json::Value {
-    json(
-        bin(db)
-            .args(["runs", "show", id, "--format", "json"])
-            .output()
-            .unwrap(),
-    )
 }
 
 /// `ie-bench runs --format json`, which must succeed.

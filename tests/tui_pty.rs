@@ -250,12 +250,7 @@ fn a_panicking_job_fails_its_run_and_the_tui_stays_usable() {
     let status = wait_exit(&mut child, 30);
     assert!(status.success(), "exit status {status}");
     pty.assert_restored();
-    let run = common::json(
-        common::with_db(&db)
-            .args(["runs", "show", "1", "--format", "json"])
-            .output()
-            .unwrap(),
-    );
+    let run = common::show(&db, "1");
     assert_eq!(run["status"], "failed", "{run}");
     assert!(
         run["error"].as_str().unwrap().contains("injected fault"),

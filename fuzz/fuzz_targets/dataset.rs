@@ -11,18 +11,6 @@ use ie_bench::ie::{Split, TaskKind};
 use ie_bench::prompt::build::{build_split, BuildOptions};
 use ie_bench::prompt::InstructionBank;
 
-const TASKS: [TaskKind; 10] = [
-    TaskKind::Ner,
-    TaskKind::Re,
-    TaskKind::Ee,
-    TaskKind::Es,
-    TaskKind::Et,
-    TaskKind::Ep,
-    TaskKind::Epr,
-    TaskKind::Eet,
-    TaskKind::Eea,
-    TaskKind::Ner,
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
@@ -31,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let [records, labels, config] = common::parts(rest, 3)[..] else {
         return;
     };
-    let task = TASKS[pick as usize % TASKS.len()];
+    let task = TaskKind::ALL[pick as usize % TaskKind::ALL.len()];
     let root = common::scratch().join(format!("data{pick}"));
     let dir = root.join(task.main_task().as_str()).join("D");
     common::write(dir.join("train.json"), records);

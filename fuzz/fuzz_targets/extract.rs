@@ -7,17 +7,6 @@ use ie_bench::eval::extract::{event_strings, item_lists, score_instance, strict_
 use ie_bench::eval::{verdict, PredictionLine};
 use ie_bench::ie::TaskKind;
 
-const TASKS: [TaskKind; 9] = [
-    TaskKind::Ner,
-    TaskKind::Re,
-    TaskKind::Ee,
-    TaskKind::Es,
-    TaskKind::Et,
-    TaskKind::Ep,
-    TaskKind::Epr,
-    TaskKind::Eet,
-    TaskKind::Eea,
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
@@ -28,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let gold = pieces.next().unwrap_or_default();
     let pred = pieces.next().unwrap_or_default();
     let sentence = pieces.next().unwrap_or_default();
-    let task = TASKS[pick as usize % TASKS.len()];
+    let task = TaskKind::ALL[pick as usize % TaskKind::ALL.len()];
     let mode = if pick & 0x80 == 0 { Mode::Compat } else { Mode::Strict };
     let _ = item_lists(task, gold, pred, mode);
     let _ = strict_items(task, pred);

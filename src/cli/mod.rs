@@ -88,8 +88,13 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", report(&e));
-            if e.chain().any(crate::store::is_disk_full) {
+            let text = report(&e);
+            eprintln!("error: {text}");
+            // A job's failure reaches here as its stored text, without the I/O error inside.
+            let full_text = [libc::ENOSPC, libc::EDQUOT]
+                .iter()
+                .any(|code| text.contains(&format!("(os error {code})")));
+            if e.chain().any(crate::store::is_disk_full) || full_text {
                 eprintln!(
                     "the disk is full (database: {}). Nothing ie-bench reported as stored is lost: \
                      every write is on disk before it is reported. Free some space and run the \

@@ -39,3 +39,13 @@ pub fn tiny_model(dir: &Path) {
         .output()
         .unwrap());
 }
+
+/// `ie-bench runs show ID --format json`, which must succeed.
+pub fn show(db: &Path, id: &str) -> serde_json::Value {
+    json(
+        with_db(db)
+            .args(["runs", "show", id, "--format", "json"])
+            .output()
+            .unwrap(),
+    )
+}
