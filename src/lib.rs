@@ -1,5 +1,5 @@
 //! ie-bench: InstructUIE (Wang et al. 2023) as a library. The pure core (`ie`, `data`,
-//! `prompt`, `eval`, `export`) knows nothing of terminals, async runtimes or databases.
+//! `prompt`, `eval`, `export`, `text`) knows nothing of terminals, async runtimes or databases.
 
 pub mod cli;
 pub mod data;
