@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{json, ok, show, tiny_model, with_db as bin};
+use common::{json, ok, setup, show, tiny_model, with_db as bin};
 
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
@@ -334,10 +334,7 @@ fn a_checkpoint_cut_short_by_a_full_disk_leaves_no_half_written_directory() {
         eprintln!("SKIPPED: mounting a small filesystem needs root");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let model = tmp.path().join("m");
-    tiny_model(&model);
+    let (tmp, db, model) = setup();
     let Some(fs) = Tmpfs::mount(&tmp.path().join("out"), "256k") else {
         eprintln!("SKIPPED: mount -t tmpfs failed here");
         return;
@@ -370,10 +367,7 @@ fn a_checkpoint_cut_short_by_a_full_disk_leaves_no_half_written_directory() {
 
 #[test]
 fn non_finite_losses_stay_readable_and_stop_on_nan_ends_the_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let model = tmp.path().join("m");
-    tiny_model(&model);
+    let (tmp, db, model) = setup();
     let train = |extra: &[&str]| {
         bin(&db)
             .args([
@@ -447,10 +441,7 @@ fn non_finite_losses_stay_readable_and_stop_on_nan_ends_the_run() {
 
 #[test]
 fn a_hostile_weights_header_fails_the_run_not_the_process() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let model = tmp.path().join("m");
-    tiny_model(&model);
+    let (_tmp, db, model) = setup();
     let weights = model.join("model.safetensors");
     let mut bytes = std::fs::read(&weights).unwrap();
     bytes[..8].copy_from_slice(&u64::MAX.to_le_bytes());

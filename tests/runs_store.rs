@@ -7,16 +7,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{json, ok, show, tiny_model, with_db as bin};
-
-/// A temporary directory holding a database path and a tiny model.
-fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    let model = tmp.path().join("m");
-    tiny_model(&model);
-    (tmp, db, model)
-}
+use common::{json, ok, setup, show, tiny_model, with_db as bin};
 
 /// The hand-written official-format predictions for the sample test split.
 fn sample_predictions() -> std::path::PathBuf {

@@ -49,3 +49,12 @@ pub fn show(db: &Path, id: &str) -> serde_json::Value {
             .unwrap(),
     )
 }
+
+/// A temporary directory holding a database path (`db`) and a tiny model (`m`).
+pub fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let model = tmp.path().join("m");
+    tiny_model(&model);
+    (tmp, db, model)
+}
