@@ -28,17 +28,35 @@ fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A holder: an external run whose trainer waits until `release` exists. The socket is up
-/// when this returns.
-fn holder(db: &Path, release: &Path) -> Child {
-    let child = bin(db)
-        .args(["run", "external", "--predictions", "/nonexistent", "--"])
-        .args(["sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done"])
-        .arg(release)
+/// `ie-bench run external -- sh ARGS...` in the background, its output dropped.
+fn external_run(db: &Path, sh_args: &[&str]) -> Child {
+    bin(db)
+        .args([
+            "run",
+            "external",
+            "--predictions",
+            "/nonexistent",
+            "--",
+            "sh",
+        ])
+        .args(sh_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// A holder: an external run whose trainer waits until `release` exists. The socket is up
+/// when this returns.
+fn holder(db: &Path, release: &Path) -> Child {
+    let child = external_run(
+        db,
+        &[
+            "-c",
+            "while [ ! -e \"$0\" ]; do sleep 0.05; done",
+            release.to_str().unwrap(),
+        ],
+    );
     wait_until("the holder's socket", 60, || {
         db.join("ie-bench.sock").exists()
     });
@@ -212,33 +230,31 @@ fn a_symlinked_lock_or_socket_is_refused_and_its_target_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let victim = tmp.path().join("precious.txt");
     std::fs::write(&victim, "precious").unwrap();
-    let db = tmp.path().join("db");
-    std::fs::create_dir_all(&db).unwrap();
-    std::os::unix::fs::symlink(&victim, db.join("ie-bench.lock")).unwrap();
-    let out = bin(&db).args(["runs"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("ie-bench.lock: is a symbolic link"),
-        "{stderr}"
+    // A link to the victim planted at `name` in a fresh database; the command must fail,
+    // saying `expected`, and leave the victim as it was.
+    let planted = |dir: &str, name: &str, args: &[&str], expected: &str| {
+        let db = tmp.path().join(dir);
+        std::fs::create_dir_all(&db).unwrap();
+        std::os::unix::fs::symlink(&victim, db.join(name)).unwrap();
+        let out = bin(&db).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    };
+    planted(
+        "db",
+        "ie-bench.lock",
+        &["runs"],
+        "ie-bench.lock: is a symbolic link",
     );
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
-
-    let db = tmp.path().join("db2");
-    std::fs::create_dir_all(&db).unwrap();
-    std::os::unix::fs::symlink(&victim, db.join("ie-bench.sock")).unwrap();
-    let out = bin(&db)
-        .args(["run", "ingest"])
-        .arg(sample_predictions())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("ie-bench.sock: exists and is not a socket"),
-        "{stderr}"
+    let sample = sample_predictions();
+    planted(
+        "db2",
+        "ie-bench.sock",
+        &["run", "ingest", sample.to_str().unwrap()],
+        "ie-bench.sock: exists and is not a socket",
     );
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -494,13 +510,7 @@ fn group_alive(pgid: u32) -> bool {
 fn a_trainer_that_outlives_its_holder_is_not_started_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
-    let mut holder = bin(&db)
-        .args(["run", "external", "--predictions", "/nonexistent", "--"])
-        .args(["sh", "-c", "sleep 60; true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut holder = external_run(&db, &["-c", "sleep 60; true"]);
     wait_until("the trainer to start", 60, || {
         db.join("ie-bench.sock").exists()
             && bin(&db)

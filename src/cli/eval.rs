@@ -42,7 +42,7 @@ enum PaperSetting {
 pub fn run(args: Args) -> Result<ExitCode> {
     // One streaming pass: scores always, verdicts only when asked for, so memory stays flat
     // on any size of file.
-    let mut summary = (args.errors).then(Summary::new);
+    let mut summary = args.errors.then(Summary::new);
     let mut out = match &args.verdicts {
         Some(path) => Some((
             path,

@@ -401,10 +401,7 @@ pub fn check_resumable(m: &RunManifest, id: RunId) -> Result<()> {
     if m.status == RunStatus::Finished {
         bail!("run {id} has finished; there is nothing to resume");
     }
-    if let Some(group) = m
-        .trainer_group
-        .filter(|&g| crate::jobs::external::group_alive(g))
-    {
+    if let Some(group) = crate::jobs::external::live_trainer_group(m) {
         bail!(
             "run {id}: its trainer from before is still running (process group {group}); \
              stop it with `ie-bench runs cancel {id}` or `kill -TERM -- -{group}`, or wait \
@@ -463,10 +460,7 @@ pub fn cancel_stored(store: &Store, id: RunId) -> Result<()> {
         bail!("run {id} is already {}", m.status.as_str());
     }
     // An external trainer whose holder died has nobody left to stop it but us.
-    if let Some(group) = m
-        .trainer_group
-        .filter(|&g| crate::jobs::external::group_alive(g))
-    {
+    if let Some(group) = crate::jobs::external::live_trainer_group(&m) {
         crate::jobs::external::stop_orphan(group);
     }
     store.update_run(id, |m| {

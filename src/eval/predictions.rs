@@ -151,12 +151,15 @@ fn stream_in_blocks<R: Send>(
         _ => block_size,
     };
     let mut buf: Vec<u8> = Vec::with_capacity(block_size);
-    let (mut lines_before, mut total_bytes, mut handed) = (0usize, 0usize, 0usize);
+    // Lines and bytes of the blocks already handed on, so positions are the file's.
+    let (mut lines_before, mut bytes_before, mut handed) = (0usize, 0usize, 0usize);
     let mut at_end = false;
     while !at_end {
-        // Fill to the block size, or further while the block holds no whole line yet.
+        // Fill to the block size, or further while the block holds no whole line yet. What is
+        // left from the block before has no newline, so only new bytes need looking at.
         let target = buf.len().max(block_size);
-        while buf.len() < target || (!at_end && !buf.contains(&b'\n') && buf.len() <= MAX_LINE) {
+        let mut whole_line = false;
+        while buf.len() < target || (!at_end && !whole_line && buf.len() <= MAX_LINE) {
             let start = buf.len();
             buf.resize(
                 start + target.saturating_sub(start).max(block_size.min(1 << 16)),
@@ -169,7 +172,7 @@ fn stream_in_blocks<R: Send>(
                 }
             };
             buf.truncate(start + n);
-            total_bytes += n;
+            whole_line = whole_line || buf[start..].contains(&b'\n');
             if n == 0 {
                 at_end = true;
                 break;
@@ -189,7 +192,7 @@ fn stream_in_blocks<R: Send>(
             let offset = e.valid_up_to();
             DataError::NotUtf8 {
                 path: path.to_path_buf(),
-                offset,
+                offset: bytes_before + offset,
                 line: lines_before + 1 + block[..offset].iter().filter(|&&b| b == b'\n').count(),
             }
         })?;
@@ -210,6 +213,7 @@ fn stream_in_blocks<R: Send>(
             count -= 1;
         }
         lines_before += count;
+        bytes_before += cut;
         handed += numbered.len();
         let per_task = (numbered.len() / (rayon::current_num_threads() * 8)).max(256);
         let results: Vec<Result<R, DataError>> = numbered.par_chunks(per_task).map(&work).collect();
@@ -218,7 +222,7 @@ fn stream_in_blocks<R: Send>(
         }
         buf.drain(..cut);
     }
-    if total_bytes == 0 {
+    if bytes_before == 0 {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
             expected: "JSON lines of predictions",
@@ -479,7 +483,17 @@ mod tests {
         let f = file(b"{}\n{}\n\xff\n");
         for block in [1, 3, 1 << 20] {
             let e = stream_in_blocks(f.path(), block, |_| Ok(()), |()| Ok(())).unwrap_err();
-            assert!(matches!(e, DataError::NotUtf8 { line: 3, .. }), "{e}");
+            assert!(
+                matches!(
+                    e,
+                    DataError::NotUtf8 {
+                        line: 3,
+                        offset: 6,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
         }
     }
 

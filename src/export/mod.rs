@@ -4,6 +4,7 @@
 use crate::data::catalog::{paper_score, Setting};
 use crate::eval::report::{Report, TaskReport};
 use crate::ie::TaskKind;
+use crate::text::safe_string;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -244,18 +245,14 @@ fn header(t: &ResultTable) -> Vec<String> {
         .collect()
 }
 
-/// Names from data (datasets, runs) as a terminal may show them; see [`crate::text::safe`].
-fn shown(s: &str) -> String {
-    crate::text::display_safe(s).into_owned()
-}
-
+/// Dataset and run names come from data: the text tables show them terminal-safe.
 fn plain(t: &ResultTable) -> String {
-    let head: Vec<String> = header(t).iter().map(|h| shown(h)).collect();
+    let head: Vec<String> = header(t).iter().map(|h| safe_string(h)).collect();
     let body: Vec<Vec<String>> = t
         .rows
         .iter()
         .map(|r| {
-            std::iter::once(shown(&r.label))
+            std::iter::once(safe_string(&r.label))
                 .chain(r.cells.iter().map(cell_text))
                 .collect()
         })
@@ -287,7 +284,7 @@ fn plain(t: &ResultTable) -> String {
             .to_string()
     };
     let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
-    let mut out = format!("{}\n{}\n{}\n", shown(&t.title), line(&head), rule);
+    let mut out = format!("{}\n{}\n{}\n", safe_string(&t.title), line(&head), rule);
     let mut in_summary = false;
     for (r, cells) in t.rows.iter().zip(&body) {
         if r.summary && !in_summary {
@@ -302,7 +299,7 @@ fn plain(t: &ResultTable) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    shown(s).replace('|', "\\|")
+    safe_string(s).replace('|', "\\|")
 }
 
 fn markdown(t: &ResultTable) -> String {

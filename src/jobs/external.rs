@@ -160,6 +160,9 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
     drop(tx);
     let mut logged = 0u64;
     let mut cancelled = false;
+    // Set by `--stop-on-nan`: the trainer is stopped as for a cancel, and its output still
+    // goes to the log until it ends, but no later point is stored.
+    let mut diverged: Option<JobError> = None;
     loop {
         if cancel.is_cancelled() && !cancelled {
             cancelled = true;
@@ -169,15 +172,17 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
             Ok(line) => {
                 writeln!(log, "{line}")
                     .map_err(|e| JobError::Other(format!("{}: {e}", job.log.display())))?;
-                if let Some(point) = job.pattern.point(&line, logged) {
+                let point = job
+                    .pattern
+                    .point(&line, logged)
+                    .filter(|_| diverged.is_none());
+                if let Some(point) = point {
                     logged += 1;
                     let (step, loss) = (point.step, point.loss);
                     rec.metric(point, None)?;
                     if let Err(e) = super::check_finite(job.stop_on_nan, step, loss) {
                         stop_group(pid);
-                        let _ = child.wait();
-                        kill_group(pid, libc::SIGKILL);
-                        return Err(e);
+                        diverged = Some(e);
                     }
                 }
             }
@@ -188,10 +193,10 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
     let status = child
         .wait()
         .map_err(|e| JobError::Other(format!("waiting for `{program}`: {e}")))?;
-    if cancelled {
+    if cancelled || diverged.is_some() {
         // Anything it left behind in its group goes too.
         kill_group(pid, libc::SIGKILL);
-        return Ok(false);
+        return diverged.map_or(Ok(false), Err);
     }
     if !status.success() {
         return Err(JobError::Other(format!(
@@ -258,8 +263,14 @@ fn stop_group(pid: u32) {
     });
 }
 
+/// The process group of a run's external trainer while any process of it still lives (after
+/// its holder died, say).
+pub fn live_trainer_group(m: &crate::store::RunManifest) -> Option<u32> {
+    m.trainer_group.filter(|&g| group_alive(g))
+}
+
 /// Whether any process of the group `pgid` is alive (one of another user's counts).
-pub fn group_alive(pgid: u32) -> bool {
+fn group_alive(pgid: u32) -> bool {
     // SAFETY: kill(2) with signal 0 only checks for existence and permission.
     let r = unsafe { libc::kill(-(pgid as libc::pid_t), 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)

@@ -186,12 +186,13 @@ impl Params {
         // the files have bytes is wrong whatever the tensors say (the tensor checks below name
         // the first that differs, for smaller mismatches).
         let on_disk: u64 = bytes.iter().map(|b| b.len() as u64).sum();
-        if cfg.param_count().is_none_or(|n| n > on_disk) {
+        let described = cfg.param_count();
+        if described.is_none_or(|n| n > on_disk) {
             return Err(ModelError::Config {
                 path: dir.join("config.json"),
                 message: format!(
                     "describes {} parameters, more than the weights files' {on_disk} bytes can hold",
-                    cfg.param_count().map_or("over 2^64".to_string(), |n| n.to_string())
+                    described.map_or("over 2^64".to_string(), |n| n.to_string())
                 ),
             });
         }

@@ -120,6 +120,10 @@ fn open_lock_file(lock_path: &Path) -> Result<File> {
         path: lock_path.to_path_buf(),
         message: message.to_string(),
     };
+    let io = |source| StoreError::Io {
+        path: lock_path.to_path_buf(),
+        source,
+    };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -131,15 +135,9 @@ fn open_lock_file(lock_path: &Path) -> Result<File> {
             Some(libc::ELOOP) => refuse(
                 "is a symbolic link; ie-bench does not follow it (remove it, and check who made it)",
             ),
-            _ => StoreError::Io {
-                path: lock_path.to_path_buf(),
-                source,
-            },
+            _ => io(source),
         })?;
-    let meta = file.metadata().map_err(|source| StoreError::Io {
-        path: lock_path.to_path_buf(),
-        source,
-    })?;
+    let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(refuse(
             "is not a regular file; ie-bench will not write its lock into it (remove it)",
@@ -175,35 +173,17 @@ fn remove_stale_snapshots(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether an error is the disk (or a quota) being full, anywhere in its causes.
+/// Whether an error is the disk (or a quota) being full. It looks at this one error only;
+/// walk the causes with anyhow's `chain` (a `StoreError` names its I/O or sled error there).
 pub fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
-    let full = |io: &std::io::Error| {
-        io.kind() == std::io::ErrorKind::StorageFull
-            || io.raw_os_error() == Some(libc::ENOSPC)
-            || io.raw_os_error() == Some(libc::EDQUOT)
+    let io = match e.downcast_ref::<sled::Error>() {
+        Some(sled::Error::Io(io)) => Some(io),
+        _ => e.downcast_ref::<std::io::Error>(),
     };
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if full(io) {
-                return true;
-            }
-        }
-        if let Some(sled::Error::Io(io)) = c.downcast_ref::<sled::Error>() {
-            if full(io) {
-                return true;
-            }
-        }
-        if let Some(StoreError::Sled(sled::Error::Io(io)) | StoreError::Io { source: io, .. }) =
-            c.downcast_ref::<StoreError>()
-        {
-            if full(io) {
-                return true;
-            }
-        }
-        cause = c.source();
-    }
-    false
+    io.is_some_and(|io| {
+        io.kind() == std::io::ErrorKind::StorageFull
+            || matches!(io.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+    })
 }
 
 /// RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`) from Unix seconds (Howard Hinnant's civil-from-days).

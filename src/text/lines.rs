@@ -25,11 +25,7 @@ pub fn read_line_capped<R: BufRead>(
     buf.clear();
     let mut any = false;
     loop {
-        let chunk = match r.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let chunk = fill(r)?;
         if chunk.is_empty() {
             return Ok(if any { Line::Complete } else { Line::Eof });
         }
@@ -55,11 +51,7 @@ pub fn read_line_capped<R: BufRead>(
 /// Drops the rest of the current line, up to and including its `\n`.
 pub fn skip_line<R: BufRead>(r: &mut R) -> std::io::Result<()> {
     loop {
-        let chunk = match r.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let chunk = fill(r)?;
         if chunk.is_empty() {
             return Ok(());
         }
@@ -76,6 +68,19 @@ pub fn skip_line<R: BufRead>(r: &mut R) -> std::io::Result<()> {
     }
 }
 
+/// `fill_buf`, retried when a signal interrupts it.
+fn fill<R: BufRead>(r: &mut R) -> std::io::Result<&[u8]> {
+    loop {
+        match r.fill_buf() {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Filled: this returns the buffered bytes without reading again.
+    r.fill_buf()
+}
+
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
@@ -89,28 +94,16 @@ mod tests {
         let input = b"short\n0123456789abcdef\n\xff\xfe bytes\nlast".to_vec();
         let mut r = std::io::BufReader::with_capacity(4, &input[..]);
         let mut buf = Vec::new();
-        assert_eq!(
-            read_line_capped(&mut r, &mut buf, 8).unwrap(),
-            Line::Complete
-        );
-        assert_eq!(buf, b"short");
-        assert_eq!(
-            read_line_capped(&mut r, &mut buf, 8).unwrap(),
-            Line::TooLong
-        );
-        assert_eq!(buf, b"01234567");
+        let mut next = |r: &mut std::io::BufReader<&[u8]>, want: Line, text: &[u8]| {
+            assert_eq!(read_line_capped(r, &mut buf, 8).unwrap(), want);
+            assert_eq!(buf, text);
+        };
+        next(&mut r, Line::Complete, b"short");
+        next(&mut r, Line::TooLong, b"01234567");
         skip_line(&mut r).unwrap();
-        assert_eq!(
-            read_line_capped(&mut r, &mut buf, 8).unwrap(),
-            Line::Complete
-        );
-        assert_eq!(buf, b"\xff\xfe bytes");
-        assert_eq!(
-            read_line_capped(&mut r, &mut buf, 8).unwrap(),
-            Line::Complete
-        );
-        assert_eq!(buf, b"last");
-        assert_eq!(read_line_capped(&mut r, &mut buf, 8).unwrap(), Line::Eof);
+        next(&mut r, Line::Complete, b"\xff\xfe bytes");
+        next(&mut r, Line::Complete, b"last");
+        next(&mut r, Line::Eof, b"");
         // A line of exactly the cap is whole.
         let mut r = std::io::BufReader::new(&b"12345678\n"[..]);
         assert_eq!(

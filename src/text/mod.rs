@@ -5,4 +5,4 @@ pub mod lines;
 pub mod safe;
 
 pub use lines::{read_line_capped, skip_line, Line};
-pub use safe::{display_safe, needs_escape, SafeText};
+pub use safe::{display_safe, needs_escape, safe_string, SafeText};

@@ -47,6 +47,11 @@ pub fn display_safe(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`display_safe`] as an owned string, for widgets and tables that keep their cells.
+pub fn safe_string(s: &str) -> String {
+    display_safe(s).into_owned()
+}
+
 /// Formats a string as [`display_safe`] shows it, without building it first.
 pub struct SafeText<'a>(pub &'a str);
 

@@ -361,16 +361,7 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
 /// Counts of every error kind per (task, dataset).
 pub type Summary = BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>>;
 
-/// Counts of every kind per (task, dataset), for the `--errors` table.
-pub fn summarize(verdicts: &[Verdict]) -> Summary {
-    let mut out = Summary::new();
-    for v in verdicts {
-        tally(&mut out, v);
-    }
-    out
-}
-
-/// Adds one verdict's kinds to a summary.
+/// Adds one verdict's kinds to a summary (the `--errors` table).
 pub fn tally(summary: &mut Summary, v: &Verdict) {
     let e = summary.entry((v.task, v.dataset.clone())).or_default();
     for i in &v.items {

@@ -56,6 +56,7 @@ pub(super) fn occurrences(needles: &[&str], haystacks: &[&str]) -> Vec<Vec<usize
 
 /// Gold indices in ascending order with a cursor past the ones already matched: matching only
 /// ever uses items up, so each list is walked once over a whole verdict.
+#[derive(Default)]
 struct Candidates {
     golds: Vec<usize>,
     next: usize,
@@ -89,21 +90,16 @@ pub(super) fn near_misses(
     let mut by_span: HashMap<&str, Candidates> = HashMap::new();
     let mut by_word: HashMap<(Option<&str>, &str), Candidates> = HashMap::new();
     for (g, item) in gold.iter().enumerate() {
-        let list = |map_entry: &mut Candidates| map_entry.golds.push(g);
-        let new = || Candidates {
-            golds: Vec::new(),
-            next: 0,
-        };
-        list(by_span.entry(item.span.as_str()).or_insert_with(new));
+        by_span.entry(item.span.as_str()).or_default().golds.push(g);
         let mut words: Vec<&str> = overlap_words(&item.span).collect();
         words.sort_unstable();
         words.dedup();
         for w in words {
-            list(
-                by_word
-                    .entry((item.label.as_deref(), w))
-                    .or_insert_with(new),
-            );
+            by_word
+                .entry((item.label.as_deref(), w))
+                .or_default()
+                .golds
+                .push(g);
         }
     }
     let open: Vec<usize> = (0..pred.len()).filter(|&p| !pred_used[p]).collect();

@@ -19,9 +19,7 @@ pub const PAGE: usize = 10;
 
 /// A string from data or a model, as the screen shows it: control characters and direction
 /// marks made visible (see [`crate::text::safe`]).
-pub fn safe(s: &str) -> String {
-    crate::text::display_safe(s).into_owned()
-}
+pub use crate::text::safe_string as safe;
 
 impl Cursor {
     /// Moves for a movement action; false for any other action.
