@@ -57,6 +57,8 @@ fn fill(path: &Path) {
                             ground_truth: " person: John Smith; location: New York".into(),
                             prediction: format!(" person: John Smith; location: York {i}"),
                             truncated: false,
+                            sentence: None,
+                            instruction: None,
                         },
                     )
                 })

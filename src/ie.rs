@@ -143,6 +143,13 @@ impl Split {
     }
 }
 
+impl Named for Split {
+    const ALL: &'static [Self] = &Split::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl fmt::Display for Split {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -154,7 +161,7 @@ impl FromStr for Split {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "train" => Ok(Split::Train),
-            "dev" | "validation" => Ok(Split::Dev),
+            "dev" => Ok(Split::Dev),
             "test" => Ok(Split::Test),
             _ => Err(format!("unknown split {s:?} (expected train, dev or test)")),
         }

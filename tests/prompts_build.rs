@@ -164,5 +164,5 @@ fn missing_split_is_fatal_unless_skipped() {
     };
     let out = build_split(&root, &config, Split::Dev, &bank, &opts).unwrap();
     assert!(out.instances.is_empty());
-    assert_eq!(out.skipped.len(), 1);
+    assert_eq!(out.notes.len(), 1);
 }

@@ -203,3 +203,94 @@ fn gold_as_prediction_on_the_real_test_sets() {
         }
     }
 }
+
+/// `model init` with the default tokenizer path (trained on the data) succeeds on both real
+/// copies, whose text holds more distinct characters than the requested vocabulary.
+#[test]
+fn model_init_trains_a_tokenizer_on_both_real_copies() {
+    let Some(shared) = shared() else { return };
+    for root in ["data/IE_INSTRUCTIONS", "data/primary/IE_INSTRUCTIONS"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+            .args(["model", "init", "--shape", "tiny", "--data"])
+            .arg(shared.join(root))
+            .arg("--out")
+            .arg(tmp.path().join("m"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{root}: {err}");
+        assert!(err.contains("initialised tiny"), "{err}");
+        let tok =
+            ie_bench::model::TextTokenizer::load(&tmp.path().join("m/tokenizer.json")).unwrap();
+        // No unknown piece for any character of a real test sentence.
+        let loc = ie_bench::data::DatasetLocation::locate(&shared.join(root), TaskKind::Ee, "PHEE")
+            .unwrap();
+        for r in loc.read_split(Split::Test).unwrap().iter().take(200) {
+            assert!(
+                !tok.encode(&r.sentence).unwrap().contains(&2),
+                "{}",
+                r.sentence
+            );
+        }
+    }
+}
+
+/// The official configs build on the release without --require-all: what the release lacks
+/// is noted, `_sample_N` names are served by their base, and multi-event EE records give one
+/// EEA instance per event.
+#[test]
+fn builtin_configs_build_every_dataset_the_release_ships() {
+    let Some(shared) = shared() else { return };
+    let release = shared.join("data/IE_INSTRUCTIONS");
+    let primary = shared.join("data/primary/IE_INSTRUCTIONS");
+    let opts = BuildOptions {
+        skip_missing: true,
+        ..Default::default()
+    };
+    let build = |root: &Path, config: &str| {
+        build_split(
+            root,
+            &TaskConfig::builtin(config).unwrap(),
+            Split::Test,
+            &InstructionBank::builtin(),
+            &opts,
+        )
+        .unwrap()
+    };
+    let count = |out: &ie_bench::prompt::BuildOutput, task: TaskKind, name: &str| {
+        out.instances
+            .iter()
+            .filter(|i| i.task == task && i.dataset == name)
+            .count()
+    };
+    let sup = build(&release, "supervised");
+    // RE test sets named `_sample_N` come from their base (RELEASE.md sizes).
+    assert_eq!(count(&sup, TaskKind::Re, "conll04_sample_5000"), 288);
+    assert_eq!(count(&sup, TaskKind::Re, "SciERC_sample_10000"), 397);
+    assert_eq!(count(&sup, TaskKind::Re, "ADE_corpus_sample_15000"), 428);
+    assert_eq!(count(&sup, TaskKind::Re, "NYT11_sample_30000"), 369);
+    assert_eq!(count(&sup, TaskKind::Ner, "CoNLL 2003_sample_15000"), 3453);
+    assert!(sup.notes.iter().any(|n| n.contains("using conll04")));
+    assert!(sup
+        .notes
+        .iter()
+        .any(|n| n.contains("skipped: dataset NER/ACE 2004 not found")));
+    let zs = build(&release, "zeroshot");
+    assert_eq!(count(&zs, TaskKind::Re, "fewrel_0"), 3423);
+    // Primary PHEE holds records with two or three events: each event is an EEA instance.
+    let sup = build(&primary, "supervised");
+    let phee = ie_bench::data::DatasetLocation::locate(&primary, TaskKind::Ee, "PHEE")
+        .unwrap()
+        .read_split(Split::Test)
+        .unwrap();
+    let events: usize = phee
+        .iter()
+        .map(|r| match &r.gold {
+            ie_bench::ie::Gold::Events(e) => e.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(count(&sup, TaskKind::Eea, "PHEE"), events);
+    assert!(sup.notes.iter().any(|n| n.starts_with("EEA/PHEE test:")));
+}

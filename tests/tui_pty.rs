@@ -337,31 +337,14 @@ fn a_panic_inside_the_tui_restores_the_terminal_and_reports_it() {
 fn the_workbench_names_the_process_that_holds_its_database() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
-    let preds = tmp.path().join("never.jsonl");
-    // An external run holds the database while its command sleeps.
-    let mut holder = common::with_db(&db)
-        .args(["run", "external", "--predictions"])
-        .arg(&preds)
-        .args(["--", "sleep", "20"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !db.join("ie-bench.sock").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the holder never started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let release = tmp.path().join("release");
+    let holder = common::holder(&db, &release);
     let out = common::with_db(&db).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("is held by process"), "{err}");
     assert!(err.contains("the TUI needs it to itself"), "{err}");
-    let _ = common::with_db(&db).args(["runs", "cancel", "1"]).output();
-    let _ = holder.wait();
+    common::end_holder(holder, &release);
 }
 
 #[test]
@@ -391,4 +374,82 @@ fn closing_the_terminal_ends_the_tui() {
     drop(slave);
     let status = wait_exit(&mut child, 20);
     assert!(status.success(), "exit status {status}");
+}
+
+/// The workbench on each real copy of IE INSTRUCTIONS, as a new user meets it: the first
+/// screen within 2 s on a fresh database, the launch form's defaults start a run that makes
+/// the default model, trains, evaluates capped dev and test splits and fills the F1 table;
+/// Inspect shows a real sentence with a gold span highlighted.
+#[test]
+fn the_workbench_runs_its_defaults_on_the_real_benchmark() {
+    let Some(shared) = std::env::var_os("IE_BENCH_SHARED") else {
+        eprintln!("SKIPPED the_workbench_runs_its_defaults_on_the_real_benchmark: set IE_BENCH_SHARED to the shared directory to run it");
+        return;
+    };
+    let data = std::path::Path::new(&shared).join("data");
+    for root in [
+        data.join("IE_INSTRUCTIONS"),
+        data.join("primary/IE_INSTRUCTIONS"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut pty = open_pty();
+        let mut cmd = common::ie_bench();
+        cmd.arg("--db")
+            .arg(tmp.path().join("db"))
+            .arg("--data")
+            .arg(&root)
+            .current_dir(tmp.path())
+            .env("XDG_CONFIG_HOME", tmp.path().join("config"));
+        let started = Instant::now();
+        let mut child = pty.spawn(&mut cmd);
+        pty.wait_for("A fresh database", 60);
+        let first = started.elapsed();
+        eprintln!("{}: first screen after {first:?}", root.display());
+        assert!(
+            first < Duration::from_secs(2),
+            "{}: the first screen took {first:?}",
+            root.display()
+        );
+        // Which datasets the default config finds is shown before launch.
+        pty.wait_for("test: ", 10);
+        pty.send("\r");
+        pty.wait_for("F1 · test at step 40", 900);
+        // Inspect on the run: its examples with their sentences.
+        pty.send("\r");
+        pty.wait_for("Sentence (gold bold", 120);
+        for _ in 0..12 {
+            if pty.contents().contains("kind missing") {
+                break;
+            }
+            pty.send("f");
+        }
+        assert!(
+            pty.contents().contains("kind missing"),
+            "{}",
+            pty.contents()
+        );
+        {
+            let parser = pty.screen.lock().unwrap();
+            let screen = parser.screen();
+            let rows: Vec<String> = screen.rows(0, COLS).collect();
+            let title = rows
+                .iter()
+                .position(|r| r.contains("Sentence (gold bold"))
+                .expect("the sentence pane");
+            let highlighted = (COLS / 2..COLS).any(|c| {
+                screen
+                    .cell(title as u16 + 1, c)
+                    .is_some_and(|cell| cell.bold() && !cell.contents().trim().is_empty())
+            });
+            assert!(
+                highlighted,
+                "a missing gold span is bold in the sentence:\n{}",
+                rows.join("\n")
+            );
+        }
+        pty.send("q");
+        let status = wait_exit(&mut child, 60);
+        assert!(status.success(), "exit status {status}");
+        pty.assert_restored();
+    }
 }

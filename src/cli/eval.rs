@@ -86,10 +86,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     if args.format == Format::Json {
-        super::emit(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report.to_json())?
-        ))?;
+        let mut value = report.to_json();
+        if let Some(summary) = &summary {
+            // {"TASK/dataset": {kind: items}}, as the table below prints them.
+            let errors: serde_json::Map<String, serde_json::Value> = summary
+                .iter()
+                .map(|((task, dataset), counts)| {
+                    let counts: serde_json::Map<String, serde_json::Value> = counts
+                        .iter()
+                        .map(|(k, n)| (k.as_str().to_string(), (*n).into()))
+                        .collect();
+                    (crate::ie::dataset_key(*task, dataset), counts.into())
+                })
+                .collect();
+            value["errors"] = errors.into();
+        }
+        super::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         return Ok(ExitCode::SUCCESS);
     }
     let setting = args.paper.map(|p| match p {

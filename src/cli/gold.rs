@@ -5,9 +5,10 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::through::Said;
 use crate::export::Format;
+use crate::ie::Named;
 use crate::store::gold::GoldEvent;
-use crate::store::remote::open_waiting;
 use crate::store::{format_time, Store};
 
 #[derive(clap::Subcommand)]
@@ -20,11 +21,27 @@ pub enum GoldCommand {
         id: String,
         /// The corrected target text, e.g. " person: Ann; location: Rome".
         gold: String,
+        /// Store it even if a label is not among the example's options, a span is not in its
+        /// sentence, or a piece does not parse.
+        #[arg(long)]
+        force: bool,
     },
     /// Take back the newest correction in force.
     Undo,
     /// Apply the most recently undone correction again.
     Redo,
+    /// Write every dataset with corrections in force to DIR in IE INSTRUCTIONS format: its
+    /// test.json with the corrected records (offsets found in the sentence), its other files
+    /// copied. Only changed datasets are written; `ie-bench import DIR` then stores them as
+    /// new versions.
+    Export {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The IE INSTRUCTIONS directory the corrected examples come from (default: the
+        /// sample data).
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
     /// Every edit, undo and redo, oldest first.
     Log {
         #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
@@ -32,32 +49,127 @@ pub enum GoldCommand {
     },
 }
 
+impl GoldCommand {
+    /// The words after `gold` that give this command again.
+    pub fn words(&self) -> Vec<String> {
+        match self {
+            GoldCommand::Set {
+                dataset,
+                id,
+                gold,
+                force,
+            } => {
+                let mut w = vec!["set".into(), dataset.clone(), id.clone(), gold.clone()];
+                if *force {
+                    w.push("--force".into());
+                }
+                w
+            }
+            GoldCommand::Undo => vec!["undo".into()],
+            GoldCommand::Redo => vec!["redo".into()],
+            GoldCommand::Log { format } => {
+                vec!["log".into(), "--format".into(), format.name().into()]
+            }
+            GoldCommand::Export { out, data } => {
+                let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+                let mut w = vec![
+                    "export".into(),
+                    "--out".into(),
+                    abs(out).display().to_string(),
+                ];
+                if let Some(d) = data {
+                    w.push("--data".into());
+                    w.push(abs(d).display().to_string());
+                }
+                w
+            }
+        }
+    }
+
+    /// Parses the words `words` gives.
+    pub fn from_words(words: &[String]) -> Result<GoldCommand> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Words {
+            #[command(subcommand)]
+            gold: GoldCommand,
+        }
+        Ok(
+            Words::try_parse_from(
+                std::iter::once("gold".to_string()).chain(words.iter().cloned()),
+            )?
+            .gold,
+        )
+    }
+}
+
 pub fn run(db: &Path, cmd: GoldCommand) -> Result<ExitCode> {
-    let store = open_waiting(db).context("opening the database")?;
+    let words = cmd.words();
+    super::through::on_database(db, "gold", words, |store| apply(store, cmd))
+}
+
+/// Runs a gold command on `store`, returning what it says.
+pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
+    let mut said = Said::default();
     match cmd {
-        GoldCommand::Set { dataset, id, gold } => {
-            let before = current_gold(&store, &dataset, &id)?;
+        GoldCommand::Set {
+            dataset,
+            id,
+            gold,
+            force,
+        } => {
+            let example = current_example(store, &dataset, &id)?;
+            let before = example.gold.clone();
             if before == gold {
                 bail!("{dataset} example {id} already has that gold");
             }
+            let task: crate::ie::TaskKind = dataset
+                .split_once('/')
+                .and_then(|(t, _)| t.parse().ok())
+                .with_context(|| format!("{dataset}: expected TASK/name, e.g. NER/CoNLL 2003"))?;
+            let problems = crate::eval::verdict::gold_problems(
+                task,
+                &gold,
+                example.sentence.as_deref(),
+                example.instruction.as_deref(),
+            );
+            if !problems.is_empty() && !force {
+                bail!(
+                    "{dataset} example {id}: the new gold was not stored:\n  {}\n(sentence: {:?}; --force stores it anyway)",
+                    problems.join("\n  "),
+                    example.sentence.as_deref().unwrap_or("unknown")
+                );
+            }
             let e = store.gold_edit(&dataset, &id, &before, &gold)?;
-            eprintln!(
+            said.note(format!(
                 "gold version {}: {dataset} example {id}: {before:?} -> {gold:?}",
                 e.seq
-            );
+            ));
         }
         GoldCommand::Undo => match store.gold_undo()? {
-            Some(e) => eprintln!("gold version {}: undid {}", e.seq, describe(&e.event)),
+            Some(e) => said.note(format!(
+                "gold version {}: took back {}",
+                e.seq,
+                what_of(store, &e)?
+            )),
             None => bail!("no correction to undo"),
         },
         GoldCommand::Redo => match store.gold_redo()? {
-            Some(e) => eprintln!("gold version {}: redid {}", e.seq, describe(&e.event)),
+            Some(e) => said.note(format!(
+                "gold version {}: applied again {}",
+                e.seq,
+                what_of(store, &e)?
+            )),
             None => bail!("no undone correction to redo"),
         },
+        GoldCommand::Export { out, data } => {
+            let root = super::data_dir(data)?;
+            export(store, &root, &out, &mut said)?;
+        }
         GoldCommand::Log { format } => {
             let log = store.gold_log()?;
             if format == Format::Json {
-                super::emit(&format!("{}\n", serde_json::to_string_pretty(&log)?))?;
+                said.out(format!("{}\n", serde_json::to_string_pretty(&log)?));
             } else {
                 let mut text = String::new();
                 for e in &log {
@@ -68,11 +180,67 @@ pub fn run(db: &Path, cmd: GoldCommand) -> Result<ExitCode> {
                         describe(&e.event)
                     ));
                 }
-                super::emit(&text)?;
+                said.out(text);
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(said)
+}
+
+/// `gold export`: the corrected test splits of the changed datasets, as IE INSTRUCTIONS
+/// directories under `out`.
+fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()> {
+    use crate::data::DatasetLocation;
+    use crate::prompt::parse_target::record_from_target;
+    let corrections = store.gold_state()?.corrections();
+    if corrections.is_empty() {
+        bail!("no gold corrections in force: nothing to export");
+    }
+    let mut by_dataset: std::collections::BTreeMap<&str, Vec<(&str, &str)>> = Default::default();
+    for ((key, id), gold) in &corrections {
+        by_dataset.entry(key).or_default().push((id, gold));
+    }
+    for (key, edits) in by_dataset {
+        let (task, name) = key
+            .split_once('/')
+            .and_then(|(t, n)| Some((t.parse::<crate::ie::TaskKind>().ok()?, n)))
+            .with_context(|| format!("{key}: not a TASK/name dataset"))?;
+        let loc = DatasetLocation::locate(root, task, name)?;
+        let split = crate::ie::Split::Test;
+        let mut records = loc.read_split(split)?;
+        for (id, gold) in &edits {
+            let index: usize = id
+                .parse()
+                .ok()
+                .filter(|i| *i < records.len())
+                .with_context(|| {
+                    format!(
+                        "{key} example {id}: not a record of {}",
+                        loc.split_path(split).display()
+                    )
+                })?;
+            records[index] = record_from_target(task, &records[index].sentence, gold)
+                .map_err(|e| anyhow::anyhow!("{key} example {id}: {e}"))?;
+        }
+        let dir = out.join(task.main_task().as_str()).join(name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for entry in std::fs::read_dir(&loc.data_dir)? {
+            let path = entry?.path();
+            if path.is_file() && path.file_name() != Some(split.file_name().as_ref()) {
+                std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default()))
+                    .with_context(|| format!("copying {}", path.display()))?;
+            }
+        }
+        let text = serde_json::to_string_pretty(&records)?;
+        std::fs::write(dir.join(split.file_name()), text + "\n")
+            .with_context(|| format!("writing {}", dir.display()))?;
+        said.note(format!(
+            "{key}: {} corrected records -> {}",
+            edits.len(),
+            dir.join(split.file_name()).display()
+        ));
+    }
+    Ok(())
 }
 
 fn describe(e: &GoldEvent) -> String {
@@ -86,25 +254,91 @@ fn describe(e: &GoldEvent) -> String {
             "edit {} #{id}: {before:?} -> {after:?}",
             crate::text::SafeText(dataset)
         ),
-        GoldEvent::Undo { of } => format!("undo of {of}"),
-        GoldEvent::Redo { of } => format!("redo of {of}"),
+        GoldEvent::Undo { of } => format!("undo of edit {of}"),
+        GoldEvent::Redo { of } => format!("redo of edit {of}"),
     }
 }
 
-/// The gold in force: the newest correction, else what the newest run holding the example saw.
-fn current_gold(store: &Store, dataset: &str, id: &str) -> Result<String> {
+/// The edit an undo or redo entry is about, in words.
+fn what_of(store: &Store, e: &crate::store::gold::GoldEntry) -> Result<String> {
+    let of = match e.event {
+        GoldEvent::Undo { of } | GoldEvent::Redo { of } => of,
+        GoldEvent::Edit { .. } => return Ok(describe(&e.event)),
+    };
+    Ok(store
+        .gold_log()?
+        .into_iter()
+        .find(|x| x.seq == of)
+        .map_or(format!("edit {of}"), |x| {
+            format!("{} {}", of, describe(&x.event))
+        }))
+}
+
+/// An example as a correction sees it: its gold in force, and the sentence and options to
+/// check a new gold against.
+struct Example {
+    gold: String,
+    sentence: Option<String>,
+    instruction: Option<String>,
+}
+
+/// The newest stored run holding the example gives its gold, sentence and instruction;
+/// without one, the newest imported version of the dataset (its test split, else dev, the
+/// id being the record's position) gives them. A correction in force replaces the gold.
+fn current_example(store: &Store, dataset: &str, id: &str) -> Result<Example> {
     let corrections = store.gold_state()?.corrections();
-    if let Some(g) = corrections.get(&(dataset.to_string(), id.to_string())) {
-        return Ok(g.clone());
-    }
+    let corrected = corrections.get(&(dataset.to_string(), id.to_string()));
     for (run, _) in store.runs()?.into_iter().rev() {
         if let Some((_, _, p)) = store
             .predictions(run, Some(dataset))?
             .into_iter()
             .find(|(_, _, p)| p.id == id)
         {
-            return Ok(p.ground_truth);
+            return Ok(Example {
+                gold: corrected.cloned().unwrap_or(p.ground_truth),
+                sentence: p.sentence,
+                instruction: p.instruction,
+            });
         }
     }
-    bail!("no stored run has an example {id} of {dataset} (datasets are named TASK/name, e.g. NER/CoNLL 2003)")
+    if let Some(e) = imported_example(store, dataset, id)? {
+        return Ok(Example {
+            gold: corrected.cloned().unwrap_or(e.gold),
+            ..e
+        });
+    }
+    bail!("no stored run and no imported dataset has an example {id} of {dataset} (datasets are named TASK/name, e.g. NER/CoNLL 2003; `ie-bench import DIR` stores a dataset)")
+}
+
+fn imported_example(store: &Store, dataset: &str, id: &str) -> Result<Option<Example>> {
+    use crate::prompt::render::{render, RecordRef};
+    let Some((task_name, name)) = dataset.split_once('/') else {
+        return Ok(None);
+    };
+    let Ok(task) = task_name.parse::<crate::ie::TaskKind>() else {
+        return Ok(None);
+    };
+    // Auxiliary tasks are served by their main task's directory.
+    let key = crate::ie::dataset_key(task.main_task(), name);
+    let Some(m) = store.dataset(dataset)?.or(store.dataset(&key)?) else {
+        return Ok(None);
+    };
+    let Ok(index) = id.parse::<usize>() else {
+        return Ok(None);
+    };
+    let mut records = store.examples(&m.name, m.version, "test")?;
+    if records.is_empty() {
+        records = store.examples(&m.name, m.version, "dev")?;
+    }
+    let Some(record) = records.get(index) else {
+        return Ok(None);
+    };
+    let here = Path::new(&m.name);
+    let labels = crate::data::Labels::from_value(here, m.labels.clone())?.for_task(task, here)?;
+    let r = render(task, &labels, "", record, &RecordRef { path: here, index })?;
+    Ok(Some(Example {
+        gold: r.ground_truth,
+        sentence: Some(record.sentence.clone()),
+        instruction: Some(r.template),
+    }))
 }

@@ -5,11 +5,12 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::through::Said;
 use crate::data::list_datasets;
 use crate::ie::dataset_key;
 use crate::ie::Split;
 use crate::store::imports::{combined_hash, digest, DatasetManifest, Imported, TemplateRecord};
-use crate::store::remote::open_waiting;
+use crate::store::Store;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,7 +41,40 @@ fn files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+impl Args {
+    /// The words after `import`, with absolute paths (the holder may run elsewhere).
+    pub fn words(&self) -> Vec<String> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut w = vec![abs(&self.dir).display().to_string()];
+        if let Some(c) = &self.configs {
+            w.push("--configs".into());
+            w.push(abs(c).display().to_string());
+        }
+        w
+    }
+
+    pub fn from_words(words: &[String]) -> Result<Args> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Words {
+            #[command(flatten)]
+            args: Args,
+        }
+        Ok(Words::try_parse_from(
+            std::iter::once("import".to_string()).chain(words.iter().cloned()),
+        )?
+        .args)
+    }
+}
+
 pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
+    let words = a.words();
+    super::through::on_database(db, "import", words, |store| apply(store, a))
+}
+
+/// Imports into `store`, returning what it says.
+pub fn apply(store: &Store, a: Args) -> Result<Said> {
+    let mut said = Said::default();
     // Everything is read and checked before the database is touched.
     let mut datasets = Vec::new();
     for loc in list_datasets(&a.dir)? {
@@ -100,7 +134,6 @@ pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
         }
     }
 
-    let store = open_waiting(db).context("opening the database")?;
     let (mut new, mut same) = (0, 0);
     for (manifest, splits) in datasets {
         let name = manifest.name.clone();
@@ -108,7 +141,7 @@ pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
             Imported::Unchanged(_) => same += 1,
             Imported::NewVersion(v) => {
                 new += 1;
-                eprintln!("{name}: version {v}");
+                said.note(format!("{name}: version {v}"));
             }
         }
     }
@@ -118,18 +151,18 @@ pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
             Imported::Unchanged(_) => same += 1,
             Imported::NewVersion(v) => {
                 new += 1;
-                eprintln!("{label}: version {v}");
+                said.note(format!("{label}: version {v}"));
             }
         }
     }
-    eprintln!(
+    said.note(format!(
         "imported {}: {new} new versions, {same} unchanged{}",
         a.dir.display(),
         configs
             .map(|c| format!(" (configs from {})", c.display()))
             .unwrap_or_default()
-    );
-    Ok(ExitCode::SUCCESS)
+    ));
+    Ok(said)
 }
 
 fn template(kind: &str, name: &str, files: Vec<(String, Vec<u8>)>) -> Result<TemplateRecord> {

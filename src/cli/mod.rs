@@ -10,6 +10,7 @@ pub mod model;
 mod prompts;
 mod runs;
 pub mod sample;
+pub mod through;
 mod train;
 
 use anyhow::{Context, Result};

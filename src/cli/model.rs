@@ -31,7 +31,8 @@ pub struct InitArgs {
     /// An existing tokenizer.json; without it, a T5-style tokenizer is trained on the data.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Vocabulary size of a trained tokenizer.
+    /// Vocabulary size of a trained tokenizer (raised, with room to spare, when the data has
+    /// more distinct characters).
     #[arg(long, default_value_t = 1000)]
     vocab_size: usize,
     /// Standard deviation of an untied LM head's initial weights (transformers: 1.0; for
@@ -100,7 +101,7 @@ fn init(a: InitArgs) -> Result<ExitCode> {
             if texts.is_empty() {
                 bail!("no text to train a tokenizer on (check --data and --config)");
             }
-            TextTokenizer::train(texts.iter().map(String::as_str), a.vocab_size)?
+            TextTokenizer::train_sized(&texts, a.vocab_size)?
         }
     };
     // Rows beyond the tokenizer, as released T5 checkpoints have (32100 -> 32128).
@@ -151,6 +152,8 @@ fn init(a: InitArgs) -> Result<ExitCode> {
 pub struct PredictArgs {
     #[command(flatten)]
     pub on: GenerateArgs,
+    /// Where to write the predictions, one official JSON line per instance
+    /// (predict_eval_predictions.jsonl's format).
     #[arg(long)]
     out: PathBuf,
 }
@@ -164,7 +167,8 @@ pub struct GenerateArgs {
     pub model: String,
     #[command(flatten)]
     pub prompts: PromptArgs,
-    #[arg(long, default_value = "test")]
+    /// Which split of the task config.
+    #[arg(long, default_value = "test", value_parser = super::choice::<Split>())]
     pub split: Split,
     #[arg(long, default_value_t = 16)]
     batch_size: usize,

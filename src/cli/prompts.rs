@@ -13,7 +13,8 @@ use crate::prompt::{
 pub struct Args {
     #[command(flatten)]
     pub build: PromptArgs,
-    #[arg(long, default_value = "test")]
+    /// Which split of the task config.
+    #[arg(long, default_value = "test", value_parser = super::choice::<Split>())]
     split: Split,
     /// Output JSONL file (`-` for standard output).
     #[arg(long)]
@@ -55,8 +56,12 @@ pub struct PromptArgs {
     /// Top short datasets up to the cap by drawing with replacement.
     #[arg(long)]
     over_sampling: bool,
-    /// Skip, with a note, datasets or splits the config names but the data lacks.
+    /// Fail when the config names a dataset or split file the data lacks. By default each one
+    /// is skipped with a note on stderr (real copies of IE INSTRUCTIONS lack the licensed sets).
     #[arg(long)]
+    pub require_all: bool,
+    /// The default now; accepted for older scripts.
+    #[arg(long, hide = true, conflicts_with = "require_all")]
     pub skip_missing: bool,
     /// `compat`: Python str.format, keeping the raw template when braces break it; `literal`.
     #[arg(long, default_value = "compat", value_parser = super::choice::<Substitution>())]
@@ -76,7 +81,7 @@ impl PromptArgs {
     pub fn clone_for_tokenizer(&self) -> PromptArgs {
         PromptArgs {
             aux_prob: 1.0,
-            skip_missing: true,
+            require_all: false,
             ..self.clone()
         }
     }
@@ -85,7 +90,7 @@ impl PromptArgs {
     /// test evaluations of a training run, where some datasets ship no dev file.
     pub fn clone_skipping_missing(&self) -> PromptArgs {
         PromptArgs {
-            skip_missing: true,
+            require_all: false,
             ..self.clone()
         }
     }
@@ -115,13 +120,13 @@ impl PromptArgs {
             max_train: cap(self.max_train),
             max_eval: cap(self.max_eval),
             over_sampling: self.over_sampling,
-            skip_missing: self.skip_missing,
+            skip_missing: !self.require_all,
             substitution: self.substitution,
         };
         let output = build_split(&root, &config, split, &bank, &opts)
             .with_context(|| format!("building the {split} split of config {}", config.origin))?;
-        for s in &output.skipped {
-            eprintln!("skipped: {s}");
+        for s in &output.notes {
+            eprintln!("{s}");
         }
         Ok(Built {
             root,

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use super::launch;
 use crate::eval::Mode;
-use crate::export::{render, report_tables, Format};
+use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
 use crate::jobs::evaluate::{answers, stored_report};
 use crate::store::remote::{open_or_reach, open_waiting, request, Opened, Reader};
-use crate::store::{format_time, RunId, RunKind, Store};
+use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 use crate::text::SafeText;
 
 #[derive(clap::Subcommand)]
@@ -26,11 +26,12 @@ pub enum RunsCommand {
     /// Stop a run after its current step (it can be resumed).
     Cancel { id: RunId },
     /// Per dataset, how many test examples run B fixed, broke, or left right or wrong
-    /// compared with run A (matched by task, dataset and id).
+    /// compared with run A (matched by task, dataset and id). Compat mode by default, as
+    /// everywhere (the Compare screen too).
     Compare {
         a: RunId,
         b: RunId,
-        #[arg(long, default_value = "strict", value_parser = super::choice::<Mode>())]
+        #[arg(long, default_value = "compat", value_parser = super::choice::<Mode>())]
         mode: Mode,
         #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
         format: Format,
@@ -38,6 +39,13 @@ pub enum RunsCommand {
     /// Score a run's stored predictions again against the gold corrections in force; the
     /// earlier scores are kept.
     Rescore { id: RunId },
+    /// Write a run's stored predictions in the official predictions format
+    /// (predict_eval_predictions.jsonl), for `ie-bench eval` or the official scorer.
+    Export {
+        id: RunId,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Continue a cancelled or interrupted run from its newest checkpoint.
     Resume {
         id: RunId,
@@ -66,6 +74,7 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
         Some(RunsCommand::Rescore { id }) => rescore(db, id),
         Some(RunsCommand::Compare { a, b, mode, format }) => compare(db, a, b, mode, format),
         Some(RunsCommand::Resume { id, detach }) => resume(db, id, detach),
+        Some(RunsCommand::Export { id, out }) => export(db, id, &out),
     }
 }
 
@@ -92,6 +101,15 @@ fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
 fn list(db: &Path, format: Format) -> Result<ExitCode> {
     let mut store = Reader::open(db).context("opening the database")?;
     let runs = store.runs()?;
+    // A running training run's newest step and loss: what it is doing now.
+    let mut progress = std::collections::HashMap::new();
+    for (id, m) in &runs {
+        if m.status == RunStatus::Running {
+            if let Some(p) = store.metrics(*id)?.last() {
+                progress.insert(*id, format!("step {}, loss {:.4}", p.step, p.loss));
+            }
+        }
+    }
     if format == Format::Json {
         let rows: Vec<serde_json::Value> = runs
             .iter()
@@ -101,27 +119,79 @@ fn list(db: &Path, format: Format) -> Result<ExitCode> {
                     "kind": m.kind.as_str(),
                     "status": m.status.as_str(),
                     "created": format_time(m.created),
+                    "model": m.model,
+                    "progress": progress.get(id),
+                    "error": m.error,
                 })
             })
             .collect();
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut text = format!(
-        "{:>4}  {:<9}  {:<11}  {:<20}  {}\n",
-        "id", "kind", "status", "created", "model"
-    );
-    for (id, m) in &runs {
-        text.push_str(&format!(
-            "{:>4}  {:<9}  {:<11}  {:<20}  {}\n",
-            id,
-            m.kind.as_str(),
-            m.status.as_str(),
-            format_time(m.created),
-            SafeText(m.model.as_deref().unwrap_or("-"))
-        ));
+    let text = |s: &str| Cell::Text(s.to_string());
+    let table = ResultTable {
+        title: "Runs".into(),
+        label_header: "id".into(),
+        columns: ["kind", "status", "progress", "created", "model"]
+            .iter()
+            .map(|c| Column {
+                name: c.to_string(),
+                is_score: false,
+            })
+            .collect(),
+        rows: runs
+            .iter()
+            .map(|(id, m)| Row {
+                label: id.to_string(),
+                cells: vec![
+                    text(m.kind.as_str()),
+                    text(m.status.as_str()),
+                    text(progress.get(id).map_or("", String::as_str)),
+                    text(&format_time(m.created)),
+                    text(m.model.as_deref().unwrap_or("-")),
+                ],
+                summary: false,
+            })
+            .collect(),
+    };
+    super::emit(&render(&[table], format))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `runs export ID --out FILE`: the stored predictions as official prediction lines.
+fn export(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
+    use crate::eval::predictions::{OfficialInstance, OfficialLine};
+    let mut store = Reader::open(db).context("opening the database")?;
+    let predictions = store.predictions(id)?;
+    if predictions.is_empty() {
+        store.run(id)?;
+        bail!("run {id} has no stored predictions to export");
     }
-    super::emit(&text)?;
+    let mut buf = Vec::new();
+    for (key, _, p) in &predictions {
+        let task: crate::ie::TaskKind = p.task.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let line = OfficialLine {
+            task,
+            dataset: crate::ie::dataset_of_key(key),
+            instance: OfficialInstance {
+                id: &p.id,
+                sentence: p.sentence.as_deref().unwrap_or_default(),
+                label: &p.ground_truth,
+                instruction: p.instruction.as_deref().unwrap_or_default(),
+                ground_truth: &p.ground_truth,
+            },
+            prediction: &p.prediction,
+            truncated: p.truncated,
+        };
+        serde_json::to_writer(&mut buf, &line)?;
+        buf.push(b'\n');
+    }
+    std::fs::write(out, buf).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "run {id}: {} predictions -> {}",
+        predictions.len(),
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -181,6 +251,21 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         SafeText(m.model.as_deref().unwrap_or("-")),
         SafeText(m.out_dir.as_deref().unwrap_or("-")),
     );
+    if let Some(words) = m.settings.get("argv").and_then(|w| w.as_array()) {
+        let words: Vec<&str> = words.iter().filter_map(|w| w.as_str()).collect();
+        text.push_str(&format!(
+            "command: ie-bench run {}\n",
+            SafeText(&words.join(" "))
+        ));
+    }
+    if !m.templates.is_empty() {
+        let used: Vec<String> = m
+            .templates
+            .iter()
+            .map(|d| format!("{} (v{})", SafeText(&d.name), d.version))
+            .collect();
+        text.push_str(&format!("instructions: {}\n", used.join(", ")));
+    }
     if let Some((step, dir)) = &m.checkpoint {
         text.push_str(&format!("checkpoint: step {step}, {}\n", SafeText(dir)));
     }
@@ -225,8 +310,33 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         text.push_str("\ntest scores against the released gold\n");
         text.push_str(&render(&report_tables(&t.report, paper), format));
     }
-    super::emit(&text)?;
+    super::emit(&as_format(&text, format))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Text around tables, made harmless for the format: LaTeX gets it as `%` comments, CSV
+/// keeps only the table lines (the rest goes to stderr), so the output can be pasted or
+/// read as it is.
+fn as_format(text: &str, format: Format) -> String {
+    let is_table_line = |l: &str| match format {
+        Format::Latex => l.starts_with('\\') || l.starts_with('%') || l.contains(" & "),
+        Format::Csv => l.contains(','),
+        _ => true,
+    };
+    let mut out = String::new();
+    for l in text.lines() {
+        if is_table_line(l) {
+            out.push_str(l);
+            out.push('\n');
+        } else if format == Format::Latex {
+            if !l.trim().is_empty() {
+                out.push_str(&format!("% {l}\n"));
+            }
+        } else if !l.trim().is_empty() {
+            eprintln!("{l}");
+        }
+    }
+    out
 }
 
 fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
@@ -277,29 +387,30 @@ fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let width = flips
-        .keys()
-        .map(|k| k.chars().count())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    let mut text = format!(
-        "run {a} -> run {b} ({} mode)\n{:<width$}  {:>5}  {:>6}  {:>10}  {:>10}  {:>9}\n",
-        mode.as_str(),
-        "dataset",
-        "fixed",
-        "broken",
-        "both-right",
-        "both-wrong",
-        "unmatched"
-    );
-    for (name, f) in &flips {
-        text.push_str(&format!(
-            "{name:<width$}  {:>5}  {:>6}  {:>10}  {:>10}  {:>9}\n",
-            f.fixed, f.broken, f.both_right, f.both_wrong, f.unmatched
-        ));
-    }
-    super::emit(&text)?;
+    let counts = ["fixed", "broken", "both-right", "both-wrong", "unmatched"];
+    let table = ResultTable {
+        title: format!("run {a} -> run {b} ({} mode)", mode.as_str()),
+        label_header: "Dataset".into(),
+        columns: counts
+            .iter()
+            .map(|c| Column {
+                name: c.to_string(),
+                is_score: false,
+            })
+            .collect(),
+        rows: flips
+            .iter()
+            .map(|(name, f)| Row {
+                label: name.clone(),
+                cells: [f.fixed, f.broken, f.both_right, f.both_wrong, f.unmatched]
+                    .into_iter()
+                    .map(Cell::Count)
+                    .collect(),
+                summary: false,
+            })
+            .collect(),
+    };
+    super::emit(&render(&[table], format))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -31,14 +31,19 @@ pub struct Args {
 /// Optimisation settings, shared by `train` and `run train`.
 #[derive(clap::Args, Clone)]
 pub struct TrainSettings {
+    /// Peak learning rate of AdamW (the official scripts use 5e-5).
     #[arg(long, default_value_t = 5e-5)]
     lr: f64,
+    /// Learning-rate schedule after warm-up: constant, or linear decay to 0 at the last step.
     #[arg(long, default_value = "constant", value_parser = super::choice::<Schedule>())]
     schedule: Schedule,
+    /// Steps over which the learning rate rises linearly from 0.
     #[arg(long, default_value_t = 0)]
     warmup_steps: usize,
+    /// Instances per optimiser step (times --grad-accum).
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
+    /// Batches whose gradients are summed before each optimiser step.
     #[arg(long, default_value_t = 1)]
     grad_accum: usize,
     /// Passes over the training split (ignored when --max-steps is given).

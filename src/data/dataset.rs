@@ -19,6 +19,9 @@ pub struct DatasetLocation {
     pub labels_path: PathBuf,
     /// True when an auxiliary task reuses the main task's directory.
     pub aliased: bool,
+    /// Set when the config named `<base>_sample_<N>` and only `<base>` exists: the base's dev
+    /// and test are used unchanged and its train split is resampled to N (SPEC §1.4).
+    pub resample_train: Option<usize>,
 }
 
 impl DatasetLocation {
@@ -26,42 +29,61 @@ impl DatasetLocation {
     /// taking their labels from `labels_<task>.json` there when present (the release's layout
     /// for EET/EEA), else from its `labels.json`.
     pub fn locate(root: &Path, task: TaskKind, name: &str) -> Result<DatasetLocation, DataError> {
-        let own = root.join(task.as_str()).join(name);
-        if own.is_dir() {
+        let base = super::config::base_dataset_name(name);
+        let resample = (base != name)
+            .then(|| name[base.len() + "_sample_".len()..].parse::<usize>().ok())
+            .flatten();
+        // In order: the task's own directory, the main task's (auxiliary tasks), then the same
+        // two for the base of a `_sample_N` name the data does not ship.
+        let mut tries = vec![(task, name, None)];
+        if !task.is_main() {
+            tries.push((task.main_task(), name, None));
+        }
+        if let Some(n) = resample {
+            tries.push((task, base, Some(n)));
+            if !task.is_main() {
+                tries.push((task.main_task(), base, Some(n)));
+            }
+        }
+        let mut looked = Vec::new();
+        for (dir_task, dir_name, resample_train) in tries {
+            let dir = root.join(dir_task.as_str()).join(dir_name);
+            if !dir.is_dir() {
+                looked.push(dir);
+                continue;
+            }
+            let aliased = dir_task != task;
+            let specific = dir.join(format!("labels_{}.json", task.as_str().to_lowercase()));
+            let labels_path = if aliased && specific.is_file() {
+                specific
+            } else {
+                dir.join("labels.json")
+            };
             return Ok(DatasetLocation {
                 task,
                 name: name.to_string(),
-                labels_path: own.join("labels.json"),
-                data_dir: own,
-                aliased: false,
+                data_dir: dir,
+                labels_path,
+                aliased,
+                resample_train,
             });
         }
-        let main_dir = root.join(task.main_task().as_str()).join(name);
-        if task.is_main() || !main_dir.is_dir() {
-            let mut looked = vec![own];
-            if !task.is_main() {
-                looked.push(main_dir);
-            }
-            return Err(DataError::MissingDataset {
-                root: root.to_path_buf(),
-                task,
-                name: name.to_string(),
-                looked,
-            });
-        }
-        let specific = main_dir.join(format!("labels_{}.json", task.as_str().to_lowercase()));
-        let labels_path = if specific.is_file() {
-            specific
-        } else {
-            main_dir.join("labels.json")
-        };
-        Ok(DatasetLocation {
+        Err(DataError::MissingDataset {
+            root: root.to_path_buf(),
             task,
             name: name.to_string(),
-            data_dir: main_dir,
-            labels_path,
-            aliased: true,
+            looked,
         })
+    }
+
+    /// The directory name actually read, when it is not the name asked for.
+    pub fn fallback_note(&self) -> Option<String> {
+        let n = self.resample_train?;
+        let dir = self.data_dir.file_name()?.to_string_lossy();
+        Some(format!(
+            "{}/{}: not in the data; using {} (dev and test unchanged, train resampled to {n} records as SPEC §1.4 describes)",
+            self.task, self.name, dir
+        ))
     }
 
     pub fn split_path(&self, split: Split) -> PathBuf {
@@ -96,6 +118,38 @@ impl DatasetLocation {
             return Err(DataError::MissingSplit { path, split });
         }
         read_records(&path, self.task.schema())
+    }
+}
+
+/// Which of a config split's datasets the data holds: found as named, served by the base of a
+/// `_sample_N` name, or missing (no directory, or no file for the split).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SplitResolution {
+    pub found: Vec<String>,
+    /// (name in the config, directory used).
+    pub from_base: Vec<(String, String)>,
+    pub missing: Vec<String>,
+}
+
+impl SplitResolution {
+    pub fn of(root: &Path, entries: &[super::ConfigEntry], split: Split) -> SplitResolution {
+        let mut r = SplitResolution::default();
+        for e in entries {
+            let key = crate::ie::dataset_key(e.task, &e.dataset);
+            match DatasetLocation::locate(root, e.task, &e.dataset) {
+                Ok(loc) if !loc.has_split(split) => r.missing.push(key),
+                Ok(loc) if loc.resample_train.is_some() => {
+                    let dir = loc
+                        .data_dir
+                        .file_name()
+                        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+                    r.from_base.push((key, dir))
+                }
+                Ok(_) => r.found.push(key),
+                Err(_) => r.missing.push(key),
+            }
+        }
+        r
     }
 }
 
@@ -150,6 +204,15 @@ pub fn list_datasets(root: &Path) -> Result<Vec<DatasetLocation>, DataError> {
 /// Loads every split of a dataset to count records and collect problems; never fails as a
 /// whole, so one bad file does not hide the rest of the tree.
 pub fn summarize(loc: &DatasetLocation, root: &Path) -> DatasetSummary {
+    load_summarized(loc, root).0
+}
+
+/// `summarize`, keeping the records it read (`None` where a split is absent or unreadable).
+pub fn load_summarized(
+    loc: &DatasetLocation,
+    root: &Path,
+) -> (DatasetSummary, [Option<Vec<Record>>; 3]) {
+    let mut kept: [Option<Vec<Record>>; 3] = [None, None, None];
     let mut summary = DatasetSummary {
         task: loc.task,
         name: loc.name.clone(),
@@ -174,6 +237,7 @@ pub fn summarize(loc: &DatasetLocation, root: &Path) -> DatasetSummary {
                 summary
                     .warnings
                     .extend(check_offsets(&loc.split_path(split), &records));
+                kept[split as usize] = Some(records);
             }
             Err(DataError::MissingSplit { .. }) => {}
             Err(e) => summary.errors.push(e.to_string()),
@@ -191,5 +255,5 @@ pub fn summarize(loc: &DatasetLocation, root: &Path) -> DatasetSummary {
             }
         }
     }
-    summary
+    (summary, kept)
 }

@@ -28,7 +28,7 @@ impl Labels {
         Labels::from_value(path, value)
     }
 
-    fn from_value(path: &Path, value: Value) -> Result<Labels, DataError> {
+    pub fn from_value(path: &Path, value: Value) -> Result<Labels, DataError> {
         let shape = |message: String| DataError::Shape {
             path: path.to_path_buf(),
             message,

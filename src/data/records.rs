@@ -29,6 +29,36 @@ struct EventRecord {
     events: Vec<Event>,
 }
 
+/// EEA asks about one event per instance, so the release ships EEA copies with one event per
+/// record. `one_event_per_record` makes that copy from any EE list: a record with k events
+/// becomes k records (k = 0: none), in order. The second value is the index of the first
+/// record that did not hold exactly one event and how many such records there were.
+pub fn one_event_per_record(records: Vec<Record>) -> (Vec<Record>, Option<(usize, usize)>) {
+    let mut out = Vec::with_capacity(records.len());
+    let mut odd: Option<(usize, usize)> = None;
+    for (i, record) in records.into_iter().enumerate() {
+        let Gold::Events(events) = &record.gold else {
+            out.push(record);
+            continue;
+        };
+        if events.len() == 1 {
+            out.push(record);
+            continue;
+        }
+        odd = Some(odd.map_or((i, 1), |(first, n)| (first, n + 1)));
+        let Gold::Events(events) = record.gold else {
+            unreachable!("matched above")
+        };
+        for event in events {
+            out.push(Record {
+                sentence: record.sentence.clone(),
+                gold: Gold::Events(vec![event]),
+            });
+        }
+    }
+    (out, odd)
+}
+
 /// Reads one split file of the given schema.
 pub fn read_records(path: &Path, schema: Schema) -> Result<Vec<Record>, DataError> {
     let text = read_text(path, "a JSON array of records")?;

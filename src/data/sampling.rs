@@ -31,9 +31,52 @@ pub fn sample<T: Clone>(
     out
 }
 
+/// What a `<base>_sample_<N>` directory's train file is (SPEC §1.4), for data that ships only
+/// the base: a shorter list keeps every record in order and is topped up with random
+/// duplicates; a longer one keeps N records drawn without replacement, in file order.
+pub fn resample_to<T: Clone>(records: Vec<T>, n: usize, rng: &mut PyRandom) -> Vec<T> {
+    let len = records.len();
+    if len == 0 || len == n {
+        return records;
+    }
+    if len < n {
+        let mut out = records;
+        while out.len() < n {
+            let i = rng.choice_index(len);
+            out.push(out[i].clone());
+        }
+        return out;
+    }
+    let mut index: Vec<usize> = (0..len).collect();
+    for i in 0..n {
+        let j = i + rng.randbelow(len - i);
+        index.swap(i, j);
+    }
+    let mut keep = index[..n].to_vec();
+    keep.sort_unstable();
+    let mut records: Vec<Option<T>> = records.into_iter().map(Some).collect();
+    keep.into_iter().filter_map(|i| records[i].take()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resampling_tops_up_or_draws_in_order() {
+        let mut rng = PyRandom::new(7);
+        let v: Vec<u32> = (0..10).collect();
+        let up = resample_to(v.clone(), 15, &mut rng);
+        assert_eq!(up.len(), 15);
+        assert_eq!(&up[..10], &v[..]);
+        let down = resample_to(v.clone(), 4, &mut rng);
+        assert_eq!(down.len(), 4);
+        assert!(down.windows(2).all(|w| w[0] < w[1]), "{down:?}");
+        assert_eq!(
+            resample_to(Vec::<u32>::new(), 3, &mut rng),
+            Vec::<u32>::new()
+        );
+    }
 
     #[test]
     fn random_is_a_prefix_and_full_keeps_all() {

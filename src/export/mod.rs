@@ -53,6 +53,8 @@ pub enum Cell {
     Count(u64),
     /// A fraction in [0, 1].
     Score(f64),
+    /// Words (a run's kind or status); escaped for each format like the row labels.
+    Text(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +68,8 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultTable {
     pub title: String,
+    /// The header of the row-label column.
+    pub label_header: String,
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
 }
@@ -182,22 +186,34 @@ impl ResultTable {
         });
         ResultTable {
             title: task.to_string(),
+            label_header: "Dataset".into(),
             columns,
             rows,
         }
     }
 
-    /// Index of the best score cell of a row (ties: the first), for bold in LaTeX.
-    fn best(&self, row: &Row) -> Option<usize> {
-        let mut best: Option<(usize, f64)> = None;
-        for (i, (c, col)) in row.cells.iter().zip(&self.columns).enumerate() {
-            if let (Cell::Score(s), true) = (c, col.is_score) {
-                if best.is_none_or(|(_, b)| *s > b) {
-                    best = Some((i, *s));
-                }
-            }
-        }
-        best.map(|(i, _)| i)
+    /// Indices of the best score cells of a row, for bold in LaTeX: every cell that shows
+    /// the best value (ties are compared as printed, to two decimals).
+    fn best(&self, row: &Row) -> Vec<usize> {
+        let shown: Vec<(usize, String)> = row
+            .cells
+            .iter()
+            .zip(&self.columns)
+            .enumerate()
+            .filter_map(|(i, (c, col))| match (c, col.is_score) {
+                (Cell::Score(_), true) => Some((i, cell_text(c))),
+                _ => None,
+            })
+            .collect();
+        let top = shown
+            .iter()
+            .filter_map(|(_, t)| t.parse::<f64>().ok())
+            .fold(f64::NEG_INFINITY, f64::max);
+        shown
+            .into_iter()
+            .filter(|(_, t)| t.parse::<f64>().ok() == Some(top))
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -206,6 +222,7 @@ fn cell_text(c: &Cell) -> String {
         Cell::Empty => String::new(),
         Cell::Count(n) => n.to_string(),
         Cell::Score(s) => format!("{:.2}", s * 100.0),
+        Cell::Text(t) => t.clone(),
     }
 }
 
@@ -240,7 +257,7 @@ pub fn render(tables: &[ResultTable], format: Format) -> String {
 }
 
 fn header(t: &ResultTable) -> Vec<String> {
-    std::iter::once("Dataset".to_string())
+    std::iter::once(t.label_header.clone())
         .chain(t.columns.iter().map(|c| c.name.clone()))
         .collect()
 }
@@ -253,7 +270,7 @@ fn plain(t: &ResultTable) -> String {
         .iter()
         .map(|r| {
             std::iter::once(safe_string(&r.label))
-                .chain(r.cells.iter().map(cell_text))
+                .chain(r.cells.iter().map(|c| safe_string(&cell_text(c))))
                 .collect()
         })
         .collect();
@@ -323,7 +340,7 @@ fn markdown(t: &ResultTable) -> String {
         } else {
             md_escape(&r.label)
         };
-        let cells: Vec<String> = r.cells.iter().map(cell_text).collect();
+        let cells: Vec<String> = r.cells.iter().map(|c| md_escape(&cell_text(c))).collect();
         out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
     }
     out
@@ -350,7 +367,7 @@ fn csv(t: &ResultTable) -> String {
         out.push_str(&csv_field(&r.label));
         for c in &r.cells {
             out.push(',');
-            out.push_str(&cell_text(c));
+            out.push_str(&csv_field(&cell_text(c)));
         }
         out.push('\n');
     }
@@ -397,8 +414,8 @@ fn latex(t: &ResultTable) -> String {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let text = cell_text(c);
-                if Some(i) == best {
+                let text = latex_escape(&cell_text(c));
+                if best.contains(&i) {
                     format!("\\textbf{{{text}}}")
                 } else {
                     text
@@ -505,10 +522,40 @@ pub fn runs_tables(runs: &[(String, &Report)], paper: Option<Setting>) -> Vec<Re
                 summary: true,
             });
             ResultTable {
+                label_header: "Dataset".into(),
                 title: task.to_string(),
                 columns,
                 rows,
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latex_bolds_every_tied_best_score() {
+        let col = |name: &str| Column {
+            name: name.into(),
+            is_score: true,
+        };
+        let t = ResultTable {
+            title: "NER".into(),
+            label_header: "Dataset".into(),
+            columns: vec![col("run 1"), col("run 2"), col("run 3")],
+            rows: vec![Row {
+                label: "CoNLL".into(),
+                // 0.91234 and 0.9123 both print as 91.23.
+                cells: vec![Cell::Score(0.91234), Cell::Score(0.5), Cell::Score(0.9123)],
+                summary: false,
+            }],
+        };
+        let out = render(&[t], Format::Latex);
+        assert!(
+            out.contains("CoNLL & \\textbf{91.23} & 50.00 & \\textbf{91.23} \\\\"),
+            "{out}"
+        );
+    }
 }

@@ -34,7 +34,8 @@ pub fn generate(
             id: inst.id.clone(),
             ground_truth: inst.ground_truth.clone(),
             prediction: g.text,
-            instruction: Some(inst.source.clone()),
+            // The template (options included, sentence as `{0}`), as the official file has it.
+            instruction: Some(inst.instruction.clone()),
             sentence: Some(inst.sentence.clone()),
             truncated: g.hit_limit,
         })
@@ -57,6 +58,8 @@ pub fn store_predictions(rec: &mut Recorder, lines: &[PredictionLine]) -> Result
                 ground_truth: l.ground_truth.clone(),
                 prediction: l.prediction.clone(),
                 truncated: l.truncated,
+                sentence: l.sentence.clone(),
+                instruction: l.instruction.clone(),
             },
         ));
     }
@@ -125,8 +128,8 @@ pub fn corrected_lines(
                     id: p.id.clone(),
                     ground_truth: corrected.unwrap_or(&p.ground_truth).clone(),
                     prediction: p.prediction.clone(),
-                    instruction: None,
-                    sentence: None,
+                    instruction: p.instruction.clone(),
+                    sentence: p.sentence.clone(),
                     truncated: p.truncated,
                 },
                 corrected.is_some(),

@@ -10,6 +10,12 @@ use tokenizers::{AddedToken, Tokenizer, TruncationParams};
 
 use super::error::{ModelError, Result};
 
+/// At most this many texts train a new tokenizer's pieces.
+const TRAIN_TEXTS: usize = 40_000;
+/// Multi-character pieces a trained vocabulary has room for beyond its single characters.
+const MIN_PIECES: usize = 500;
+
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     path: PathBuf,
@@ -93,7 +99,30 @@ impl TextTokenizer {
 
     /// Trains a T5-style tokenizer on `texts`: SentencePiece-unigram pieces after NFKC and
     /// metaspace splitting, `</s>` appended, pad 0 / eos 1 / unk 2.
-    pub fn train<'a>(
+    ///
+    /// A real corpus holds more distinct characters than a small vocabulary has room for (the
+    /// unigram trainer then refuses), and training on every prompt of a benchmark takes
+    /// minutes. So the pieces are learnt from at most `TRAIN_TEXTS` evenly spaced texts, every
+    /// character of every text is kept as a piece of its own (no unknown characters later),
+    /// and the vocabulary grows to hold them with `MIN_PIECES` pieces to spare.
+    pub fn train_sized(texts: &[String], vocab_size: usize) -> Result<TextTokenizer> {
+        let mut alphabet = std::collections::BTreeSet::new();
+        for t in texts {
+            alphabet.extend(t.chars().filter(|c| !c.is_whitespace()));
+        }
+        let size = vocab_size.max(alphabet.len() + 3 + MIN_PIECES);
+        let step = texts.len().div_ceil(TRAIN_TEXTS).max(1);
+        // One extra text holding each character once, so the rare ones are required pieces.
+        let every_char: String = alphabet.iter().flat_map(|c| [*c, ' ']).collect();
+        let sample = texts
+            .iter()
+            .step_by(step)
+            .map(String::as_str)
+            .chain(std::iter::once(every_char.as_str()));
+        Self::train(sample, size)
+    }
+
+    fn train<'a>(
         texts: impl Iterator<Item = &'a str> + Send,
         vocab_size: usize,
     ) -> Result<TextTokenizer> {
@@ -212,7 +241,13 @@ mod tests {
             "person: Marie Curie; location: Paris",
             "Option: person, location \nText: Marie went to Paris . \nAnswer:",
         ];
-        let t = TextTokenizer::train(texts.iter().copied().cycle().take(50), 120).unwrap();
+        let texts: Vec<String> = texts
+            .iter()
+            .map(|s| s.to_string())
+            .cycle()
+            .take(50)
+            .collect();
+        let t = TextTokenizer::train_sized(&texts, 120).unwrap();
         let ids = t.encode("person: Marie").unwrap();
         assert_eq!(*ids.last().unwrap(), 1);
         assert!(
@@ -220,5 +255,21 @@ mod tests {
             "no unknown pieces for seen text: {ids:?}"
         );
         assert_eq!(t.decode(&ids).unwrap(), "person: Marie");
+    }
+
+    #[test]
+    fn a_corpus_with_more_characters_than_the_vocabulary_still_trains() {
+        // 3,000 distinct characters (CJK) against a requested vocabulary of 100.
+        let texts: Vec<String> = (0..3000u32)
+            .map(|i| {
+                let c = char::from_u32(0x4e00 + i).unwrap();
+                format!("person: {c}{c} went to Paris")
+            })
+            .collect();
+        let t = TextTokenizer::train_sized(&texts, 100).unwrap();
+        assert!(t.vocab_size() >= 3000 + 3, "{}", t.vocab_size());
+        let rare = format!("{} Paris", char::from_u32(0x4e00 + 2999).unwrap());
+        let ids = t.encode(&rare).unwrap();
+        assert!(!ids.contains(&2), "every character is a piece: {ids:?}");
     }
 }

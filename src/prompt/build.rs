@@ -6,9 +6,10 @@ use std::path::Path;
 
 use super::instructions::{InstructionBank, InstructionStrategy};
 use super::render::{fill, prefix, render, RecordRef, Substitution};
-use crate::data::sampling::sample;
+use crate::data::records::one_event_per_record;
+use crate::data::sampling::{resample_to, sample};
 use crate::data::{DataError, DatasetLocation, TaskConfig};
-use crate::ie::Split;
+use crate::ie::{Record, Split, TaskKind};
 use crate::pyrandom::PyRandom;
 
 /// Probability of keeping an ES/ET/EP/EPR instance (`AUX_PROB` in the official code).
@@ -71,7 +72,52 @@ pub struct PromptInstance {
 pub struct BuildOutput {
     pub instances: Vec<PromptInstance>,
     /// Datasets or files skipped under `skip_missing`, and other notes for the user.
-    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Makes the records of a location what the config's directory would hold: a `_sample_N`
+/// name served by its base gets the base's train resampled to N, and EEA gets one event per
+/// record. Each change comes with a note for the user.
+fn as_the_release_ships(
+    records: Vec<Record>,
+    loc: &DatasetLocation,
+    split: Split,
+    seed: u64,
+) -> (Vec<Record>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut records = records;
+    if let (Some(n), Split::Train) = (loc.resample_train, split) {
+        // Its own generator, so the split's shared stream draws as it would with the
+        // resampled directory on disk.
+        records = resample_to(records, n, &mut PyRandom::new(seed));
+    }
+    notes.extend(loc.fallback_note());
+    if loc.task == TaskKind::Eea {
+        let before = records.len();
+        let (expanded, odd) = one_event_per_record(records);
+        records = expanded;
+        if let Some((first, count)) = odd {
+            let path = loc.split_path(split);
+            notes.push(if loc.aliased {
+                format!(
+                    "EEA/{} {split}: {count} of {before} records of {} hold several events (or none); \
+                     each event became its own instance ({} in all), as the release's EEA copies are made",
+                    loc.name,
+                    path.display(),
+                    records.len()
+                )
+            } else {
+                format!(
+                    "warning: {}: record {first} (and {} more) does not hold exactly one event; \
+                     each event became its own instance ({} in all)",
+                    path.display(),
+                    count - 1,
+                    records.len()
+                )
+            });
+        }
+    }
+    (records, notes)
 }
 
 /// Builds one split. Each split draws from its own generator seeded with `opts.seed` (the
@@ -94,7 +140,7 @@ pub fn build_split(
         let loc = match DatasetLocation::locate(root, entry.task, &entry.dataset) {
             Ok(loc) => loc,
             Err(e) if opts.skip_missing => {
-                out.skipped.push(e.to_string());
+                out.notes.push(format!("skipped: {e}"));
                 continue;
             }
             Err(e) => return Err(e),
@@ -102,13 +148,15 @@ pub fn build_split(
         let records = match loc.read_split(split) {
             Ok(r) => r,
             Err(e @ DataError::MissingSplit { .. }) if opts.skip_missing => {
-                out.skipped.push(e.to_string());
+                out.notes.push(format!("skipped: {e}"));
                 continue;
             }
             Err(e) => return Err(e),
         };
         let labels = loc.task_labels()?;
         let path = loc.split_path(split);
+        let (records, notes) = as_the_release_ships(records, &loc, split, opts.seed);
+        out.notes.extend(notes);
         let records = sample(records, entry.strategy, max, opts.over_sampling, &mut rng);
         let head = prefix(
             entry.task,

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod instructions;
+pub mod parse_target;
 pub mod render;
 
 pub use build::{build_split, BuildOptions, BuildOutput, PromptInstance, AUX_PROB};

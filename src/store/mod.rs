@@ -590,6 +590,8 @@ mod tests {
                 ground_truth: "g".into(),
                 prediction: p.into(),
                 truncated: false,
+                sentence: None,
+                instruction: None,
             };
             store
                 .put_predictions(1, "b", &[(1, pred("b1")), (0, pred("b0"))])

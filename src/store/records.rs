@@ -218,6 +218,13 @@ pub struct StoredPrediction {
     pub prediction: String,
     #[serde(default)]
     pub truncated: bool,
+    /// The sentence and the instruction (with its options), so errors are judged as
+    /// `eval --errors` judges them and the sentence can be shown; absent in runs stored before
+    /// they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
 }
 
 /// One (task, dataset) row of a score table, with the counts it came from so tables are

@@ -77,6 +77,8 @@ pub struct App {
     /// The terminal's size (columns, rows), for mapping mouse clicks to rows.
     pub size: (u16, u16),
     pub help: bool,
+    /// Lines the help overlay is scrolled by.
+    pub help_scroll: u16,
     /// Set after a first quit while runs are in progress; a second quit confirms.
     pub confirm_quit: bool,
     pub quit: bool,
@@ -110,8 +112,12 @@ impl App {
         let fresh = runs.runs.is_empty();
         if fresh {
             runs.open_form(&mut ctx);
+            let model = match engine.default_model() {
+                super::engine::DefaultModel::Ready(_) => String::new(),
+                _ => " (being made now; a launch waits for it)".to_string(),
+            };
             ctx.status.info(format!(
-                "A fresh database: enter trains the tiny default model on {} (esc closes the form; {} for help)",
+                "A fresh database: enter trains the tiny default model{model} on {} (esc closes the form; {} for help)",
                 super::view::short_path(&ws.root),
                 keymap.key_of(Action::Help)
             ));
@@ -133,6 +139,7 @@ impl App {
             },
             size: (80, 24),
             help: false,
+            help_scroll: 0,
             confirm_quit: false,
             quit: false,
             status,
@@ -229,8 +236,26 @@ impl App {
 
     pub fn key(&mut self, engine: &Engine, k: &KeyEvent) {
         if self.help {
-            // Any key closes the help.
-            self.help = false;
+            // The arrows and page keys scroll a help taller than the screen; any other key
+            // closes it.
+            match self.keymap.action(k) {
+                Some(Action::Down) => self.help_scroll = self.help_scroll.saturating_add(1),
+                Some(Action::Up) => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Some(Action::PageDown) => self.help_scroll = self.help_scroll.saturating_add(10),
+                Some(Action::PageUp) => self.help_scroll = self.help_scroll.saturating_sub(10),
+                _ => self.help = false,
+            }
+            return;
+        }
+        // F1 always opens the help; `?` too where no text is being typed (the launch form's
+        // fields are paths and numbers).
+        let help_key = self.keymap.action(k) == Some(Action::Help)
+            && (!self.capturing()
+                || k.code == crossterm::event::KeyCode::F(1)
+                || (self.screen == Screen::Runs && self.runs.form.is_some()));
+        if help_key {
+            self.help = true;
+            self.help_scroll = 0;
             return;
         }
         if self.capturing() {
@@ -310,6 +335,7 @@ impl App {
             }
             Action::Help => {
                 self.help = true;
+                self.help_scroll = 0;
                 return;
             }
             Action::NextScreen | Action::PrevScreen => {
@@ -361,11 +387,40 @@ impl App {
 
     /// Takes job events and finished background searches; true when anything changed.
     pub fn poll(&mut self, engine: &Engine) -> bool {
-        let searched = self.datasets.poll() | self.inspect.poll(&mut self.status);
+        let made = self.poll_default_model(engine);
+        let searched = made | self.datasets.poll() | self.inspect.poll(&mut self.status);
         let events = engine.events();
         let changed = searched || !events.is_empty();
         self.apply_events(engine, &events);
         changed
+    }
+
+    /// The default model, once made: its tokenizer counts prompt tokens, and a launch that
+    /// waited for it starts.
+    fn poll_default_model(&mut self, engine: &Engine) -> bool {
+        let Some(model) = engine.poll_default_model() else {
+            return false;
+        };
+        let mut ctx = Ctx {
+            engine,
+            ws: &self.ws,
+            status: &mut self.status,
+        };
+        match engine.default_tokenizer() {
+            Ok(tok) => {
+                self.datasets.set_tokenizer(tok.clone(), &self.ws);
+                self.templates.set_tokenizer(tok, &ctx);
+            }
+            Err(e) => ctx
+                .status
+                .error(format!("no tokenizer for prompt lengths: {e:#}")),
+        }
+        // Ready is news only to a launch that waited (it says so itself).
+        if !matches!(model, super::engine::DefaultModel::Ready(_)) {
+            ctx.status.error(model.describe());
+        }
+        self.runs.on_default_model(&model, &mut ctx);
+        true
     }
 
     /// Job events (runs queued by other processes through the socket arrive as job events

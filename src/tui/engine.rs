@@ -4,6 +4,9 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use crate::cli::launch::Holder;
 use crate::jobs::JobEvent;
@@ -12,14 +15,127 @@ use crate::store::{Imported, RunId, Store, TemplateRecord};
 pub struct Engine {
     pub holder: Holder,
     pub db: PathBuf,
+    default_model: Mutex<DefaultModel>,
+    made: Mutex<Option<Receiver<Result<(), String>>>>,
+}
+
+/// Where the default model stands. Making it (a tokenizer trained on the data) takes seconds
+/// to a minute on a real corpus, so it happens on a thread of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultModel {
+    Ready(PathBuf),
+    Making { dir: PathBuf, since: Instant },
+    Failed { dir: PathBuf, error: String },
+}
+
+impl DefaultModel {
+    pub fn dir(&self) -> &Path {
+        match self {
+            DefaultModel::Ready(dir)
+            | DefaultModel::Making { dir, .. }
+            | DefaultModel::Failed { dir, .. } => dir,
+        }
+    }
+
+    /// One line for the status bar or a pane that needs the model.
+    pub fn describe(&self) -> String {
+        match self {
+            DefaultModel::Ready(dir) => format!("default model: {}", dir.display()),
+            DefaultModel::Making { since, .. } => format!(
+                "making the default model (a tokenizer trained on the data, then random weights): {} s so far",
+                since.elapsed().as_secs()
+            ),
+            DefaultModel::Failed { error, .. } => format!(
+                "the default model could not be made ({error}); type a model directory in the launch form, or make one with `ie-bench model init --data DIR --out DIR`"
+            ),
+        }
+    }
 }
 
 impl Engine {
+    /// Takes the database. The default model is `DB/models/tiny-default`; see
+    /// `start_default_model`.
     pub fn new(store: Store, db: &Path) -> Result<Engine> {
+        let dir = db.join("models").join("tiny-default");
+        let state = if dir.join("model.safetensors").is_file() {
+            DefaultModel::Ready(dir)
+        } else {
+            DefaultModel::Making {
+                dir,
+                since: Instant::now(),
+            }
+        };
         Ok(Engine {
             holder: Holder::new(store, db)?,
             db: db.to_path_buf(),
+            default_model: Mutex::new(state),
+            made: Mutex::new(None),
         })
+    }
+
+    /// Starts making the default model for `data` on a thread of its own, unless it exists
+    /// or is being made. Its weights file is written last, so a model cut short by a crash is
+    /// made again next time.
+    pub fn start_default_model(&self, data: &Path) -> Result<()> {
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.default_model.lock().unwrap_or_else(|e| e.into_inner());
+        if made.is_some() || matches!(*state, DefaultModel::Ready(_)) {
+            return Ok(());
+        }
+        let dir = state.dir().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (out, data) = (dir.clone(), data.to_path_buf());
+        std::thread::Builder::new()
+            .name("default-model".into())
+            .spawn(move || {
+                let outcome = crate::cli::model::init_tiny(&out, &data)
+                    .with_context(|| format!("creating the default model in {}", out.display()))
+                    .map_err(|e| format!("{e:#}"));
+                if let Err(e) = &outcome {
+                    eprintln!("{e}");
+                }
+                let _ = tx.send(outcome);
+            })?;
+        *state = DefaultModel::Making {
+            dir,
+            since: Instant::now(),
+        };
+        *made = Some(rx);
+        Ok(())
+    }
+
+    /// The default model as it stands now; never waits.
+    pub fn default_model(&self) -> DefaultModel {
+        self.default_model
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The default model's tokenizer, once the model is made (prompt lengths are counted with
+    /// it).
+    pub fn default_tokenizer(&self) -> Result<Option<crate::model::TextTokenizer>> {
+        match self.default_model() {
+            DefaultModel::Ready(dir) => Ok(Some(crate::model::TextTokenizer::load(
+                &dir.join("tokenizer.json"),
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The default model's new state once it is made or has failed; `None` while nothing
+    /// changed.
+    pub fn poll_default_model(&self) -> Option<DefaultModel> {
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = made.as_ref()?.try_recv().ok()?;
+        *made = None;
+        let mut state = self.default_model.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = state.dir().to_path_buf();
+        *state = match outcome {
+            Ok(()) => DefaultModel::Ready(dir),
+            Err(error) => DefaultModel::Failed { dir, error },
+        };
+        Some(state.clone())
     }
 
     pub fn store(&self) -> &Store {
@@ -38,17 +154,6 @@ impl Engine {
 
     pub fn pending(&self) -> usize {
         self.holder.manager.pending()
-    }
-
-    /// `<db>/models/tiny-default`, created (a tiny model with a tokenizer trained on `data`)
-    /// the first time it is asked for.
-    pub fn default_model(&self, data: &Path) -> Result<PathBuf> {
-        let dir = self.db.join("models").join("tiny-default");
-        if !dir.join("model.safetensors").is_file() {
-            crate::cli::model::init_tiny(&dir, data)
-                .with_context(|| format!("creating the default model in {}", dir.display()))?;
-        }
-        Ok(dir)
     }
 
     pub fn launch(&self, words: Vec<String>) -> Result<RunId> {

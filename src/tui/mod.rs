@@ -137,6 +137,7 @@ fn event_loop(
     app.size = (size.width, size.height);
     let mut dirty = true;
     let mut last_tick = Instant::now();
+    let mut started_model = false;
     while !app.quit {
         if guard.stopped() {
             break;
@@ -144,6 +145,13 @@ fn event_loop(
         if dirty {
             term.draw(|f| view::draw(f, &app))?;
             dirty = false;
+        }
+        // After the first frame, so making it never delays the screen.
+        if !started_model {
+            started_model = true;
+            if let Err(e) = engine.start_default_model(&app.ws.root) {
+                app.status.error(format!("{e:#}"));
+            }
         }
         if event::poll(Duration::from_millis(50))? {
             let e = event::read()?;

@@ -27,10 +27,27 @@ pub fn block<'a>(title: impl Into<String>, focused: bool, t: &Theme) -> Block<'a
         ))
 }
 
+/// Below this size the screens have no room to draw; a line says so instead.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
+
 pub fn draw(f: &mut Frame, app: &App) {
     let t = &app.theme;
     let area = f.area();
     f.render_widget(Block::default().style(t.base()), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small ({}×{}): ie-bench needs {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        f.render_widget(
+            Paragraph::new(fit(&text, area.width as usize))
+                .style(Style::default().fg(t.warning))
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
     let [tabs, body, status, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -59,11 +76,17 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     let style = Style::default().fg(if app.status.error { t.error } else { t.status });
     f.render_widget(
-        Paragraph::new(Span::styled(app.status.text.clone(), style)),
+        Paragraph::new(Span::styled(
+            fit(&app.status.text.replace('\n', " · "), status.width as usize),
+            style,
+        )),
         status,
     );
     f.render_widget(
-        Paragraph::new(Span::styled(hint_line(app), t.dimmed())),
+        Paragraph::new(Span::styled(
+            hint_line(app, hints.width as usize),
+            t.dimmed(),
+        )),
         hints,
     );
     if app.help {
@@ -71,8 +94,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
 }
 
-/// The screen's most useful keys, from the keymap in force.
-fn hint_line(app: &App) -> String {
+/// The screen's most useful keys, from the keymap in force, as many as fit in `width`
+/// (help and quit always shown).
+fn hint_line(app: &App, width: usize) -> String {
     let k = |a| app.keymap.key_of(a);
     let screen: &[(Action, &str)] = match app.screen {
         Screen::Datasets => &[(Action::Search, "search"), (Action::Open, "open hit")],
@@ -107,13 +131,25 @@ fn hint_line(app: &App) -> String {
             (Action::Write, "write"),
         ],
     };
+    let tail = format!("{} help · {} quit", k(Action::Help), k(Action::Quit));
     let mut parts: Vec<String> = screen
         .iter()
         .map(|(a, what)| format!("{} {what}", k(*a)))
         .collect();
-    parts.push(format!("{} help", k(Action::Help)));
-    parts.push(format!("{} quit", k(Action::Quit)));
-    parts.join(" · ")
+    loop {
+        let mut line = parts.join(" · ");
+        if !parts.is_empty() {
+            line.push_str(" · ");
+        }
+        if parts.len() < screen.len() {
+            line.push_str("… · ");
+        }
+        line.push_str(&tail);
+        if line.chars().count() <= width || parts.is_empty() {
+            return fit(&line, width);
+        }
+        parts.pop();
+    }
 }
 
 fn draw_help(f: &mut Frame, area: Rect, app: &App) {
@@ -137,13 +173,25 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App) {
             ])
         })
         .collect();
-    let table = Table::new(rows, [Constraint::Length(key_w), Constraint::Min(10)])
-        .block(block(
-            "Keys (from the active keymap; any key closes)",
-            true,
-            t,
-        ))
-        .style(t.base());
+    let visible = h.saturating_sub(3) as usize;
+    let skip = (app.help_scroll as usize).min(rows.len().saturating_sub(visible));
+    let more = rows.len() > visible;
+    let title = if more {
+        format!(
+            "Keys {}-{} of {} (↑↓ pgup pgdn scroll; other keys close)",
+            skip + 1,
+            (skip + visible).min(rows.len()),
+            rows.len()
+        )
+    } else {
+        "Keys (from the active keymap; any key closes)".to_string()
+    };
+    let table = Table::new(
+        rows.into_iter().skip(skip),
+        [Constraint::Length(key_w), Constraint::Min(10)],
+    )
+    .block(block(fit(&title, w.saturating_sub(4) as usize), true, t))
+    .style(t.base());
     f.render_widget(table, rect);
 }
 
@@ -167,6 +215,19 @@ pub fn text_panel<'a>(
     Paragraph::new(lines)
         .block(block(title, focused, t))
         .wrap(Wrap { trim: false })
+}
+
+/// `text` cut to `width` columns, ending in `…` when anything was cut (never cut silently).
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
 }
 
 /// A path as the user would type it: relative to the working directory when inside it.

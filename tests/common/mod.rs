@@ -2,7 +2,8 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `ie-bench` binary this test run built.
 pub fn ie_bench() -> Command {
@@ -57,4 +58,39 @@ pub fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let model = tmp.path().join("m");
     tiny_model(&model);
     (tmp, db, model)
+}
+
+/// A process holding `db`: an external run whose trainer waits until `release` exists. Its
+/// socket is up when this returns; `end_holder` lets it finish.
+pub fn holder(db: &Path, release: &Path) -> Child {
+    let child = with_db(db)
+        .args([
+            "run",
+            "external",
+            "--predictions",
+            "/nonexistent",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg("while [ ! -e \"$0\" ]; do sleep 0.05; done")
+        .arg(release)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !db.join("ie-bench.sock").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the holder's socket never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    child
+}
+
+pub fn end_holder(mut child: Child, release: &Path) {
+    std::fs::write(release, "").unwrap();
+    let _ = child.wait();
 }

@@ -122,6 +122,47 @@ pub fn item_label(task: TaskKind, text: &str) -> Option<String> {
     split_item(task, text).label.map(|l| l.trim().to_string())
 }
 
+/// The text pieces of an item that should occur in the sentence: the span, or for relations
+/// the head and the tail (split at the first comma, as the span check does).
+pub fn item_spans(task: TaskKind, text: &str) -> Vec<String> {
+    let span = split_item(task, text).span;
+    let pieces: Vec<&str> = if matches!(task, TaskKind::Re | TaskKind::Epr | TaskKind::Ep) {
+        span.splitn(2, ',').collect()
+    } else {
+        vec![span.as_str()]
+    };
+    pieces
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Where `piece` first occurs in `sentence`, as a char range, ignoring case and whitespace
+/// (items are normalised, so their spacing around punctuation may differ from the text).
+pub fn find_span(sentence: &str, piece: &str) -> Option<(usize, usize)> {
+    let squeeze = |s: &str| -> Vec<(usize, char)> {
+        s.chars()
+            .enumerate()
+            .filter(|(_, c)| !c.is_whitespace())
+            .map(|(i, c)| (i, c.to_lowercase().next().unwrap_or(c)))
+            .collect()
+    };
+    let hay = squeeze(sentence);
+    let needle: Vec<char> = squeeze(piece).into_iter().map(|(_, c)| c).collect();
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    (0..=hay.len() - needle.len())
+        .find(|&i| {
+            hay[i..i + needle.len()]
+                .iter()
+                .map(|x| x.1)
+                .eq(needle.iter().copied())
+        })
+        .map(|i| (hay[i].0, hay[i + needle.len() - 1].0 + 1))
+}
+
 fn needs_colon(task: TaskKind) -> bool {
     !matches!(task, TaskKind::Es | TaskKind::Ep | TaskKind::Ee)
 }
@@ -358,6 +399,46 @@ pub fn verdict(line: &PredictionLine, mode: Mode) -> Verdict {
     }
 }
 
+/// Why `gold` is not a well-formed target for its example: items that do not parse, labels
+/// outside the options of `instruction`, spans not in `sentence`, judged by the same code as
+/// predictions. Empty when it is fine (or nothing is known to check it against).
+pub fn gold_problems(
+    task: TaskKind,
+    gold: &str,
+    sentence: Option<&str>,
+    instruction: Option<&str>,
+) -> Vec<String> {
+    let line = PredictionLine {
+        line: 1,
+        task,
+        dataset: String::new(),
+        id: String::new(),
+        ground_truth: String::new(),
+        prediction: gold.to_string(),
+        instruction: instruction.map(str::to_string),
+        sentence: sentence.map(str::to_string),
+        truncated: false,
+    };
+    let v = verdict(&line, Mode::Compat);
+    let mut out: Vec<String> = v
+        .items
+        .iter()
+        .filter_map(|i| {
+            let what = match i.kind {
+                ErrorKind::LabelNotInOptions => "its label is not one of the options",
+                ErrorKind::SpanNotInText => "its span is not in the sentence",
+                ErrorKind::Unparsable => {
+                    "it is not an item of the task's format (`label: span`, items separated by `; `)"
+                }
+                _ => return None,
+            };
+            Some(format!("{:?}: {what}", i.pred.as_deref().unwrap_or_default()))
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
 /// Counts of every error kind per (task, dataset).
 pub type Summary = BTreeMap<(TaskKind, String), BTreeMap<ErrorKind, u64>>;
 
@@ -390,6 +471,19 @@ mod tests {
             sentence: Some("John Smith lives in New York .".into()),
             truncated: false,
         }
+    }
+
+    #[test]
+    fn spans_are_found_whatever_their_case_and_spacing() {
+        let s = "John Smith ( IBM ) lives in New York .";
+        assert_eq!(find_span(s, "new york"), Some((28, 36)));
+        assert_eq!(find_span(s, "(ibm)"), Some((11, 18)));
+        assert_eq!(find_span(s, "Paris"), None);
+        assert_eq!(
+            item_spans(TaskKind::Re, "work for: john smith, ibm"),
+            ["john smith", "ibm"]
+        );
+        assert_eq!(item_spans(TaskKind::Ner, "person: ann"), ["ann"]);
     }
 
     fn kinds(v: &Verdict) -> Vec<ErrorKind> {

@@ -154,13 +154,13 @@ impl State {
         }
         let tokenizer = ctx
             .engine
-            .default_model(&ws.root)
-            .and_then(|m| Ok(TextTokenizer::load(&m.join("tokenizer.json"))?))
+            .default_tokenizer()
             .map_err(|e| {
                 ctx.status
                     .error(format!("no tokenizer for prompt lengths: {e:#}"))
             })
             .ok()
+            .flatten()
             .map(Arc::new);
         let bank = crate::cli::instruction_bank(None, &ws.root)
             .unwrap_or_else(|_| crate::prompt::InstructionBank::builtin());
@@ -193,6 +193,14 @@ impl State {
 
     pub fn selected(&self) -> Option<Row> {
         self.rows.get(self.cursor.selected).copied()
+    }
+
+    /// Takes the default model's tokenizer once it is made; splits shown without figures are
+    /// measured again.
+    pub fn set_tokenizer(&mut self, tokenizer: Option<TextTokenizer>, ws: &Workspace) {
+        self.tokenizer = tokenizer.map(Arc::new);
+        self.lengths.retain(|_, l| l.is_some());
+        self.measure(ws);
     }
 
     /// Measures the selected split's prompt lengths once, on a worker thread (tokenizing a
@@ -556,8 +564,15 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                         style,
                     ));
                 }
+                None if s.measuring.contains(&(i, sp)) => {
+                    lines.push(Line::styled("prompt lengths: measuring…", t.dimmed()))
+                }
+                None if s.tokenizer.is_none() => lines.push(Line::styled(
+                    "prompt lengths: waiting for a tokenizer (the default model is being made)",
+                    t.dimmed(),
+                )),
                 None => lines.push(Line::styled(
-                    "prompt lengths: no tokenizer or labels",
+                    "prompt lengths: none (no labels or no records)",
                     t.dimmed(),
                 )),
             }

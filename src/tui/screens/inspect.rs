@@ -13,7 +13,9 @@ use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Cursor;
-use crate::eval::verdict::{item_label, verdict, ErrorKind, Verdict};
+use crate::eval::verdict::{
+    find_span, item_label, item_spans, tally, verdict, ErrorKind, Summary, Verdict,
+};
 use crate::eval::Mode;
 use crate::jobs::evaluate::{corrected_lines, rescore_run};
 use crate::store::gold::GoldEvent;
@@ -22,7 +24,7 @@ use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
-use crate::tui::view::{block, text_panel};
+use crate::tui::view::{block, fit, text_panel};
 
 /// The empty side of a confusion cell: nothing predicted, or nothing in the gold.
 pub const NOTHING: &str = "∅";
@@ -38,6 +40,10 @@ pub struct Example {
     /// The gold the run was scored against first (before any correction).
     pub released_gold: String,
     pub prediction: String,
+    /// The sentence and the instruction (with the options), when the run stored them (runs
+    /// from before they were kept have none).
+    pub sentence: Option<String>,
+    pub instruction: Option<String>,
     pub corrected: bool,
     pub verdict: Verdict,
     /// (gold label, predicted label) pairs of its items, `∅` for a missing side.
@@ -60,15 +66,19 @@ pub struct Loaded {
     examples: Vec<Example>,
     datasets: Vec<String>,
     labels: Vec<String>,
+    summary: Summary,
 }
 
 fn load(store: &crate::store::Store, id: RunId) -> Result<Loaded, crate::store::StoreError> {
     let predictions = store.predictions(id, None)?;
     let gold = store.gold_state()?;
+    let mut summary = Summary::new();
     let mut examples: Vec<Example> = corrected_lines(&predictions, &gold.corrections())
         .into_iter()
         .map(|(line, corrected)| {
+            // The same judge as `eval --errors`, on the same fields, so the counts agree.
             let v = verdict(&line, Mode::Compat);
+            tally(&mut summary, &v);
             let pairs = pairs(&v);
             Example {
                 pair_ids: Vec::new(),
@@ -79,6 +89,8 @@ fn load(store: &crate::store::Store, id: RunId) -> Result<Loaded, crate::store::
                 gold: line.ground_truth.clone(),
                 released_gold: predictions[line.line - 1].2.ground_truth.clone(),
                 prediction: line.prediction.clone(),
+                sentence: line.sentence.clone(),
+                instruction: line.instruction.clone(),
                 corrected,
                 pairs,
                 verdict: v,
@@ -110,6 +122,7 @@ fn load(store: &crate::store::Store, id: RunId) -> Result<Loaded, crate::store::
         examples,
         datasets,
         labels,
+        summary,
     })
 }
 
@@ -205,6 +218,10 @@ pub struct State {
     loading: Option<(RunId, std::sync::mpsc::Receiver<LoadAnswer>)>,
     pub confusion: Option<Confusion>,
     pub gold_edit: Option<TextInput>,
+    /// A gold refused by the checks once; entering it again stores it anyway.
+    refused: Option<String>,
+    /// Item counts per error kind and dataset, as `eval --errors` prints them.
+    pub summary: Summary,
 }
 
 fn cycle<T: Clone + PartialEq>(current: &Option<T>, all: &[T]) -> Option<T> {
@@ -264,6 +281,7 @@ impl State {
         self.examples = loaded.examples;
         self.datasets = loaded.datasets;
         self.labels = loaded.labels;
+        self.summary = loaded.summary;
         if !keep {
             self.filter_dataset = None;
             self.filter_kind = None;
@@ -303,6 +321,20 @@ impl State {
         self.only = Some((idx, what));
         self.cursor = Cursor::default();
         self.apply_filters();
+    }
+
+    /// Items of kind `k` in the dataset in view (all datasets without a dataset filter), as
+    /// `eval --errors` counts them.
+    pub fn kind_count(&self, k: ErrorKind) -> u64 {
+        self.summary
+            .iter()
+            .filter(|((task, d), _)| {
+                self.filter_dataset
+                    .as_ref()
+                    .is_none_or(|f| *f == crate::ie::dataset_key(*task, d))
+            })
+            .map(|(_, counts)| counts.get(&k).copied().unwrap_or(0))
+            .sum()
     }
 
     pub fn apply_filters(&mut self) {
@@ -442,8 +474,13 @@ impl State {
                 self.apply_filters();
             }
             Action::FilterKind => {
-                // Every error category in turn (all but `correct`), then all.
-                self.filter_kind = cycle(&self.filter_kind, &ErrorKind::ALL[1..]);
+                // The error categories that occur (in the dataset in view), then all.
+                let present: Vec<ErrorKind> = ErrorKind::ALL[1..]
+                    .iter()
+                    .copied()
+                    .filter(|k| self.kind_count(*k) > 0)
+                    .collect();
+                self.filter_kind = cycle(&self.filter_kind, &present);
                 self.apply_filters();
             }
             Action::FilterLabel => {
@@ -588,10 +625,26 @@ impl State {
         match input.key(k) {
             Edit::Submit => {
                 let after = input.text.clone();
-                self.gold_edit = None;
                 let Some(e) = self.selected().cloned() else {
+                    self.gold_edit = None;
                     return;
                 };
+                // The checks of `gold set`: a label among the options, spans in the sentence.
+                let problems = crate::eval::verdict::gold_problems(
+                    e.verdict.task,
+                    &after,
+                    e.sentence.as_deref(),
+                    e.instruction.as_deref(),
+                );
+                if !problems.is_empty() && self.refused.as_deref() != Some(after.as_str()) {
+                    self.refused = Some(after);
+                    return ctx.status.error(format!(
+                        "not stored: {}; enter again to store it anyway, esc to drop it",
+                        problems.join("; ")
+                    ));
+                }
+                self.refused = None;
+                self.gold_edit = None;
                 if after == e.gold {
                     return ctx.status.info("gold unchanged");
                 }
@@ -645,7 +698,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(area);
     let filters = [
         s.filter_dataset.clone().map(|d| format!("dataset {d}")),
-        s.filter_kind.map(|k| format!("kind {}", k.as_str())),
+        s.filter_kind
+            .map(|k| format!("kind {} ({} items)", k.as_str(), s.kind_count(k))),
         s.filter_label.clone().map(|l| format!("label {l}")),
         s.only.as_ref().map(|o| o.1.clone()),
     ]
@@ -717,7 +771,18 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         );
         return;
     };
-    let [items, raw] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
+    let sentence_lines = e.sentence.as_ref().map_or(1, |x| {
+        x.chars().count() / right.width.saturating_sub(2).max(1) as usize + 1
+    });
+    let [sentence, items, raw] = Layout::vertical([
+        Constraint::Length((sentence_lines as u16 + 2).min(right.height / 3).max(3)),
+        Constraint::Min(4),
+        Constraint::Length(8),
+    ])
+    .areas(right);
+    draw_sentence(f, sentence, e, t);
+    // Cells are cut with an ellipsis, never silently.
+    let col = (items.width.saturating_sub(2) as usize * 40 / 100).saturating_sub(1);
     let rows: Vec<Row> = e
         .verdict
         .items
@@ -726,11 +791,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             let c = t.kind(i.kind);
             Row::new(vec![
                 Cell::from(Span::styled(
-                    super::safe(i.gold.as_deref().unwrap_or_default()),
+                    fit(&super::safe(i.gold.as_deref().unwrap_or_default()), col),
                     Style::default().fg(t.gold),
                 )),
                 Cell::from(Span::styled(
-                    super::safe(i.pred.as_deref().unwrap_or_default()),
+                    fit(&super::safe(i.pred.as_deref().unwrap_or_default()), col),
                     Style::default().fg(t.prediction),
                 )),
                 Cell::from(Span::styled(
@@ -789,15 +854,82 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     );
 }
 
+/// The sentence with each item's span in its verdict's colour: gold items as they were judged
+/// (matched, missing, wrong type, ...), predicted-only items underlined. Spans are found
+/// ignoring case and spacing; an item whose span is not in the sentence is only listed below.
+fn draw_sentence(f: &mut Frame, area: Rect, e: &Example, t: &Theme) {
+    let Some(text) = &e.sentence else {
+        f.render_widget(
+            text_panel(
+                "Sentence",
+                vec![Line::styled(
+                    fit(
+                        "not stored with this run",
+                        area.width.saturating_sub(2) as usize,
+                    ),
+                    t.dimmed(),
+                )],
+                false,
+                t,
+            ),
+            area,
+        );
+        return;
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut styles: Vec<Option<Style>> = vec![None; chars.len()];
+    let task = e.verdict.task;
+    let mut mark = |item: &str, style: Style| {
+        for piece in item_spans(task, item) {
+            if let Some((a, b)) = find_span(text, &piece) {
+                for st in &mut styles[a..b] {
+                    *st = Some(st.map_or(style, |old| old.patch(style)));
+                }
+            }
+        }
+    };
+    for i in &e.verdict.items {
+        let colour = Style::default().fg(t.kind(i.kind));
+        match (&i.gold, &i.pred) {
+            (Some(g), _) => mark(g, colour.add_modifier(Modifier::BOLD)),
+            (None, Some(p)) => mark(p, colour.add_modifier(Modifier::UNDERLINED)),
+            (None, None) => {}
+        }
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    let mut start = 0;
+    for i in 1..=chars.len() {
+        if i == chars.len() || styles[i] != styles[start] {
+            let piece: String = chars[start..i].iter().collect();
+            let style = styles[start].unwrap_or_else(|| t.base());
+            spans.push(Span::styled(super::safe(&piece), style));
+            start = i;
+        }
+    }
+    f.render_widget(
+        text_panel(
+            "Sentence (gold bold, predicted-only underlined, in the verdict's colour)",
+            vec![Line::from(spans)],
+            false,
+            t,
+        ),
+        area,
+    );
+}
+
 fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
-    let w = c
+    // Columns as wide as the labels need and the pane allows (at least 3), cut with `…`.
+    let n = c.labels.len().max(1) as u16;
+    let room = area.width.saturating_sub(2 + 12) / n;
+    let w = (c
         .labels
         .iter()
         .map(|l| l.chars().count())
         .max()
-        .unwrap_or(3)
-        .clamp(3, 6) as u16;
-    let short = |l: &str| l.chars().take(w as usize).collect::<String>();
+        .unwrap_or(3) as u16)
+        .min(room.saturating_sub(1))
+        .max(3);
+    let short = |l: &str| fit(l, w as usize);
     let mut header = vec![Cell::from("gold \\ pred")];
     header.extend(c.labels.iter().map(|l| Cell::from(super::safe(&short(l)))));
     let rows: Vec<Row> = c

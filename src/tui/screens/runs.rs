@@ -14,16 +14,19 @@ use std::collections::HashMap;
 
 use super::{delta, pct, Cursor};
 use crate::data::catalog::{infer_setting, paper_score};
+use crate::data::dataset::SplitResolution;
 use crate::eval::extract::Mode;
+use crate::ie::Split;
 use crate::ie::TaskKind;
 use crate::jobs::evaluate::stored_report;
 use crate::jobs::JobEvent;
 use crate::store::{MetricPoint, RunId, RunManifest, RunStatus, StoredScore};
 use crate::tui::app::Ctx;
+use crate::tui::engine::DefaultModel;
 use crate::tui::keymap::Action;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
-use crate::tui::view::block;
+use crate::tui::view::{block, fit};
 
 /// Steps the chart shows when zoomed to the recent window.
 pub const RECENT: usize = 200;
@@ -39,6 +42,8 @@ pub struct F1Row {
     pub baseline: Option<f64>,
     /// The paper's number, as a fraction.
     pub paper: Option<f64>,
+    /// A task's unweighted average over its datasets (kept below the dataset rows).
+    pub average: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +125,13 @@ pub struct LaunchForm {
     pub cursor: usize,
     /// The `--instructions` file behind each choice of the `instructions` field.
     pub bank_files: Vec<Option<String>>,
+    /// What the data holds of the config's datasets, per split the run reads; or why the
+    /// config cannot be read.
+    pub resolution: Result<Vec<(Split, SplitResolution)>, String>,
 }
+
+/// The `missing` field's choices: the first adds no flag.
+const MISSING: [&str; 2] = ["skip with a note", "fail the run"];
 
 pub const KINDS: [&str; 3] = ["train", "eval", "zero-shot"];
 
@@ -140,15 +151,93 @@ impl LaunchForm {
                 Field::text("data", "--data", data),
                 // `supervised`, `zeroshot`, `builtin:NAME` or a task-config directory.
                 Field::text("config", "--config", "supervised"),
+                Field::choice(
+                    "missing datasets",
+                    "--require-all",
+                    MISSING.iter().map(|m| m.to_string()).collect(),
+                    0,
+                ),
                 Field::choice("instructions", "--instructions", bank_names, newest),
                 Field::text("max steps", "--max-steps", "40"),
                 Field::text("learning rate", "--lr", "1e-3"),
                 Field::text("batch size", "--batch-size", "8"),
                 Field::text("save every", "--save-every", "20"),
+                // A quick look: dev and test capped per dataset (the CLI's defaults are 200
+                // and all).
+                Field::text("max dev", "--max-eval", "20"),
+                Field::text("max test", "--max-test", "50"),
             ],
             cursor: 0,
             bank_files,
+            resolution: Ok(Vec::new()),
         }
+    }
+
+    /// Works out again which datasets the data and config give (after either changes).
+    pub fn resolve(&mut self) {
+        let value = |name| self.get(name).map(Field::value).unwrap_or_default();
+        let root = std::path::PathBuf::from(value("data"));
+        let splits: &[Split] = if value("kind") == "train" {
+            &[Split::Train, Split::Dev, Split::Test]
+        } else {
+            &[Split::Test]
+        };
+        let config = if value("kind") == "zero-shot" && value("config") == "supervised" {
+            "zeroshot".to_string()
+        } else {
+            value("config")
+        };
+        self.resolution = if !root.is_dir() {
+            Err(format!("data: {} is not a directory", root.display()))
+        } else {
+            crate::cli::task_config(&config, &root)
+                .map(|c| {
+                    splits
+                        .iter()
+                        .map(|s| (*s, SplitResolution::of(&root, &c.split(*s).entries, *s)))
+                        .collect()
+                })
+                .map_err(|e| format!("config: {e:#}"))
+        };
+    }
+
+    /// Why the form cannot launch as it stands, in words.
+    pub fn problem(&self) -> Option<String> {
+        let value = |name| self.get(name).map(Field::value).unwrap_or_default();
+        if value("model").is_empty() {
+            return Some(
+                "model: type a model directory (or a Hugging Face id), or make one with `ie-bench model init --data DIR --out DIR`".into(),
+            );
+        }
+        if let Err(e) = &self.resolution {
+            return Some(e.clone());
+        }
+        for f in self.fields.iter().filter(|f| self.applies(f)) {
+            let numeric = matches!(
+                f.flag,
+                "--max-steps" | "--batch-size" | "--save-every" | "--max-eval" | "--max-test"
+            );
+            if numeric && f.value().parse::<usize>().is_err() {
+                return Some(format!(
+                    "{}: expected a whole number, got {:?}",
+                    f.name,
+                    f.value()
+                ));
+            }
+            if f.flag == "--lr"
+                && !f
+                    .value()
+                    .parse::<f64>()
+                    .is_ok_and(|v| v > 0.0 && v.is_finite())
+            {
+                return Some(format!(
+                    "{}: expected a positive number, got {:?}",
+                    f.name,
+                    f.value()
+                ));
+            }
+        }
+        None
     }
 
     pub fn get(&self, name: &str) -> Option<&Field> {
@@ -160,7 +249,7 @@ impl LaunchForm {
         self.fields[0].value() == "train"
             || !matches!(
                 f.flag,
-                "--max-steps" | "--lr" | "--batch-size" | "--save-every"
+                "--max-steps" | "--lr" | "--batch-size" | "--save-every" | "--max-test"
             )
     }
 
@@ -176,6 +265,11 @@ impl LaunchForm {
                     Some(file) => file.clone(),
                     None => continue,
                 }
+            } else if f.flag == "--require-all" {
+                if f.choice == 1 {
+                    w.push(f.flag.to_string());
+                }
+                continue;
             } else {
                 f.value()
             };
@@ -241,6 +335,8 @@ pub struct State {
     pub sort: SortBy,
     pub zoom_full: bool,
     pub form: Option<LaunchForm>,
+    /// A launch waiting for the default model to be made.
+    pub pending_launch: Option<Vec<String>>,
     /// Newest progress counter per running run (`predict 16/200`), and planned steps.
     pub progress: HashMap<RunId, String>,
     pub total_steps: HashMap<RunId, u64>,
@@ -262,6 +358,7 @@ impl State {
             sort: SortBy::Dataset,
             zoom_full: true,
             form: None,
+            pending_launch: None,
             progress: HashMap::new(),
             total_steps: HashMap::new(),
         };
@@ -359,10 +456,25 @@ impl State {
                     score: d.score,
                     baseline,
                     paper: paper_score(*task, name, setting).map(|p| p / 100.0),
+                    average: false,
                 });
             }
         }
         self.sort_table();
+        for (task, tr) in &table.report.tasks {
+            self.table.push(F1Row {
+                task: *task,
+                dataset: "average".into(),
+                n: tr.datasets.iter().map(|d| d.1.n).sum(),
+                score: tr.average,
+                baseline: base
+                    .as_ref()
+                    .and_then(|b| b.report.tasks.get(task))
+                    .map(|b| b.average),
+                paper: None,
+                average: true,
+            });
+        }
     }
 
     fn sort_table(&mut self) {
@@ -477,13 +589,7 @@ impl State {
 
     /// Opens the launch form, filled with the default model and the data in view.
     pub fn open_form(&mut self, ctx: &mut Ctx) {
-        let model = match ctx.engine.default_model(&ctx.ws.root) {
-            Ok(m) => m.display().to_string(),
-            Err(e) => {
-                ctx.status.error(e);
-                String::new()
-            }
-        };
+        let model = ctx.engine.default_model();
         let banks: Vec<(u32, String)> = ctx
             .engine
             .bank_versions()
@@ -497,36 +603,88 @@ impl State {
             })
             .filter(|(_, f)| std::path::Path::new(f).is_file())
             .collect();
-        self.form = Some(LaunchForm::new(
-            &model,
+        let mut form = LaunchForm::new(
+            &model.dir().display().to_string(),
             &ctx.ws.root.display().to_string(),
             &banks,
-        ));
+        );
+        form.resolve();
+        self.form = Some(form);
+        if !matches!(model, DefaultModel::Ready(_)) {
+            ctx.status.info(model.describe());
+        }
     }
 
     pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
         let Some(form) = self.form.as_mut() else {
             return;
         };
+        let field = form.fields[form.cursor].name;
         match form.key(k) {
             Edit::Submit => {
+                if let Some(problem) = form.problem() {
+                    ctx.status.error(problem);
+                    return;
+                }
                 let words = form.words();
-                match ctx.engine.launch(words.clone()) {
-                    Ok(id) => {
+                let model = ctx.engine.default_model();
+                let wants_default = form
+                    .get("model")
+                    .is_some_and(|f| std::path::Path::new(&f.value()) == model.dir());
+                match model {
+                    DefaultModel::Making { .. } if wants_default => {
                         self.form = None;
-                        ctx.status
-                            .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
-                        self.reload(ctx);
-                        if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
-                            self.cursor.selected = p;
-                        }
-                        self.load_selected(ctx);
+                        self.pending_launch = Some(words);
+                        ctx.status.info(format!(
+                            "the run starts as soon as the default model is made; {}",
+                            model.describe()
+                        ));
                     }
-                    Err(e) => ctx.status.error(e),
+                    DefaultModel::Failed { .. } if wants_default => {
+                        ctx.status.error(model.describe())
+                    }
+                    _ => {
+                        self.form = None;
+                        self.launch(words, ctx);
+                    }
                 }
             }
             Edit::Cancel => self.form = None,
+            Edit::Changed if matches!(field, "kind" | "data" | "config") => form.resolve(),
             _ => {}
+        }
+    }
+
+    fn launch(&mut self, words: Vec<String>, ctx: &mut Ctx) {
+        match ctx.engine.launch(words.clone()) {
+            Ok(id) => {
+                ctx.status
+                    .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
+                self.reload(ctx);
+                if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
+                    self.cursor.selected = p;
+                }
+                self.load_selected(ctx);
+            }
+            // clap's usage text does not fit a status line; its first line says what is wrong.
+            Err(e) => ctx.status.error(
+                format!("{e:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: "),
+            ),
+        }
+    }
+
+    /// The default model is made (or could not be): a launch that waited for it goes ahead.
+    pub fn on_default_model(&mut self, model: &DefaultModel, ctx: &mut Ctx) {
+        let Some(words) = self.pending_launch.take() else {
+            return;
+        };
+        match model {
+            DefaultModel::Ready(_) => self.launch(words, ctx),
+            _ => ctx.status.error(model.describe()),
         }
     }
 }
@@ -588,6 +746,16 @@ pub fn fit_bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
     [lo - pad, hi + pad]
 }
 
+/// The loss axis: fitted to the raw and smoothed points, but never below 0 when no loss is
+/// negative (the headroom under a small loss would otherwise show negative values).
+pub fn loss_bounds(raw: &[(f64, f64)], smooth: &[(f64, f64)]) -> [f64; 2] {
+    let mut y = fit_bounds(raw.iter().chain(smooth).map(|p| p.1));
+    if raw.iter().all(|p| p.1 >= 0.0) {
+        y[0] = y[0].max(0.0);
+    }
+    y
+}
+
 fn status_style(s: RunStatus, t: &Theme) -> Style {
     Style::default().fg(match s {
         RunStatus::Finished => t.correct,
@@ -612,6 +780,27 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
 }
 
 fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    // A failed run's reason, in full, under the list while it is selected.
+    let reason = s
+        .runs
+        .get(s.cursor.selected)
+        .and_then(|(id, m)| Some((id, m.status, m.error.as_deref()?)));
+    let area = match reason {
+        Some((id, status, error)) if area.height >= 8 => {
+            let [list, why] =
+                Layout::vertical([Constraint::Min(4), Constraint::Length(area.height / 2)])
+                    .areas(area);
+            f.render_widget(
+                Paragraph::new(super::safe(error))
+                    .style(Style::default().fg(t.error))
+                    .wrap(ratatui::widgets::Wrap { trim: false })
+                    .block(block(format!("run {id} {}", status.as_str()), false, t)),
+                why,
+            );
+            list
+        }
+        _ => area,
+    };
     let rows: Vec<Row> = s
         .runs
         .iter()
@@ -629,6 +818,9 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                         (Some(st), Some(total)) => format!("step {st}/{total}"),
                         _ => String::new(),
                     }
+                }
+                (RunStatus::Failed | RunStatus::Diverged, _) if m.error.is_some() => {
+                    super::safe(m.error.as_deref().unwrap_or_default())
                 }
                 _ => crate::store::format_time(m.created)
                     .replace('T', " ")
@@ -696,7 +888,7 @@ fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .filter(|p| p.0 >= first)
         .collect();
     let x = fit_bounds(raw.iter().map(|p| p.0));
-    let y = fit_bounds(raw.iter().map(|p| p.1).chain(smooth.iter().map(|p| p.1)));
+    let y = loss_bounds(&raw, &smooth);
     let datasets = vec![
         Dataset::default()
             .name("loss")
@@ -740,9 +932,14 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .table
         .iter()
         .map(|r| {
+            let row_style = if r.average {
+                t.dimmed().add_modifier(Modifier::ITALIC)
+            } else {
+                Style::default()
+            };
             Row::new(vec![
                 Span::raw(r.task.as_str()),
-                Span::raw(r.dataset.clone()),
+                Span::raw(super::safe(&r.dataset)),
                 Span::raw(r.n.to_string()),
                 Span::styled(
                     pct(Some(r.score)),
@@ -753,6 +950,7 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 Span::raw(pct(r.paper)),
                 d(delta(Some(r.score), r.paper)),
             ])
+            .style(row_style)
         })
         .collect();
     let curve = match s.dev_curve.last() {
@@ -811,10 +1009,8 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
 }
 
 fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {
-    let w = area.width.saturating_sub(4).min(76);
-    let h = (form.fields.len() as u16 + 4).min(area.height);
-    let rect = crate::tui::view::centered(area, w, h);
-    f.render_widget(Clear, rect);
+    let w = area.width.saturating_sub(4).min(90);
+    let inner = w.saturating_sub(2) as usize;
     let mut lines = Vec::new();
     for (i, field) in form.fields.iter().enumerate() {
         let focused = i == form.cursor;
@@ -834,24 +1030,86 @@ fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {
         };
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{:>14}  ", field.name),
+                format!("{:>16}  ", field.name),
                 if focused {
                     Style::default().fg(t.focus)
                 } else {
                     t.dimmed()
                 },
             ),
-            Span::styled(value, style),
+            Span::styled(fit(&value, inner.saturating_sub(18)), style),
         ]));
     }
+    // What the config will use of the data, before anything starts.
+    match &form.resolution {
+        Ok(splits) => {
+            for (split, r) in splits {
+                let mut text = format!("{split}: {} found", r.found.len());
+                if !r.from_base.is_empty() {
+                    text.push_str(&format!(
+                        " · {} from their base ({})",
+                        r.from_base.len(),
+                        r.from_base
+                            .iter()
+                            .map(|(_, dir)| dir.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                if !r.missing.is_empty() {
+                    text.push_str(&format!(
+                        " · {} missing ({})",
+                        r.missing.len(),
+                        r.missing.join(", ")
+                    ));
+                }
+                let style = if r.missing.is_empty() {
+                    t.dimmed()
+                } else {
+                    Style::default().fg(t.warning)
+                };
+                lines.push(Line::styled(fit(&super::safe(&text), inner), style));
+            }
+        }
+        Err(e) => lines.push(Line::styled(
+            fit(&super::safe(e), inner),
+            Style::default().fg(t.error),
+        )),
+    }
     lines.push(Line::styled(
-        "↑↓ field · ←→ choice · type to edit · enter launch · esc close",
+        fit(
+            "↑↓ field · ←→ choice · type to edit · enter launch · esc close · ? keys",
+            inner,
+        ),
         t.dimmed(),
     ));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    // Keep the focused field in view when the form is taller than the screen.
+    let visible = h.saturating_sub(2) as usize;
+    let scroll = (form.cursor + 1).saturating_sub(visible) as u16;
+    let rect = crate::tui::view::centered(area, w, h);
+    f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(lines)
             .block(block("New run", true, t))
-            .style(t.base()),
+            .style(t.base())
+            .scroll((scroll, 0)),
         rect,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_axis_stops_at_zero() {
+        let raw = [(1.0, 0.02), (2.0, 0.01), (3.0, 0.5)];
+        let y = loss_bounds(&raw, &[]);
+        assert_eq!(y[0], 0.0);
+        assert!(y[1] > 0.5);
+        // A negative value (a custom metric) keeps its headroom.
+        let y = loss_bounds(&[(1.0, -1.0), (2.0, 1.0)], &[]);
+        assert!(y[0] < -1.0);
+    }
 }

@@ -19,7 +19,7 @@ use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
-use crate::tui::view::{block, text_panel};
+use crate::tui::view::{block, fit, text_panel};
 use crate::tui::workspace::model_input;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +28,8 @@ pub struct Preview {
     pub split: Split,
     pub index: usize,
     pub text: String,
-    pub tokens: usize,
+    /// `None` until a tokenizer is at hand.
+    pub tokens: Option<usize>,
     /// Characters of `text` the model keeps when it is longer than the maximum.
     pub kept_chars: Option<usize>,
 }
@@ -49,6 +50,8 @@ pub struct State {
     pub preview: Result<Preview, String>,
     tokenizer: Option<TextTokenizer>,
     pub max_source_length: usize,
+    /// Lines the model-input preview is scrolled by.
+    pub scroll: u16,
 }
 
 impl State {
@@ -62,11 +65,11 @@ impl State {
             });
         let bank = InstructionBank::from_text(&origin, &text)
             .unwrap_or_else(|_| InstructionBank::builtin());
-        let tokenizer = ctx
-            .engine
-            .default_model(&ctx.ws.root)
-            .ok()
-            .and_then(|m| TextTokenizer::load(&m.join("tokenizer.json")).ok());
+        let tokenizer = ctx.engine.default_tokenizer().unwrap_or_else(|e| {
+            ctx.status
+                .error(format!("no tokenizer for token counts: {e:#}"));
+            None
+        });
         let mut s = State {
             tasks: TaskKind::ALL.to_vec(),
             cursor: Cursor::default(),
@@ -81,6 +84,7 @@ impl State {
             preview: Err(String::new()),
             tokenizer,
             max_source_length: 512,
+            scroll: 0,
         };
         s.refresh(ctx);
         s
@@ -156,9 +160,9 @@ impl State {
                     } else {
                         None
                     };
-                    (ids.len(), kept)
+                    (Some(ids.len()), kept)
                 }
-                None => (0, None),
+                None => (None, None),
             };
             Ok(Preview {
                 dataset: d.key(),
@@ -171,8 +175,28 @@ impl State {
         })();
     }
 
+    /// Takes the default model's tokenizer once it is made.
+    pub fn set_tokenizer(&mut self, tokenizer: Option<TextTokenizer>, ctx: &Ctx) {
+        self.tokenizer = tokenizer;
+        self.update_preview(ctx);
+    }
+
     pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+        // The task list is short; the page keys scroll the model input, whose end (where a
+        // long prompt is cut) may lie below the pane.
+        match a {
+            Action::PageDown => {
+                self.scroll = self.scroll.saturating_add(5);
+                return;
+            }
+            Action::PageUp => {
+                self.scroll = self.scroll.saturating_sub(5);
+                return;
+            }
+            _ => {}
+        }
         if self.cursor.act(a, self.tasks.len()) {
+            self.scroll = 0;
             self.update_preview(ctx);
             return;
         }
@@ -355,15 +379,23 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 }
             }
             lines.push(Line::from(current));
-            let title = format!(
-                "Model input: {} {} #{} · {} tokens of {}",
-                p.dataset,
-                p.split.as_str(),
-                p.index,
-                p.tokens,
-                s.max_source_length
+            let tokens = match p.tokens {
+                Some(n) => format!("{n} tokens of {}", s.max_source_length),
+                None => "tokens: no tokenizer yet (the default model is being made)".to_string(),
+            };
+            let title = fit(
+                &format!(
+                    "Model input: {} {} #{} · {tokens} · pgup/pgdn scroll",
+                    p.dataset,
+                    p.split.as_str(),
+                    p.index,
+                ),
+                preview.width.saturating_sub(4) as usize,
             );
-            f.render_widget(text_panel(&title, lines, false, t), preview);
+            f.render_widget(
+                text_panel(&title, lines, false, t).scroll((s.scroll, 0)),
+                preview,
+            );
         }
         Err(e) => f.render_widget(
             text_panel(

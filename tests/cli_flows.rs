@@ -1,0 +1,289 @@
+//! The CLI's run and gold commands on a real database: tables in every format, compare's
+//! mode, exports, gold checks, and short commands reaching a process that holds the database.
+
+mod common;
+
+use common::{json, ok, with_db};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+
+fn predictions() -> PathBuf {
+    sample().join("predictions/supervised-test.jsonl")
+}
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    with_db(db).args(args).output().unwrap()
+}
+
+fn stdout(o: Output) -> String {
+    String::from_utf8(ok(o).stdout).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A command that failed saying `why`.
+fn refused(o: &Output, why: &str) {
+    assert!(!o.status.success(), "{}", stderr(o));
+    assert!(stderr(o).contains(why), "{}", stderr(o));
+}
+
+/// A database holding the sample predictions as run 1 and run 2.
+fn two_runs() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    for _ in 0..2 {
+        ok(with_db(&db)
+            .args(["run", "ingest"])
+            .arg(predictions())
+            .output()
+            .unwrap());
+    }
+    (tmp, db)
+}
+
+#[test]
+fn runs_print_in_every_format_and_compare_says_its_mode() {
+    let (_tmp, db) = two_runs();
+    let md = stdout(run(&db, &["runs", "--format", "md"]));
+    assert!(md.contains("| id | kind | status |"), "{md}");
+    let csv = stdout(run(&db, &["runs", "--format", "csv"]));
+    assert!(csv.starts_with("Task,id,kind,status"), "{csv}");
+    let latex = stdout(run(&db, &["runs", "--format", "latex"]));
+    assert!(latex.contains("\\begin{tabular}"), "{latex}");
+    // The same default mode as the Compare screen, and always printed.
+    let cmp = stdout(run(&db, &["runs", "compare", "1", "2"]));
+    assert!(cmp.contains("(compat mode)"), "{cmp}");
+    // `runs show` in LaTeX is LaTeX throughout: the text around the table is commented.
+    let show = stdout(run(&db, &["runs", "show", "1", "--format", "latex"]));
+    for line in show.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.starts_with('%') || line.starts_with('\\') || line.contains(" & "),
+            "{line:?} in\n{show}"
+        );
+    }
+    // Settings: the command that made the run.
+    let show = stdout(run(&db, &["runs", "show", "1"]));
+    assert!(show.contains("command: ie-bench run ingest"), "{show}");
+}
+
+#[test]
+fn runs_export_writes_lines_that_score_as_the_original() {
+    let (tmp, db) = two_runs();
+    let file = tmp.path().join("out.jsonl");
+    ok(run(
+        &db,
+        &["runs", "export", "1", "--out", file.to_str().unwrap()],
+    ));
+    let score = |f: &Path| {
+        json(
+            common::ie_bench()
+                .arg("eval")
+                .arg(f)
+                .args(["--errors", "--format", "json"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (score(&file), score(&predictions()));
+    assert_eq!(a["tasks"], b["tasks"]);
+    assert_eq!(a["errors"], b["errors"]);
+}
+
+#[test]
+fn gold_set_checks_labels_and_spans_and_reaches_imported_examples() {
+    let (_tmp, db) = two_runs();
+    let set = |args: &[&str]| {
+        let mut all = vec!["gold", "set"];
+        all.extend_from_slice(args);
+        run(&db, &all)
+    };
+    refused(
+        &set(&["NER/Tiny CoNLL", "0", " hero: Serena Williams"]),
+        "its label is not one of the options",
+    );
+    refused(
+        &set(&["NER/Tiny CoNLL", "0", " person: Venus Williams"]),
+        "its span is not in the sentence",
+    );
+    refused(
+        &set(&["NER/Tiny CoNLL", "0", " Serena Williams"]),
+        "not an item of the task's format",
+    );
+    ok(set(&[
+        "NER/Tiny CoNLL",
+        "0",
+        " hero: Serena Williams",
+        "--force",
+    ]));
+    let undo = run(&db, &["gold", "undo"]);
+    assert!(
+        stderr(&undo).contains("took back 1 edit NER/Tiny CoNLL #0"),
+        "{}",
+        stderr(&undo)
+    );
+    // No run at all: the examples of an imported dataset can be corrected.
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = tmp.path().join("db");
+    let set = |args: &[&str]| {
+        let mut all = vec!["gold", "set"];
+        all.extend_from_slice(args);
+        run(&fresh, &all)
+    };
+    refused(
+        &set(&["NER/movie-mini", "0", " actor: Denzel Washington"]),
+        "no stored run and no imported dataset",
+    );
+    ok(with_db(&fresh)
+        .arg("import")
+        .arg(sample().join("IE_INSTRUCTIONS"))
+        .output()
+        .unwrap());
+    refused(
+        &set(&["NER/movie-mini", "0", " hero: Denzel Washington"]),
+        "its label is not one of the options",
+    );
+    let o = set(&["NER/movie-mini", "0", " actor: Denzel Washington"]);
+    assert!(
+        stderr(&o).contains(
+            r#"" genre: thrillers; actor: Denzel Washington" -> " actor: Denzel Washington""#
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn gold_export_then_import_gives_a_version_that_differs_by_the_edits() {
+    let (tmp, db) = two_runs();
+    let data = sample().join("IE_INSTRUCTIONS");
+    ok(with_db(&db).arg("import").arg(&data).output().unwrap());
+    ok(run(
+        &db,
+        &[
+            "gold",
+            "set",
+            "NER/Tiny CoNLL",
+            "1",
+            " organization: Airbus",
+        ],
+    ));
+    ok(run(
+        &db,
+        &[
+            "gold",
+            "set",
+            "NER/movie-mini",
+            "0",
+            " actor: Denzel Washington",
+        ],
+    ));
+    let out = tmp.path().join("corrected");
+    ok(run(
+        &db,
+        &["gold", "export", "--out", out.to_str().unwrap()],
+    ));
+    // Only the changed datasets are written.
+    let written: Vec<String> = std::fs::read_dir(out.join("NER"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    ok(with_db(&db).arg("import").arg(&out).output().unwrap());
+    let store = ie_bench::store::Store::open(&db).unwrap();
+    for (name, id, expected) in [("NER/Tiny CoNLL", 1usize, 1usize), ("NER/movie-mini", 0, 1)] {
+        let v2 = store.dataset(name).unwrap().unwrap();
+        assert_eq!(v2.version, 2, "{name}");
+        let old = store.examples(name, 1, "test").unwrap();
+        let new = store.examples(name, 2, "test").unwrap();
+        assert_eq!(old.len(), new.len());
+        let changed: Vec<usize> = (0..old.len()).filter(|&i| old[i] != new[i]).collect();
+        assert_eq!(changed, [id], "{name}");
+        let ie_bench::ie::Gold::Entities(e) = &new[id].gold else {
+            panic!()
+        };
+        assert_eq!(e.len(), expected);
+        assert_eq!(old[id].sentence, new[id].sentence);
+        // The other splits are the same files.
+        assert_eq!(
+            store.examples(name, 1, "train").unwrap(),
+            store.examples(name, 2, "train").unwrap()
+        );
+    }
+}
+
+#[test]
+fn gold_and_import_go_through_the_process_holding_the_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    ok(with_db(&db)
+        .args(["run", "ingest"])
+        .arg(predictions())
+        .output()
+        .unwrap());
+    let release = tmp.path().join("release");
+    let child = common::holder(&db, &release);
+    let imported = with_db(&db)
+        .arg("import")
+        .arg(sample().join("IE_INSTRUCTIONS"))
+        .output()
+        .unwrap();
+    let set = run(
+        &db,
+        &[
+            "gold",
+            "set",
+            "NER/Tiny CoNLL",
+            "1",
+            " organization: Airbus",
+        ],
+    );
+    let log = run(&db, &["gold", "log", "--format", "json"]);
+    common::end_holder(child, &release);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(
+        stderr(&imported).contains("new versions"),
+        "{}",
+        stderr(&imported)
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let log: serde_json::Value = serde_json::from_slice(&ok(log).stdout).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+}
+
+#[test]
+fn split_values_are_listed_and_checked() {
+    let o = common::ie_bench()
+        .args(["prompts", "--split", "validation", "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("[possible values: train, dev, test]"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn max_test_caps_the_final_evaluation_of_a_training_run() {
+    let (_tmp, db, model) = common::setup();
+    ok(with_db(&db)
+        .args(["run", "train", "--model"])
+        .arg(&model)
+        .args(["--max-steps", "2", "--max-test", "1"])
+        .output()
+        .unwrap());
+    let show = common::show(&db, "1");
+    let tasks = show["scores"]["tasks"].as_object().unwrap();
+    for t in tasks.values() {
+        for (name, d) in t["datasets"].as_object().unwrap() {
+            assert_eq!(d["n"], 1, "{name}: {show}");
+        }
+    }
+}
