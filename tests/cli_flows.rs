@@ -27,6 +27,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `ie-bench gold set ARGS...`.
+fn gold_set(db: &Path, args: &[&str]) -> Output {
+    let all: Vec<&str> = ["gold", "set"].iter().chain(args).copied().collect();
+    run(db, &all)
+}
+
 /// A command that failed saying `why`.
 fn refused(o: &Output, why: &str) {
     assert!(!o.status.success(), "{}", stderr(o));
@@ -98,11 +104,7 @@ fn runs_export_writes_lines_that_score_as_the_original() {
 #[test]
 fn gold_set_checks_labels_and_spans_and_reaches_imported_examples() {
     let (_tmp, db) = two_runs();
-    let set = |args: &[&str]| {
-        let mut all = vec!["gold", "set"];
-        all.extend_from_slice(args);
-        run(&db, &all)
-    };
+    let set = |args: &[&str]| gold_set(&db, args);
     refused(
         &set(&["NER/Tiny CoNLL", "0", " hero: Serena Williams"]),
         "its label is not one of the options",
@@ -130,11 +132,7 @@ fn gold_set_checks_labels_and_spans_and_reaches_imported_examples() {
     // No run at all: the examples of an imported dataset can be corrected.
     let tmp = tempfile::tempdir().unwrap();
     let fresh = tmp.path().join("db");
-    let set = |args: &[&str]| {
-        let mut all = vec!["gold", "set"];
-        all.extend_from_slice(args);
-        run(&fresh, &all)
-    };
+    let set = |args: &[&str]| gold_set(&fresh, args);
     refused(
         &set(&["NER/movie-mini", "0", " actor: Denzel Washington"]),
         "no stored run and no imported dataset",
@@ -163,25 +161,13 @@ fn gold_export_then_import_gives_a_version_that_differs_by_the_edits() {
     let (tmp, db) = two_runs();
     let data = sample().join("IE_INSTRUCTIONS");
     ok(with_db(&db).arg("import").arg(&data).output().unwrap());
-    ok(run(
+    ok(gold_set(
         &db,
-        &[
-            "gold",
-            "set",
-            "NER/Tiny CoNLL",
-            "1",
-            " organization: Airbus",
-        ],
+        &["NER/Tiny CoNLL", "1", " organization: Airbus"],
     ));
-    ok(run(
+    ok(gold_set(
         &db,
-        &[
-            "gold",
-            "set",
-            "NER/movie-mini",
-            "0",
-            " actor: Denzel Washington",
-        ],
+        &["NER/movie-mini", "0", " actor: Denzel Washington"],
     ));
     let out = tmp.path().join("corrected");
     ok(run(
@@ -233,16 +219,7 @@ fn gold_and_import_go_through_the_process_holding_the_database() {
         .arg(sample().join("IE_INSTRUCTIONS"))
         .output()
         .unwrap();
-    let set = run(
-        &db,
-        &[
-            "gold",
-            "set",
-            "NER/Tiny CoNLL",
-            "1",
-            " organization: Airbus",
-        ],
-    );
+    let set = gold_set(&db, &["NER/Tiny CoNLL", "1", " organization: Airbus"]);
     let log = run(&db, &["gold", "log", "--format", "json"]);
     common::end_holder(child, &release);
     assert!(imported.status.success(), "{}", stderr(&imported));
@@ -286,4 +263,48 @@ fn max_test_caps_the_final_evaluation_of_a_training_run() {
             assert_eq!(d["n"], 1, "{name}: {show}");
         }
     }
+}
+
+#[test]
+fn runs_shows_what_a_running_run_is_doing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let release = tmp.path().join("release");
+    // A trainer that logs one loss, then waits.
+    let child = common::holder_after(&db, &release, "echo \"{'loss': 1.25, 'epoch': 0.5}\";");
+    let start = std::time::Instant::now();
+    let progress = loop {
+        let runs = json(run(&db, &["runs", "--format", "json"]));
+        if let Some(p) = runs[0]["progress"].as_str() {
+            break p.to_string();
+        }
+        assert!(start.elapsed().as_secs() < 60, "{runs}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let table = stdout(run(&db, &["runs"]));
+    common::end_holder(child, &release);
+    assert!(progress.contains("loss 1.2500"), "{progress}");
+    assert!(table.contains(&progress), "{table}");
+}
+
+#[test]
+fn training_and_prediction_flags_explain_themselves() {
+    let help = |args: &[&str]| stdout(common::ie_bench().args(args).output().unwrap());
+    let train = help(&["train", "--help"]);
+    for text in [
+        "Peak learning rate",
+        "Learning-rate schedule",
+        "Instances per optimiser step",
+    ] {
+        assert!(train.contains(text), "{text}: {train}");
+    }
+    let predict = help(&["predict", "--help"]);
+    assert!(
+        predict.contains("Where to write the predictions"),
+        "{predict}"
+    );
+    assert!(
+        predict.contains("[possible values: train, dev, test]"),
+        "{predict}"
+    );
 }

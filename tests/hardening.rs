@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{end_holder, holder, json, ok, setup, show, tiny_model, with_db as bin};
+use common::{end_holder, external_run, holder, json, ok, setup, show, tiny_model, with_db as bin};
 
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
@@ -26,24 +26,6 @@ fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(25));
     }
-}
-
-/// `ie-bench run external -- sh ARGS...` in the background, its output dropped.
-fn external_run(db: &Path, sh_args: &[&str]) -> Child {
-    bin(db)
-        .args([
-            "run",
-            "external",
-            "--predictions",
-            "/nonexistent",
-            "--",
-            "sh",
-        ])
-        .args(sh_args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 /// One request line, one answer line.

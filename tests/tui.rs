@@ -189,6 +189,13 @@ fn store_test(store: &Store, id: ie_bench::store::RunId, lines: &[PredictionLine
     store_scores(&mut rec, lines, "test", step, 0).unwrap();
 }
 
+/// Waits for Inspect's examples of the run it opened.
+fn examples_loaded(app: &mut App, engine: &Engine) {
+    wait(app, engine, 120, "the run's examples", |a| {
+        !a.inspect.is_loading()
+    });
+}
+
 fn regex_escape(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -257,9 +264,7 @@ fn every_screen_at_80x24_and_160x48() {
     // Inspect run 1, then its confusion matrix.
     keys(&mut app, &engine, &["enter"]);
     assert_eq!(app.screen, Screen::Inspect);
-    wait(&mut app, &engine, 60, "the run's examples", |a| {
-        !a.inspect.is_loading()
-    });
+    examples_loaded(&mut app, &engine);
     snap("inspect", &app);
     keys(&mut app, &engine, &["m"]);
     snap("inspect_confusion", &app);
@@ -298,9 +303,7 @@ fn compare_cells_and_confusion_cells_open_their_examples() {
     // The `broken` cell of NER opens its two examples in Inspect.
     keys(&mut app, &engine, &["right", "enter"]);
     assert_eq!(app.screen, Screen::Inspect);
-    wait(&mut app, &engine, 60, "the run's examples", |a| {
-        !a.inspect.is_loading()
-    });
+    examples_loaded(&mut app, &engine);
     let ids: Vec<&str> = app
         .inspect
         .visible
@@ -394,9 +397,7 @@ fn launch_watch_inspect_fix_gold_and_export() {
     // Open its first error.
     key(&mut app, &engine, "enter");
     assert_eq!(app.screen, Screen::Inspect);
-    wait(&mut app, &engine, 60, "the run's examples", |a| {
-        !a.inspect.is_loading()
-    });
+    examples_loaded(&mut app, &engine);
     let e = app.inspect.selected().unwrap().clone();
     assert!(
         !e.kinds().is_empty(),
@@ -522,9 +523,7 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
         &mouse(MouseEventKind::Down(MouseButton::Left), 40, 0),
     );
     assert_eq!(app.screen, Screen::Inspect);
-    wait(&mut app, &engine, 60, "the run's examples", |a| {
-        !a.inspect.is_loading()
-    });
+    examples_loaded(&mut app, &engine);
     // The Inspect table has a header: its first example is on screen row 3.
     app.event(
         &engine,
@@ -647,9 +646,7 @@ fn no_size_panics_on_any_screen_with_real_data() {
         // A split selected (its label chart drawn), a run selected with its examples loaded.
         keys(&mut app, &engine, &["1", "down", "down"]);
         keys(&mut app, &engine, &["3", "enter"]);
-        wait(&mut app, &engine, 120, "the run's examples", |a| {
-            !a.inspect.is_loading() && !a.inspect.examples.is_empty()
-        });
+        examples_loaded(&mut app, &engine);
         let widths = [
             1, 2, 10, 22, 39, 40, 41, 47, 55, 64, 80, 101, 120, 160, 213, 300,
         ];
@@ -712,9 +709,7 @@ fn inspect_counts_equal_eval_errors_on_the_same_run() {
         let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let (engine, mut app) = open_app_on(&db, &root);
         keys(&mut app, &engine, &["3", "enter"]);
-        wait(&mut app, &engine, 120, "the run's examples", |a| {
-            !a.inspect.is_loading() && !a.inspect.examples.is_empty()
-        });
+        examples_loaded(&mut app, &engine);
         let mut compared = 0;
         for kind in ie_bench::eval::ErrorKind::ALL {
             let expected: u64 = cli["errors"]
@@ -786,9 +781,7 @@ fn the_kind_filter_visits_only_kinds_that_occur_and_counts_them() {
     fixture(&Store::open(&db).unwrap());
     let (engine, mut app) = open_app(&db);
     keys(&mut app, &engine, &["3", "down", "down", "enter"]);
-    wait(&mut app, &engine, 60, "the run's examples", |a| {
-        !a.inspect.is_loading() && !a.inspect.examples.is_empty()
-    });
+    examples_loaded(&mut app, &engine);
     let mut seen = Vec::new();
     loop {
         key(&mut app, &engine, "f");

@@ -63,22 +63,13 @@ pub fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 /// A process holding `db`: an external run whose trainer waits until `release` exists. Its
 /// socket is up when this returns; `end_holder` lets it finish.
 pub fn holder(db: &Path, release: &Path) -> Child {
-    let child = with_db(db)
-        .args([
-            "run",
-            "external",
-            "--predictions",
-            "/nonexistent",
-            "--",
-            "sh",
-            "-c",
-        ])
-        .arg("while [ ! -e \"$0\" ]; do sleep 0.05; done")
-        .arg(release)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    holder_after(db, release, "")
+}
+
+/// `holder`, whose trainer first runs the shell commands `first`.
+pub fn holder_after(db: &Path, release: &Path, first: &str) -> Child {
+    let script = format!("{first} while [ ! -e \"$0\" ]; do sleep 0.05; done");
+    let child = external_run(db, &["-c", &script, release.to_str().unwrap()]);
     let start = Instant::now();
     while !db.join("ie-bench.sock").exists() {
         assert!(
@@ -93,4 +84,22 @@ pub fn holder(db: &Path, release: &Path) -> Child {
 pub fn end_holder(mut child: Child, release: &Path) {
     std::fs::write(release, "").unwrap();
     let _ = child.wait();
+}
+
+/// `ie-bench run external -- sh ARGS...` in the background, its output dropped.
+pub fn external_run(db: &Path, sh_args: &[&str]) -> Child {
+    with_db(db)
+        .args([
+            "run",
+            "external",
+            "--predictions",
+            "/nonexistent",
+            "--",
+            "sh",
+        ])
+        .args(sh_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
