@@ -410,8 +410,11 @@ fn the_workbench_runs_its_defaults_on_the_real_benchmark() {
             "{}: the first screen took {first:?}",
             root.display()
         );
-        // Which datasets the default config finds is shown before launch.
-        pty.wait_for("test: ", 10);
+        // Which datasets the default config finds, from a base or not at all, is shown
+        // before launch.
+        pty.wait_for("from a base: ", 10);
+        pty.wait_for("conll04_sample_5000 → conll04", 10);
+        pty.wait_for("missing (skipped with a note", 10);
         pty.send("\r");
         pty.wait_for("F1 · test at step 40", 900);
         // Inspect on the run: its examples with their sentences.

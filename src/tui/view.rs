@@ -230,6 +230,36 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` broken into lines of at most `width` columns at spaces (a longer word is cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > width {
+            if !line.is_empty() {
+                out.push(std::mem::take(&mut line));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+        }
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if needed > width && !line.is_empty() {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
 /// A path as the user would type it: relative to the working directory when inside it.
 pub fn short_path(p: &std::path::Path) -> String {
     std::env::current_dir()
@@ -237,4 +267,20 @@ pub fn short_path(p: &std::path::Path) -> String {
         .and_then(|cwd| p.strip_prefix(cwd).ok().map(|r| r.display().to_string()))
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_words_and_cuts_only_what_cannot_fit() {
+        assert_eq!(
+            wrap("missing: a, bb, ccc", 9),
+            ["missing:", "a, bb,", "ccc"]
+        );
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+    }
 }

@@ -26,7 +26,7 @@ use crate::tui::engine::DefaultModel;
 use crate::tui::keymap::Action;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
-use crate::tui::view::{block, fit};
+use crate::tui::view::{block, fit, wrap};
 
 /// Steps the chart shows when zoomed to the recent window.
 pub const RECENT: usize = 200;
@@ -1040,41 +1040,56 @@ fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {
             Span::styled(fit(&value, inner.saturating_sub(18)), style),
         ]));
     }
-    // What the config will use of the data, before anything starts.
+    // What the config will use of the data, before anything starts: counts per split, then
+    // the names (each once, whichever tasks and splits name it), wrapped to the form.
     match &form.resolution {
         Ok(splits) => {
+            let mut based = std::collections::BTreeSet::new();
+            let mut missing = std::collections::BTreeSet::new();
             for (split, r) in splits {
-                let mut text = format!("{split}: {} found", r.found.len());
-                if !r.from_base.is_empty() {
-                    text.push_str(&format!(
-                        " · {} from their base ({})",
-                        r.from_base.len(),
-                        r.from_base
-                            .iter()
-                            .map(|(_, dir)| dir.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                let warn = !r.missing.is_empty();
+                lines.push(Line::styled(
+                    fit(
+                        &format!(
+                            "{split}: {} found · {} from a base · {} missing",
+                            r.found.len(),
+                            r.from_base.len(),
+                            r.missing.len()
+                        ),
+                        inner,
+                    ),
+                    if warn {
+                        Style::default().fg(t.warning)
+                    } else {
+                        t.dimmed()
+                    },
+                ));
+                for (key, dir) in &r.from_base {
+                    based.insert(format!("{} → {dir}", crate::ie::dataset_of_key(key)));
                 }
-                if !r.missing.is_empty() {
-                    text.push_str(&format!(
-                        " · {} missing ({})",
-                        r.missing.len(),
-                        r.missing.join(", ")
-                    ));
+                missing.extend(r.missing.iter().map(|k| crate::ie::dataset_of_key(k)));
+            }
+            let mut list = |what: &str, names: Vec<String>, style: Style| {
+                if names.is_empty() {
+                    return;
                 }
-                let style = if r.missing.is_empty() {
-                    t.dimmed()
-                } else {
-                    Style::default().fg(t.warning)
-                };
-                lines.push(Line::styled(fit(&super::safe(&text), inner), style));
+                let text = super::safe(&format!("{what}: {}", names.join(", ")));
+                for l in wrap(&text, inner) {
+                    lines.push(Line::styled(l, style));
+                }
+            };
+            list("from a base", based.into_iter().collect(), t.dimmed());
+            list(
+                "missing (skipped with a note, or the run fails, as chosen above)",
+                missing.into_iter().map(str::to_string).collect(),
+                Style::default().fg(t.warning),
+            );
+        }
+        Err(e) => {
+            for l in wrap(&super::safe(e), inner) {
+                lines.push(Line::styled(l, Style::default().fg(t.error)));
             }
         }
-        Err(e) => lines.push(Line::styled(
-            fit(&super::safe(e), inner),
-            Style::default().fg(t.error),
-        )),
     }
     lines.push(Line::styled(
         fit(
@@ -1084,9 +1099,13 @@ fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {
         t.dimmed(),
     ));
     let h = (lines.len() as u16 + 2).min(area.height);
-    // Keep the focused field in view when the form is taller than the screen.
+    // Taller than the screen: the focused field stays in the middle, so moving down to the
+    // last fields brings the lines under them into view.
     let visible = h.saturating_sub(2) as usize;
-    let scroll = (form.cursor + 1).saturating_sub(visible) as u16;
+    let scroll = form
+        .cursor
+        .saturating_sub(visible / 2)
+        .min(lines.len().saturating_sub(visible)) as u16;
     let rect = crate::tui::view::centered(area, w, h);
     f.render_widget(Clear, rect);
     f.render_widget(
