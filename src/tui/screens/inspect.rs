@@ -755,7 +755,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             ],
         )
         .header(Row::new(vec!["id", "dataset", "verdict"]).style(t.dimmed()))
-        .block(block(title, s.confusion.is_none(), t))
+        .block(block(
+            fit(&super::safe(&title), left.width.saturating_sub(4) as usize),
+            s.confusion.is_none(),
+            t,
+        ))
         .row_highlight_style(t.selected()),
         left,
         &mut state,
@@ -908,7 +912,10 @@ fn draw_sentence(f: &mut Frame, area: Rect, e: &Example, t: &Theme) {
     }
     f.render_widget(
         text_panel(
-            "Sentence (gold bold, predicted-only underlined, in the verdict's colour)",
+            &fit(
+                "Sentence (gold bold, predicted-only underlined, in the verdict's colour)",
+                area.width.saturating_sub(4) as usize,
+            ),
             vec![Line::from(spans)],
             false,
             t,
@@ -918,30 +925,40 @@ fn draw_sentence(f: &mut Frame, area: Rect, e: &Example, t: &Theme) {
 }
 
 fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
-    // Columns as wide as the labels need and the pane allows (at least 3), cut with `…`.
-    let n = c.labels.len().max(1) as u16;
-    let room = area.width.saturating_sub(2 + 12) / n;
-    let w = (c
+    // Gold labels get a column as wide as they need (11 to 16). Predicted labels share the
+    // rest: as wide as they need (up to 12) when all fit, else at least 6 wide and as many as
+    // fit, a window that follows the selected cell (←→).
+    let longest = c
         .labels
         .iter()
         .map(|l| l.chars().count())
         .max()
-        .unwrap_or(3) as u16)
-        .min(room.saturating_sub(1))
+        .unwrap_or(3);
+    let rw = longest.clamp(11, 16);
+    let n = c.labels.len();
+    let room = (area.width.saturating_sub(2) as usize).saturating_sub(rw + 1);
+    let w = longest
+        .min(12)
+        .min((room / n.max(1)).saturating_sub(1).max(6))
         .max(3);
-    let short = |l: &str| fit(l, w as usize);
-    let mut header = vec![Cell::from("gold \\ pred")];
-    header.extend(c.labels.iter().map(|l| Cell::from(super::safe(&short(l)))));
+    let fits = (room / (w + 1)).max(1);
+    let first = (c.col + 1).saturating_sub(fits).min(n.saturating_sub(fits));
+    let cols: Vec<usize> = (first..n.min(first + fits)).collect();
+    let mut header = vec![Cell::from(fit("gold \\ pred", rw))];
+    header.extend(
+        cols.iter()
+            .map(|&i| Cell::from(super::safe(&fit(&c.labels[i], w)))),
+    );
     let rows: Vec<Row> = c
         .labels
         .iter()
         .enumerate()
         .map(|(r, l)| {
             let mut cells = vec![Cell::from(Span::styled(
-                super::safe(&short(l)),
+                super::safe(&fit(l, rw)),
                 Style::default().fg(t.gold),
             ))];
-            for col in 0..c.labels.len() {
+            for &col in &cols {
                 let n = c.cells.get(&(r, col)).map_or(0, Vec::len);
                 let mut style = if r == col {
                     Style::default().fg(t.correct)
@@ -958,16 +975,26 @@ fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
             Row::new(cells)
         })
         .collect();
-    let mut widths = vec![Constraint::Length(w.max(11))];
-    widths.extend(c.labels.iter().map(|_| Constraint::Length(w)));
+    let mut widths = vec![Constraint::Length(rw as u16)];
+    widths.extend(cols.iter().map(|_| Constraint::Length(w as u16)));
+    let shown = if cols.len() < n {
+        format!(
+            " · predicted {}-{} of {n} (←→)",
+            first + 1,
+            first + cols.len()
+        )
+    } else {
+        String::new()
+    };
+    let title = format!(
+        "Label confusion{shown} · {} · enter opens a cell",
+        c.dataset.as_deref().unwrap_or("all")
+    );
     f.render_widget(
         Table::new(rows, widths)
             .header(Row::new(header).style(t.dimmed()))
             .block(block(
-                format!(
-                    "Label confusion · {} · examples per cell; enter opens them",
-                    c.dataset.as_deref().unwrap_or("all")
-                ),
+                fit(&super::safe(&title), area.width.saturating_sub(4) as usize),
                 true,
                 t,
             )),
