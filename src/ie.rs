@@ -258,6 +258,12 @@ pub fn dataset_key(task: TaskKind, dataset: &str) -> String {
     format!("{task}/{dataset}")
 }
 
+/// The task and name of a `TASK/Name` key; `None` when it has no known task part.
+pub fn parse_dataset_key(key: &str) -> Option<(TaskKind, &str)> {
+    let (task, name) = key.split_once('/')?;
+    Some((task.parse().ok()?, name))
+}
+
 /// The dataset name of a `TASK/Name` key (the whole key when it has no task part).
 pub fn dataset_of_key(key: &str) -> &str {
     key.split_once('/').map_or(key, |(_, name)| name)

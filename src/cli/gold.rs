@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::through::Said;
 use crate::export::Format;
-use crate::ie::Named;
+use crate::ie::{parse_dataset_key, Named};
 use crate::store::gold::GoldEvent;
 use crate::store::{format_time, Store};
 
@@ -123,9 +123,7 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
             if before == gold {
                 bail!("{dataset} example {id} already has that gold");
             }
-            let task: crate::ie::TaskKind = dataset
-                .split_once('/')
-                .and_then(|(t, _)| t.parse().ok())
+            let (task, _) = parse_dataset_key(&dataset)
                 .with_context(|| format!("{dataset}: expected TASK/name, e.g. NER/CoNLL 2003"))?;
             let problems = crate::eval::verdict::gold_problems(
                 task,
@@ -201,10 +199,8 @@ fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()>
         by_dataset.entry(key).or_default().push((id, gold));
     }
     for (key, edits) in by_dataset {
-        let (task, name) = key
-            .split_once('/')
-            .and_then(|(t, n)| Some((t.parse::<crate::ie::TaskKind>().ok()?, n)))
-            .with_context(|| format!("{key}: not a TASK/name dataset"))?;
+        let (task, name) =
+            parse_dataset_key(key).with_context(|| format!("{key}: not a TASK/name dataset"))?;
         let loc = DatasetLocation::locate(root, task, name)?;
         let split = crate::ie::Split::Test;
         let mut records = loc.read_split(split)?;
@@ -312,10 +308,7 @@ fn current_example(store: &Store, dataset: &str, id: &str) -> Result<Example> {
 
 fn imported_example(store: &Store, dataset: &str, id: &str) -> Result<Option<Example>> {
     use crate::prompt::render::{render, RecordRef};
-    let Some((task_name, name)) = dataset.split_once('/') else {
-        return Ok(None);
-    };
-    let Ok(task) = task_name.parse::<crate::ie::TaskKind>() else {
+    let Some((task, name)) = parse_dataset_key(dataset) else {
         return Ok(None);
     };
     // Auxiliary tasks are served by their main task's directory.

@@ -638,12 +638,19 @@ fn first_of_each_dataset(
         .collect()
 }
 
+/// The task config a run reads: `supervised` is the `--config` default, so a zero-shot run
+/// left at it means the zero-shot config.
+pub fn run_config(zero_shot: bool, config: &str) -> &str {
+    if zero_shot && config == "supervised" {
+        "zeroshot"
+    } else {
+        config
+    }
+}
+
 fn eval_job(a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
     let mut a = a.on;
-    if zero_shot && a.prompts.config == "supervised" {
-        // `supervised` is the flag's default: a zero-shot run means the zero-shot config.
-        a.prompts.config = "zeroshot".to_string();
-    }
+    a.prompts.config = run_config(zero_shot, &a.prompts.config).to_string();
     let instances = a
         .prompts
         .clone_skipping_missing()

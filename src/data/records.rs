@@ -36,24 +36,16 @@ struct EventRecord {
 pub fn one_event_per_record(records: Vec<Record>) -> (Vec<Record>, Option<(usize, usize)>) {
     let mut out = Vec::with_capacity(records.len());
     let mut odd: Option<(usize, usize)> = None;
-    for (i, record) in records.into_iter().enumerate() {
-        let Gold::Events(events) = &record.gold else {
-            out.push(record);
-            continue;
-        };
-        if events.len() == 1 {
-            out.push(record);
-            continue;
-        }
-        odd = Some(odd.map_or((i, 1), |(first, n)| (first, n + 1)));
-        let Gold::Events(events) = record.gold else {
-            unreachable!("matched above")
-        };
-        for event in events {
-            out.push(Record {
-                sentence: record.sentence.clone(),
-                gold: Gold::Events(vec![event]),
-            });
+    for (i, Record { sentence, gold }) in records.into_iter().enumerate() {
+        match gold {
+            Gold::Events(events) if events.len() != 1 => {
+                odd = Some(odd.map_or((i, 1), |(first, n)| (first, n + 1)));
+                out.extend(events.into_iter().map(|event| Record {
+                    sentence: sentence.clone(),
+                    gold: Gold::Events(vec![event]),
+                }));
+            }
+            gold => out.push(Record { sentence, gold }),
         }
     }
     (out, odd)

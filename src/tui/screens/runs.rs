@@ -182,15 +182,12 @@ impl LaunchForm {
         } else {
             &[Split::Test]
         };
-        let config = if value("kind") == "zero-shot" && value("config") == "supervised" {
-            "zeroshot".to_string()
-        } else {
-            value("config")
-        };
+        let config = value("config");
+        let config = crate::cli::launch::run_config(value("kind") == "zero-shot", &config);
         self.resolution = if !root.is_dir() {
             Err(format!("data: {} is not a directory", root.display()))
         } else {
-            crate::cli::task_config(&config, &root)
+            crate::cli::task_config(config, &root)
                 .map(|c| {
                     splits
                         .iter()
