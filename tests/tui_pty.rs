@@ -417,6 +417,9 @@ fn the_workbench_runs_its_defaults_on_the_real_benchmark() {
         pty.wait_for("missing (skipped with a note", 10);
         pty.send("\r");
         pty.wait_for("F1 · test at step 40", 900);
+        // The test table is stored before the run's last writes: quitting earlier would ask
+        // to cancel it first.
+        pty.wait_for("run 1 finished", 120);
         // Inspect on the run: its examples with their sentences.
         pty.send("\r");
         pty.wait_for("Sentence (gold bold", 120);
