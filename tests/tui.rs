@@ -52,6 +52,13 @@ fn typed(app: &mut App, engine: &Engine, text: &str) {
     }
 }
 
+/// The app on a database in `dir` holding the `fixture` runs.
+fn fixture_app(dir: &Path) -> (Engine, App) {
+    let db = dir.join("db");
+    fixture(&Store::open(&db).unwrap());
+    open_app(&db)
+}
+
 fn open_app(db: &Path) -> (Engine, App) {
     open_app_on(db, &sample_root())
 }
@@ -282,9 +289,7 @@ fn every_screen_at_80x24_and_160x48() {
 #[test]
 fn compare_cells_and_confusion_cells_open_their_examples() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    fixture(&Store::open(&db).unwrap());
-    let (engine, mut app) = open_app(&db);
+    let (engine, mut app) = fixture_app(tmp.path());
     keys(&mut app, &engine, &["3", "down", "b", "down", "5"]);
     let counts: Vec<(String, u64, u64)> = app
         .compare
@@ -480,9 +485,7 @@ fn a_template_edit_saves_a_version_that_a_run_uses() {
 fn every_screen_draws_at_any_size_and_the_mouse_selects() {
     use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    fixture(&Store::open(&db).unwrap());
-    let (engine, mut app) = open_app(&db);
+    let (engine, mut app) = fixture_app(tmp.path());
     keys(&mut app, &engine, &["3", "down", "b", "down"]);
     for screen in Screen::ALL {
         app.go(&engine, screen);
@@ -777,9 +780,7 @@ fn the_template_preview_scrolls_and_says_when_it_has_no_tokenizer() {
 #[test]
 fn the_kind_filter_visits_only_kinds_that_occur_and_counts_them() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    fixture(&Store::open(&db).unwrap());
-    let (engine, mut app) = open_app(&db);
+    let (engine, mut app) = fixture_app(tmp.path());
     keys(&mut app, &engine, &["3", "down", "down", "enter"]);
     examples_loaded(&mut app, &engine);
     let mut seen = Vec::new();
