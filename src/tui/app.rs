@@ -94,6 +94,15 @@ pub struct App {
     pub export: export::State,
 }
 
+/// The default model's tokenizer, for the screens that count prompt tokens; `None` until the
+/// model is made, or (said on the status line) when its tokenizer cannot be read.
+fn default_tokenizer(engine: &Engine, status: &mut Status) -> Option<crate::model::TextTokenizer> {
+    engine.default_tokenizer().unwrap_or_else(|e| {
+        status.error(format!("no tokenizer for prompt lengths: {e:#}"));
+        None
+    })
+}
+
 impl App {
     pub fn new(engine: &Engine, ws: Workspace, keymap: Keymap, theme: Theme) -> App {
         let mut status = Status::default();
@@ -102,8 +111,10 @@ impl App {
             ws: &ws,
             status: &mut status,
         };
-        let datasets = datasets::State::new(&mut ctx);
-        let templates = templates::State::new(&mut ctx);
+        // Read once for the two screens that count tokens.
+        let tokenizer = default_tokenizer(engine, ctx.status);
+        let datasets = datasets::State::new(&mut ctx, tokenizer.clone());
+        let templates = templates::State::new(&mut ctx, tokenizer);
         let runs = runs::State::new(&mut ctx);
         let export = export::State::new(&mut ctx);
         let mut runs = runs;
@@ -406,15 +417,9 @@ impl App {
             ws: &self.ws,
             status: &mut self.status,
         };
-        match engine.default_tokenizer() {
-            Ok(tok) => {
-                self.datasets.set_tokenizer(tok.clone(), &self.ws);
-                self.templates.set_tokenizer(tok, &ctx);
-            }
-            Err(e) => ctx
-                .status
-                .error(format!("no tokenizer for prompt lengths: {e:#}")),
-        }
+        let tok = default_tokenizer(engine, ctx.status);
+        self.datasets.set_tokenizer(tok.clone(), &self.ws);
+        self.templates.set_tokenizer(tok, &ctx);
         // Ready is news only to a launch that waited (it says so itself).
         if !matches!(model, super::engine::DefaultModel::Ready(_)) {
             ctx.status.error(model.describe());

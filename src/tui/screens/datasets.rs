@@ -123,7 +123,7 @@ fn rank(k: &HitKind) -> u8 {
 }
 
 impl State {
-    pub fn new(ctx: &mut Ctx) -> State {
+    pub fn new(ctx: &mut Ctx, tokenizer: Option<TextTokenizer>) -> State {
         let ws = ctx.ws;
         let mut rows = Vec::new();
         let mut items = Vec::new();
@@ -152,16 +152,7 @@ impl State {
                 }
             }
         }
-        let tokenizer = ctx
-            .engine
-            .default_tokenizer()
-            .map_err(|e| {
-                ctx.status
-                    .error(format!("no tokenizer for prompt lengths: {e:#}"))
-            })
-            .ok()
-            .flatten()
-            .map(Arc::new);
+        let tokenizer = tokenizer.map(Arc::new);
         let bank = crate::cli::instruction_bank(None, &ws.root)
             .unwrap_or_else(|_| crate::prompt::InstructionBank::builtin());
         let instructions = TaskKind::ALL

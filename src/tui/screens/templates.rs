@@ -55,7 +55,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(ctx: &mut Ctx) -> State {
+    pub fn new(ctx: &mut Ctx, tokenizer: Option<TextTokenizer>) -> State {
         let (origin, text) = crate::cli::instruction_bank_source(None, &ctx.ws.root)
             .unwrap_or_else(|_| {
                 (
@@ -65,11 +65,6 @@ impl State {
             });
         let bank = InstructionBank::from_text(&origin, &text)
             .unwrap_or_else(|_| InstructionBank::builtin());
-        let tokenizer = ctx.engine.default_tokenizer().unwrap_or_else(|e| {
-            ctx.status
-                .error(format!("no tokenizer for token counts: {e:#}"));
-            None
-        });
         let mut s = State {
             tasks: TaskKind::ALL.to_vec(),
             cursor: Cursor::default(),
