@@ -55,8 +55,10 @@ fn typed(app: &mut App, engine: &Engine, text: &str) {
 /// The app on a database in `dir` holding the `fixture` runs.
 fn fixture_app(dir: &Path) -> (Engine, App) {
     let db = dir.join("db");
-    fixture(&Store::open(&db).unwrap());
-    open_app(&db)
+    // The same store goes on to the app: reopening at once can find sled's lock still held.
+    let store = Store::open(&db).unwrap();
+    fixture(&store);
+    app_with(store, &db, &sample_root())
 }
 
 fn open_app(db: &Path) -> (Engine, App) {
@@ -66,7 +68,10 @@ fn open_app(db: &Path) -> (Engine, App) {
 /// The app as `ie-bench` opens it: the first frame before the default model exists, which is
 /// then made in the background (waited for here, so the flows below can launch at once).
 fn open_app_on(db: &Path, root: &Path) -> (Engine, App) {
-    let store = Store::open(db).unwrap();
+    app_with(Store::open(db).unwrap(), db, root)
+}
+
+fn app_with(store: Store, db: &Path, root: &Path) -> (Engine, App) {
     let engine = Engine::new(store, db).unwrap();
     let ws = Workspace::load(root);
     let mut app = App::new(&engine, ws, Keymap::default_map(), Theme::dark());
