@@ -5,6 +5,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;
+pub mod decoder;
 pub mod error;
 pub mod fit;
 pub mod hub;

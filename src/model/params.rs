@@ -258,17 +258,7 @@ impl Params {
             .iter()
             .map(|(n, t)| Ok((n.clone(), OwnedView::new(t)?)))
             .collect::<Result<_>>()?;
-        let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
-        let tmp = path.with_extension("safetensors.tmp");
-        safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ModelError::Weights {
-                path: path.to_path_buf(),
-                message: format!("writing: {e}"),
-            }
-        })?;
-        std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))?;
-        Ok(())
+        write_f32_safetensors(path, views)
     }
 }
 
@@ -316,7 +306,7 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Checks the header against the file length so a cut-off file names its first incomplete
 /// tensor rather than failing with a bare offset error.
-fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
     let bad = |message: String| ModelError::Weights {
         path: path.to_path_buf(),
         message,
@@ -358,7 +348,7 @@ fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn tensor_from_view(
+pub(crate) fn tensor_from_view(
     view: &safetensors::tensor::TensorView<'_>,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
@@ -376,7 +366,7 @@ fn tensor_from_view(
 }
 
 /// A CPU f32 tensor's bytes, as safetensors wants them.
-struct OwnedView {
+pub(crate) struct OwnedView {
     shape: Vec<usize>,
     bytes: Vec<u8>,
 }
@@ -384,12 +374,30 @@ struct OwnedView {
 impl OwnedView {
     fn new(t: &Tensor) -> Result<Self> {
         let data: Vec<f32> = t.flatten_all()?.to_vec1()?;
-        let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        Ok(OwnedView {
-            shape: t.dims().to_vec(),
-            bytes,
-        })
+        Ok(OwnedView::from_f32(t.dims(), &data))
     }
+
+    pub(crate) fn from_f32(shape: &[usize], data: &[f32]) -> Self {
+        OwnedView {
+            shape: shape.to_vec(),
+            bytes: data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+}
+
+/// Writes f32 tensors to `path` atomically (a temporary file renamed into place), with
+/// `{"format": "pt"}` metadata, which every transformers version accepts.
+pub(crate) fn write_f32_safetensors(path: &Path, tensors: Vec<(String, OwnedView)>) -> Result<()> {
+    let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
+    let tmp = path.with_extension("safetensors.tmp");
+    safetensors::serialize_to_file(tensors, Some(metadata), &tmp).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ModelError::Weights {
+            path: path.to_path_buf(),
+            message: format!("writing: {e}"),
+        }
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
 }
 
 impl safetensors::View for OwnedView {

@@ -11,3 +11,5 @@ mod stack;
 
 pub use backprop::Backprop;
 pub use layout::Layout;
+pub mod decoder;
+pub mod decoder_generate;

@@ -1,0 +1,609 @@
+//! A decoder-only model's passes on the CPU (Gemma 3's layer: RMSNorm (1 + w) before and after
+//! each sublayer, q/k norms, RoPE with a local and a global base, grouped-query attention with
+//! sliding-window layers, GELU-tanh gated MLP, scaled embedding, tied head).
+//!
+//! Sequences are packed, not padded: every linear layer runs once over the rows of all
+//! sequences, and attention runs per sequence, each query at position p seeing keys 0..=p
+//! (within the window on sliding layers). Nothing is computed for padding, and a sequence's
+//! outputs are those it has alone. Training keeps what the backward pass needs; generation
+//! (`decoder_generate`) runs the same layer over key/value caches.
+
+use rayon::prelude::*;
+
+use super::kernels;
+use super::matmul::{matmul, Out, Threads, View};
+use super::ops::{linear, linear_backward, par_add_assign, rows_per_task, Normed};
+use crate::model::decoder::weights::*;
+use crate::model::decoder::tokenizer::DecoderExample;
+use crate::model::decoder::{DecoderConfig, DecoderWeights, LayerKind};
+
+/// A score that softmax turns into exactly zero.
+const MASKED: f32 = f32::NEG_INFINITY;
+
+/// A run of rows of one sequence: rows `row..row + rows` of the packed matrix hold positions
+/// `pos..pos + rows`, and attend to `pos + rows` keys in all.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub row: usize,
+    pub rows: usize,
+    pub pos: usize,
+}
+
+/// cos and sin of RoPE's angles for positions `0..len`, [len, head_dim / 2] each.
+pub struct Rope {
+    half: usize,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl Rope {
+    pub fn new(theta: f32, scale: f32, head_dim: usize, len: usize) -> Rope {
+        let half = head_dim / 2;
+        let inv: Vec<f32> = (0..half)
+            .map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32) / scale)
+            .collect();
+        let mut cos = Vec::with_capacity(len * half);
+        let mut sin = Vec::with_capacity(len * half);
+        for p in 0..len {
+            for f in &inv {
+                let a = p as f32 * f;
+                cos.push(a.cos());
+                sin.push(a.sin());
+            }
+        }
+        Rope { half, cos, sin }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cos.len() / self.half.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cos.is_empty()
+    }
+
+    /// Rotates each head of `row` (heads × head_dim) to position `pos` (rotate-half pairing:
+    /// dimension i with i + head_dim/2), or back with `inverse` (the backward pass).
+    fn apply(&self, row: &mut [f32], pos: usize, inverse: bool) {
+        let h = self.half;
+        let (c, s) = (&self.cos[pos * h..(pos + 1) * h], &self.sin[pos * h..(pos + 1) * h]);
+        let sign = if inverse { -1.0 } else { 1.0 };
+        for head in row.chunks_exact_mut(2 * h) {
+            let (a, b) = head.split_at_mut(h);
+            for i in 0..h {
+                let (x, y, si) = (a[i], b[i], sign * s[i]);
+                a[i] = x * c[i] - y * si;
+                b[i] = y * c[i] + x * si;
+            }
+        }
+    }
+
+    /// Rotates every row of `m` ([rows, width]) of each span to its positions.
+    pub fn rotate(&self, m: &mut [f32], width: usize, spans: &[Span], inverse: bool) {
+        let mut parts: Vec<(&mut [f32], usize)> = Vec::with_capacity(spans.len());
+        let mut rest = m;
+        let mut at = 0;
+        for s in spans {
+            let (_, tail) = rest.split_at_mut((s.row - at) * width);
+            let (mine, tail) = tail.split_at_mut(s.rows * width);
+            parts.push((mine, s.pos));
+            rest = tail;
+            at = s.row + s.rows;
+        }
+        parts.into_par_iter().for_each(|(m, pos)| {
+            for (i, row) in m.chunks_exact_mut(width).enumerate() {
+                self.apply(row, pos + i, inverse);
+            }
+        });
+    }
+}
+
+/// The model's per-pass constants: effective norm weights and RoPE tables.
+pub struct Prepared<'a> {
+    pub cfg: &'a DecoderConfig,
+    pub w: &'a DecoderWeights,
+    /// Each layer's norms as they multiply (1 + w for Gemma), in part order (others empty).
+    norms: Vec<[Vec<f32>; PARTS.len()]>,
+    final_norm: Vec<f32>,
+    global: Rope,
+    local: Rope,
+}
+
+fn effective(cfg: &DecoderConfig, w: &[f32]) -> Vec<f32> {
+    if cfg.arch.norm_plus_one() {
+        w.iter().map(|v| 1.0 + v).collect()
+    } else {
+        w.to_vec()
+    }
+}
+
+const NORMS: [usize; 6] = [ATTN_NORM, Q_NORM, K_NORM, POST_ATTN_NORM, FFN_NORM, POST_FFN_NORM];
+
+impl<'a> Prepared<'a> {
+    /// For sequences of up to `max_len` positions.
+    pub fn new(cfg: &'a DecoderConfig, w: &'a DecoderWeights, max_len: usize) -> Prepared<'a> {
+        let norms = w
+            .layers
+            .iter()
+            .map(|l| {
+                std::array::from_fn(|p| {
+                    if NORMS.contains(&p) {
+                        effective(cfg, &l[p])
+                    } else {
+                        Vec::new()
+                    }
+                })
+            })
+            .collect();
+        Prepared {
+            cfg,
+            w,
+            norms,
+            final_norm: effective(cfg, &w.final_norm),
+            global: Rope::new(cfg.rope_theta, cfg.rope_scale, cfg.head_dim, max_len),
+            local: Rope::new(cfg.rope_local_theta, 1.0, cfg.head_dim, max_len),
+        }
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.global.len()
+    }
+
+    fn rope(&self, layer: usize) -> &Rope {
+        match self.cfg.layers[layer] {
+            LayerKind::Full => &self.global,
+            LayerKind::Sliding => &self.local,
+        }
+    }
+
+    fn window(&self, layer: usize) -> usize {
+        match self.cfg.layers[layer] {
+            LayerKind::Full => usize::MAX,
+            LayerKind::Sliding => self.cfg.sliding_window,
+        }
+    }
+
+    /// The scaled embeddings of `ids`.
+    pub fn embed(&self, ids: &[u32]) -> Vec<f32> {
+        let d = self.cfg.hidden;
+        let scale = self.cfg.embed_scale();
+        let mut x = vec![0f32; ids.len() * d];
+        x.par_chunks_mut(d).zip(ids).for_each(|(row, &id)| {
+            let e = &self.w.embed[id as usize * d..(id as usize + 1) * d];
+            row.iter_mut().zip(e).for_each(|(o, e)| *o = e * scale);
+        });
+        x
+    }
+
+    /// The final norm of the given rows of `x`.
+    pub(super) fn final_rows(&self, x: &[f32], rows: &[usize]) -> Normed {
+        let d = self.cfg.hidden;
+        let mut sel = Vec::with_capacity(rows.len() * d);
+        for &r in rows {
+            sel.extend_from_slice(&x[r * d..(r + 1) * d]);
+        }
+        Normed::new(sel, &self.final_norm, self.cfg.eps, d)
+    }
+
+    /// Logits of normalised rows: x·Eᵀ.
+    pub fn logits(&self, xn: &[f32]) -> Vec<f32> {
+        let d = self.cfg.hidden;
+        linear(xn, xn.len() / d, &self.w.embed, self.cfg.vocab_size)
+    }
+}
+
+/// What attention keeps per layer for the backward pass.
+pub struct LayerCache {
+    attn_in: Normed,
+    q: Normed,
+    k: Normed,
+    q_rot: Vec<f32>,
+    k_rot: Vec<f32>,
+    v: Vec<f32>,
+    /// Per (span, head): the softmax rows, [rows, rows].
+    probs: Vec<Vec<f32>>,
+    ctx: Vec<f32>,
+    post_attn: Normed,
+    ffn_in: Normed,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    act: Vec<f32>,
+    post_ffn: Normed,
+}
+
+/// Keys and values a span attends to: [keys, kv_dim] each, rotated keys.
+pub struct KeysValues<'k> {
+    pub k: &'k [f32],
+    pub v: &'k [f32],
+}
+
+impl Prepared<'_> {
+    /// softmax(q·kᵀ·scale, causal and windowed)·v for every span and head. `q` is
+    /// [rows, q_dim]; `kv(i)` gives span i's keys and values. Returns ctx [rows, q_dim] and,
+    /// with `keep`, each (span, head)'s probabilities.
+    pub fn attention<'k>(
+        &self,
+        layer: usize,
+        q: &[f32],
+        spans: &[Span],
+        kv: &(dyn Fn(usize) -> KeysValues<'k> + Sync),
+        keep: bool,
+    ) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let c = self.cfg;
+        let (hd, heads, qd, kvd) = (c.head_dim, c.heads, c.q_dim(), c.kv_dim());
+        let group = heads / c.kv_heads;
+        let window = self.window(layer);
+        let scale = c.scale();
+        let tasks: Vec<(usize, usize)> = (0..spans.len())
+            .flat_map(|s| (0..heads).map(move |h| (s, h)))
+            .collect();
+        let results: Vec<(Vec<f32>, Vec<f32>)> = tasks
+            .par_iter()
+            .map(|&(si, h)| {
+                let s = spans[si];
+                let kvs = kv(si);
+                let n = s.pos + s.rows;
+                let g = h / group;
+                let qv = View::new(q, q.len() / qd, qd).rows(s.row, s.rows).columns(h * hd, hd);
+                let kv_ = View::new(kvs.k, n, kvd).columns(g * hd, hd);
+                let vv = View::new(kvs.v, n, kvd).columns(g * hd, hd);
+                let mut p = vec![0f32; s.rows * n];
+                matmul(Out::new(&mut p, s.rows, n), qv, kv_.t(), scale, false, Threads::One);
+                for (i, row) in p.chunks_exact_mut(n).enumerate() {
+                    let at = s.pos + i;
+                    let first = (at + 1).saturating_sub(window);
+                    row[..first].fill(MASKED);
+                    row[at + 1..].fill(MASKED);
+                }
+                kernels::softmax_rows(&mut p, n);
+                let mut ctx = vec![0f32; s.rows * hd];
+                matmul(Out::new(&mut ctx, s.rows, hd), View::new(&p, s.rows, n), vv, 1.0, false, Threads::One);
+                (ctx, if keep { p } else { Vec::new() })
+            })
+            .collect();
+        let rows = q.len() / qd;
+        let mut ctx = vec![0f32; rows * qd];
+        let mut probs = Vec::with_capacity(if keep { tasks.len() } else { 0 });
+        for (&(si, h), (c, p)) in tasks.iter().zip(results) {
+            let s = spans[si];
+            for i in 0..s.rows {
+                let dst = (s.row + i) * qd + h * hd;
+                ctx[dst..dst + hd].copy_from_slice(&c[i * hd..(i + 1) * hd]);
+            }
+            if keep {
+                probs.push(p);
+            }
+        }
+        (ctx, probs)
+    }
+
+    /// Projections, q/k norms and RoPE of a layer's attention input: (q, k, v) and, for the
+    /// backward pass, the norms' inputs.
+    fn qkv(&self, layer: usize, h: &[f32], spans: &[Span]) -> (Normed, Normed, Vec<f32>, Vec<f32>, Vec<f32>) {
+        let c = self.cfg;
+        let l = &self.w.layers[layer];
+        let rows = h.len() / c.hidden;
+        let q = linear(h, rows, &l[Q], c.q_dim());
+        let k = linear(h, rows, &l[K], c.kv_dim());
+        let v = linear(h, rows, &l[V], c.kv_dim());
+        let qn = Normed::new(q, &self.norms[layer][Q_NORM], c.eps, c.head_dim);
+        let kn = Normed::new(k, &self.norms[layer][K_NORM], c.eps, c.head_dim);
+        let (mut q_rot, mut k_rot) = (qn.out.clone(), kn.out.clone());
+        self.rope(layer).rotate(&mut q_rot, c.q_dim(), spans, false);
+        self.rope(layer).rotate(&mut k_rot, c.kv_dim(), spans, false);
+        (qn, kn, q_rot, k_rot, v)
+    }
+
+    /// One layer over `x` [rows, hidden], in place. With `caches` (generation), each span's
+    /// new keys and values are appended to its cache and attention reads the cache; without,
+    /// a span attends to its own rows. With `keep` the cache for the backward pass comes back.
+    pub fn layer(
+        &self,
+        layer: usize,
+        x: &mut Vec<f32>,
+        spans: &[Span],
+        caches: Option<&mut [Vec<KvCache>]>,
+        keep: bool,
+    ) -> Option<LayerCache> {
+        let c = self.cfg;
+        let (d, f, kvd) = (c.hidden, c.intermediate, c.kv_dim());
+        let l = &self.w.layers[layer];
+        let nw = &self.norms[layer];
+        let rows = x.len() / d;
+        let attn_in = Normed::new(std::mem::take(x), &nw[ATTN_NORM], c.eps, d);
+        let (qn, kn, q_rot, k_rot, v) = self.qkv(layer, &attn_in.out, spans);
+        let (ctx, probs) = match caches {
+            Some(caches) => {
+                for (s, cache) in spans.iter().zip(caches.iter_mut()) {
+                    let kc = &mut cache[layer];
+                    kc.k.truncate(s.pos * kvd);
+                    kc.v.truncate(s.pos * kvd);
+                    kc.k.extend_from_slice(own_rows(&k_rot, kvd, *s));
+                    kc.v.extend_from_slice(own_rows(&v, kvd, *s));
+                }
+                let caches: &[Vec<KvCache>] = caches;
+                let kv = |i: usize| KeysValues {
+                    k: &caches[i][layer].k,
+                    v: &caches[i][layer].v,
+                };
+                self.attention(layer, &q_rot, spans, &kv, keep)
+            }
+            None => {
+                let kv = |i: usize| KeysValues {
+                    k: own_rows(&k_rot, kvd, spans[i]),
+                    v: own_rows(&v, kvd, spans[i]),
+                };
+                self.attention(layer, &q_rot, spans, &kv, keep)
+            }
+        };
+        let o = linear(&ctx, rows, &l[O], d);
+        let post_attn = Normed::new(o, &nw[POST_ATTN_NORM], c.eps, d);
+        let mut xm = attn_in.x.clone();
+        par_add_assign(&mut xm, &post_attn.out);
+        let ffn_in = Normed::new(xm, &nw[FFN_NORM], c.eps, d);
+        let gate = linear(&ffn_in.out, rows, &l[GATE], f);
+        let up = linear(&ffn_in.out, rows, &l[UP], f);
+        let mut act = vec![0f32; gate.len()];
+        let per = rows_per_task(rows, f) * f;
+        act.par_chunks_mut(per)
+            .zip(gate.par_chunks(per).zip(up.par_chunks(per)))
+            .for_each(|(o, (a, b))| kernels::gated_gelu(a, b, o));
+        let m = linear(&act, rows, &l[DOWN], d);
+        let post_ffn = Normed::new(m, &nw[POST_FFN_NORM], c.eps, d);
+        let mut out = ffn_in.x.clone();
+        par_add_assign(&mut out, &post_ffn.out);
+        *x = out;
+        keep.then_some(LayerCache {
+            attn_in,
+            q: qn,
+            k: kn,
+            q_rot,
+            k_rot,
+            v,
+            probs,
+            ctx,
+            post_attn,
+            ffn_in,
+            gate,
+            up,
+            act,
+            post_ffn,
+        })
+    }
+}
+
+/// One layer's keys (rotated) and values for one sequence, [positions, kv_dim].
+#[derive(Clone, Default)]
+pub struct KvCache {
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+impl KvCache {
+    /// A cache per layer with room for `len` positions, so that decoding never reallocates.
+    pub fn for_sequence(cfg: &DecoderConfig, len: usize) -> Vec<KvCache> {
+        (0..cfg.layers.len())
+            .map(|_| KvCache {
+                k: Vec::with_capacity(len * cfg.kv_dim()),
+                v: Vec::with_capacity(len * cfg.kv_dim()),
+            })
+            .collect()
+    }
+}
+
+/// Packs sequences of `lens` rows each, from position 0.
+pub fn pack(lens: &[usize]) -> Vec<Span> {
+    let mut row = 0;
+    lens.iter()
+        .map(|&rows| {
+            let s = Span { row, rows, pos: 0 };
+            row += rows;
+            s
+        })
+        .collect()
+}
+
+/// Rows `span.row..` of a [rows, width] matrix, as keys/values for attention in training.
+fn own_rows<'k>(m: &'k [f32], width: usize, s: Span) -> &'k [f32] {
+    &m[s.row * width..(s.row + s.rows) * width]
+}
+
+/// A training batch's forward pass, kept for the backward pass.
+pub struct Forward {
+    pub spans: Vec<Span>,
+    pub layers: Vec<LayerCache>,
+    /// The residual stream after the last layer.
+    pub x: Vec<f32>,
+}
+
+impl Prepared<'_> {
+    /// Runs every layer over packed `seqs` (each from position 0).
+    pub fn forward(&self, seqs: &[&[u32]], keep: bool) -> Forward {
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        let spans = pack(&lens);
+        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
+        let mut x = self.embed(&ids);
+        let mut layers = Vec::new();
+        for li in 0..self.cfg.layers.len() {
+            layers.extend(self.layer(li, &mut x, &spans, None, keep));
+        }
+        Forward { spans, layers, x }
+    }
+}
+
+impl Prepared<'_> {
+    /// Adds into `grads` the gradient of `scale` × the summed cross-entropy of `targets`
+    /// ((row, token): the row of the packed batch that predicts the token), and returns the
+    /// summed loss. The head runs only on those rows.
+    pub fn backward(&self, fwd: Forward, targets: &[(usize, u32)], scale: f32, grads: &mut DecoderWeights) -> f64 {
+        let c = self.cfg;
+        let d = c.hidden;
+        let rows: Vec<usize> = targets.iter().map(|t| t.0).collect();
+        let fin = self.final_rows(&fwd.x, &rows);
+        let mut logits = self.logits(&fin.out);
+        let v = c.vocab_size;
+        let per = rows_per_task(targets.len(), v);
+        let loss: f64 = logits
+            .par_chunks_mut(per * v)
+            .zip(targets.par_chunks(per))
+            .map(|(l, t)| {
+                l.chunks_exact_mut(v)
+                    .zip(t)
+                    .map(|(row, &(_, tok))| kernels::cross_entropy_row(row, tok as usize, scale))
+                    .sum::<f64>()
+            })
+            .sum();
+        // d(final rows) = dlogits·E, then through the final norm into the residual rows.
+        let mut dsel = vec![0f32; targets.len() * d];
+        matmul(
+            Out::new(&mut dsel, targets.len(), d),
+            View::new(&logits, targets.len(), v),
+            View::new(&self.w.embed, v, d),
+            1.0,
+            false,
+            Threads::All,
+        );
+        drop(logits);
+        let mut dsel_x = vec![0f32; targets.len() * d];
+        fin.backward(&self.final_norm, &dsel, &mut grads.final_norm, &mut dsel_x, false);
+        let mut dx = vec![0f32; fwd.x.len()];
+        for (i, &r) in rows.iter().enumerate() {
+            kernels::add_assign(&mut dx[r * d..(r + 1) * d], &dsel_x[i * d..(i + 1) * d]);
+        }
+        for (li, cache) in fwd.layers.into_iter().enumerate().rev() {
+            self.layer_backward(li, cache, &fwd.spans, &mut dx, &mut grads.layers[li]);
+        }
+        loss
+    }
+
+    /// One layer's backward pass: `dx` holds the gradient of its output and receives its
+    /// input's.
+    fn layer_backward(&self, li: usize, c: LayerCache, spans: &[Span], dx: &mut [f32], g: &mut Layer) {
+        let cfg = self.cfg;
+        let (d, f, qd, kvd) = (cfg.hidden, cfg.intermediate, cfg.q_dim(), cfg.kv_dim());
+        let l = &self.w.layers[li];
+        let nw = &self.norms[li];
+        let rows = dx.len() / d;
+        // Feed-forward: out = xm + post(down(gelu(gate)⊙up)).
+        let mut dm = vec![0f32; rows * d];
+        c.post_ffn.backward(&nw[POST_FFN_NORM], dx, &mut g[POST_FFN_NORM], &mut dm, false);
+        let mut dact = vec![0f32; rows * f];
+        linear_backward(&dm, &c.act, rows, &l[DOWN], &mut g[DOWN], &mut dact, false);
+        drop(dm);
+        let (mut dgate, mut dup) = (vec![0f32; rows * f], vec![0f32; rows * f]);
+        let per = rows_per_task(rows, f) * f;
+        dgate
+            .par_chunks_mut(per)
+            .zip(dup.par_chunks_mut(per))
+            .zip(c.gate.par_chunks(per).zip(c.up.par_chunks(per)))
+            .zip(dact.par_chunks(per))
+            .for_each(|(((da, db), (a, b)), gr)| kernels::gated_gelu_backward(a, b, gr, da, db));
+        drop(dact);
+        let mut dh = vec![0f32; rows * d];
+        linear_backward(&dgate, &c.ffn_in.out, rows, &l[GATE], &mut g[GATE], &mut dh, false);
+        linear_backward(&dup, &c.ffn_in.out, rows, &l[UP], &mut g[UP], &mut dh, true);
+        drop((dgate, dup));
+        c.ffn_in.backward(&nw[FFN_NORM], &dh, &mut g[FFN_NORM], dx, true);
+        // Attention: xm = x + post(o(attn(rope(norm(q)), rope(norm(k)), v))).
+        let mut do_ = vec![0f32; rows * d];
+        c.post_attn.backward(&nw[POST_ATTN_NORM], dx, &mut g[POST_ATTN_NORM], &mut do_, false);
+        let mut dctx = vec![0f32; rows * qd];
+        linear_backward(&do_, &c.ctx, rows, &l[O], &mut g[O], &mut dctx, false);
+        drop(do_);
+        let (mut dq, mut dk, dv) = self.attention_backward(&c, spans, &dctx);
+        self.rope(li).rotate(&mut dq, qd, spans, true);
+        self.rope(li).rotate(&mut dk, kvd, spans, true);
+        let (mut dqn, mut dkn) = (vec![0f32; rows * qd], vec![0f32; rows * kvd]);
+        c.q.backward(&nw[Q_NORM], &dq, &mut g[Q_NORM], &mut dqn, false);
+        c.k.backward(&nw[K_NORM], &dk, &mut g[K_NORM], &mut dkn, false);
+        let xn = &c.attn_in.out;
+        linear_backward(&dqn, xn, rows, &l[Q], &mut g[Q], &mut dh, false);
+        linear_backward(&dkn, xn, rows, &l[K], &mut g[K], &mut dh, true);
+        linear_backward(&dv, xn, rows, &l[V], &mut g[V], &mut dh, true);
+        c.attn_in.backward(&nw[ATTN_NORM], &dh, &mut g[ATTN_NORM], dx, true);
+    }
+
+    /// Gradients of (rotated) q, k and v from the context's: per span and head, dv = pᵀ·dc,
+    /// ds = softmax'(dc·vᵀ)·scale, dq = ds·k, dk = dsᵀ·q; the heads sharing a key/value
+    /// head add into it.
+    fn attention_backward(&self, c: &LayerCache, spans: &[Span], dctx: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let cfg = self.cfg;
+        let (hd, heads, qd, kvd) = (cfg.head_dim, cfg.heads, cfg.q_dim(), cfg.kv_dim());
+        let group = heads / cfg.kv_heads;
+        let scale = cfg.scale();
+        let rows = dctx.len() / qd;
+        // One task per (span, key/value head): its query heads run in turn, adding into the
+        // shared dk and dv.
+        let tasks: Vec<(usize, usize)> = (0..spans.len())
+            .flat_map(|s| (0..cfg.kv_heads).map(move |g| (s, g)))
+            .collect();
+        let parts: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = tasks
+            .par_iter()
+            .map(|&(si, g)| {
+                let s = spans[si];
+                let n = s.rows;
+                let kv_ = View::new(&c.k_rot, rows, kvd).rows(s.row, n).columns(g * hd, hd);
+                let vv = View::new(&c.v, rows, kvd).rows(s.row, n).columns(g * hd, hd);
+                let mut dq = vec![0f32; n * group * hd];
+                let (mut dk, mut dv) = (vec![0f32; n * hd], vec![0f32; n * hd]);
+                for j in 0..group {
+                    let h = g * group + j;
+                    let p = &c.probs[si * heads + h];
+                    let qv = View::new(&c.q_rot, rows, qd).rows(s.row, n).columns(h * hd, hd);
+                    let dc = View::new(dctx, rows, qd).rows(s.row, n).columns(h * hd, hd);
+                    let pv = View::new(p, n, n);
+                    matmul(Out::new(&mut dv, n, hd), pv.t(), dc, 1.0, true, Threads::One);
+                    let mut ds = vec![0f32; n * n];
+                    matmul(Out::new(&mut ds, n, n), dc, vv.t(), 1.0, false, Threads::One);
+                    kernels::softmax_backward_rows(p, &mut ds, n);
+                    let dsv = View::new(&ds, n, n);
+                    matmul(
+                        Out { data: &mut dq[j * hd..], rows: n, cols: hd, rs: group * hd },
+                        dsv,
+                        kv_,
+                        scale,
+                        false,
+                        Threads::One,
+                    );
+                    matmul(Out::new(&mut dk, n, hd), dsv.t(), qv, scale, true, Threads::One);
+                }
+                (dq, dk, dv)
+            })
+            .collect();
+        let (mut dq, mut dk, mut dv) = (vec![0f32; rows * qd], vec![0f32; rows * kvd], vec![0f32; rows * kvd]);
+        for (&(si, g), (pq, pk, pv)) in tasks.iter().zip(parts) {
+            let s = spans[si];
+            for i in 0..s.rows {
+                let r = s.row + i;
+                let w = group * hd;
+                dq[r * qd + g * w..r * qd + (g + 1) * w].copy_from_slice(&pq[i * w..(i + 1) * w]);
+                dk[r * kvd + g * hd..r * kvd + (g + 1) * hd].copy_from_slice(&pk[i * hd..(i + 1) * hd]);
+                dv[r * kvd + g * hd..r * kvd + (g + 1) * hd].copy_from_slice(&pv[i * hd..(i + 1) * hd]);
+            }
+        }
+        (dq, dk, dv)
+    }
+}
+
+impl Prepared<'_> {
+    /// Adds into `grads` the gradient of `scale` × the summed cross-entropy of the target
+    /// tokens of `batch` (the decoder-only format: each example's last `target_len` tokens),
+    /// and returns (summed loss, target tokens).
+    pub fn accumulate(&self, batch: &[&DecoderExample], scale: f32, grads: &mut DecoderWeights) -> (f64, usize) {
+        let seqs: Vec<&[u32]> = batch.iter().map(|e| e.ids.as_slice()).collect();
+        let fwd = self.forward(&seqs, true);
+        let mut targets = Vec::new();
+        for (e, s) in batch.iter().zip(&fwd.spans) {
+            let len = e.ids.len();
+            let n = e.target_len.min(len.saturating_sub(1));
+            for k in 0..n {
+                targets.push((s.row + len - n - 1 + k, e.ids[len - n + k]));
+            }
+        }
+        if targets.is_empty() {
+            return (0.0, 0);
+        }
+        let count = targets.len();
+        (self.backward(fwd, &targets, scale, grads), count)
+    }
+}

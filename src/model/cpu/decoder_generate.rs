@@ -1,0 +1,130 @@
+//! Batched greedy decoding for decoder-only models: the prompts are prefilled packed, then
+//! every unfinished sequence advances one token per step over its own preallocated key/value
+//! cache, so no padding is computed and a sequence's output is what it would be alone.
+
+use super::decoder::{pack, KvCache, Prepared, Span};
+
+/// When a continuation ends (besides the token limit).
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    /// End-of-sequence ids: generation stops there, the id is not part of the output.
+    pub eos: Vec<u32>,
+    /// Ids whose text holds a newline (with the option to stop at a newline); they are not
+    /// part of the output either.
+    pub newline: Vec<u32>,
+}
+
+impl Stop {
+    fn ends(&self, id: u32) -> bool {
+        self.eos.contains(&id) || self.newline.contains(&id)
+    }
+}
+
+/// The greedy continuation of each prompt, at most `max_new` tokens, without the stop token.
+/// `progress` is told how many sequences have finished, as they finish.
+pub fn generate(
+    p: &Prepared,
+    prompts: &[Vec<u32>],
+    max_new: usize,
+    stop: &Stop,
+    progress: &mut dyn FnMut(usize),
+) -> Vec<Vec<u32>> {
+    let n = prompts.len();
+    let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+    if n == 0 || max_new == 0 {
+        progress(n);
+        return out;
+    }
+    let cfg = p.cfg;
+    let mut caches: Vec<Vec<KvCache>> = prompts
+        .iter()
+        .map(|pr| KvCache::for_sequence(cfg, pr.len() + max_new))
+        .collect();
+    // Prefill, packed.
+    let lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    let spans = pack(&lens);
+    let ids: Vec<u32> = prompts.iter().flatten().copied().collect();
+    let mut x = p.embed(&ids);
+    for li in 0..cfg.layers.len() {
+        p.layer(li, &mut x, &spans, Some(&mut caches), false);
+    }
+    let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
+    let mut next = argmax_rows(p, &x, &last);
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut done = 0;
+    loop {
+        // Record this step's tokens; drop the sequences that ended.
+        let mut keep = Vec::with_capacity(active.len());
+        let mut kept_caches = Vec::with_capacity(active.len());
+        for ((i, tok), cache) in active.iter().zip(&next).zip(caches.drain(..)) {
+            if stop.ends(*tok) {
+                done += 1;
+                continue;
+            }
+            out[*i].push(*tok);
+            if out[*i].len() >= max_new {
+                done += 1;
+                continue;
+            }
+            keep.push(*i);
+            kept_caches.push(cache);
+        }
+        progress(done);
+        if keep.is_empty() {
+            break;
+        }
+        active = keep;
+        caches = kept_caches;
+        let last_ids: Vec<u32> = active.iter().map(|&i| *out[i].last().expect("a token")).collect();
+        let spans: Vec<Span> = active
+            .iter()
+            .enumerate()
+            .map(|(row, &i)| Span {
+                row,
+                rows: 1,
+                pos: prompts[i].len() + out[i].len() - 1,
+            })
+            .collect();
+        let mut x = p.embed(&last_ids);
+        for li in 0..cfg.layers.len() {
+            p.layer(li, &mut x, &spans, Some(&mut caches), false);
+        }
+        let rows: Vec<usize> = (0..active.len()).collect();
+        next = argmax_rows(p, &x, &rows);
+    }
+    out
+}
+
+/// The most likely next token after each of `rows` of the residual stream `x`.
+fn argmax_rows(p: &Prepared, x: &[f32], rows: &[usize]) -> Vec<u32> {
+    let fin = p.final_rows(x, rows);
+    let logits = p.logits(&fin.out);
+    logits
+        .chunks_exact(p.cfg.vocab_size)
+        .map(|row| {
+            let mut best = 0;
+            for (i, v) in row.iter().enumerate() {
+                if *v > row[best] {
+                    best = i;
+                }
+            }
+            best as u32
+        })
+        .collect()
+}
+
+/// Logits of the last position of each prompt (for parity tests), [prompts, vocab].
+pub fn last_logits(p: &Prepared, prompts: &[&[u32]]) -> Vec<f32> {
+    let fwd = p.forward(prompts, false);
+    let last: Vec<usize> = fwd.spans.iter().map(|s| s.row + s.rows - 1).collect();
+    let fin = p.final_rows(&fwd.x, &last);
+    p.logits(&fin.out)
+}
+
+/// Logits of every position of one sequence, [len, vocab].
+pub fn all_logits(p: &Prepared, ids: &[u32]) -> Vec<f32> {
+    let fwd = p.forward(&[ids], false);
+    let rows: Vec<usize> = (0..ids.len()).collect();
+    let fin = p.final_rows(&fwd.x, &rows);
+    p.logits(&fin.out)
+}

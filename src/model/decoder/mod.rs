@@ -1,0 +1,225 @@
+//! Decoder-only language models (Gemma 3 first) for InstructUIE: loading from a GGUF file or a
+//! Hugging Face folder, the tokenizer with the official decoder-only instance format, and
+//! saving in Hugging Face layout. The passes themselves run on `model::cpu::decoder`.
+
+pub mod config;
+pub mod gguf;
+pub mod tokenizer;
+pub mod weights;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub use config::{Arch, DecoderConfig, LayerKind};
+pub use tokenizer::DecoderTokenizer;
+pub use weights::DecoderWeights;
+
+use crate::model::error::{ModelError, Result};
+use crate::model::params::{check_complete, tensor_from_view, weight_files, write_f32_safetensors, OwnedView};
+
+/// A loaded decoder: shape, weights, tokenizer, and where they came from.
+pub struct DecoderModel {
+    pub cfg: DecoderConfig,
+    pub weights: DecoderWeights,
+    pub tokenizer: DecoderTokenizer,
+    pub source: PathBuf,
+    /// `general.*` metadata of a GGUF file (licence, name, ...); empty for a folder.
+    pub general: BTreeMap<String, String>,
+}
+
+/// Where a decoder's files are: a `.gguf` file, or a folder whose `config.json` names a
+/// decoder architecture.
+pub fn is_decoder(path: &Path) -> bool {
+    if path.is_file() {
+        return is_gguf(path);
+    }
+    let cfg = path.join("config.json");
+    std::fs::read_to_string(cfg)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| {
+            let c = v.get("text_config").unwrap_or(&v);
+            let t = c.get("model_type").or_else(|| v.get("model_type"));
+            t.and_then(|t| t.as_str()).and_then(Arch::parse).is_some()
+        })
+        .unwrap_or(false)
+}
+
+fn is_gguf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map(|()| &magic == b"GGUF")
+        .unwrap_or(false)
+}
+
+/// The tokenizer cached beside a GGUF file: `NAME.gguf` → `NAME.tokenizer.json`.
+pub fn cached_tokenizer_path(gguf: &Path) -> PathBuf {
+    gguf.with_extension("tokenizer.json")
+}
+
+impl DecoderModel {
+    pub fn load(path: &Path) -> Result<DecoderModel> {
+        if path.is_file() {
+            Self::load_gguf(path)
+        } else {
+            Self::load_folder(path)
+        }
+    }
+
+    /// A GGUF file, its weights dequantized to f32. The tokenizer is built from the embedded
+    /// vocabulary the first time and cached beside the file (in memory only when the folder
+    /// is read-only).
+    pub fn load_gguf(path: &Path) -> Result<DecoderModel> {
+        let g = gguf::Gguf::open(path)?;
+        let cfg = g.config()?;
+        let cache = cached_tokenizer_path(path);
+        let tokenizer = match DecoderTokenizer::load(&cache, &cfg) {
+            Ok(t) => t,
+            Err(_) => {
+                let json = g.tokenizer_json()?;
+                let tmp = cache.with_extension("json.tmp");
+                if std::fs::write(&tmp, &json).is_ok() {
+                    let _ = std::fs::rename(&tmp, &cache);
+                }
+                DecoderTokenizer::from_json(&json, &cache, &cfg)?
+            }
+        };
+        let weights = g.weights(&cfg)?;
+        Ok(DecoderModel {
+            general: g.general(),
+            cfg,
+            weights,
+            tokenizer,
+            source: path.to_path_buf(),
+        })
+    }
+
+    /// A Hugging Face folder: `config.json`, `tokenizer.json`, safetensors (one file or
+    /// shards) in any float dtype; a multimodal checkpoint's language model is read too.
+    pub fn load_folder(dir: &Path) -> Result<DecoderModel> {
+        let cfg = DecoderConfig::from_hf(&dir.join("config.json"))?;
+        let tokenizer = DecoderTokenizer::load(&dir.join("tokenizer.json"), &cfg)?;
+        let files = weight_files(dir)?;
+        let mut bytes = Vec::with_capacity(files.len());
+        for path in &files {
+            let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+            check_complete(path, &b)?;
+            bytes.push(b);
+        }
+        let mut tables = Vec::with_capacity(files.len());
+        let mut file_of: HashMap<String, usize> = HashMap::new();
+        for (i, (path, b)) in files.iter().zip(&bytes).enumerate() {
+            let st = safetensors::SafeTensors::deserialize(b).map_err(|e| ModelError::Weights {
+                path: path.clone(),
+                message: format!("not a readable safetensors file: {e}"),
+            })?;
+            file_of.extend(st.names().into_iter().map(|n| (n.to_string(), i)));
+            tables.push(st);
+        }
+        let weights = DecoderWeights::assemble(&cfg, |name, shape| {
+            let key = [name.to_string(), format!("language_model.{name}")]
+                .into_iter()
+                .find(|k| file_of.contains_key(k))
+                .ok_or_else(|| format!("tensor `{name}` is missing"))?;
+            let view = tables[file_of[&key]]
+                .tensor(&key)
+                .map_err(|e| format!("tensor `{key}`: {e}"))?;
+            if view.shape() != shape {
+                return Err(format!(
+                    "tensor `{key}` has shape {:?}, the config needs {shape:?}",
+                    view.shape()
+                ));
+            }
+            tensor_from_view(&view, &candle_core::Device::Cpu)
+                .and_then(|t| t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1())
+                .map_err(|e| format!("tensor `{key}`: {e}"))
+        })
+        .map_err(|message| ModelError::Weights {
+            path: dir.to_path_buf(),
+            message,
+        })?;
+        Ok(DecoderModel {
+            cfg,
+            weights,
+            tokenizer,
+            source: dir.to_path_buf(),
+            general: BTreeMap::new(),
+        })
+    }
+
+    /// Writes `config.json`, `model.safetensors` (f32) and `tokenizer.json` into `dir`, a folder
+    /// transformers' `Gemma3ForCausalLM.from_pretrained` loads.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save_folder(dir, &self.cfg, &self.weights, &self.tokenizer)
+    }
+
+    /// What `model info` prints.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let c = &self.cfg;
+        let kinds = |k: LayerKind| c.layers.iter().filter(|l| **l == k).count();
+        let mut out = vec![
+            ("path".into(), self.source.display().to_string()),
+            ("architecture".into(), format!("{} (decoder-only)", c.arch.name())),
+            ("parameters".into(), c.param_count().to_string()),
+            (
+                "layers".into(),
+                format!(
+                    "{} ({} full attention, {} sliding window of {})",
+                    c.layers.len(),
+                    kinds(LayerKind::Full),
+                    kinds(LayerKind::Sliding),
+                    c.sliding_window
+                ),
+            ),
+            ("hidden".into(), c.hidden.to_string()),
+            ("intermediate".into(), c.intermediate.to_string()),
+            (
+                "attention".into(),
+                format!("{} heads, {} key/value heads, head dim {}", c.heads, c.kv_heads, c.head_dim),
+            ),
+            (
+                "rope".into(),
+                format!("base {} (full), {} (sliding), scale {}", c.rope_theta, c.rope_local_theta, c.rope_scale),
+            ),
+            ("vocabulary".into(), c.vocab_size.to_string()),
+            (
+                "tokenizer".into(),
+                format!(
+                    "{} (bos {}, eos {:?}, pad {})",
+                    self.tokenizer.path().display(),
+                    c.bos,
+                    c.eos,
+                    c.pad
+                ),
+            ),
+        ];
+        for (k, v) in &self.general {
+            if k.contains("licen") || k.ends_with(".name") || k.contains("url") || k.ends_with("basename") {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
+    }
+}
+
+/// Saves a decoder's pieces in Hugging Face layout.
+pub fn save_folder(
+    dir: &Path,
+    cfg: &DecoderConfig,
+    weights: &DecoderWeights,
+    tokenizer: &DecoderTokenizer,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+    let config = serde_json::to_string_pretty(&cfg.to_hf()).expect("JSON");
+    let cpath = dir.join("config.json");
+    std::fs::write(&cpath, config).map_err(|e| ModelError::io(&cpath, e))?;
+    let views = weights
+        .named(cfg)
+        .into_iter()
+        .map(|(n, s, d)| (n, OwnedView::from_f32(&s, d)))
+        .collect();
+    write_f32_safetensors(&dir.join("model.safetensors"), views)?;
+    tokenizer.save(&dir.join("tokenizer.json"))
+}

@@ -1,0 +1,163 @@
+//! A decoder's weights as f32 vectors in Hugging Face naming, with Gemma's norm weights kept
+//! as Hugging Face stores them (the offset from one).
+
+use super::config::DecoderConfig;
+
+/// The tensors of one layer, in this order.
+pub const PARTS: [&str; 13] = [
+    "input_layernorm",
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "self_attn.q_norm",
+    "self_attn.k_norm",
+    "post_attention_layernorm",
+    "pre_feedforward_layernorm",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+    "post_feedforward_layernorm",
+];
+
+pub const ATTN_NORM: usize = 0;
+pub const Q: usize = 1;
+pub const K: usize = 2;
+pub const V: usize = 3;
+pub const O: usize = 4;
+pub const Q_NORM: usize = 5;
+pub const K_NORM: usize = 6;
+pub const POST_ATTN_NORM: usize = 7;
+pub const FFN_NORM: usize = 8;
+pub const GATE: usize = 9;
+pub const UP: usize = 10;
+pub const DOWN: usize = 11;
+pub const POST_FFN_NORM: usize = 12;
+
+pub const EMBED: &str = "model.embed_tokens.weight";
+pub const FINAL_NORM: &str = "model.norm.weight";
+
+pub type Layer = [Vec<f32>; PARTS.len()];
+
+/// Every weight of a decoder (the LM head is the embedding, tied).
+#[derive(Clone)]
+pub struct DecoderWeights {
+    pub embed: Vec<f32>,
+    pub layers: Vec<Layer>,
+    pub final_norm: Vec<f32>,
+}
+
+/// The Hugging Face name of part `p` of layer `i`.
+pub fn part_name(i: usize, p: usize) -> String {
+    format!("model.layers.{i}.{}.weight", PARTS[p])
+}
+
+/// Each part's shape as [rows, cols] (cols is 1 for a vector), for a config.
+pub fn part_shape(cfg: &DecoderConfig, p: usize) -> Vec<usize> {
+    let (d, f, q, kv) = (cfg.hidden, cfg.intermediate, cfg.q_dim(), cfg.kv_dim());
+    match p {
+        Q => vec![q, d],
+        K | V => vec![kv, d],
+        O => vec![d, q],
+        GATE | UP => vec![f, d],
+        DOWN => vec![d, f],
+        Q_NORM | K_NORM => vec![cfg.head_dim],
+        _ => vec![d],
+    }
+}
+
+impl DecoderWeights {
+    /// Zeros in every tensor but the embedding, which is empty: the shape of a gradient
+    /// buffer for a model whose embedding is frozen.
+    pub fn zeros_like(cfg: &DecoderConfig, with_embed: bool) -> DecoderWeights {
+        let n = |s: Vec<usize>| vec![0f32; s.iter().product()];
+        DecoderWeights {
+            embed: if with_embed {
+                vec![0f32; cfg.vocab_size * cfg.hidden]
+            } else {
+                Vec::new()
+            },
+            layers: (0..cfg.layers.len())
+                .map(|_| std::array::from_fn(|p| n(part_shape(cfg, p))))
+                .collect(),
+            final_norm: vec![0f32; cfg.hidden],
+        }
+    }
+
+    /// Every tensor with its Hugging Face name and shape.
+    pub fn named<'a>(&'a self, cfg: &DecoderConfig) -> Vec<(String, Vec<usize>, &'a [f32])> {
+        let mut out = vec![(
+            EMBED.to_string(),
+            vec![cfg.vocab_size, cfg.hidden],
+            self.embed.as_slice(),
+        )];
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (p, t) in layer.iter().enumerate() {
+                out.push((part_name(i, p), part_shape(cfg, p), t.as_slice()));
+            }
+        }
+        out.push((FINAL_NORM.to_string(), vec![cfg.hidden], self.final_norm.as_slice()));
+        out
+    }
+
+    /// The trainable tensors (all but the embedding), mutably, in `named` order.
+    pub fn trainable_mut(&mut self) -> Vec<&mut Vec<f32>> {
+        let mut out: Vec<&mut Vec<f32>> = self.layers.iter_mut().flat_map(|l| l.iter_mut()).collect();
+        out.push(&mut self.final_norm);
+        out
+    }
+
+    pub fn trainable(&self) -> Vec<&Vec<f32>> {
+        let mut out: Vec<&Vec<f32>> = self.layers.iter().flat_map(|l| l.iter()).collect();
+        out.push(&self.final_norm);
+        out
+    }
+
+    /// Builds the weights from a lookup by Hugging Face name, checking every shape.
+    pub fn assemble(
+        cfg: &DecoderConfig,
+        mut take: impl FnMut(&str, &[usize]) -> Result<Vec<f32>, String>,
+    ) -> Result<DecoderWeights, String> {
+        let embed = take(EMBED, &[cfg.vocab_size, cfg.hidden])?;
+        let mut layers = Vec::with_capacity(cfg.layers.len());
+        for i in 0..cfg.layers.len() {
+            let mut parts: Vec<Vec<f32>> = Vec::with_capacity(PARTS.len());
+            for p in 0..PARTS.len() {
+                parts.push(take(&part_name(i, p), &part_shape(cfg, p))?);
+            }
+            layers.push(parts.try_into().expect("PARTS.len() parts"));
+        }
+        let final_norm = take(FINAL_NORM, &[cfg.hidden])?;
+        Ok(DecoderWeights {
+            embed,
+            layers,
+            final_norm,
+        })
+    }
+
+    /// Random weights for tests and fixtures (normal, std 0.02; norm offsets small).
+    pub fn random(cfg: &DecoderConfig, seed: u64) -> DecoderWeights {
+        let mut rng = crate::model::params::SplitMix(seed);
+        let mut fill = |shape: &[usize], std: f64| -> Vec<f32> {
+            (0..shape.iter().product::<usize>())
+                .map(|_| (rng.normal() * std) as f32)
+                .collect()
+        };
+        let embed = fill(&[cfg.vocab_size, cfg.hidden], 0.5);
+        let layers = (0..cfg.layers.len())
+            .map(|_| {
+                std::array::from_fn(|p| {
+                    let shape = part_shape(cfg, p);
+                    let std = if shape.len() == 1 { 0.1 } else { 0.05 };
+                    fill(&shape, std)
+                })
+            })
+            .collect();
+        let final_norm = fill(&[cfg.hidden], 0.1);
+        DecoderWeights {
+            embed,
+            layers,
+            final_norm,
+        }
+    }
+}
