@@ -115,6 +115,18 @@ fn read_weights(path: &Path) -> std::collections::HashMap<String, Vec<f32>> {
 fn killed_and_resumed_training_matches_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let m = init(tmp.path());
+    kill_and_resume(tmp.path(), &m);
+}
+
+/// The same for a decoder-only model (the tiny Gemma 3 fixture).
+#[test]
+fn a_killed_and_resumed_decoder_fine_tune_matches_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-tiny");
+    kill_and_resume(tmp.path(), &m);
+}
+
+fn kill_and_resume(tmp: &Path, m: &Path) {
     let args = [
         "train",
         "--lr",
@@ -127,10 +139,10 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
         "10",
         "--model",
     ];
-    let full = tmp.path().join("full");
+    let full = tmp.join("full");
     ok(bin()
         .args(args)
-        .arg(&m)
+        .arg(m)
         .arg("--out")
         .arg(&full)
         .args(["--keep-checkpoints", "0"])
@@ -148,10 +160,10 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
     let every: Vec<String> = (1..=12).map(|i| format!("checkpoint-{}", i * 10)).collect();
     assert_eq!(kept(&full), every, "--keep-checkpoints 0 keeps them all");
 
-    let cut = tmp.path().join("cut");
+    let cut = tmp.join("cut");
     let mut child = bin()
         .args(args)
-        .arg(&m)
+        .arg(m)
         .arg("--out")
         .arg(&cut)
         .stderr(std::process::Stdio::null())
@@ -173,7 +185,7 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
 
     ok(bin()
         .args(args)
-        .arg(&m)
+        .arg(m)
         .arg("--out")
         .arg(&cut)
         .arg("--resume")

@@ -613,6 +613,7 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
             batch_size: a.eval_batch_size,
             max_new_tokens: a.max_new_tokens,
             max_source_length: a.settings.max_source_length,
+            stop_at_newline: false,
         },
         device: device(&a.settings.device)?,
         stop_on_nan: a.stop_on_nan,

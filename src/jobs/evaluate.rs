@@ -4,8 +4,8 @@
 use crate::eval::report::{accumulate, GroupTotals};
 use crate::eval::{Mode, PredictionLine, Report};
 use crate::ie::{dataset_key, dataset_of_key, Named, TaskKind};
-use crate::model::checkpoint::Loaded;
-use crate::model::predict::{predict, PredictOptions};
+use crate::model::backbone::Backbone;
+use crate::model::predict::PredictOptions;
 use crate::prompt::PromptInstance;
 use crate::store::{StoredPrediction, StoredScore};
 
@@ -13,14 +13,14 @@ use super::{Recorder, Result};
 
 /// Greedy predictions for `instances`, as scorer input.
 pub fn generate(
-    loaded: &Loaded,
+    loaded: &Backbone,
     instances: &[PromptInstance],
     opts: &PredictOptions,
     rec: &mut Recorder,
 ) -> Result<Vec<PredictionLine>> {
     let sources: Vec<String> = instances.iter().map(|i| i.source.clone()).collect();
     let total = sources.len();
-    let gens = predict(&loaded.model, &loaded.tokenizer, &sources, opts, |done| {
+    let gens = loaded.predict(&sources, opts, |done| {
         rec.progress(done, total, "predict")
     })?;
     Ok(instances
@@ -257,7 +257,7 @@ pub fn run_eval(job: EvalJob, cancel: &super::CancelToken, rec: &mut Recorder) -
             run: rec.run,
             resumed_at: 0,
         });
-        let loaded = crate::model::checkpoint::load(&job.model, &job.device)?;
+        let loaded = Backbone::load(&job.model, &job.device)?;
         if cancel.is_cancelled() {
             return Ok(false);
         }

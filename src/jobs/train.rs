@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::evaluate::{generate, store_predictions, store_scores};
 use super::{CancelToken, JobError, JobEvent, Recorder, Result};
-use crate::model::checkpoint::Loaded;
+use crate::model::backbone::Backbone;
 use crate::model::fit::{fit, FitHooks, FitSpec};
 use crate::model::predict::PredictOptions;
 use crate::model::train::{StepReport, TrainOptions, TrainState};
@@ -74,7 +74,7 @@ fn run_inner(
     if outcome.cancelled {
         return Ok(false);
     }
-    let loaded = crate::model::checkpoint::load(&job.out.display().to_string(), &job.device)?;
+    let loaded = Backbone::load(&job.out.display().to_string(), &job.device)?;
     if !job.test.is_empty() {
         let lines = generate(&loaded, &job.test, &job.predict, hooks.rec)?;
         store_predictions(hooks.rec, &lines)?;
@@ -92,7 +92,7 @@ struct StoreHooks<'a, 'r> {
 impl FitHooks for StoreHooks<'_, '_> {
     type Error = JobError;
 
-    fn started(&mut self, _loaded: &Loaded, state: &TrainState, _per_epoch: usize) -> Result<()> {
+    fn started(&mut self, _loaded: &Backbone, state: &TrainState, _per_epoch: usize) -> Result<()> {
         // Steps after the checkpoint are about to be run again.
         self.rec
             .store
@@ -121,7 +121,7 @@ impl FitHooks for StoreHooks<'_, '_> {
         super::check_finite(self.job.stop_on_nan, r.step as u64, r.loss)
     }
 
-    fn checkpoint(&mut self, loaded: &Loaded, state: &TrainState, dir: &Path) -> Result<()> {
+    fn checkpoint(&mut self, loaded: &Backbone, state: &TrainState, dir: &Path) -> Result<()> {
         let (step, dir) = (state.step as u64, dir.display().to_string());
         self.rec
             .store

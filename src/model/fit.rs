@@ -6,11 +6,12 @@
 use candle_core::Device;
 use std::path::{Path, PathBuf};
 
-use super::checkpoint::{self, Loaded};
+use super::backbone::Backbone;
+use super::checkpoint;
 use super::error::{ModelError, Result};
 use super::train::{
-    checkpoints, epoch_batches, load_training_state, save_training_state, tokenize_examples, AdamW,
-    StepReport, TrainOptions, TrainState, Trainer,
+    checkpoints, epoch_batches_by_length, load_training_state, save_training_state,
+    tokenize_examples, AdamW, StepReport, TrainOptions, TrainState, Trainer,
 };
 
 /// How many checkpoints an output directory keeps unless told otherwise.
@@ -22,7 +23,7 @@ pub trait FitHooks {
     /// Training is about to start (at `state.step`, non-zero when resumed).
     fn started(
         &mut self,
-        _loaded: &Loaded,
+        _model: &Backbone,
         _state: &TrainState,
         _per_epoch: usize,
     ) -> std::result::Result<(), Self::Error> {
@@ -38,7 +39,7 @@ pub trait FitHooks {
     /// After a checkpoint is on disk (the final one included).
     fn checkpoint(
         &mut self,
-        _loaded: &Loaded,
+        _model: &Backbone,
         _state: &TrainState,
         _dir: &Path,
     ) -> std::result::Result<(), Self::Error> {
@@ -101,47 +102,78 @@ pub fn fit<H: FitHooks>(
         }
         (None, false) => (spec.model.to_string(), false),
     };
-    let loaded = checkpoint::load_as(&source, spec.device, candle_core::DType::F32)?;
     if pairs.is_empty() {
         return Err(ModelError::NotFound("no training examples".to_string()).into());
     }
-    let o = &spec.options;
-    let examples = tokenize_examples(
-        &loaded.tokenizer,
-        pairs,
-        o.max_source_length,
-        o.max_target_length,
-    )?;
-    let per_epoch = epoch_batches(&examples, o.batch_size, o.seed, 0)
-        .len()
-        .div_ceil(o.grad_accum);
-    let (opt, mut state) = match &latest {
-        Some((_, dir)) if resumed => load_training_state(dir)?,
-        _ => {
-            let mut options = spec.options.clone();
-            if let Some(epochs) = spec.epochs {
-                options.total_steps = ((per_epoch as f64) * epochs).ceil() as usize;
-            }
-            options.total_steps = options.total_steps.max(1);
-            (
-                AdamW::new(),
-                TrainState {
-                    step: 0,
-                    epoch: 0,
-                    batch_in_epoch: 0,
-                    options,
-                },
-            )
-        }
+    let start = Start {
+        latest,
+        source,
+        resumed,
     };
+    if Backbone::is_decoder(&start.source) {
+        return super::decoder::fit::fit(spec, pairs, hooks, start);
+    }
+    fit_t5(spec, pairs, hooks, start)
+}
+
+/// Where a run starts: the newest checkpoint (when resuming) or the model it was given.
+pub struct Start {
+    pub latest: Option<(usize, PathBuf)>,
+    pub source: String,
+    pub resumed: bool,
+}
+
+impl Start {
+    /// The optimizer and position to start from: a resumed run's saved ones, or fresh ones
+    /// (with `epochs` turned into steps).
+    pub fn state(&self, spec: &FitSpec, per_epoch: usize) -> Result<(AdamW, TrainState)> {
+        if let (Some((_, dir)), true) = (&self.latest, self.resumed) {
+            return load_training_state(dir);
+        }
+        let mut options = spec.options.clone();
+        if let Some(epochs) = spec.epochs {
+            options.total_steps = ((per_epoch as f64) * epochs).ceil() as usize;
+        }
+        options.total_steps = options.total_steps.max(1);
+        Ok((
+            AdamW::new(),
+            TrainState {
+                step: 0,
+                epoch: 0,
+                batch_in_epoch: 0,
+                options,
+            },
+        ))
+    }
+}
+
+/// One kind of model's training step and saving, for the shared loop (`drive`).
+pub trait Stepper {
+    fn model(&self) -> &Backbone;
+    fn opt(&self) -> &AdamW;
+    /// One optimizer step over the given micro-batches (indices into the examples).
+    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize) -> Result<StepReport>;
+    /// Writes the model's files into a directory.
+    fn save_model(&self, dir: &Path) -> Result<()>;
+}
+
+/// The loop every backbone shares: epochs of length-grouped batches drawn from `lens`
+/// (each example's length), an optimizer step per `grad_accum` micro-batches, hooks after each
+/// step and checkpoint, a checkpoint on cancel, and the final model at the top of `out`.
+pub fn drive<H: FitHooks, S: Stepper>(
+    spec: &FitSpec,
+    hooks: &mut H,
+    run: &mut S,
+    lens: &[usize],
+    mut state: TrainState,
+    start: &Start,
+) -> std::result::Result<FitOutcome, H::Error> {
     let o = state.options.clone();
-    hooks.started(&loaded, &state, per_epoch)?;
-    let mut trainer = Trainer::new(&loaded.model, &loaded.params, opt, examples);
     let started = std::time::Instant::now();
     let mut tokens = 0usize;
     let mut cancelled = false;
     // An epoch's order is drawn once, not at every step.
-    let mut batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
+    let mut batches = epoch_batches_by_length(lens, o.batch_size, o.seed, state.epoch);
     while state.step < o.total_steps {
         if hooks.cancelled() {
             cancelled = true;
@@ -150,12 +182,12 @@ pub fn fit<H: FitHooks>(
         if state.batch_in_epoch >= batches.len() {
             state.epoch += 1;
             state.batch_in_epoch = 0;
-            batches = epoch_batches(&trainer.examples, o.batch_size, o.seed, state.epoch);
+            batches = epoch_batches_by_length(lens, o.batch_size, o.seed, state.epoch);
             continue;
         }
         let end = (state.batch_in_epoch + o.grad_accum).min(batches.len());
         let micro = &batches[state.batch_in_epoch..end];
-        let report = trainer.step(micro, o.lr_at(state.step), o.clip_norm, state.step)?;
+        let report = run.step(micro, o.lr_at(state.step), o.clip_norm, state.step)?;
         state.step += 1;
         state.batch_in_epoch = end;
         tokens += report.tokens;
@@ -165,33 +197,87 @@ pub fn fit<H: FitHooks>(
             tokens as f64 / started.elapsed().as_secs_f64(),
         )?;
         if (o.save_every > 0 && state.step % o.save_every == 0) || state.step == o.total_steps {
-            let dir = save_checkpoint(&spec, &loaded, &trainer.opt, &state)?;
-            hooks.checkpoint(&loaded, &state, &dir)?;
+            let dir = save_checkpoint(spec, &|d| run.save_model(d), run.opt(), &state)?;
+            hooks.checkpoint(run.model(), &state, &dir)?;
         }
     }
     if cancelled && state.step > 0 && checkpoints(spec.out).last().map(|c| c.0) != Some(state.step)
     {
-        let dir = save_checkpoint(&spec, &loaded, &trainer.opt, &state)?;
-        hooks.checkpoint(&loaded, &state, &dir)?;
+        let dir = save_checkpoint(spec, &|d| run.save_model(d), run.opt(), &state)?;
+        hooks.checkpoint(run.model(), &state, &dir)?;
     }
     if !cancelled {
         // The final model at the top of `out`, loadable like any checkpoint.
-        checkpoint::save(spec.out, &loaded.config, &loaded.params, &loaded.tokenizer)?;
+        run.save_model(spec.out)?;
     }
     Ok(FitOutcome {
         state,
         cancelled,
         seconds: started.elapsed().as_secs_f64(),
-        source,
-        resumed,
+        source: start.source.clone(),
+        resumed: start.resumed,
     })
 }
 
+/// T5's trainer over the model it borrows.
+struct T5Run<'a> {
+    model: &'a Backbone,
+    trainer: Trainer<'a>,
+}
+
+impl Stepper for T5Run<'_> {
+    fn model(&self) -> &Backbone {
+        self.model
+    }
+    fn opt(&self) -> &AdamW {
+        &self.trainer.opt
+    }
+    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize) -> Result<StepReport> {
+        self.trainer.step(micro, lr, clip, step)
+    }
+    fn save_model(&self, dir: &Path) -> Result<()> {
+        let Backbone::T5(l) = self.model else {
+            unreachable!("a T5 run holds a T5")
+        };
+        checkpoint::save(dir, &l.config, &l.params, &l.tokenizer)
+    }
+}
+
+fn fit_t5<H: FitHooks>(
+    spec: FitSpec,
+    pairs: &[(String, String)],
+    hooks: &mut H,
+    start: Start,
+) -> std::result::Result<FitOutcome, H::Error> {
+    let model = Backbone::T5(checkpoint::load_as(&start.source, spec.device, candle_core::DType::F32)?);
+    let Backbone::T5(loaded) = &model else {
+        unreachable!("made as T5 above")
+    };
+    let o = &spec.options;
+    let examples = tokenize_examples(
+        &loaded.tokenizer,
+        pairs,
+        o.max_source_length,
+        o.max_target_length,
+    )?;
+    let lens: Vec<usize> = examples.iter().map(|e| e.source.len()).collect();
+    let per_epoch = epoch_batches_by_length(&lens, o.batch_size, o.seed, 0)
+        .len()
+        .div_ceil(o.grad_accum);
+    let (opt, state) = start.state(&spec, per_epoch)?;
+    hooks.started(&model, &state, per_epoch)?;
+    let mut run = T5Run {
+        model: &model,
+        trainer: Trainer::new(&loaded.model, &loaded.params, opt, examples),
+    };
+    drive(&spec, hooks, &mut run, &lens, state, &start)
+}
+
 /// Writes a checkpoint atomically (a temporary directory renamed into place) and keeps the
-/// newest few.
-fn save_checkpoint(
+/// newest few. `write_model` writes the model's files into a directory.
+pub fn save_checkpoint(
     spec: &FitSpec,
-    loaded: &Loaded,
+    write_model: &dyn Fn(&Path) -> Result<()>,
     opt: &AdamW,
     state: &TrainState,
 ) -> Result<PathBuf> {
@@ -201,8 +287,7 @@ fn save_checkpoint(
     let _ = std::fs::remove_dir_all(&tmp);
     // A write that fails (a full disk) takes its half-written directory with it at once, so
     // the space it held is free for the user's next attempt.
-    if let Err(e) = checkpoint::save(&tmp, &loaded.config, &loaded.params, &loaded.tokenizer)
-        .and_then(|()| save_training_state(&tmp, opt, state))
+    if let Err(e) = write_model(&tmp).and_then(|()| save_training_state(&tmp, opt, state))
     {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);

@@ -1,6 +1,7 @@
 //! The model engine: T5-family checkpoints in Hugging Face layout, our own T5 on candle,
 //! tokenization, and batched greedy generation.
 
+pub mod backbone;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

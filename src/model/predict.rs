@@ -14,6 +14,9 @@ pub struct PredictOptions {
     pub max_new_tokens: usize,
     /// SPEC §2.2: 512.
     pub max_source_length: usize,
+    /// Decoder-only models: end an answer at its first newline (the official code stops at
+    /// eos only).
+    pub stop_at_newline: bool,
 }
 
 impl Default for PredictOptions {
@@ -22,6 +25,7 @@ impl Default for PredictOptions {
             batch_size: 16,
             max_new_tokens: 50,
             max_source_length: 512,
+            stop_at_newline: false,
         }
     }
 }

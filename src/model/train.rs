@@ -21,14 +21,17 @@ pub enum Schedule {
     Constant,
     /// Warmup, then linear decay to 0 at the last step (HF `linear`).
     Linear,
+    /// Warmup, then half a cosine down to 0 at the last step (HF `cosine`).
+    Cosine,
 }
 
 impl crate::ie::Named for Schedule {
-    const ALL: &'static [Self] = &[Schedule::Constant, Schedule::Linear];
+    const ALL: &'static [Self] = &[Schedule::Constant, Schedule::Linear, Schedule::Cosine];
     fn name(self) -> &'static str {
         match self {
             Schedule::Constant => "constant",
             Schedule::Linear => "linear",
+            Schedule::Cosine => "cosine",
         }
     }
 }
@@ -76,9 +79,14 @@ impl TrainOptions {
         }
         match self.schedule {
             Schedule::Constant => self.lr,
-            Schedule::Linear => {
+            Schedule::Linear | Schedule::Cosine => {
                 let rest = self.total_steps.saturating_sub(self.warmup_steps).max(1) as f64;
-                self.lr * (1.0 - (step - self.warmup_steps) as f64 / rest).max(0.0)
+                let done = ((step - self.warmup_steps) as f64 / rest).min(1.0);
+                if self.schedule == Schedule::Linear {
+                    self.lr * (1.0 - done)
+                } else {
+                    self.lr * 0.5 * (1.0 + (std::f64::consts::PI * done).cos())
+                }
             }
         }
     }
@@ -148,17 +156,7 @@ impl AdamW {
         lr: f64,
         grad_scale: f32,
     ) -> Result<()> {
-        self.t += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.t as i32);
-        let coef = AdamCoef {
-            b1: self.beta1 as f32,
-            b2: self.beta2 as f32,
-            bc2_sqrt: (1.0 - self.beta2.powi(self.t as i32)).sqrt() as f32,
-            step_size: (lr / bc1) as f32,
-            eps: self.eps as f32,
-            decay: (1.0 - lr * self.weight_decay) as f32,
-            grad_scale,
-        };
+        let coef = self.advance(lr, grad_scale);
         for &(name, g) in grads {
             let var = params.vars.get(name).ok_or_else(|| {
                 ModelError::NotFound(format!("gradient for `{name}`, which the model lacks"))
@@ -187,6 +185,39 @@ impl AdamW {
             }
         }
         Ok(())
+    }
+}
+
+impl AdamW {
+    /// Counts an update and returns its scalars.
+    fn advance(&mut self, lr: f64, grad_scale: f32) -> AdamCoef {
+        self.t += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.t as i32);
+        AdamCoef {
+            b1: self.beta1 as f32,
+            b2: self.beta2 as f32,
+            bc2_sqrt: (1.0 - self.beta2.powi(self.t as i32)).sqrt() as f32,
+            step_size: (lr / bc1) as f32,
+            eps: self.eps as f32,
+            decay: (1.0 - lr * self.weight_decay) as f32,
+            grad_scale,
+        }
+    }
+
+    /// One update of parameters held as plain f32 vectors: (name, parameter, gradient).
+    pub fn step_slices<'a>(
+        &mut self,
+        params: impl IntoIterator<Item = (&'a str, &'a mut [f32], &'a [f32])>,
+        lr: f64,
+        grad_scale: f32,
+    ) {
+        let coef = self.advance(lr, grad_scale);
+        for (name, p, g) in params {
+            let n = g.len();
+            let m = self.m.entry(name.to_string()).or_insert_with(|| vec![0.0; n]);
+            let v = self.v.entry(name.to_string()).or_insert_with(|| vec![0.0; n]);
+            coef.update(p, m, v, g);
+        }
     }
 }
 
@@ -314,14 +345,25 @@ pub fn epoch_batches(
     seed: u64,
     epoch: usize,
 ) -> Vec<Vec<usize>> {
+    let lens: Vec<usize> = examples.iter().map(|e| e.source.len()).collect();
+    epoch_batches_by_length(&lens, batch_size, seed, epoch)
+}
+
+/// `epoch_batches` for examples of the given lengths.
+pub fn epoch_batches_by_length(
+    lens: &[usize],
+    batch_size: usize,
+    seed: u64,
+    epoch: usize,
+) -> Vec<Vec<usize>> {
     let mut rng = SplitMix(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut idx: Vec<usize> = (0..examples.len()).collect();
+    let mut idx: Vec<usize> = (0..lens.len()).collect();
     shuffle(&mut idx, &mut rng);
     let mega = batch_size * 50;
     let mut out = Vec::new();
     for chunk in idx.chunks(mega) {
         let mut c = chunk.to_vec();
-        c.sort_by_key(|&i| std::cmp::Reverse(examples[i].source.len()));
+        c.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
         out.extend(c.chunks(batch_size).map(<[usize]>::to_vec));
     }
     shuffle(&mut out, &mut rng);

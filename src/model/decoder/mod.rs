@@ -3,6 +3,9 @@
 //! saving in Hugging Face layout. The passes themselves run on `model::cpu::decoder`.
 
 pub mod config;
+pub mod fetch;
+pub mod fit;
+pub mod predict;
 pub mod gguf;
 pub mod tokenizer;
 pub mod weights;
@@ -222,4 +225,9 @@ pub fn save_folder(
         .collect();
     write_f32_safetensors(&dir.join("model.safetensors"), views)?;
     tokenizer.save(&dir.join("tokenizer.json"))
+}
+
+/// A `--model` value as a path: the name of a fetched model (`gemma-3-270m`) becomes its file.
+pub fn resolve(spec: &str) -> PathBuf {
+    fetch::resolve_name(spec).unwrap_or_else(|| PathBuf::from(spec))
 }

@@ -107,6 +107,15 @@ impl DecoderWeights {
         out
     }
 
+    /// The names of `trainable_mut`'s tensors, in its order.
+    pub fn trainable_names(&self, cfg: &DecoderConfig) -> Vec<String> {
+        let mut out: Vec<String> = (0..cfg.layers.len())
+            .flat_map(|i| (0..PARTS.len()).map(move |p| part_name(i, p)))
+            .collect();
+        out.push(FINAL_NORM.to_string());
+        out
+    }
+
     pub fn trainable(&self) -> Vec<&Vec<f32>> {
         let mut out: Vec<&Vec<f32>> = self.layers.iter().flat_map(|l| l.iter()).collect();
         out.push(&self.final_norm);

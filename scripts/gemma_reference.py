@@ -1,0 +1,150 @@
+"""transformers + PyTorch beside ie-bench on the real Gemma 3 270M GGUF (same weights, f32).
+
+  parity  PROMPTS.jsonl OUT.json [N] [MAX_NEW]
+      Greedy continuations (bos + source, stop at eos) of the first N prompts, and whether the
+      tokenizer ie-bench built from the GGUF (NAME.tokenizer.json beside the file) tokenizes
+      every source of the file as transformers' GGUF tokenizer does. OUT.json is the fixture
+      tests/decoder_real.rs compares against.
+  train   PROMPTS.jsonl SECONDS [BATCH]
+      The PyTorch fine-tuning recipe (embedding and tied head frozen, loss on target + eos,
+      head only at target positions, AdamW 1e-4, 10 warm-up steps then cosine over the time
+      budget, batch 4, right padding): prints tokens/s and examples/s.
+  generate PROMPTS.jsonl N BATCH MAX_NEW
+      transformers `generate` speed (greedy, left padding): new tokens/s.
+
+The model file comes from $IE_BENCH_GEMMA (default ~/.cache/ie-bench/models/gemma-3-270m/...).
+needs: pip install torch transformers accelerate gguf sentencepiece protobuf
+"""
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+GGUF = Path(os.environ.get("IE_BENCH_GEMMA", Path.home() / ".cache/ie-bench/models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf"))
+torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count())))
+
+
+def load():
+    t0 = time.time()
+    tok = AutoTokenizer.from_pretrained(GGUF.parent, gguf_file=GGUF.name)
+    model = AutoModelForCausalLM.from_pretrained(GGUF.parent, gguf_file=GGUF.name, dtype=torch.float32)
+    model.eval()
+    print(f"loaded in {time.time() - t0:.0f} s", file=sys.stderr)
+    return tok, model
+
+
+def prompts(path):
+    return [json.loads(l) for l in open(path)]
+
+
+def parity(path, out, n=50, max_new=50):
+    from tokenizers import Tokenizer
+
+    tok, model = load()
+    rows = prompts(path)
+    ours = Tokenizer.from_file(str(GGUF.with_suffix(".tokenizer.json")))
+    same = 0
+    for r in rows:
+        a = tok(r["source"], add_special_tokens=False)["input_ids"]
+        b = ours.encode(r["source"], add_special_tokens=False).ids
+        same += a == b
+    print(f"tokenizer: {same}/{len(rows)} sources tokenized alike", file=sys.stderr)
+    cases = []
+    t0 = time.time()
+    new = 0
+    for r in rows[:n]:
+        ids = [tok.bos_token_id] + tok(r["source"], add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            g = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                               max_new_tokens=max_new, do_sample=False, eos_token_id=tok.eos_token_id,
+                               pad_token_id=tok.pad_token_id)
+        cont = g[0, len(ids):].tolist()
+        if tok.eos_token_id in cont:
+            cont = cont[: cont.index(tok.eos_token_id)]
+        new += len(cont)
+        cases.append({"source": r["source"], "ids": cont})
+    dt = time.time() - t0
+    print(f"generate batch 1: {new} tokens in {dt:.1f} s = {new / dt:.1f} tok/s", file=sys.stderr)
+    Path(out).write_text(json.dumps({"max_new": max_new, "tokenizer_alike": [same, len(rows)], "cases": cases}))
+
+
+def generate(path, n, batch, max_new):
+    tok, model = load()
+    tok.padding_side = "left"
+    rows = prompts(path)[:n]
+    new, t0 = 0, time.time()
+    for i in range(0, len(rows), batch):
+        chunk = rows[i:i + batch]
+        enc = [[tok.bos_token_id] + tok(r["source"], add_special_tokens=False)["input_ids"] for r in chunk]
+        L = max(map(len, enc))
+        ids = torch.tensor([[tok.pad_token_id] * (L - len(e)) + e for e in enc])
+        mask = torch.tensor([[0] * (L - len(e)) + [1] * len(e) for e in enc])
+        with torch.no_grad():
+            g = model.generate(ids, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
+                               eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        for row in g[:, L:].tolist():
+            new += len(row[: row.index(tok.eos_token_id)] if tok.eos_token_id in row else row)
+    dt = time.time() - t0
+    print(f"transformers generate batch {batch}: {new} new tokens in {dt:.1f} s = {new / dt:.1f} tok/s")
+
+
+def train(path, seconds, batch=4):
+    tok, model = load()
+    model.train()
+    model.model.embed_tokens.weight.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    rows = prompts(path)
+    examples = []
+    for r in rows:
+        src = [tok.bos_token_id] + tok(r["source"], add_special_tokens=False)["input_ids"]
+        tgt = tok(r["target"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        examples.append((src + tgt, len(tgt)))
+    g = torch.Generator().manual_seed(42)
+    order = torch.randperm(len(examples), generator=g).tolist()
+    t0, step, toks, seen = time.time(), 0, 0, 0
+    while time.time() - t0 < seconds:
+        chunk = [examples[order[(step * batch + i) % len(order)]] for i in range(batch)]
+        L = max(len(e) for e, _ in chunk)
+        ids = torch.tensor([e + [tok.pad_token_id] * (L - len(e)) for e, _ in chunk])
+        mask = torch.tensor([[1] * len(e) + [0] * (L - len(e)) for e, _ in chunk])
+        lr = 1e-4 * min(1.0, (step + 1) / 10) * 0.5 * (1 + math.cos(math.pi * min(1.0, (time.time() - t0) / seconds)))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        rows_, cols, labels = [], [], []
+        for b, (e, n) in enumerate(chunk):
+            for k in range(n):
+                rows_.append(b)
+                cols.append(len(e) - n - 1 + k)
+                labels.append(e[len(e) - n + k])
+        h = hidden[rows_, cols]
+        logits = model.lm_head(h)
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        toks += sum(len(e) for e, _ in chunk)
+        seen += batch
+        if step % 10 == 0:
+            dt = time.time() - t0
+            print(f"step {step} loss {loss.item():.4f} {toks / dt:.1f} tok/s {seen / dt:.2f} ex/s", file=sys.stderr)
+    dt = time.time() - t0
+    print(f"pytorch train: {step} steps, {seen} examples, {toks} tokens in {dt:.0f} s = {toks / dt:.1f} tok/s, {seen / dt:.2f} ex/s")
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "parity":
+        parity(args[0], args[1], *(int(a) for a in args[2:]))
+    elif cmd == "train":
+        train(args[0], float(args[1]), *(int(a) for a in args[2:]))
+    elif cmd == "generate":
+        generate(args[0], *(int(a) for a in args[1:]))

@@ -1,0 +1,49 @@
+//! The two kinds of model a run can use: a T5 encoder-decoder (our candle/CPU engine) or a
+//! decoder-only language model (Gemma 3, `model::decoder`), behind one load and one predict.
+
+use candle_core::Device;
+
+use super::checkpoint::{self, Loaded};
+use super::decoder::{self, DecoderModel};
+use super::error::Result;
+use super::predict::{predict, Generation, PredictOptions};
+
+pub enum Backbone {
+    T5(Loaded),
+    Decoder(DecoderModel),
+}
+
+impl Backbone {
+    /// A T5 folder or repo id, a decoder folder, a `.gguf` file, or a fetched model's name.
+    pub fn load(spec: &str, device: &Device) -> Result<Backbone> {
+        let path = decoder::resolve(spec);
+        if decoder::is_decoder(&path) {
+            return Ok(Backbone::Decoder(DecoderModel::load(&path)?));
+        }
+        Ok(Backbone::T5(checkpoint::load(spec, device)?))
+    }
+
+    /// Whether `spec` names a decoder-only model.
+    pub fn is_decoder(spec: &str) -> bool {
+        decoder::is_decoder(&decoder::resolve(spec))
+    }
+
+    pub fn source(&self) -> String {
+        match self {
+            Backbone::T5(l) => l.dir.display().to_string(),
+            Backbone::Decoder(d) => d.source.display().to_string(),
+        }
+    }
+
+    pub fn predict(
+        &self,
+        sources: &[String],
+        opts: &PredictOptions,
+        progress: impl FnMut(usize),
+    ) -> Result<Vec<Generation>> {
+        match self {
+            Backbone::T5(l) => predict(&l.model, &l.tokenizer, sources, opts, progress),
+            Backbone::Decoder(d) => d.predict(sources, opts, progress),
+        }
+    }
+}

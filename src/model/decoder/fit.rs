@@ -1,0 +1,141 @@
+//! Fine-tuning a decoder-only model on the CPU engine: the official decoder-only examples,
+//! every weight but the embedding (and so the tied head) trained with AdamW, the loss the mean
+//! cross-entropy over the target and eos tokens of a step, the head computed only at those
+//! positions. The loop, checkpoints and exact resume are the shared ones (`fit::drive`).
+
+use rayon::prelude::*;
+
+use super::tokenizer::DecoderExample;
+use super::{resolve, save_folder, DecoderModel, DecoderWeights};
+use crate::model::backbone::Backbone;
+use crate::model::cpu::decoder::Prepared;
+use crate::model::error::Result;
+use crate::model::fit::{drive, FitHooks, FitOutcome, FitSpec, Start, Stepper};
+use crate::model::train::{epoch_batches_by_length, AdamW, StepReport};
+
+struct DecoderRun {
+    model: Backbone,
+    opt: AdamW,
+    examples: Vec<DecoderExample>,
+    grads: DecoderWeights,
+    names: Vec<String>,
+    max_len: usize,
+}
+
+impl DecoderRun {
+    fn decoder(&self) -> &DecoderModel {
+        match &self.model {
+            Backbone::Decoder(m) => m,
+            Backbone::T5(_) => unreachable!("a decoder run holds a decoder"),
+        }
+    }
+}
+
+impl Stepper for DecoderRun {
+    fn model(&self) -> &Backbone {
+        &self.model
+    }
+
+    fn opt(&self) -> &AdamW {
+        &self.opt
+    }
+
+    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize) -> Result<StepReport> {
+        let started = std::time::Instant::now();
+        self.grads
+            .trainable_mut()
+            .into_par_iter()
+            .for_each(|g| g.iter_mut().for_each(|v| *v = 0.0));
+        let targets: usize = micro
+            .iter()
+            .flatten()
+            .map(|&i| {
+                let e = &self.examples[i];
+                e.target_len.min(e.ids.len().saturating_sub(1))
+            })
+            .sum();
+        let scale = 1.0 / targets.max(1) as f32;
+        let (mut loss, mut tokens) = (0.0, 0);
+        {
+            let Backbone::Decoder(m) = &self.model else {
+                unreachable!("a decoder run holds a decoder")
+            };
+            let p = Prepared::new(&m.cfg, &m.weights, self.max_len);
+            for batch in micro {
+                let refs: Vec<&DecoderExample> = batch.iter().map(|&i| &self.examples[i]).collect();
+                tokens += refs.iter().map(|e| e.ids.len()).sum::<usize>();
+                loss += p.accumulate(&refs, scale, &mut self.grads).0;
+            }
+        }
+        let passes = started.elapsed().as_secs_f64();
+        let norm = self
+            .grads
+            .trainable()
+            .par_iter()
+            .map(|g| g.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
+        // torch's clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+        let factor = if clip > 0.0 { (clip / (norm + 1e-6)).min(1.0) } else { 1.0 };
+        let opt_started = std::time::Instant::now();
+        let Backbone::Decoder(m) = &mut self.model else {
+            unreachable!("a decoder run holds a decoder")
+        };
+        let params = m.weights.trainable_mut();
+        let grads = self.grads.trainable();
+        self.opt.step_slices(
+            self.names
+                .iter()
+                .zip(params)
+                .zip(grads)
+                .map(|((n, p), g)| (n.as_str(), p.as_mut_slice(), g.as_slice())),
+            lr,
+            factor as f32,
+        );
+        Ok(StepReport {
+            step: step + 1,
+            loss: loss / targets.max(1) as f64,
+            lr,
+            grad_norm: norm,
+            tokens,
+            forward_s: passes,
+            backward_s: 0.0,
+            optimizer_s: opt_started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn save_model(&self, dir: &std::path::Path) -> Result<()> {
+        let m = self.decoder();
+        save_folder(dir, &m.cfg, &m.weights, &m.tokenizer)
+    }
+}
+
+pub fn fit<H: FitHooks>(
+    spec: FitSpec,
+    pairs: &[(String, String)],
+    hooks: &mut H,
+    start: Start,
+) -> std::result::Result<FitOutcome, H::Error> {
+    let m = DecoderModel::load(&resolve(&start.source))?;
+    let o = &spec.options;
+    let examples: Vec<DecoderExample> = pairs
+        .iter()
+        .map(|(s, t)| m.tokenizer.example(s, t, o.max_source_length, o.max_target_length))
+        .collect::<Result<_>>()?;
+    let lens: Vec<usize> = examples.iter().map(|e| e.ids.len()).collect();
+    let per_epoch = epoch_batches_by_length(&lens, o.batch_size, o.seed, 0)
+        .len()
+        .div_ceil(o.grad_accum);
+    let (opt, state) = start.state(&spec, per_epoch)?;
+    let names = m.weights.trainable_names(&m.cfg);
+    let mut run = DecoderRun {
+        grads: DecoderWeights::zeros_like(&m.cfg, false),
+        max_len: lens.iter().copied().max().unwrap_or(1),
+        model: Backbone::Decoder(m),
+        opt,
+        examples,
+        names,
+    };
+    hooks.started(&run.model, &state, per_epoch)?;
+    drive(&spec, hooks, &mut run, &lens, state, &start)
+}
