@@ -72,7 +72,9 @@ fn open_app_on(db: &Path, root: &Path) -> (Engine, App) {
 }
 
 fn app_with(store: Store, db: &Path, root: &Path) -> (Engine, App) {
-    let engine = Engine::new(store, db).unwrap();
+    let mut engine = Engine::new(store, db).unwrap();
+    // The snapshots show the form without installed pretrained backbones.
+    engine.backbones.clear();
     let ws = Workspace::load(root);
     let mut app = App::new(&engine, ws, Keymap::default_map(), Theme::dark());
     engine.start_default_model(root).unwrap();
@@ -768,7 +770,8 @@ fn the_template_preview_scrolls_and_says_when_it_has_no_tokenizer() {
     assert_eq!(app.templates.scroll, 0);
     // Before the default model is made, a count would be a guess: it says so instead.
     let store = Store::open(&tmp.path().join("db2")).unwrap();
-    let fresh = Engine::new(store, &tmp.path().join("db2")).unwrap();
+    let mut fresh = Engine::new(store, &tmp.path().join("db2")).unwrap();
+    fresh.backbones.clear();
     let app = App::new(
         &fresh,
         Workspace::load(&sample_root()),

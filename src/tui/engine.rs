@@ -17,6 +17,9 @@ pub struct Engine {
     pub db: PathBuf,
     default_model: Mutex<DefaultModel>,
     made: Mutex<Option<Receiver<Result<(), String>>>>,
+    /// Pretrained models installed by `ie-bench model fetch`, by name; the launch form offers
+    /// them.
+    pub backbones: Vec<(String, PathBuf)>,
 }
 
 /// Where the default model stands. Making it (a tokenizer trained on the data) takes seconds
@@ -70,6 +73,10 @@ impl Engine {
             db: db.to_path_buf(),
             default_model: Mutex::new(state),
             made: Mutex::new(None),
+            backbones: crate::model::decoder::fetch::installed()
+                .into_iter()
+                .map(|(n, p)| (n.to_string(), p))
+                .collect(),
         })
     }
 

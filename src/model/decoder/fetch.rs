@@ -155,6 +155,10 @@ pub fn fetch(name: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
         });
     }
     std::fs::rename(&tmp, &dest).map_err(|e| ModelError::io(&dest, e))?;
+    say("building the tokenizer from the file's vocabulary");
+    let json = super::gguf::Gguf::open(&dest)?.tokenizer_json()?;
+    let cache = super::cached_tokenizer_path(&dest);
+    std::fs::write(&cache, json).map_err(|e| ModelError::io(&cache, e))?;
     say(&format!("sha256 {sum} verified; {} is ready", dest.display()));
     Ok(dest)
 }

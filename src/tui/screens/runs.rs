@@ -128,6 +128,8 @@ pub struct LaunchForm {
     /// What the data holds of the config's datasets, per split the run reads; or why the
     /// config cannot be read.
     pub resolution: Result<Vec<(Split, SplitResolution)>, String>,
+    /// The model the `default tiny T5` backbone stands for.
+    pub default_model: String,
 }
 
 /// The `missing` field's choices: the first adds no flag.
@@ -135,8 +137,29 @@ const MISSING: [&str; 2] = ["skip with a note", "fail the run"];
 
 pub const KINDS: [&str; 3] = ["train", "eval", "zero-shot"];
 
+const DEFAULT_BACKBONE: &str = "default tiny T5";
+const T5_SETTINGS: [(&str, &str); 4] = [
+    ("max steps", "40"),
+    ("learning rate", "1e-3"),
+    ("batch size", "8"),
+    ("save every", "20"),
+];
+const DECODER_SETTINGS: [(&str, &str); 4] = [
+    ("max steps", "40"),
+    ("learning rate", "1e-4"),
+    ("batch size", "4"),
+    ("save every", "0"),
+];
+
 impl LaunchForm {
-    pub fn new(model: &str, data: &str, banks: &[(u32, String)]) -> LaunchForm {
+    /// `backbones` are the installed pretrained models by name (`ie-bench model fetch`); when
+    /// there are any, the form starts on the first, with settings for fine-tuning it.
+    pub fn new(
+        model: &str,
+        data: &str,
+        banks: &[(u32, String)],
+        backbones: &[(String, std::path::PathBuf)],
+    ) -> LaunchForm {
         let mut bank_names = vec!["data's own / built-in".to_string()];
         let mut bank_files = vec![None];
         for (v, file) in banks {
@@ -144,7 +167,9 @@ impl LaunchForm {
             bank_files.push(Some(file.clone()));
         }
         let newest = bank_names.len() - 1;
-        LaunchForm {
+        let mut backbone_names = vec![DEFAULT_BACKBONE.to_string()];
+        backbone_names.extend(backbones.iter().map(|(n, _)| n.clone()));
+        let mut form = LaunchForm {
             fields: vec![
                 Field::choice("kind", "", KINDS.iter().map(|k| k.to_string()).collect(), 0),
                 Field::text("model", "--model", model),
@@ -170,6 +195,39 @@ impl LaunchForm {
             cursor: 0,
             bank_files,
             resolution: Ok(Vec::new()),
+            default_model: model.to_string(),
+        };
+        if !backbones.is_empty() {
+            // Not a flag of its own: picking one fills in the model and its settings.
+            form.fields
+                .insert(1, Field::choice("backbone", "", backbone_names, 0));
+            form.pick_backbone(1);
+        }
+        form
+    }
+
+    /// Selects backbone `i` (0: the default T5) and the settings that suit it: a pretrained
+    /// decoder fine-tunes at a low rate in small batches, and its checkpoints are large, so
+    /// it saves once at the end.
+    pub fn pick_backbone(&mut self, i: usize) {
+        let Some(b) = self.fields.iter_mut().find(|f| f.name == "backbone") else {
+            return;
+        };
+        b.choice = i.min(b.choices.len() - 1);
+        let (model, settings) = if b.choice == 0 {
+            (self.default_model.clone(), T5_SETTINGS)
+        } else {
+            (b.choices[b.choice].clone(), DECODER_SETTINGS)
+        };
+        self.set("model", &model);
+        for (name, value) in settings {
+            self.set(name, value);
+        }
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        if let Some(f) = self.fields.iter_mut().find(|f| f.name == name) {
+            f.input = TextInput::new(value);
         }
     }
 
@@ -254,7 +312,7 @@ impl LaunchForm {
     pub fn words(&self) -> Vec<String> {
         let mut w = vec![self.fields[0].value()];
         for f in &self.fields[1..] {
-            if !self.applies(f) {
+            if !self.applies(f) || f.flag.is_empty() {
                 continue;
             }
             let value = if f.flag == "--instructions" {
@@ -604,6 +662,7 @@ impl State {
             &model.dir().display().to_string(),
             &ctx.ws.root.display().to_string(),
             &banks,
+            &ctx.engine.backbones,
         );
         form.resolve();
         self.form = Some(form);
@@ -647,6 +706,10 @@ impl State {
                 }
             }
             Edit::Cancel => self.form = None,
+            Edit::Changed if field == "backbone" => {
+                let i = form.get("backbone").map_or(0, |f| f.choice);
+                form.pick_backbone(i);
+            }
             Edit::Changed if matches!(field, "kind" | "data" | "config") => form.resolve(),
             _ => {}
         }
