@@ -18,7 +18,11 @@ fn fixture() -> (DecoderModel, Value) {
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn worst(a: &[f32], b: &[f32]) -> f32 {
@@ -30,12 +34,22 @@ fn worst(a: &[f32], b: &[f32]) -> f32 {
 fn logits_match_transformers_at_every_position() {
     let (m, fx) = fixture();
     let p = Prepared::new(&m.cfg, &m.weights, 64);
-    for (seq, want) in fx["sequences"].as_array().unwrap().iter().zip(fx["logits"].as_array().unwrap()) {
+    for (seq, want) in fx["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(fx["logits"].as_array().unwrap())
+    {
         let want: Vec<f32> = want
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+            .flat_map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+            })
             .collect();
         let got = all_logits(&p, &ids(seq));
         let w = worst(&got, &want);
@@ -47,7 +61,12 @@ fn logits_match_transformers_at_every_position() {
 fn a_packed_batch_equals_each_sequence_alone() {
     let (m, fx) = fixture();
     let p = Prepared::new(&m.cfg, &m.weights, 64);
-    let seqs: Vec<Vec<u32>> = fx["sequences"].as_array().unwrap().iter().map(ids).collect();
+    let seqs: Vec<Vec<u32>> = fx["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(ids)
+        .collect();
     let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
     let together = last_logits(&p, &refs);
     let v = m.cfg.vocab_size;
@@ -109,7 +128,11 @@ fn loss_and_gradient_norms_match_transformers() {
             assert!(g.is_empty(), "{name} has a gradient transformers lacks");
             continue;
         };
-        let got = g.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
+        let got = g
+            .iter()
+            .map(|v| (*v as f64) * (*v as f64))
+            .sum::<f64>()
+            .sqrt();
         assert!(
             (got - want).abs() < 1e-4 * want.max(1.0),
             "{name}: gradient norm {got} vs {want}"
@@ -117,4 +140,132 @@ fn loss_and_gradient_norms_match_transformers() {
         checked += 1;
     }
     assert_eq!(checked, norms.len(), "every trained tensor compared");
+}
+
+/// The tiny model written as llama.cpp writes a Gemma 3 GGUF (its tensor names, norms stored as
+/// 1 + w, the layer pattern and a SentencePiece vocabulary in the metadata) loads back to the
+/// same weights and logits; a cut-off copy fails with the file named.
+#[test]
+fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
+    use candle_core::quantized::gguf_file::{self, Value};
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+    use ie_bench::model::decoder::gguf::gguf_name;
+    let (m, fx) = fixture();
+    let c = &m.cfg;
+    let u = |v: usize| Value::U32(v as u32);
+    let mut tokens = vec!["<pad>", "<eos>", "<bos>", "<unk>"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    // Characters, then every pair of them, then triples: BPE merges the pairs first.
+    let chars = ["▁", "a", "b", "c", "d", "e"];
+    let pairs: Vec<String> = chars
+        .iter()
+        .flat_map(|a| chars.iter().map(move |b| format!("{a}{b}")))
+        .collect();
+    let triples = pairs
+        .iter()
+        .flat_map(|p| chars.iter().map(move |c| format!("{p}{c}")));
+    tokens.extend(
+        chars
+            .iter()
+            .map(|c| c.to_string())
+            .chain(pairs.iter().cloned())
+            .chain(triples),
+    );
+    tokens.truncate(c.vocab_size);
+    let types: Vec<Value> = (0..c.vocab_size)
+        .map(|i| {
+            Value::I32(match i {
+                0..=2 => 3,
+                3 => 2,
+                _ => 1,
+            })
+        })
+        .collect();
+    let meta: Vec<(&str, Value)> = vec![
+        ("general.architecture", Value::String("gemma3".into())),
+        ("general.license", Value::String("gemma".into())),
+        ("gemma3.embedding_length", u(c.hidden)),
+        ("gemma3.block_count", u(c.layers.len())),
+        ("gemma3.feed_forward_length", u(c.intermediate)),
+        ("gemma3.attention.head_count", u(c.heads)),
+        ("gemma3.attention.head_count_kv", u(c.kv_heads)),
+        ("gemma3.attention.key_length", u(c.head_dim)),
+        ("gemma3.attention.layer_norm_rms_epsilon", Value::F32(c.eps)),
+        ("gemma3.rope.freq_base", Value::F32(c.rope_theta)),
+        ("gemma3.attention.sliding_window", u(c.sliding_window)),
+        (
+            "gemma3.attention.sliding_window_pattern",
+            Value::Array(vec![
+                Value::Bool(true),
+                Value::Bool(true),
+                Value::Bool(false),
+            ]),
+        ),
+        ("gemma3.context_length", u(64)),
+        ("tokenizer.ggml.model", Value::String("llama".into())),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array(tokens.iter().map(|t| Value::String(t.clone())).collect()),
+        ),
+        (
+            "tokenizer.ggml.scores",
+            Value::Array((0..c.vocab_size).map(|i| Value::F32(-(i as f32))).collect()),
+        ),
+        ("tokenizer.ggml.token_type", Value::Array(types)),
+        ("tokenizer.ggml.bos_token_id", u(2)),
+        ("tokenizer.ggml.eos_token_id", u(1)),
+        ("tokenizer.ggml.padding_token_id", u(0)),
+    ];
+    let mut tensors = Vec::new();
+    for (name, shape, data) in m.weights.named(c) {
+        let shift = if name.ends_with("norm.weight") {
+            1.0
+        } else {
+            0.0
+        };
+        let data: Vec<f32> = data.iter().map(|v| v + shift).collect();
+        let t = Tensor::from_vec(data, shape, &Device::Cpu).unwrap();
+        tensors.push((
+            gguf_name(&name),
+            QTensor::quantize(&t, GgmlDType::F32).unwrap(),
+        ));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tiny.gguf");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    gguf_file::write(&mut f, &meta_refs, &tensor_refs).unwrap();
+    drop(f);
+
+    let g = DecoderModel::load(&path).expect("the GGUF loads");
+    assert_eq!(g.cfg.layers, m.cfg.layers);
+    assert_eq!((g.cfg.bos, g.cfg.eos.clone(), g.cfg.pad), (2, vec![1], 0));
+    assert!(
+        path.with_extension("tokenizer.json").is_file(),
+        "the tokenizer is cached"
+    );
+    let ids_ = g.tokenizer.encode(" ab cde").unwrap();
+    assert!(ids_.len() < 7, "pieces are merged: {ids_:?}");
+    assert_eq!(g.tokenizer.decode(&ids_).unwrap(), " ab cde");
+    let seq = ids(&fx["sequences"][0]);
+    let a = all_logits(&Prepared::new(&m.cfg, &m.weights, 64), &seq);
+    let b = all_logits(&Prepared::new(&g.cfg, &g.weights, 64), &seq);
+    assert!(worst(&a, &b) < 1e-5);
+    assert!(g
+        .describe()
+        .iter()
+        .any(|(k, v)| k == "general.license" && v == "gemma"));
+
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = tmp.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = DecoderModel::load(&cut)
+        .err()
+        .expect("a cut file is refused")
+        .to_string();
+    assert!(err.contains("cut.gguf"), "{err}");
 }

@@ -97,13 +97,28 @@ fn info(spec: &str) -> Result<ExitCode> {
     let dir = checkpoint::resolve(spec)?;
     let cfg = T5Config::read(&dir.join("config.json"))?;
     println!("{:<14} {}", "path", dir.display());
-    println!("{:<14} t5 (encoder-decoder, {})", "architecture", cfg.feed_forward_proj);
+    println!(
+        "{:<14} t5 (encoder-decoder, {})",
+        "architecture", cfg.feed_forward_proj
+    );
     println!("{:<14} {}", "parameters", cfg.param_count().unwrap_or(0));
-    println!("{:<14} {} encoder, {} decoder", "layers", cfg.num_layers, cfg.decoder_layers());
+    println!(
+        "{:<14} {} encoder, {} decoder",
+        "layers",
+        cfg.num_layers,
+        cfg.decoder_layers()
+    );
     println!("{:<14} {}", "hidden", cfg.d_model);
-    println!("{:<14} {} heads, d_kv {}", "attention", cfg.num_heads, cfg.d_kv);
+    println!(
+        "{:<14} {} heads, d_kv {}",
+        "attention", cfg.num_heads, cfg.d_kv
+    );
     println!("{:<14} {}", "vocabulary", cfg.vocab_size);
-    println!("{:<14} {}", "tokenizer", dir.join("tokenizer.json").display());
+    println!(
+        "{:<14} {}",
+        "tokenizer",
+        dir.join("tokenizer.json").display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -272,10 +287,12 @@ pub fn predict_cmd(p: PredictArgs) -> Result<ExitCode> {
     }
     std::fs::write(&p.out, buf).with_context(|| format!("writing {}", p.out.display()))?;
     let cut = gens.iter().filter(|g| g.source_truncated).count();
+    let seconds = start.elapsed().as_secs_f64();
+    let new: usize = gens.iter().map(|g| g.ids.len()).sum();
     eprintln!(
-        "{} predictions in {:.1}s ({} sources truncated to {} tokens) -> {}",
+        "{} predictions in {seconds:.1}s, {new} new tokens ({:.1} tokens/s; {} sources truncated to {} tokens) -> {}",
         gens.len(),
-        start.elapsed().as_secs_f64(),
+        new as f64 / seconds.max(1e-9),
         cut,
         a.max_source_length,
         p.out.display()

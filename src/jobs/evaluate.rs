@@ -20,9 +20,7 @@ pub fn generate(
 ) -> Result<Vec<PredictionLine>> {
     let sources: Vec<String> = instances.iter().map(|i| i.source.clone()).collect();
     let total = sources.len();
-    let gens = loaded.predict(&sources, opts, |done| {
-        rec.progress(done, total, "predict")
-    })?;
+    let gens = loaded.predict(&sources, opts, |done| rec.progress(done, total, "predict"))?;
     Ok(instances
         .iter()
         .zip(gens)

@@ -152,7 +152,8 @@ pub trait Stepper {
     fn model(&self) -> &Backbone;
     fn opt(&self) -> &AdamW;
     /// One optimizer step over the given micro-batches (indices into the examples).
-    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize) -> Result<StepReport>;
+    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize)
+        -> Result<StepReport>;
     /// Writes the model's files into a directory.
     fn save_model(&self, dir: &Path) -> Result<()>;
 }
@@ -232,7 +233,13 @@ impl Stepper for T5Run<'_> {
     fn opt(&self) -> &AdamW {
         &self.trainer.opt
     }
-    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize) -> Result<StepReport> {
+    fn step(
+        &mut self,
+        micro: &[Vec<usize>],
+        lr: f64,
+        clip: f64,
+        step: usize,
+    ) -> Result<StepReport> {
         self.trainer.step(micro, lr, clip, step)
     }
     fn save_model(&self, dir: &Path) -> Result<()> {
@@ -249,7 +256,11 @@ fn fit_t5<H: FitHooks>(
     hooks: &mut H,
     start: Start,
 ) -> std::result::Result<FitOutcome, H::Error> {
-    let model = Backbone::T5(checkpoint::load_as(&start.source, spec.device, candle_core::DType::F32)?);
+    let model = Backbone::T5(checkpoint::load_as(
+        &start.source,
+        spec.device,
+        candle_core::DType::F32,
+    )?);
     let Backbone::T5(loaded) = &model else {
         unreachable!("made as T5 above")
     };
@@ -287,8 +298,7 @@ pub fn save_checkpoint(
     let _ = std::fs::remove_dir_all(&tmp);
     // A write that fails (a full disk) takes its half-written directory with it at once, so
     // the space it held is free for the user's next attempt.
-    if let Err(e) = write_model(&tmp).and_then(|()| save_training_state(&tmp, opt, state))
-    {
+    if let Err(e) = write_model(&tmp).and_then(|()| save_training_state(&tmp, opt, state)) {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }

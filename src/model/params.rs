@@ -175,17 +175,11 @@ impl Params {
     /// Loads every expected parameter from a checkpoint directory (`model.safetensors` or
     /// `model.safetensors.index.json`), converting to `dtype` on `device`.
     pub fn load(dir: &Path, cfg: &T5Config, dtype: DType, device: &Device) -> Result<Params> {
-        let files = weight_files(dir)?;
-        let mut bytes = Vec::with_capacity(files.len());
-        for path in &files {
-            let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-            check_complete(path, &b)?;
-            bytes.push(b);
-        }
+        let weights = WeightFiles::read(dir)?;
         // Checked before any tensor is built: a config that describes more parameters than
         // the files have bytes is wrong whatever the tensors say (the tensor checks below name
         // the first that differs, for smaller mismatches).
-        let on_disk: u64 = bytes.iter().map(|b| b.len() as u64).sum();
+        let on_disk = weights.on_disk();
         let described = cfg.param_count();
         if described.is_none_or(|n| n > on_disk) {
             return Err(ModelError::Config {
@@ -196,22 +190,9 @@ impl Params {
                 ),
             });
         }
-        // Each file's header is parsed once; `file_of` says which file holds a tensor.
-        let mut tables = Vec::with_capacity(files.len());
-        let mut file_of: HashMap<String, usize> = HashMap::new();
-        for (i, (path, b)) in files.iter().zip(&bytes).enumerate() {
-            let st = safetensors::SafeTensors::deserialize(b).map_err(|e| ModelError::Weights {
-                path: path.clone(),
-                message: format!("not a readable safetensors file: {e}"),
-            })?;
-            file_of.extend(st.names().into_iter().map(|n| (n.to_string(), i)));
-            tables.push(st);
-        }
-        let display = if files.len() == 1 {
-            files[0].clone()
-        } else {
-            dir.join("model.safetensors.index.json")
-        };
+        let tables = weights.tables()?;
+        let (files, file_of, tables) = (&weights.files, &tables.file_of, &tables.tables);
+        let display = weights.display(dir);
         let mut vars = BTreeMap::new();
         for (name, shape) in expected_params(cfg) {
             // Tied checkpoints may carry the embedding under its encoder alias only.
@@ -270,6 +251,59 @@ fn alias(name: &str) -> &'static str {
     }
 }
 
+/// A checkpoint's weight files, read into memory and checked to be complete.
+pub(crate) struct WeightFiles {
+    pub files: Vec<PathBuf>,
+    bytes: Vec<Vec<u8>>,
+}
+
+/// The parsed headers of `WeightFiles`, and which file holds each tensor.
+pub(crate) struct Tables<'a> {
+    pub tables: Vec<safetensors::SafeTensors<'a>>,
+    pub file_of: HashMap<String, usize>,
+}
+
+impl WeightFiles {
+    pub fn read(dir: &Path) -> Result<WeightFiles> {
+        let files = weight_files(dir)?;
+        let mut bytes = Vec::with_capacity(files.len());
+        for path in &files {
+            let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+            check_complete(path, &b)?;
+            bytes.push(b);
+        }
+        Ok(WeightFiles { files, bytes })
+    }
+
+    pub fn on_disk(&self) -> u64 {
+        self.bytes.iter().map(|b| b.len() as u64).sum()
+    }
+
+    /// Each file's header, parsed once.
+    pub fn tables(&self) -> Result<Tables<'_>> {
+        let mut tables = Vec::with_capacity(self.files.len());
+        let mut file_of: HashMap<String, usize> = HashMap::new();
+        for (i, (path, b)) in self.files.iter().zip(&self.bytes).enumerate() {
+            let st = safetensors::SafeTensors::deserialize(b).map_err(|e| ModelError::Weights {
+                path: path.clone(),
+                message: format!("not a readable safetensors file: {e}"),
+            })?;
+            file_of.extend(st.names().into_iter().map(|n| (n.to_string(), i)));
+            tables.push(st);
+        }
+        Ok(Tables { tables, file_of })
+    }
+
+    /// The file to name in an error about a missing tensor.
+    pub fn display(&self, dir: &Path) -> PathBuf {
+        if self.files.len() == 1 {
+            self.files[0].clone()
+        } else {
+            dir.join("model.safetensors.index.json")
+        }
+    }
+}
+
 /// The checkpoint's weight files: one `model.safetensors`, or the shards of an index.
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let single = dir.join("model.safetensors");
@@ -306,7 +340,7 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Checks the header against the file length so a cut-off file names its first incomplete
 /// tensor rather than failing with a bare offset error.
-pub(crate) fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
+fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
     let bad = |message: String| ModelError::Weights {
         path: path.to_path_buf(),
         message,

@@ -214,8 +214,14 @@ impl AdamW {
         let coef = self.advance(lr, grad_scale);
         for (name, p, g) in params {
             let n = g.len();
-            let m = self.m.entry(name.to_string()).or_insert_with(|| vec![0.0; n]);
-            let v = self.v.entry(name.to_string()).or_insert_with(|| vec![0.0; n]);
+            let m = self
+                .m
+                .entry(name.to_string())
+                .or_insert_with(|| vec![0.0; n]);
+            let v = self
+                .v
+                .entry(name.to_string())
+                .or_insert_with(|| vec![0.0; n]);
             coef.update(p, m, v, g);
         }
     }

@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use super::kernels;
 use super::matmul::{matmul, Out, Threads, View};
 use super::ops::{linear, linear_backward, par_add_assign, rows_per_task, Normed};
-use crate::model::decoder::weights::*;
 use crate::model::decoder::tokenizer::DecoderExample;
+use crate::model::decoder::weights::*;
 use crate::model::decoder::{DecoderConfig, DecoderWeights, LayerKind};
 
 /// A score that softmax turns into exactly zero.
@@ -66,7 +66,10 @@ impl Rope {
     /// dimension i with i + head_dim/2), or back with `inverse` (the backward pass).
     fn apply(&self, row: &mut [f32], pos: usize, inverse: bool) {
         let h = self.half;
-        let (c, s) = (&self.cos[pos * h..(pos + 1) * h], &self.sin[pos * h..(pos + 1) * h]);
+        let (c, s) = (
+            &self.cos[pos * h..(pos + 1) * h],
+            &self.sin[pos * h..(pos + 1) * h],
+        );
         let sign = if inverse { -1.0 } else { 1.0 };
         for head in row.chunks_exact_mut(2 * h) {
             let (a, b) = head.split_at_mut(h);
@@ -117,7 +120,14 @@ fn effective(cfg: &DecoderConfig, w: &[f32]) -> Vec<f32> {
     }
 }
 
-const NORMS: [usize; 6] = [ATTN_NORM, Q_NORM, K_NORM, POST_ATTN_NORM, FFN_NORM, POST_FFN_NORM];
+const NORMS: [usize; 6] = [
+    ATTN_NORM,
+    Q_NORM,
+    K_NORM,
+    POST_ATTN_NORM,
+    FFN_NORM,
+    POST_FFN_NORM,
+];
 
 impl<'a> Prepared<'a> {
     /// For sequences of up to `max_len` positions.
@@ -244,11 +254,20 @@ impl Prepared<'_> {
                 let kvs = kv(si);
                 let n = s.pos + s.rows;
                 let g = h / group;
-                let qv = View::new(q, q.len() / qd, qd).rows(s.row, s.rows).columns(h * hd, hd);
+                let qv = View::new(q, q.len() / qd, qd)
+                    .rows(s.row, s.rows)
+                    .columns(h * hd, hd);
                 let kv_ = View::new(kvs.k, n, kvd).columns(g * hd, hd);
                 let vv = View::new(kvs.v, n, kvd).columns(g * hd, hd);
                 let mut p = vec![0f32; s.rows * n];
-                matmul(Out::new(&mut p, s.rows, n), qv, kv_.t(), scale, false, Threads::One);
+                matmul(
+                    Out::new(&mut p, s.rows, n),
+                    qv,
+                    kv_.t(),
+                    scale,
+                    false,
+                    Threads::One,
+                );
                 for (i, row) in p.chunks_exact_mut(n).enumerate() {
                     let at = s.pos + i;
                     let first = (at + 1).saturating_sub(window);
@@ -257,7 +276,14 @@ impl Prepared<'_> {
                 }
                 kernels::softmax_rows(&mut p, n);
                 let mut ctx = vec![0f32; s.rows * hd];
-                matmul(Out::new(&mut ctx, s.rows, hd), View::new(&p, s.rows, n), vv, 1.0, false, Threads::One);
+                matmul(
+                    Out::new(&mut ctx, s.rows, hd),
+                    View::new(&p, s.rows, n),
+                    vv,
+                    1.0,
+                    false,
+                    Threads::One,
+                );
                 (ctx, if keep { p } else { Vec::new() })
             })
             .collect();
@@ -279,7 +305,12 @@ impl Prepared<'_> {
 
     /// Projections, q/k norms and RoPE of a layer's attention input: (q, k, v) and, for the
     /// backward pass, the norms' inputs.
-    fn qkv(&self, layer: usize, h: &[f32], spans: &[Span]) -> (Normed, Normed, Vec<f32>, Vec<f32>, Vec<f32>) {
+    fn qkv(
+        &self,
+        layer: usize,
+        h: &[f32],
+        spans: &[Span],
+    ) -> (Normed, Normed, Vec<f32>, Vec<f32>, Vec<f32>) {
         let c = self.cfg;
         let l = &self.w.layers[layer];
         let rows = h.len() / c.hidden;
@@ -290,7 +321,8 @@ impl Prepared<'_> {
         let kn = Normed::new(k, &self.norms[layer][K_NORM], c.eps, c.head_dim);
         let (mut q_rot, mut k_rot) = (qn.out.clone(), kn.out.clone());
         self.rope(layer).rotate(&mut q_rot, c.q_dim(), spans, false);
-        self.rope(layer).rotate(&mut k_rot, c.kv_dim(), spans, false);
+        self.rope(layer)
+            .rotate(&mut k_rot, c.kv_dim(), spans, false);
         (qn, kn, q_rot, k_rot, v)
     }
 
@@ -435,7 +467,13 @@ impl Prepared<'_> {
     /// Adds into `grads` the gradient of `scale` × the summed cross-entropy of `targets`
     /// ((row, token): the row of the packed batch that predicts the token), and returns the
     /// summed loss. The head runs only on those rows.
-    pub fn backward(&self, fwd: Forward, targets: &[(usize, u32)], scale: f32, grads: &mut DecoderWeights) -> f64 {
+    pub fn backward(
+        &self,
+        fwd: Forward,
+        targets: &[(usize, u32)],
+        scale: f32,
+        grads: &mut DecoderWeights,
+    ) -> f64 {
         let c = self.cfg;
         let d = c.hidden;
         let rows: Vec<usize> = targets.iter().map(|t| t.0).collect();
@@ -465,7 +503,13 @@ impl Prepared<'_> {
         );
         drop(logits);
         let mut dsel_x = vec![0f32; targets.len() * d];
-        fin.backward(&self.final_norm, &dsel, &mut grads.final_norm, &mut dsel_x, false);
+        fin.backward(
+            &self.final_norm,
+            &dsel,
+            &mut grads.final_norm,
+            &mut dsel_x,
+            false,
+        );
         let mut dx = vec![0f32; fwd.x.len()];
         for (i, &r) in rows.iter().enumerate() {
             kernels::add_assign(&mut dx[r * d..(r + 1) * d], &dsel_x[i * d..(i + 1) * d]);
@@ -478,7 +522,14 @@ impl Prepared<'_> {
 
     /// One layer's backward pass: `dx` holds the gradient of its output and receives its
     /// input's.
-    fn layer_backward(&self, li: usize, c: LayerCache, spans: &[Span], dx: &mut [f32], g: &mut Layer) {
+    fn layer_backward(
+        &self,
+        li: usize,
+        c: LayerCache,
+        spans: &[Span],
+        dx: &mut [f32],
+        g: &mut Layer,
+    ) {
         let cfg = self.cfg;
         let (d, f, qd, kvd) = (cfg.hidden, cfg.intermediate, cfg.q_dim(), cfg.kv_dim());
         let l = &self.w.layers[li];
@@ -486,7 +537,13 @@ impl Prepared<'_> {
         let rows = dx.len() / d;
         // Feed-forward: out = xm + post(down(gelu(gate)⊙up)).
         let mut dm = vec![0f32; rows * d];
-        c.post_ffn.backward(&nw[POST_FFN_NORM], dx, &mut g[POST_FFN_NORM], &mut dm, false);
+        c.post_ffn.backward(
+            &nw[POST_FFN_NORM],
+            dx,
+            &mut g[POST_FFN_NORM],
+            &mut dm,
+            false,
+        );
         let mut dact = vec![0f32; rows * f];
         linear_backward(&dm, &c.act, rows, &l[DOWN], &mut g[DOWN], &mut dact, false);
         drop(dm);
@@ -500,13 +557,28 @@ impl Prepared<'_> {
             .for_each(|(((da, db), (a, b)), gr)| kernels::gated_gelu_backward(a, b, gr, da, db));
         drop(dact);
         let mut dh = vec![0f32; rows * d];
-        linear_backward(&dgate, &c.ffn_in.out, rows, &l[GATE], &mut g[GATE], &mut dh, false);
+        linear_backward(
+            &dgate,
+            &c.ffn_in.out,
+            rows,
+            &l[GATE],
+            &mut g[GATE],
+            &mut dh,
+            false,
+        );
         linear_backward(&dup, &c.ffn_in.out, rows, &l[UP], &mut g[UP], &mut dh, true);
         drop((dgate, dup));
-        c.ffn_in.backward(&nw[FFN_NORM], &dh, &mut g[FFN_NORM], dx, true);
+        c.ffn_in
+            .backward(&nw[FFN_NORM], &dh, &mut g[FFN_NORM], dx, true);
         // Attention: xm = x + post(o(attn(rope(norm(q)), rope(norm(k)), v))).
         let mut do_ = vec![0f32; rows * d];
-        c.post_attn.backward(&nw[POST_ATTN_NORM], dx, &mut g[POST_ATTN_NORM], &mut do_, false);
+        c.post_attn.backward(
+            &nw[POST_ATTN_NORM],
+            dx,
+            &mut g[POST_ATTN_NORM],
+            &mut do_,
+            false,
+        );
         let mut dctx = vec![0f32; rows * qd];
         linear_backward(&do_, &c.ctx, rows, &l[O], &mut g[O], &mut dctx, false);
         drop(do_);
@@ -520,13 +592,19 @@ impl Prepared<'_> {
         linear_backward(&dqn, xn, rows, &l[Q], &mut g[Q], &mut dh, false);
         linear_backward(&dkn, xn, rows, &l[K], &mut g[K], &mut dh, true);
         linear_backward(&dv, xn, rows, &l[V], &mut g[V], &mut dh, true);
-        c.attn_in.backward(&nw[ATTN_NORM], &dh, &mut g[ATTN_NORM], dx, true);
+        c.attn_in
+            .backward(&nw[ATTN_NORM], &dh, &mut g[ATTN_NORM], dx, true);
     }
 
     /// Gradients of (rotated) q, k and v from the context's: per span and head, dv = pᵀ·dc,
     /// ds = softmax'(dc·vᵀ)·scale, dq = ds·k, dk = dsᵀ·q; the heads sharing a key/value
     /// head add into it.
-    fn attention_backward(&self, c: &LayerCache, spans: &[Span], dctx: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    fn attention_backward(
+        &self,
+        c: &LayerCache,
+        spans: &[Span],
+        dctx: &[f32],
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let cfg = self.cfg;
         let (hd, heads, qd, kvd) = (cfg.head_dim, cfg.heads, cfg.q_dim(), cfg.kv_dim());
         let group = heads / cfg.kv_heads;
@@ -542,43 +620,81 @@ impl Prepared<'_> {
             .map(|&(si, g)| {
                 let s = spans[si];
                 let n = s.rows;
-                let kv_ = View::new(&c.k_rot, rows, kvd).rows(s.row, n).columns(g * hd, hd);
-                let vv = View::new(&c.v, rows, kvd).rows(s.row, n).columns(g * hd, hd);
+                let kv_ = View::new(&c.k_rot, rows, kvd)
+                    .rows(s.row, n)
+                    .columns(g * hd, hd);
+                let vv = View::new(&c.v, rows, kvd)
+                    .rows(s.row, n)
+                    .columns(g * hd, hd);
                 let mut dq = vec![0f32; n * group * hd];
                 let (mut dk, mut dv) = (vec![0f32; n * hd], vec![0f32; n * hd]);
                 for j in 0..group {
                     let h = g * group + j;
                     let p = &c.probs[si * heads + h];
-                    let qv = View::new(&c.q_rot, rows, qd).rows(s.row, n).columns(h * hd, hd);
+                    let qv = View::new(&c.q_rot, rows, qd)
+                        .rows(s.row, n)
+                        .columns(h * hd, hd);
                     let dc = View::new(dctx, rows, qd).rows(s.row, n).columns(h * hd, hd);
                     let pv = View::new(p, n, n);
-                    matmul(Out::new(&mut dv, n, hd), pv.t(), dc, 1.0, true, Threads::One);
+                    matmul(
+                        Out::new(&mut dv, n, hd),
+                        pv.t(),
+                        dc,
+                        1.0,
+                        true,
+                        Threads::One,
+                    );
                     let mut ds = vec![0f32; n * n];
-                    matmul(Out::new(&mut ds, n, n), dc, vv.t(), 1.0, false, Threads::One);
+                    matmul(
+                        Out::new(&mut ds, n, n),
+                        dc,
+                        vv.t(),
+                        1.0,
+                        false,
+                        Threads::One,
+                    );
                     kernels::softmax_backward_rows(p, &mut ds, n);
                     let dsv = View::new(&ds, n, n);
                     matmul(
-                        Out { data: &mut dq[j * hd..], rows: n, cols: hd, rs: group * hd },
+                        Out {
+                            data: &mut dq[j * hd..],
+                            rows: n,
+                            cols: hd,
+                            rs: group * hd,
+                        },
                         dsv,
                         kv_,
                         scale,
                         false,
                         Threads::One,
                     );
-                    matmul(Out::new(&mut dk, n, hd), dsv.t(), qv, scale, true, Threads::One);
+                    matmul(
+                        Out::new(&mut dk, n, hd),
+                        dsv.t(),
+                        qv,
+                        scale,
+                        true,
+                        Threads::One,
+                    );
                 }
                 (dq, dk, dv)
             })
             .collect();
-        let (mut dq, mut dk, mut dv) = (vec![0f32; rows * qd], vec![0f32; rows * kvd], vec![0f32; rows * kvd]);
+        let (mut dq, mut dk, mut dv) = (
+            vec![0f32; rows * qd],
+            vec![0f32; rows * kvd],
+            vec![0f32; rows * kvd],
+        );
         for (&(si, g), (pq, pk, pv)) in tasks.iter().zip(parts) {
             let s = spans[si];
             for i in 0..s.rows {
                 let r = s.row + i;
                 let w = group * hd;
                 dq[r * qd + g * w..r * qd + (g + 1) * w].copy_from_slice(&pq[i * w..(i + 1) * w]);
-                dk[r * kvd + g * hd..r * kvd + (g + 1) * hd].copy_from_slice(&pk[i * hd..(i + 1) * hd]);
-                dv[r * kvd + g * hd..r * kvd + (g + 1) * hd].copy_from_slice(&pv[i * hd..(i + 1) * hd]);
+                dk[r * kvd + g * hd..r * kvd + (g + 1) * hd]
+                    .copy_from_slice(&pk[i * hd..(i + 1) * hd]);
+                dv[r * kvd + g * hd..r * kvd + (g + 1) * hd]
+                    .copy_from_slice(&pv[i * hd..(i + 1) * hd]);
             }
         }
         (dq, dk, dv)
@@ -589,7 +705,12 @@ impl Prepared<'_> {
     /// Adds into `grads` the gradient of `scale` × the summed cross-entropy of the target
     /// tokens of `batch` (the decoder-only format: each example's last `target_len` tokens),
     /// and returns (summed loss, target tokens).
-    pub fn accumulate(&self, batch: &[&DecoderExample], scale: f32, grads: &mut DecoderWeights) -> (f64, usize) {
+    pub fn accumulate(
+        &self,
+        batch: &[&DecoderExample],
+        scale: f32,
+        grads: &mut DecoderWeights,
+    ) -> (f64, usize) {
         let seqs: Vec<&[u32]> = batch.iter().map(|e| e.ids.as_slice()).collect();
         let fwd = self.forward(&seqs, true);
         let mut targets = Vec::new();

@@ -75,7 +75,10 @@ pub fn generate(
         }
         active = keep;
         caches = kept_caches;
-        let last_ids: Vec<u32> = active.iter().map(|&i| *out[i].last().expect("a token")).collect();
+        let last_ids: Vec<u32> = active
+            .iter()
+            .map(|&i| *out[i].last().expect("a token"))
+            .collect();
         let spans: Vec<Span> = active
             .iter()
             .enumerate()

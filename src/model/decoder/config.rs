@@ -98,7 +98,11 @@ impl DecoderConfig {
     /// Parameters in all, the tied embedding counted once.
     pub fn param_count(&self) -> u64 {
         let (d, f) = (self.hidden as u64, self.intermediate as u64);
-        let (q, kv, hd) = (self.q_dim() as u64, self.kv_dim() as u64, self.head_dim as u64);
+        let (q, kv, hd) = (
+            self.q_dim() as u64,
+            self.kv_dim() as u64,
+            self.head_dim as u64,
+        );
         let layer = d * q * 2 + d * kv * 2 + 3 * d * f + 4 * d + 2 * hd;
         self.vocab_size as u64 * d + layer * self.layers.len() as u64 + d
     }
@@ -169,15 +173,18 @@ impl DecoderConfig {
                     other => Err(bad(format!("layer_types holds {other:?}"))),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
-            None => DecoderConfig::gemma3_layers(
-                n_layers,
-                num("sliding_window_pattern").unwrap_or(6),
-            ),
+            None => {
+                DecoderConfig::gemma3_layers(n_layers, num("sliding_window_pattern").unwrap_or(6))
+            }
         };
         let head_dim = num("head_dim").unwrap_or(hidden / heads.max(1));
         let ids = |k: &str| -> Vec<u32> {
             match c.get(k).or_else(|| root.get(k)) {
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).map(|v| v as u32).collect(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_u64)
+                    .map(|v| v as u32)
+                    .collect(),
                 Some(v) => v.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
                 None => Vec::new(),
             }
@@ -237,11 +244,17 @@ impl DecoderConfig {
             ));
         }
         if self.head_dim % 2 != 0 {
-            return Err(format!("head_dim {} is odd (RoPE pairs dimensions)", self.head_dim));
+            return Err(format!(
+                "head_dim {} is odd (RoPE pairs dimensions)",
+                self.head_dim
+            ));
         }
         for id in [self.bos, self.pad].iter().chain(&self.eos) {
             if *id as usize >= self.vocab_size {
-                return Err(format!("token id {id} is outside the vocabulary of {}", self.vocab_size));
+                return Err(format!(
+                    "token id {id} is outside the vocabulary of {}",
+                    self.vocab_size
+                ));
             }
         }
         if self.param_count() > crate::model::config::MAX_PARAMS {

@@ -43,7 +43,9 @@ pub fn models_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("IE_BENCH_MODELS") {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/ie-bench/models")
 }
 
@@ -101,7 +103,10 @@ fn manual(f: &Fetchable) -> String {
 pub fn fetch(name: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let f = KNOWN.iter().find(|f| f.name == name).ok_or_else(|| {
         let names: Vec<&str> = KNOWN.iter().map(|f| f.name).collect();
-        ModelError::NotFound(format!("no model called {name:?} to fetch (known: {})", names.join(", ")))
+        ModelError::NotFound(format!(
+            "no model called {name:?} to fetch (known: {})",
+            names.join(", ")
+        ))
     })?;
     let dest = installed_path(f);
     let dir = dest.parent().expect("a folder").to_path_buf();
@@ -114,11 +119,21 @@ pub fn fetch(name: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let python = venv.join("bin/python");
     let run = |cmd: &mut Command, what: &str| -> Result<()> {
         let out = cmd.output().map_err(|e| {
-            ModelError::NotFound(format!("{what}: could not start {cmd:?}: {e}\n{}", manual(f)))
+            ModelError::NotFound(format!(
+                "{what}: could not start {cmd:?}: {e}\n{}",
+                manual(f)
+            ))
         })?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: Vec<&str> = err
+                .lines()
+                .rev()
+                .take(6)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             return Err(ModelError::NotFound(format!(
                 "{what} failed:\n{}\n{}",
                 tail.join("\n"),
@@ -128,12 +143,26 @@ pub fn fetch(name: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
         Ok(())
     };
     if !python.is_file() {
-        say(&format!("making a Python environment in {}", venv.display()));
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
+        say(&format!(
+            "making a Python environment in {}",
+            venv.display()
+        ));
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
     }
     say(&format!("installing {} with pip", f.packages.join(" ")));
     run(
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).args(f.packages),
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(f.packages),
         "pip install",
     )?;
     let tmp = dir.join(format!(".{}.part", f.file));
@@ -143,7 +172,11 @@ pub fn fetch(name: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
         m = f.module
     );
     run(
-        Command::new(&python).arg("-c").arg(script).arg(&tmp).args(f.licence_files),
+        Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(&tmp)
+            .args(f.licence_files),
         "assembling",
     )?;
     let sum = sha256_file(&tmp)?;
@@ -159,6 +192,9 @@ pub fn fetch(name: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let json = super::gguf::Gguf::open(&dest)?.tokenizer_json()?;
     let cache = super::cached_tokenizer_path(&dest);
     std::fs::write(&cache, json).map_err(|e| ModelError::io(&cache, e))?;
-    say(&format!("sha256 {sum} verified; {} is ready", dest.display()));
+    say(&format!(
+        "sha256 {sum} verified; {} is ready",
+        dest.display()
+    ));
     Ok(dest)
 }

@@ -40,7 +40,13 @@ impl Stepper for DecoderRun {
         &self.opt
     }
 
-    fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize) -> Result<StepReport> {
+    fn step(
+        &mut self,
+        micro: &[Vec<usize>],
+        lr: f64,
+        clip: f64,
+        step: usize,
+    ) -> Result<StepReport> {
         let started = std::time::Instant::now();
         self.grads
             .trainable_mut()
@@ -76,7 +82,11 @@ impl Stepper for DecoderRun {
             .sum::<f64>()
             .sqrt();
         // torch's clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-        let factor = if clip > 0.0 { (clip / (norm + 1e-6)).min(1.0) } else { 1.0 };
+        let factor = if clip > 0.0 {
+            (clip / (norm + 1e-6)).min(1.0)
+        } else {
+            1.0
+        };
         let opt_started = std::time::Instant::now();
         let Backbone::Decoder(m) = &mut self.model else {
             unreachable!("a decoder run holds a decoder")
@@ -120,7 +130,10 @@ pub fn fit<H: FitHooks>(
     let o = &spec.options;
     let examples: Vec<DecoderExample> = pairs
         .iter()
-        .map(|(s, t)| m.tokenizer.example(s, t, o.max_source_length, o.max_target_length))
+        .map(|(s, t)| {
+            m.tokenizer
+                .example(s, t, o.max_source_length, o.max_target_length)
+        })
         .collect::<Result<_>>()?;
     let lens: Vec<usize> = examples.iter().map(|e| e.ids.len()).collect();
     let per_epoch = epoch_batches_by_length(&lens, o.batch_size, o.seed, 0)

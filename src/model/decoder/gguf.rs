@@ -35,6 +35,22 @@ const GGUF_PARTS: [&str; 13] = [
     "post_ffw_norm",
 ];
 
+/// llama.cpp's name for a tensor of Hugging Face name `hf` (as `DecoderWeights::named` gives).
+pub fn gguf_name(hf: &str) -> String {
+    if hf == weights::EMBED {
+        return "token_embd.weight".into();
+    }
+    if hf == weights::FINAL_NORM {
+        return "output_norm.weight".into();
+    }
+    // model.layers.{i}.{part}.weight
+    let rest = hf.trim_start_matches("model.layers.");
+    let (i, part) = rest.split_once('.').unwrap_or(("0", rest));
+    let part = part.trim_end_matches(".weight");
+    let p = PARTS.iter().position(|x| *x == part).unwrap_or(0);
+    format!("blk.{i}.{}.weight", GGUF_PARTS[p])
+}
+
 impl Gguf {
     pub fn open(path: &Path) -> Result<Gguf> {
         let mut f = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
@@ -117,7 +133,9 @@ impl Gguf {
             None => DecoderConfig::gemma3_layers(n_layers, 6),
         };
         let scale = match self.string(&format!("{a}.rope.scaling.type")).as_deref() {
-            Some("linear") => self.float(&format!("{a}.rope.scaling.factor")).unwrap_or(1.0),
+            Some("linear") => self
+                .float(&format!("{a}.rope.scaling.factor"))
+                .unwrap_or(1.0),
             _ => 1.0,
         };
         let cfg = DecoderConfig {
@@ -163,20 +181,6 @@ impl Gguf {
     /// llama.cpp stores as 1 + w, are turned back into w.
     pub fn weights(&self, cfg: &DecoderConfig) -> Result<DecoderWeights> {
         let mut f = std::fs::File::open(&self.path).map_err(|e| ModelError::io(&self.path, e))?;
-        let gguf_name = |hf: &str| -> String {
-            if hf == weights::EMBED {
-                return "token_embd.weight".into();
-            }
-            if hf == weights::FINAL_NORM {
-                return "output_norm.weight".into();
-            }
-            // model.layers.{i}.{part}.weight
-            let rest = hf.trim_start_matches("model.layers.");
-            let (i, part) = rest.split_once('.').unwrap_or(("0", rest));
-            let part = part.trim_end_matches(".weight");
-            let p = PARTS.iter().position(|x| *x == part).unwrap_or(0);
-            format!("blk.{i}.{}.weight", GGUF_PARTS[p])
-        };
         let path = self.path.clone();
         let shift = cfg.arch.norm_plus_one();
         DecoderWeights::assemble(cfg, |hf, shape| {
@@ -189,7 +193,9 @@ impl Gguf {
             if found.iter().product::<usize>() != shape.iter().product::<usize>()
                 || (found.len() == shape.len() && found != shape)
             {
-                return Err(format!("tensor {name} has shape {found:?}, the config needs {shape:?}"));
+                return Err(format!(
+                    "tensor {name} has shape {found:?}, the config needs {shape:?}"
+                ));
             }
             let mut v: Vec<f32> = t
                 .dequantize(&Device::Cpu)
@@ -267,8 +273,17 @@ impl Gguf {
 const CONTROL: i32 = 3;
 const USER_DEFINED: i32 = 4;
 
-fn sentencepiece_bpe_json(tokens: &[String], scores: &[f32], types: &[i32], unk: usize) -> serde_json::Value {
-    let ids: HashMap<&str, usize> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+fn sentencepiece_bpe_json(
+    tokens: &[String],
+    scores: &[f32],
+    types: &[i32],
+    unk: usize,
+) -> serde_json::Value {
+    let ids: HashMap<&str, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
     let mut merges: Vec<(f32, usize, usize, usize)> = Vec::new();
     for (id, piece) in tokens.iter().enumerate() {
         let mut local = Vec::new();

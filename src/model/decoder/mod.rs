@@ -5,12 +5,12 @@
 pub mod config;
 pub mod fetch;
 pub mod fit;
-pub mod predict;
 pub mod gguf;
+pub mod predict;
 pub mod tokenizer;
 pub mod weights;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use config::{Arch, DecoderConfig, LayerKind};
@@ -18,7 +18,9 @@ pub use tokenizer::DecoderTokenizer;
 pub use weights::DecoderWeights;
 
 use crate::model::error::{ModelError, Result};
-use crate::model::params::{check_complete, tensor_from_view, weight_files, write_f32_safetensors, OwnedView};
+use crate::model::params::{
+    tensor_from_view, write_f32_safetensors, OwnedView, Tables, WeightFiles,
+};
 
 /// A loaded decoder: shape, weights, tokenizer, and where they came from.
 pub struct DecoderModel {
@@ -104,23 +106,8 @@ impl DecoderModel {
     pub fn load_folder(dir: &Path) -> Result<DecoderModel> {
         let cfg = DecoderConfig::from_hf(&dir.join("config.json"))?;
         let tokenizer = DecoderTokenizer::load(&dir.join("tokenizer.json"), &cfg)?;
-        let files = weight_files(dir)?;
-        let mut bytes = Vec::with_capacity(files.len());
-        for path in &files {
-            let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-            check_complete(path, &b)?;
-            bytes.push(b);
-        }
-        let mut tables = Vec::with_capacity(files.len());
-        let mut file_of: HashMap<String, usize> = HashMap::new();
-        for (i, (path, b)) in files.iter().zip(&bytes).enumerate() {
-            let st = safetensors::SafeTensors::deserialize(b).map_err(|e| ModelError::Weights {
-                path: path.clone(),
-                message: format!("not a readable safetensors file: {e}"),
-            })?;
-            file_of.extend(st.names().into_iter().map(|n| (n.to_string(), i)));
-            tables.push(st);
-        }
+        let files = WeightFiles::read(dir)?;
+        let Tables { tables, file_of } = files.tables()?;
         let weights = DecoderWeights::assemble(&cfg, |name, shape| {
             let key = [name.to_string(), format!("language_model.{name}")]
                 .into_iter()
@@ -136,7 +123,11 @@ impl DecoderModel {
                 ));
             }
             tensor_from_view(&view, &candle_core::Device::Cpu)
-                .and_then(|t| t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1())
+                .and_then(|t| {
+                    t.to_dtype(candle_core::DType::F32)?
+                        .flatten_all()?
+                        .to_vec1()
+                })
                 .map_err(|e| format!("tensor `{key}`: {e}"))
         })
         .map_err(|message| ModelError::Weights {
@@ -164,7 +155,10 @@ impl DecoderModel {
         let kinds = |k: LayerKind| c.layers.iter().filter(|l| **l == k).count();
         let mut out = vec![
             ("path".into(), self.source.display().to_string()),
-            ("architecture".into(), format!("{} (decoder-only)", c.arch.name())),
+            (
+                "architecture".into(),
+                format!("{} (decoder-only)", c.arch.name()),
+            ),
             ("parameters".into(), c.param_count().to_string()),
             (
                 "layers".into(),
@@ -180,11 +174,17 @@ impl DecoderModel {
             ("intermediate".into(), c.intermediate.to_string()),
             (
                 "attention".into(),
-                format!("{} heads, {} key/value heads, head dim {}", c.heads, c.kv_heads, c.head_dim),
+                format!(
+                    "{} heads, {} key/value heads, head dim {}",
+                    c.heads, c.kv_heads, c.head_dim
+                ),
             ),
             (
                 "rope".into(),
-                format!("base {} (full), {} (sliding), scale {}", c.rope_theta, c.rope_local_theta, c.rope_scale),
+                format!(
+                    "base {} (full), {} (sliding), scale {}",
+                    c.rope_theta, c.rope_local_theta, c.rope_scale
+                ),
             ),
             ("vocabulary".into(), c.vocab_size.to_string()),
             (
@@ -198,8 +198,16 @@ impl DecoderModel {
                 ),
             ),
         ];
+        let terms = self.source.with_file_name("GEMMA_TERMS.html");
+        if terms.is_file() {
+            out.push(("licence terms".into(), terms.display().to_string()));
+        }
         for (k, v) in &self.general {
-            if k.contains("licen") || k.ends_with(".name") || k.contains("url") || k.ends_with("basename") {
+            if k.contains("licen")
+                || k.ends_with(".name")
+                || k.contains("url")
+                || k.ends_with("basename")
+            {
                 out.push((k.clone(), v.clone()));
             }
         }

@@ -35,14 +35,19 @@ impl DecoderModel {
             .zip(&encoded)
             .map(|(s, e)| {
                 e.len() >= opts.max_source_length
-                    && self.tokenizer.encode(s).map(|x| x.len() + 1).unwrap_or(0) > opts.max_source_length
+                    && self.tokenizer.encode(s).map(|x| x.len() + 1).unwrap_or(0)
+                        > opts.max_source_length
             })
             .collect();
         let longest = encoded.iter().map(Vec::len).max().unwrap_or(0);
         let p = Prepared::new(&self.cfg, &self.weights, longest + opts.max_new_tokens + 1);
         let stop = Stop {
             eos: self.cfg.eos.clone(),
-            newline: if opts.stop_at_newline { self.newline_ids() } else { Vec::new() },
+            newline: if opts.stop_at_newline {
+                self.newline_ids()
+            } else {
+                Vec::new()
+            },
         };
         let mut order: Vec<usize> = (0..sources.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
@@ -62,6 +67,9 @@ impl DecoderModel {
             done += chunk.len();
             progress(done);
         }
-        Ok(out.into_iter().map(|g| g.expect("every source is predicted")).collect())
+        Ok(out
+            .into_iter()
+            .map(|g| g.expect("every source is predicted"))
+            .collect())
     }
 }

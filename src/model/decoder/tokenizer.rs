@@ -36,10 +36,12 @@ impl DecoderTokenizer {
     }
 
     pub fn from_json(json: &str, path: &Path, cfg: &DecoderConfig) -> Result<DecoderTokenizer> {
-        let inner: Tokenizer = json.parse().map_err(|e: tokenizers::Error| ModelError::Tokenizer {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let inner: Tokenizer =
+            json.parse()
+                .map_err(|e: tokenizers::Error| ModelError::Tokenizer {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
         Self::wrap(inner, path, cfg)
     }
 
@@ -91,7 +93,10 @@ impl DecoderTokenizer {
         if ids.len() <= limit {
             return Ok(ids.to_vec());
         }
-        let text = self.inner.decode(&ids[..limit], false).map_err(|e| self.err(e))?;
+        let text = self
+            .inner
+            .decode(&ids[..limit], false)
+            .map_err(|e| self.err(e))?;
         let mut again = self.encode(&text)?;
         again.truncate(limit);
         Ok(again)
@@ -126,7 +131,9 @@ impl DecoderTokenizer {
             });
         }
         let ids = self.cut(&whole, limit)?;
-        let target_len = limit.saturating_sub(src.len()).min(ids.len().saturating_sub(1));
+        let target_len = limit
+            .saturating_sub(src.len())
+            .min(ids.len().saturating_sub(1));
         Ok(DecoderExample { ids, target_len })
     }
 

@@ -96,13 +96,18 @@ impl DecoderWeights {
                 out.push((part_name(i, p), part_shape(cfg, p), t.as_slice()));
             }
         }
-        out.push((FINAL_NORM.to_string(), vec![cfg.hidden], self.final_norm.as_slice()));
+        out.push((
+            FINAL_NORM.to_string(),
+            vec![cfg.hidden],
+            self.final_norm.as_slice(),
+        ));
         out
     }
 
     /// The trainable tensors (all but the embedding), mutably, in `named` order.
     pub fn trainable_mut(&mut self) -> Vec<&mut Vec<f32>> {
-        let mut out: Vec<&mut Vec<f32>> = self.layers.iter_mut().flat_map(|l| l.iter_mut()).collect();
+        let mut out: Vec<&mut Vec<f32>> =
+            self.layers.iter_mut().flat_map(|l| l.iter_mut()).collect();
         out.push(&mut self.final_norm);
         out
     }

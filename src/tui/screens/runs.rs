@@ -1191,4 +1191,35 @@ mod tests {
         let y = loss_bounds(&[(1.0, -1.0), (2.0, 1.0)], &[]);
         assert!(y[0] < -1.0);
     }
+
+    fn flag(words: &[String], name: &str) -> Option<String> {
+        let at = words.iter().position(|w| w == name)?;
+        words.get(at + 1).cloned()
+    }
+
+    #[test]
+    fn an_installed_backbone_is_offered_with_settings_for_fine_tuning_it() {
+        let plain = LaunchForm::new("models/tiny", "data", &[], &[]);
+        assert!(
+            plain.get("backbone").is_none(),
+            "no choice without an installed backbone"
+        );
+        let gemma = (
+            "gemma-3-270m".to_string(),
+            std::path::PathBuf::from("g.gguf"),
+        );
+        let mut form = LaunchForm::new("models/tiny", "data", &[], &[gemma]);
+        let w = form.words();
+        assert_eq!(flag(&w, "--model").as_deref(), Some("gemma-3-270m"));
+        assert_eq!(flag(&w, "--lr").as_deref(), Some("1e-4"));
+        assert_eq!(flag(&w, "--batch-size").as_deref(), Some("4"));
+        assert!(
+            !w.iter().any(|x| x.is_empty()),
+            "the choice adds no word: {w:?}"
+        );
+        form.pick_backbone(0);
+        let w = form.words();
+        assert_eq!(flag(&w, "--model").as_deref(), Some("models/tiny"));
+        assert_eq!(flag(&w, "--lr").as_deref(), Some("1e-3"));
+    }
 }
