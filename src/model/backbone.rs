@@ -9,8 +9,10 @@ use super::error::Result;
 use super::predict::{predict, Generation, PredictOptions};
 
 pub enum Backbone {
-    T5(Loaded),
-    Decoder(DecoderModel),
+    // Boxed so that a `Backbone` is small to move whichever it holds; the weights live on the
+    // heap either way.
+    T5(Box<Loaded>),
+    Decoder(Box<DecoderModel>),
 }
 
 impl Backbone {
@@ -18,9 +20,9 @@ impl Backbone {
     pub fn load(spec: &str, device: &Device) -> Result<Backbone> {
         let path = decoder::resolve(spec);
         if decoder::is_decoder(&path) {
-            return Ok(Backbone::Decoder(DecoderModel::load(&path)?));
+            return Ok(Backbone::Decoder(Box::new(DecoderModel::load(&path)?)));
         }
-        Ok(Backbone::T5(checkpoint::load(spec, device)?))
+        Ok(Backbone::T5(Box::new(checkpoint::load(spec, device)?)))
     }
 
     /// Whether `spec` names a decoder-only model.

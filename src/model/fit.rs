@@ -256,11 +256,8 @@ fn fit_t5<H: FitHooks>(
     hooks: &mut H,
     start: Start,
 ) -> std::result::Result<FitOutcome, H::Error> {
-    let model = Backbone::T5(checkpoint::load_as(
-        &start.source,
-        spec.device,
-        candle_core::DType::F32,
-    )?);
+    let loaded = checkpoint::load_as(&start.source, spec.device, candle_core::DType::F32)?;
+    let model = Backbone::T5(Box::new(loaded));
     let Backbone::T5(loaded) = &model else {
         unreachable!("made as T5 above")
     };

@@ -436,7 +436,7 @@ pub fn pack(lens: &[usize]) -> Vec<Span> {
 }
 
 /// Rows `span.row..` of a [rows, width] matrix, as keys/values for attention in training.
-fn own_rows<'k>(m: &'k [f32], width: usize, s: Span) -> &'k [f32] {
+fn own_rows(m: &[f32], width: usize, s: Span) -> &[f32] {
     &m[s.row * width..(s.row + s.rows) * width]
 }
 

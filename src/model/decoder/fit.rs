@@ -144,7 +144,7 @@ pub fn fit<H: FitHooks>(
     let mut run = DecoderRun {
         grads: DecoderWeights::zeros_like(&m.cfg, false),
         max_len: lens.iter().copied().max().unwrap_or(1),
-        model: Backbone::Decoder(m),
+        model: Backbone::Decoder(Box::new(m)),
         opt,
         examples,
         names,
