@@ -83,7 +83,10 @@ impl Pty {
                 Ok(())
             });
         }
+        // The workbench's defaults here are the tiny T5's: a pretrained backbone installed on
+        // the machine (`model fetch`) would otherwise be offered first.
         cmd.env("TERM", "xterm-256color")
+            .env("IE_BENCH_MODELS", "/nonexistent/ie-bench-models")
             .stdin(io())
             .stdout(io())
             .stderr(io())
