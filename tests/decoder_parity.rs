@@ -269,3 +269,32 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
         .to_string();
     assert!(err.contains("cut.gguf"), "{err}");
 }
+
+/// A saved model loads back to the same weights, in a `config.json` transformers accepts
+/// (whose config class refuses a float `query_pre_attn_scalar`; a saved checkpoint of the real
+/// model loads in transformers and gives ie-bench's predictions, see the README).
+#[test]
+fn a_saved_model_loads_back_the_same() {
+    let (m, _) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    m.save(tmp.path()).unwrap();
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap())
+            .unwrap();
+    assert!(
+        cfg["query_pre_attn_scalar"].is_u64(),
+        "{}",
+        cfg["query_pre_attn_scalar"]
+    );
+    assert_eq!(cfg["model_type"], "gemma3_text");
+    let back = DecoderModel::load(tmp.path()).unwrap();
+    assert_eq!(back.cfg, m.cfg);
+    for ((n, _, a), (_, _, b)) in m
+        .weights
+        .named(&m.cfg)
+        .iter()
+        .zip(back.weights.named(&back.cfg))
+    {
+        assert_eq!(*a, b, "{n}");
+    }
+}

@@ -296,7 +296,12 @@ impl DecoderConfig {
             },
             "sliding_window": self.sliding_window,
             "layer_types": kinds,
-            "query_pre_attn_scalar": self.query_pre_attn_scalar,
+            // transformers' config class takes an integer here and refuses 256.0.
+            "query_pre_attn_scalar": if self.query_pre_attn_scalar.fract() == 0.0 {
+                serde_json::json!(self.query_pre_attn_scalar as u64)
+            } else {
+                serde_json::json!(self.query_pre_attn_scalar)
+            },
             "max_position_embeddings": self.max_positions,
             "hidden_activation": "gelu_pytorch_tanh",
             "attn_logit_softcapping": null,
