@@ -9,20 +9,26 @@ use ie_bench::model::cpu::decoder_generate::{generate, Stop};
 use ie_bench::model::decoder::DecoderModel;
 use std::path::Path;
 
-#[test]
-fn greedy_output_equals_transformers_on_50_conll_prompts() {
+/// The model IE_BENCH_GEMMA names and a fixture of `tests/fixtures`; None (with a message)
+/// when the variable is not set.
+fn model_and_fixture(name: &str) -> Option<(DecoderModel, serde_json::Value)> {
     let Some(path) = std::env::var_os("IE_BENCH_GEMMA") else {
         eprintln!("skipped: IE_BENCH_GEMMA is not set (ie-bench model fetch gemma-3-270m)");
-        return;
+        return None;
     };
     let m = DecoderModel::load(Path::new(&path)).expect("the model loads");
-    let fx: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-270m-conll50.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(fixture).unwrap();
+    Some((m, serde_json::from_str(&text).unwrap()))
+}
+
+#[test]
+fn greedy_output_equals_transformers_on_50_conll_prompts() {
+    let Some((m, fx)) = model_and_fixture("gemma3-270m-conll50.json") else {
+        return;
+    };
     let alike = fx["tokenizer_alike"].as_array().unwrap();
     assert_eq!(
         alike[0], alike[1],
@@ -36,6 +42,7 @@ fn greedy_output_equals_transformers_on_50_conll_prompts() {
             m.tokenizer
                 .source_ids(c["source"].as_str().unwrap(), 512)
                 .unwrap()
+                .0
         })
         .collect();
     let longest = prompts.iter().map(Vec::len).max().unwrap();
@@ -70,19 +77,10 @@ fn greedy_output_equals_transformers_on_50_conll_prompts() {
 /// prompts, decoder-only format, embedding frozen) equal transformers' on the real weights.
 #[test]
 fn loss_and_gradient_norms_equal_transformers_on_the_real_model() {
-    let Some(path) = std::env::var_os("IE_BENCH_GEMMA") else {
-        eprintln!("skipped: IE_BENCH_GEMMA is not set (ie-bench model fetch gemma-3-270m)");
+    use ie_bench::model::decoder::DecoderWeights;
+    let Some((m, fx)) = model_and_fixture("gemma3-270m-grads.json") else {
         return;
     };
-    use ie_bench::model::decoder::DecoderWeights;
-    let m = DecoderModel::load(Path::new(&path)).expect("the model loads");
-    let fx: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-270m-grads.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
     let text = |k: &str| -> Vec<String> {
         fx[k]
             .as_array()

@@ -67,30 +67,48 @@ pub fn predict(
     tok: &TextTokenizer,
     sources: &[String],
     opts: &PredictOptions,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Vec<Generation>> {
     let encoded: Vec<(Vec<u32>, bool)> = sources
         .iter()
         .map(|s| tok.encode_truncated(s, opts.max_source_length))
         .collect::<Result<_>>()?;
-    // Similar lengths share a batch, so little compute goes to padding.
-    let mut order: Vec<usize> = (0..sources.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
-    let mut out: Vec<Option<Generation>> = vec![None; sources.len()];
     let eos = model.cfg.eos_token_id as u32;
+    in_length_order(&encoded, opts.batch_size, progress, |rows| {
+        let (ids, mask) = pad_batch(rows, model.cfg.pad_token_id as u32, &model.device)?;
+        model
+            .generate(&ids, &mask, opts.max_new_tokens)?
+            .into_iter()
+            .map(|g| {
+                Ok(Generation {
+                    text: tok.decode(&g)?,
+                    hit_limit: g.last() != Some(&eos),
+                    ids: g,
+                    source_truncated: false,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Runs `generate` on batches of at most `batch_size` of the `encoded` sources (ids, whether
+/// cut), longest first so that similar lengths share a batch, and returns the answers in the
+/// sources' order with `source_truncated` filled in. `progress` is told how many are done.
+pub fn in_length_order(
+    encoded: &[(Vec<u32>, bool)],
+    batch_size: usize,
+    mut progress: impl FnMut(usize),
+    mut generate: impl FnMut(&[&[u32]]) -> Result<Vec<Generation>>,
+) -> Result<Vec<Generation>> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
+    let mut out: Vec<Option<Generation>> = vec![None; encoded.len()];
     let mut done = 0;
-    for chunk in order.chunks(opts.batch_size.max(1)) {
+    for chunk in order.chunks(batch_size.max(1)) {
         let rows: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
-        let (ids, mask) = pad_batch(&rows, model.cfg.pad_token_id as u32, &model.device)?;
-        let generated = model.generate(&ids, &mask, opts.max_new_tokens)?;
-        for (&i, g) in chunk.iter().zip(generated) {
-            let hit_limit = g.last() != Some(&eos);
-            out[i] = Some(Generation {
-                text: tok.decode(&g)?,
-                ids: g,
-                source_truncated: encoded[i].1,
-                hit_limit,
-            });
+        for (&i, mut g) in chunk.iter().zip(generate(&rows)?) {
+            g.source_truncated = encoded[i].1;
+            out[i] = Some(g);
         }
         done += chunk.len();
         progress(done);

@@ -161,15 +161,7 @@ impl AdamW {
             let var = params.vars.get(name).ok_or_else(|| {
                 ModelError::NotFound(format!("gradient for `{name}`, which the model lacks"))
             })?;
-            let n = g.len();
-            let m = self
-                .m
-                .entry(name.to_string())
-                .or_insert_with(|| vec![0.0; n]);
-            let v = self
-                .v
-                .entry(name.to_string())
-                .or_insert_with(|| vec![0.0; n]);
+            let (m, v) = self.moments(name, g.len());
             let t = var.as_tensor();
             if t.device().is_cpu() && t.dtype() == DType::F32 {
                 // In place on the parameter's own storage: no copies out and back.
@@ -189,6 +181,19 @@ impl AdamW {
 }
 
 impl AdamW {
+    /// The first and second moments of parameter `name` (of `n` values), zero at first.
+    fn moments(&mut self, name: &str, n: usize) -> (&mut Vec<f32>, &mut Vec<f32>) {
+        let m = self
+            .m
+            .entry(name.to_string())
+            .or_insert_with(|| vec![0.0; n]);
+        let v = self
+            .v
+            .entry(name.to_string())
+            .or_insert_with(|| vec![0.0; n]);
+        (m, v)
+    }
+
     /// Counts an update and returns its scalars.
     fn advance(&mut self, lr: f64, grad_scale: f32) -> AdamCoef {
         self.t += 1;
@@ -213,15 +218,7 @@ impl AdamW {
     ) {
         let coef = self.advance(lr, grad_scale);
         for (name, p, g) in params {
-            let n = g.len();
-            let m = self
-                .m
-                .entry(name.to_string())
-                .or_insert_with(|| vec![0.0; n]);
-            let v = self
-                .v
-                .entry(name.to_string())
-                .or_insert_with(|| vec![0.0; n]);
+            let (m, v) = self.moments(name, g.len());
             coef.update(p, m, v, g);
         }
     }

@@ -715,8 +715,7 @@ impl Prepared<'_> {
         let fwd = self.forward(&seqs, true);
         let mut targets = Vec::new();
         for (e, s) in batch.iter().zip(&fwd.spans) {
-            let len = e.ids.len();
-            let n = e.target_len.min(len.saturating_sub(1));
+            let (len, n) = (e.ids.len(), e.targets());
             for k in 0..n {
                 targets.push((s.row + len - n - 1 + k, e.ids[len - n + k]));
             }

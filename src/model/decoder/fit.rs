@@ -55,10 +55,7 @@ impl Stepper for DecoderRun {
         let targets: usize = micro
             .iter()
             .flatten()
-            .map(|&i| {
-                let e = &self.examples[i];
-                e.target_len.min(e.ids.len().saturating_sub(1))
-            })
+            .map(|&i| self.examples[i].targets())
             .sum();
         let scale = 1.0 / targets.max(1) as f32;
         let (mut loss, mut tokens) = (0.0, 0);

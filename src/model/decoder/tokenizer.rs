@@ -26,6 +26,14 @@ pub struct DecoderExample {
     pub target_len: usize,
 }
 
+impl DecoderExample {
+    /// The tokens the loss is on: `target_len`, but never the first token (nothing predicts
+    /// it).
+    pub fn targets(&self) -> usize {
+        self.target_len.min(self.ids.len().saturating_sub(1))
+    }
+}
+
 impl DecoderTokenizer {
     pub fn load(path: &Path, cfg: &DecoderConfig) -> Result<DecoderTokenizer> {
         let inner = Tokenizer::from_file(path).map_err(|e| ModelError::Tokenizer {
@@ -102,11 +110,12 @@ impl DecoderTokenizer {
         Ok(again)
     }
 
-    /// The inference input: bos + source, cut at `max_source_length`.
-    pub fn source_ids(&self, source: &str, max_source_length: usize) -> Result<Vec<u32>> {
+    /// The inference input: bos + source, cut at `max_source_length`; and whether it was cut.
+    pub fn source_ids(&self, source: &str, max_source_length: usize) -> Result<(Vec<u32>, bool)> {
         let mut ids = vec![self.bos];
         ids.extend(self.encode(source)?);
-        self.cut(&ids, max_source_length.max(1))
+        let limit = max_source_length.max(1);
+        Ok((self.cut(&ids, limit)?, ids.len() > limit))
     }
 
     /// A training sequence, cut at `max_source_length + max_target_length`; the target
