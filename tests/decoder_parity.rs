@@ -4,9 +4,11 @@
 //! gradient norms of a training batch in the decoder-only InstructUIE format.
 
 use ie_bench::model::cpu::decoder::Prepared;
-use ie_bench::model::cpu::decoder_generate::{all_logits, generate, last_logits, Stop};
+use ie_bench::model::cpu::decoder_generate::{all_logits, generate, last_logits, Constraint, Stop};
+use ie_bench::model::decoder::constrain::TokenBytes;
 use ie_bench::model::decoder::tokenizer::DecoderExample;
 use ie_bench::model::decoder::{DecoderModel, DecoderWeights};
+use ie_bench::prompt::AnswerGrammar;
 use serde_json::Value;
 use std::path::Path;
 
@@ -88,7 +90,7 @@ fn greedy_ids_match_transformers_generate() {
         eos: vec![1],
         newline: vec![],
     };
-    let got = generate(&p, &prompts, max_new, &stop, &mut |_| {});
+    let got = generate(&p, &prompts, max_new, &stop, None, &mut |_| {});
     for (c, g) in cases.iter().zip(&got) {
         let mut want = ids(&c["ids"]);
         // transformers keeps the eos it stopped at; ours is the continuation only.
@@ -96,6 +98,66 @@ fn greedy_ids_match_transformers_generate() {
             want.truncate(at);
         }
         assert_eq!(g, &want);
+    }
+}
+
+/// Constrained decoding on the tiny model, with made-up texts for its token ids: every
+/// continuation stays inside its grammar, one that stops at eos is a whole answer, and each
+/// first token is the best of the allowed ones under the full head.
+#[test]
+fn constrained_greedy_stays_inside_the_grammar_and_picks_the_best_allowed_token() {
+    let (m, fx) = fixture();
+    let p = Prepared::new(&m.cfg, &m.weights, 64);
+    let texts = [
+        " ", "a", "b", ": ", "; ", "None", " None", "x", "ab", " b", "bx", " a", "a:", "zz", "q",
+    ];
+    let mut vocab = vec![Vec::new(); m.cfg.vocab_size];
+    for (i, t) in texts.iter().enumerate() {
+        vocab[10 + i] = t.as_bytes().to_vec();
+    }
+    let tokens = TokenBytes::new(vocab);
+    let options = vec![vec!["a".to_string(), "bx".to_string()]];
+    let grammars: Vec<AnswerGrammar> = ["ab xa b", "b b a", "xxxx"]
+        .iter()
+        .map(|s| AnswerGrammar::new(ie_bench::ie::TaskKind::Ner, &options, s))
+        .collect();
+    let prompts: Vec<Vec<u32>> = fx["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(grammars.len())
+        .map(ids)
+        .collect();
+    assert_eq!(prompts.len(), grammars.len());
+    let stop = Stop {
+        eos: vec![1],
+        newline: vec![],
+    };
+    let max_new = 12;
+    let constraint = Constraint {
+        tokens: &tokens,
+        grammars: grammars.iter().collect(),
+    };
+    let got = generate(&p, &prompts, max_new, &stop, Some(&constraint), &mut |_| {});
+    let v = m.cfg.vocab_size;
+    for ((g, out), prompt) in grammars.iter().zip(&got).zip(&prompts) {
+        let text: Vec<u8> = out.iter().flat_map(|&t| tokens.text(t).to_vec()).collect();
+        let at = g
+            .walk(&g.start(), &text)
+            .unwrap_or_else(|| panic!("{:?} leaves the grammar", String::from_utf8_lossy(&text)));
+        if out.len() < max_new {
+            assert!(
+                g.accepts(&at),
+                "{:?} stopped early",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        // The first token: the best allowed one under the full head.
+        let full = last_logits(&p, &[prompt]);
+        let mut allowed = tokens.allowed(g, &g.start());
+        assert!(!allowed.is_empty());
+        allowed.sort_by(|&a, &b| full[b as usize].total_cmp(&full[a as usize]));
+        assert_eq!(out.first(), Some(&allowed[0]), "first of {v} logits");
     }
 }
 

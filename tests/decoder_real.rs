@@ -51,7 +51,7 @@ fn greedy_output_equals_transformers_on_50_conll_prompts() {
         eos: m.cfg.eos.clone(),
         newline: vec![],
     };
-    let got = generate(&p, &prompts, max_new, &stop, &mut |_| {});
+    let got = generate(&p, &prompts, max_new, &stop, None, &mut |_| {});
     let mut differ = Vec::new();
     for (i, (c, g)) in cases.iter().zip(&got).enumerate() {
         let want: Vec<u32> = c["ids"]

@@ -294,3 +294,54 @@ fn builtin_configs_build_every_dataset_the_release_ships() {
     assert_eq!(count(&sup, TaskKind::Eea, "PHEE"), events);
     assert!(sup.notes.iter().any(|n| n.starts_with("EEA/PHEE test:")));
 }
+
+/// The answer grammars of constrained decoding take the gold answers of the real test sets:
+/// labels come from the options and spans from the sentence. The only exceptions are kbp37's
+/// relations with an empty head or tail (as the release ships them), which no grammar of
+/// non-empty spans takes.
+#[test]
+fn answer_grammars_take_the_real_gold_answers() {
+    let Some(shared) = shared() else { return };
+    for root in [
+        shared.join("data/IE_INSTRUCTIONS"),
+        shared.join("data/primary/IE_INSTRUCTIONS"),
+    ] {
+        let opts = BuildOptions {
+            skip_missing: true,
+            aux_prob: 1.0,
+            ..Default::default()
+        };
+        let built = build_split(
+            &root,
+            &TaskConfig::builtin("supervised").unwrap(),
+            Split::Test,
+            &InstructionBank::builtin(),
+            &opts,
+        )
+        .unwrap();
+        let (mut taken, mut empty_spans) = (0, 0);
+        for inst in &built.instances {
+            if inst.grammar().allows(&inst.target) {
+                taken += 1;
+                continue;
+            }
+            let t = &inst.target;
+            let empty_span = t.contains(": ,") || t.trim_end().ends_with(',') || t.contains(", ;");
+            assert!(
+                empty_span && inst.dataset == "kbp37",
+                "{}: {}/{} #{}: {t:?} is not taken",
+                root.display(),
+                inst.task,
+                inst.dataset,
+                inst.id
+            );
+            empty_spans += 1;
+        }
+        eprintln!(
+            "{}: {taken} of {} gold answers taken, {empty_spans} with an empty span",
+            root.display(),
+            built.instances.len()
+        );
+        assert!(taken > 30_000 && empty_spans < 30, "{taken} {empty_spans}");
+    }
+}

@@ -138,6 +138,10 @@ pub struct RunTrainArgs {
     /// Batch size for the dev and test evaluations.
     #[arg(long, default_value_t = 16)]
     eval_batch_size: usize,
+    /// Decoder-only models: keep the dev and test answers inside each instance's answer
+    /// grammar (labels from its options, spans from its sentence).
+    #[arg(long)]
+    constrain: bool,
     #[arg(long, default_value_t = 50)]
     max_new_tokens: usize,
     /// Evaluate at most the first N test instances of each dataset at the end (0: all; the
@@ -614,6 +618,7 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
             max_new_tokens: a.max_new_tokens,
             max_source_length: a.settings.max_source_length,
             stop_at_newline: false,
+            constrain: a.constrain,
         },
         device: device(&a.settings.device)?,
         stop_on_nan: a.stop_on_nan,

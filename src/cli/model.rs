@@ -226,6 +226,11 @@ pub struct GenerateArgs {
     /// Decoder-only models: end each answer at its first newline.
     #[arg(long)]
     pub stop_at_newline: bool,
+    /// Decoder-only models: keep each answer inside its instance's answer grammar, so that
+    /// labels come from the options and spans from the sentence (the head is computed over
+    /// the allowed tokens only, which also makes decoding cheaper).
+    #[arg(long)]
+    pub constrain: bool,
     /// Which split of the task config.
     #[arg(long, default_value = "test", value_parser = super::choice::<Split>())]
     pub split: Split,
@@ -248,6 +253,7 @@ impl GenerateArgs {
             max_new_tokens: self.max_new_tokens,
             max_source_length: self.max_source_length,
             stop_at_newline: self.stop_at_newline,
+            constrain: self.constrain,
         }
     }
 }
@@ -263,7 +269,13 @@ pub fn predict_cmd(p: PredictArgs) -> Result<ExitCode> {
     let opts = a.options();
     let start = std::time::Instant::now();
     let total = sources.len();
-    let gens = loaded.predict(&sources, &opts, |done| {
+    let grammars: Option<Vec<_>> = opts.constrain.then(|| {
+        insts
+            .iter()
+            .map(crate::prompt::PromptInstance::grammar)
+            .collect()
+    });
+    let gens = loaded.predict(&sources, grammars.as_deref(), &opts, |done| {
         eprint!("\rpredict: {done}/{total}");
     })?;
     eprintln!();

@@ -20,7 +20,12 @@ pub fn generate(
 ) -> Result<Vec<PredictionLine>> {
     let sources: Vec<String> = instances.iter().map(|i| i.source.clone()).collect();
     let total = sources.len();
-    let gens = loaded.predict(&sources, opts, |done| rec.progress(done, total, "predict"))?;
+    let grammars: Option<Vec<_>> = opts
+        .constrain
+        .then(|| instances.iter().map(PromptInstance::grammar).collect());
+    let gens = loaded.predict(&sources, grammars.as_deref(), opts, |done| {
+        rec.progress(done, total, "predict")
+    })?;
     Ok(instances
         .iter()
         .zip(gens)

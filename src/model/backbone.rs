@@ -5,8 +5,9 @@ use candle_core::Device;
 
 use super::checkpoint::{self, Loaded};
 use super::decoder::{self, DecoderModel};
-use super::error::Result;
+use super::error::{ModelError, Result};
 use super::predict::{predict, Generation, PredictOptions};
+use crate::prompt::AnswerGrammar;
 
 pub enum Backbone {
     // Boxed so that a `Backbone` is small to move whichever it holds; the weights live on the
@@ -37,15 +38,21 @@ impl Backbone {
         }
     }
 
+    /// Answers for `sources`; with `grammars` (one per source, decoder-only models), each
+    /// answer stays inside its instance's answer grammar.
     pub fn predict(
         &self,
         sources: &[String],
+        grammars: Option<&[AnswerGrammar]>,
         opts: &PredictOptions,
         progress: impl FnMut(usize),
     ) -> Result<Vec<Generation>> {
         match self {
+            Backbone::T5(_) if grammars.is_some() => Err(ModelError::Unsupported(
+                "--constrain is for decoder-only models (a .gguf file, a Gemma 3 folder or gemma-3-270m); T5 decoding is not constrained".into(),
+            )),
             Backbone::T5(l) => predict(&l.model, &l.tokenizer, sources, opts, progress),
-            Backbone::Decoder(d) => d.predict(sources, opts, progress),
+            Backbone::Decoder(d) => d.predict(sources, grammars, opts, progress),
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum ModelError {
     Tokenizer { path: PathBuf, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// An option the model kind does not have.
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -17,6 +17,9 @@ pub struct PredictOptions {
     /// Decoder-only models: end an answer at its first newline (the official code stops at
     /// eos only).
     pub stop_at_newline: bool,
+    /// Decoder-only models: keep every answer inside its instance's answer grammar (labels
+    /// from the options, spans from the sentence); the callers pass the grammars.
+    pub constrain: bool,
 }
 
 impl Default for PredictOptions {
@@ -26,6 +29,7 @@ impl Default for PredictOptions {
             max_new_tokens: 50,
             max_source_length: 512,
             stop_at_newline: false,
+            constrain: false,
         }
     }
 }
@@ -74,7 +78,7 @@ pub fn predict(
         .map(|s| tok.encode_truncated(s, opts.max_source_length))
         .collect::<Result<_>>()?;
     let eos = model.cfg.eos_token_id as u32;
-    in_length_order(&encoded, opts.batch_size, progress, |rows| {
+    in_length_order(&encoded, opts.batch_size, progress, |_, rows| {
         let (ids, mask) = pad_batch(rows, model.cfg.pad_token_id as u32, &model.device)?;
         model
             .generate(&ids, &mask, opts.max_new_tokens)?
@@ -92,13 +96,13 @@ pub fn predict(
 }
 
 /// Runs `generate` on batches of at most `batch_size` of the `encoded` sources (ids, whether
-/// cut), longest first so that similar lengths share a batch, and returns the answers in the
+/// cut; `generate` gets their indices and ids), longest first so that similar lengths share a batch, and returns the answers in the
 /// sources' order with `source_truncated` filled in. `progress` is told how many are done.
 pub fn in_length_order(
     encoded: &[(Vec<u32>, bool)],
     batch_size: usize,
     mut progress: impl FnMut(usize),
-    mut generate: impl FnMut(&[&[u32]]) -> Result<Vec<Generation>>,
+    mut generate: impl FnMut(&[usize], &[&[u32]]) -> Result<Vec<Generation>>,
 ) -> Result<Vec<Generation>> {
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].0.len()));
@@ -106,7 +110,7 @@ pub fn in_length_order(
     let mut done = 0;
     for chunk in order.chunks(batch_size.max(1)) {
         let rows: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
-        for (&i, mut g) in chunk.iter().zip(generate(&rows)?) {
+        for (&i, mut g) in chunk.iter().zip(generate(chunk, &rows)?) {
             g.source_truncated = encoded[i].1;
             out[i] = Some(g);
         }

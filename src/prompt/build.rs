@@ -66,6 +66,16 @@ pub struct PromptInstance {
     /// The instruction template with `{0}`, as the official `Instance.instruction`.
     #[serde(skip)]
     pub instruction: String,
+    /// The label lists an answer draws from (`answer_grammar::answer_options`).
+    #[serde(skip)]
+    pub options: Vec<Vec<String>>,
+}
+
+impl PromptInstance {
+    /// The answers this instance allows, for constrained decoding.
+    pub fn grammar(&self) -> super::answer_grammar::AnswerGrammar {
+        super::answer_grammar::AnswerGrammar::new(self.task, &self.options, &self.sentence)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +203,7 @@ pub fn build_split(
                 ground_truth: r.ground_truth,
                 sentence: record.sentence.clone(),
                 instruction: r.template,
+                options: super::answer_grammar::answer_options(entry.task, &labels, record),
             });
         }
     }

@@ -195,6 +195,17 @@ impl<'a> Prepared<'a> {
         Normed::new(sel, &self.final_norm, self.cfg.eps, d)
     }
 
+    /// Logits of one normalised row at the given token ids only.
+    pub fn logits_of(&self, xn: &[f32], ids: &[u32]) -> Vec<f32> {
+        let d = self.cfg.hidden;
+        ids.iter()
+            .map(|&id| {
+                let e = &self.w.embed[id as usize * d..(id as usize + 1) * d];
+                kernels::dot(xn, e)
+            })
+            .collect()
+    }
+
     /// Logits of normalised rows: x·Eᵀ.
     pub fn logits(&self, xn: &[f32]) -> Vec<f32> {
         let d = self.cfg.hidden;

@@ -3,6 +3,8 @@
 //! cache, so no padding is computed and a sequence's output is what it would be alone.
 
 use super::decoder::{pack, KvCache, Prepared, Span};
+use crate::model::decoder::constrain::TokenBytes;
+use crate::prompt::{AnswerGrammar, Cursor};
 
 /// When a continuation ends (besides the token limit).
 #[derive(Clone, Debug, Default)]
@@ -20,6 +22,15 @@ impl Stop {
     }
 }
 
+/// Keeps each prompt's continuation inside its answer grammar: at each step only the tokens
+/// the grammar takes are scored (the head over a few hundred rows instead of the whole
+/// vocabulary), and the first eos id only where the answer may end.
+pub struct Constraint<'c> {
+    pub tokens: &'c TokenBytes,
+    /// One per prompt.
+    pub grammars: Vec<&'c AnswerGrammar>,
+}
+
 /// The greedy continuation of each prompt, at most `max_new` tokens, without the stop token.
 /// `progress` is told how many sequences have finished, as they finish.
 pub fn generate(
@@ -27,6 +38,7 @@ pub fn generate(
     prompts: &[Vec<u32>],
     max_new: usize,
     stop: &Stop,
+    constraint: Option<&Constraint>,
     progress: &mut dyn FnMut(usize),
 ) -> Vec<Vec<u32>> {
     let n = prompts.len();
@@ -49,8 +61,12 @@ pub fn generate(
         p.layer(li, &mut x, &spans, Some(&mut caches), false);
     }
     let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
-    let mut next = argmax_rows(p, &x, &last);
     let mut active: Vec<usize> = (0..n).collect();
+    let mut cursors: Vec<Option<Cursor>> = match constraint {
+        Some(c) => c.grammars.iter().map(|g| Some(g.start())).collect(),
+        None => vec![None; n],
+    };
+    let mut next = choose(p, &x, &last, &active, stop, constraint, &mut cursors);
     let mut done = 0;
     loop {
         // Record this step's tokens; drop the sequences that ended.
@@ -93,9 +109,53 @@ pub fn generate(
             p.layer(li, &mut x, &spans, Some(&mut caches), false);
         }
         let rows: Vec<usize> = (0..active.len()).collect();
-        next = argmax_rows(p, &x, &rows);
+        next = choose(p, &x, &rows, &active, stop, constraint, &mut cursors);
     }
     out
+}
+
+/// The next token after each of `rows` of `x` (row `k` continues prompt `active[k]`): the
+/// most likely one, or under a constraint the most likely one its grammar allows, whose bytes
+/// then move the prompt's cursor.
+fn choose(
+    p: &Prepared,
+    x: &[f32],
+    rows: &[usize],
+    active: &[usize],
+    stop: &Stop,
+    constraint: Option<&Constraint>,
+    cursors: &mut [Option<Cursor>],
+) -> Vec<u32> {
+    let Some(c) = constraint else {
+        return argmax_rows(p, x, rows);
+    };
+    let fin = p.final_rows(x, rows);
+    let d = p.cfg.hidden;
+    let eos = stop.eos.first().copied().unwrap_or(0);
+    active
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let g = c.grammars[i];
+            let Some(at) = cursors[i].take() else {
+                return eos;
+            };
+            let mut ids = c.tokens.allowed(g, &at);
+            if g.accepts(&at) || ids.is_empty() {
+                ids.push(eos);
+            }
+            let logits = p.logits_of(&fin.out[k * d..(k + 1) * d], &ids);
+            let mut best = 0;
+            for (j, v) in logits.iter().enumerate() {
+                if *v > logits[best] {
+                    best = j;
+                }
+            }
+            let tok = ids[best];
+            cursors[i] = g.walk(&at, c.tokens.text(tok));
+            tok
+        })
+        .collect()
 }
 
 /// The most likely next token after each of `rows` of the residual stream `x`.

@@ -299,6 +299,13 @@ simd_fn! {
 }
 
 simd_fn! {
+    /// a·b.
+    pub fn dot<M>(a: &[f32], b: &[f32]) -> f32 {
+        dot_body::<M>(a, b)
+    }
+}
+
+simd_fn! {
     /// `y += x`.
     pub fn add_assign<M>(y: &mut [f32], x: &[f32]) {
         y.iter_mut().zip(x).for_each(|(y, x)| *y += x);

@@ -3,6 +3,7 @@
 //! saving in Hugging Face layout. The passes themselves run on `model::cpu::decoder`.
 
 pub mod config;
+pub mod constrain;
 pub mod fetch;
 pub mod fit;
 pub mod gguf;

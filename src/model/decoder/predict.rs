@@ -1,11 +1,13 @@
 //! Answers from a decoder for many prompts: `bos + source` cut as the official collator cuts
 //! it, sorted by length into batches, greedy continuations decoded back to text.
 
+use super::constrain::TokenBytes;
 use super::DecoderModel;
 use crate::model::cpu::decoder::Prepared;
-use crate::model::cpu::decoder_generate::{generate, Stop};
-use crate::model::error::Result;
+use crate::model::cpu::decoder_generate::{generate, Constraint, Stop};
+use crate::model::error::{ModelError, Result};
 use crate::model::predict::{in_length_order, Generation, PredictOptions};
+use crate::prompt::AnswerGrammar;
 
 impl DecoderModel {
     /// Ids whose piece holds a newline (the byte token and any piece with "\n" in it).
@@ -20,9 +22,12 @@ impl DecoderModel {
             .collect()
     }
 
+    /// Answers for `sources`; with `grammars` (one per source), each answer stays inside its
+    /// grammar.
     pub fn predict(
         &self,
         sources: &[String],
+        grammars: Option<&[AnswerGrammar]>,
         opts: &PredictOptions,
         progress: impl FnMut(usize),
     ) -> Result<Vec<Generation>> {
@@ -40,19 +45,36 @@ impl DecoderModel {
                 Vec::new()
             },
         };
-        in_length_order(&encoded, opts.batch_size, progress, |rows| {
+        if grammars.is_some_and(|g| g.len() != sources.len()) {
+            return Err(ModelError::Unsupported(
+                "constrained decoding needs one answer grammar per source".into(),
+            ));
+        }
+        let tokens = grammars.map(|_| TokenBytes::of_tokenizer(&self.tokenizer));
+        in_length_order(&encoded, opts.batch_size, progress, |which, rows| {
             let prompts: Vec<Vec<u32>> = rows.iter().map(|r| r.to_vec()).collect();
-            generate(&p, &prompts, opts.max_new_tokens, &stop, &mut |_| {})
-                .into_iter()
-                .map(|g| {
-                    Ok(Generation {
-                        text: self.tokenizer.decode(&g)?.trim().to_string(),
-                        hit_limit: g.len() >= opts.max_new_tokens,
-                        ids: g,
-                        source_truncated: false,
-                    })
+            let constraint = grammars.zip(tokens.as_ref()).map(|(g, tokens)| Constraint {
+                tokens,
+                grammars: which.iter().map(|&i| &g[i]).collect(),
+            });
+            generate(
+                &p,
+                &prompts,
+                opts.max_new_tokens,
+                &stop,
+                constraint.as_ref(),
+                &mut |_| {},
+            )
+            .into_iter()
+            .map(|g| {
+                Ok(Generation {
+                    text: self.tokenizer.decode(&g)?.trim().to_string(),
+                    hit_limit: g.len() >= opts.max_new_tokens,
+                    ids: g,
+                    source_truncated: false,
                 })
-                .collect()
+            })
+            .collect()
         })
     }
 }

@@ -69,6 +69,11 @@ impl DecoderTokenizer {
         })
     }
 
+    /// The `tokenizers` tokenizer underneath (its vocabulary, for constrained decoding).
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
