@@ -84,9 +84,12 @@ impl Pty {
             });
         }
         // The workbench's defaults here are the tiny T5's: a pretrained backbone installed on
-        // the machine (`model fetch`) would otherwise be offered first.
+        // the machine (`model fetch`) would otherwise be offered first. A test that wants one
+        // names its models directory itself.
+        if !cmd.get_envs().any(|(k, _)| k == "IE_BENCH_MODELS") {
+            cmd.env("IE_BENCH_MODELS", "/nonexistent/ie-bench-models");
+        }
         cmd.env("TERM", "xterm-256color")
-            .env("IE_BENCH_MODELS", "/nonexistent/ie-bench-models")
             .stdin(io())
             .stdout(io())
             .stderr(io())
@@ -461,4 +464,60 @@ fn the_workbench_runs_its_defaults_on_the_real_benchmark() {
         assert!(status.success(), "exit status {status}");
         pty.assert_restored();
     }
+}
+
+/// The first run with Gemma 3 270M installed (`IE_BENCH_GEMMA` names its .gguf inside a
+/// models directory, as `ie-bench model fetch` places it): the launch form starts on it, a
+/// short fine-tune on CoNLL 2003 (the real release copy when `IE_BENCH_SHARED` is set, else
+/// the sample's Tiny CoNLL) runs from one key, and the F1 table shows a test F1 above zero.
+#[test]
+fn the_first_run_fine_tunes_gemma_when_it_is_installed() {
+    let Some(gguf) = std::env::var_os("IE_BENCH_GEMMA") else {
+        eprintln!("SKIPPED the_first_run_fine_tunes_gemma_when_it_is_installed: set IE_BENCH_GEMMA to the fetched gemma-3-270m .gguf to run it");
+        return;
+    };
+    let models = std::path::Path::new(&gguf)
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("the .gguf lies in MODELS/gemma-3-270m/")
+        .to_path_buf();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let mut pty = open_pty();
+    let mut cmd = common::ie_bench();
+    cmd.arg("--db")
+        .arg(&db)
+        .current_dir(tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+        .env("IE_BENCH_MODELS", &models);
+    let (dataset, data) = match std::env::var_os("IE_BENCH_SHARED") {
+        Some(shared) => (
+            "CoNLL 2003",
+            Some(std::path::Path::new(&shared).join("data/IE_INSTRUCTIONS")),
+        ),
+        None => ("Tiny CoNLL", None),
+    };
+    if let Some(d) = &data {
+        cmd.arg("--data").arg(d);
+    }
+    let mut child = pty.spawn(&mut cmd);
+    pty.wait_for("A fresh database: enter fine-tunes gemma-3-270m", 60);
+    pty.wait_for("constrained to options", 10);
+    pty.send("\r");
+    pty.wait_for("F1 · test at step 60", 1500);
+    pty.wait_for("run 1 finished", 120);
+    assert!(pty.contents().contains(dataset), "{}", pty.contents());
+    pty.send("q");
+    let status = wait_exit(&mut child, 30);
+    assert!(status.success(), "exit status {status}");
+    pty.assert_restored();
+    let show = common::show(&db, "1");
+    let f1 = show["scores"]["tasks"]["NER"]["datasets"][dataset]["score"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {dataset} score: {show}"));
+    eprintln!(
+        "gemma first run: {dataset} test F1 {f1:.4} ({})",
+        show["scores"]["tasks"]["NER"]["datasets"][dataset]
+    );
+    assert!(f1 > 0.0, "{show}");
 }

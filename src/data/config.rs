@@ -56,9 +56,19 @@ const BUILTIN: &[(&str, [&str; 3])] = &[
             include_str!("builtin/zeroshot/test_tasks.json"),
         ],
     ),
+    // Not official: CoNLL 2003 NER alone, for the workbench's first run with a pretrained
+    // decoder (a short fine-tune whose F1 means something).
+    (
+        "ner-demo",
+        [
+            include_str!("builtin/ner-demo/train_tasks.json"),
+            include_str!("builtin/ner-demo/dev_tasks.json"),
+            include_str!("builtin/ner-demo/test_tasks.json"),
+        ],
+    ),
 ];
 
-pub const BUILTIN_NAMES: [&str; 2] = ["supervised", "zeroshot"];
+pub const BUILTIN_NAMES: [&str; 3] = ["supervised", "zeroshot", "ner-demo"];
 
 impl TaskConfig {
     pub fn split(&self, split: Split) -> &SplitConfig {
@@ -69,8 +79,9 @@ impl TaskConfig {
         }
     }
 
-    /// The official config of that name (`supervised` = `configs/multi_task_configs`,
-    /// `zeroshot` = `configs/zeroshot_configs`).
+    /// The built-in config of that name: the official `supervised` (=
+    /// `configs/multi_task_configs`) and `zeroshot` (= `configs/zeroshot_configs`), and
+    /// `ner-demo` (CoNLL 2003 NER alone).
     pub fn builtin(name: &str) -> Option<TaskConfig> {
         let (_, files) = BUILTIN.iter().find(|(n, _)| *n == name)?;
         let origin = format!("builtin:{name}");

@@ -123,12 +123,20 @@ impl App {
         let fresh = runs.runs.is_empty();
         if fresh {
             runs.open_form(&mut ctx);
-            let model = match engine.default_model() {
-                super::engine::DefaultModel::Ready(_) => String::new(),
-                _ => " (being made now; a launch waits for it)".to_string(),
+            // With a pretrained decoder installed the form starts on it (a short fine-tune on
+            // CoNLL 2003); otherwise on the tiny T5 made for the data.
+            let model = match (engine.backbones.first(), engine.default_model()) {
+                (Some((name, _)), _) => format!("fine-tunes {name} briefly"),
+                (None, super::engine::DefaultModel::Ready(_)) => {
+                    "trains the tiny default model".to_string()
+                }
+                (None, _) => {
+                    "trains the tiny default model (being made now; a launch waits for it)"
+                        .to_string()
+                }
             };
             ctx.status.info(format!(
-                "A fresh database: enter trains the tiny default model{model} on {} (esc closes the form; {} for help)",
+                "A fresh database: enter {model} on {} (esc closes the form; {} for help)",
                 super::view::short_path(&ws.root),
                 keymap.key_of(Action::Help)
             ));
