@@ -11,6 +11,11 @@
       budget, batch 4, right padding): prints tokens/s and examples/s.
   generate PROMPTS.jsonl N BATCH MAX_NEW
       transformers `generate` speed (greedy, left padding): new tokens/s.
+  peft    ADAPTER_DIR PROMPTS.jsonl PREDICTIONS.jsonl
+      Loads a LoRA adapter ie-bench saved (`train --lora-rank`) with PEFT onto the same base,
+      greedy-decodes every prompt (bos + source, stop at eos, at most 50 tokens) and counts the
+      answers equal to ie-bench's (`predict --model ADAPTER_DIR` on the same prompts, in order).
+      Exits 1 when any differs. Needs: pip install peft.
 
 The model file comes from $IE_BENCH_GEMMA (default ~/.cache/ie-bench/models/gemma-3-270m/...).
 needs: pip install torch transformers accelerate gguf sentencepiece protobuf
@@ -140,6 +145,34 @@ def train(path, seconds, batch=4):
     print(f"pytorch train: {step} steps, {seen} examples, {toks} tokens in {dt:.0f} s = {toks / dt:.1f} tok/s, {seen / dt:.2f} ex/s")
 
 
+def peft_check(adapter, prompts_path, predictions_path):
+    from peft import PeftModel
+
+    tok, base = load()
+    model = PeftModel.from_pretrained(base, adapter)
+    model.eval()
+    rows = prompts(prompts_path)
+    ours = [json.loads(l)["Prediction"] for l in open(predictions_path)]
+    assert len(ours) == len(rows), f"{len(rows)} prompts but {len(ours)} predictions"
+    same = 0
+    for r, want in zip(rows, ours):
+        ids = [tok.bos_token_id] + tok(r["source"], add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            g = model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                               max_new_tokens=50, do_sample=False, eos_token_id=tok.eos_token_id,
+                               pad_token_id=tok.pad_token_id)
+        cont = g[0, len(ids):].tolist()
+        if tok.eos_token_id in cont:
+            cont = cont[: cont.index(tok.eos_token_id)]
+        got = tok.decode(cont, skip_special_tokens=True).strip()
+        if got == want:
+            same += 1
+        else:
+            print(f"differs: PEFT {got!r} vs ie-bench {want!r}", file=sys.stderr)
+    print(f"PEFT {type(model).__name__} with the ie-bench adapter: {same}/{len(rows)} greedy answers equal to ie-bench's")
+    sys.exit(0 if same == len(rows) else 1)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "parity":
@@ -148,3 +181,5 @@ if __name__ == "__main__":
         train(args[0], float(args[1]), *(int(a) for a in args[2:]))
     elif cmd == "generate":
         generate(args[0], *(int(a) for a in args[1:]))
+    elif cmd == "peft":
+        peft_check(*args)

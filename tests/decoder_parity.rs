@@ -204,6 +204,72 @@ fn loss_and_gradient_norms_match_transformers() {
     assert_eq!(checked, norms.len(), "every trained tensor compared");
 }
 
+fn train_batch(fx: &Value) -> Vec<DecoderExample> {
+    fx["train"]["batch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| DecoderExample {
+            ids: ids(&e["ids"]),
+            target_len: e["target_len"].as_u64().unwrap() as usize,
+        })
+        .collect()
+}
+
+/// LoRA's gradients, taken from those of the merged weights, against central differences of
+/// the loss in the adapters themselves (f64 sums over f32 passes; B made non-zero so that A has
+/// a gradient at all).
+#[test]
+fn lora_gradients_match_finite_differences() {
+    use ie_bench::model::decoder::lora::{Adapters, LoraOptions};
+    let (m, fx) = fixture();
+    let batch = train_batch(&fx);
+    let refs: Vec<&DecoderExample> = batch.iter().collect();
+    let options = LoraOptions {
+        rank: 2,
+        alpha: 4.0,
+        targets: vec!["q_proj".into(), "down_proj".into()],
+    };
+    let mut ad = Adapters::init(&m.cfg, &options, 7).unwrap();
+    for (i, v) in ad.b.iter_mut().flatten().flatten().enumerate() {
+        *v = ((i * 37 % 11) as f32 - 5.0) * 0.02;
+    }
+    let frozen = ad.frozen_parts(&m.weights);
+    let run = |ad: &Adapters| {
+        let mut w = m.weights.clone();
+        ad.merge(&m.cfg, &frozen, &mut w);
+        let p = Prepared::new(&m.cfg, &w, 64);
+        let mut g = DecoderWeights::zeros_like(&m.cfg, false);
+        let (loss, _) = p.accumulate(&refs, 1.0, &mut g);
+        (loss, g)
+    };
+    let (_, g) = run(&ad);
+    let grads = ad.grads(&m.cfg, &g);
+    let names = ad.names();
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for (t, name) in names.iter().enumerate() {
+        for at in [0usize, 5, 17] {
+            let analytic = grads[t][at] as f64;
+            let mut plus = Adapters::init(&m.cfg, &options, 7).unwrap();
+            plus.b = ad.b.clone();
+            plus.a = ad.a.clone();
+            plus.tensors_mut()[t][at] += eps;
+            let mut minus = Adapters::init(&m.cfg, &options, 7).unwrap();
+            minus.b = ad.b.clone();
+            minus.a = ad.a.clone();
+            minus.tensors_mut()[t][at] -= eps;
+            let numeric = (run(&plus).0 - run(&minus).0) / (2.0 * eps as f64);
+            assert!(
+                (analytic - numeric).abs() < 2e-3 + 2e-2 * numeric.abs(),
+                "{name}[{at}]: {analytic} vs finite difference {numeric}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, names.len() * 3);
+}
+
 /// The tiny model written as llama.cpp writes a Gemma 3 GGUF (its tensor names, norms stored as
 /// 1 + w, the layer pattern and a SentencePiece vocabulary in the metadata) loads back to the
 /// same weights and logits; a cut-off copy fails with the file named.

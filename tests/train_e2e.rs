@@ -115,7 +115,7 @@ fn read_weights(path: &Path) -> std::collections::HashMap<String, Vec<f32>> {
 fn killed_and_resumed_training_matches_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let m = init(tmp.path());
-    kill_and_resume(tmp.path(), &m);
+    kill_and_resume(tmp.path(), &m, &[], "model.safetensors");
 }
 
 /// The same for a decoder-only model (the tiny Gemma 3 fixture).
@@ -123,10 +123,65 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
 fn a_killed_and_resumed_decoder_fine_tune_matches_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-tiny");
-    kill_and_resume(tmp.path(), &m);
+    kill_and_resume(tmp.path(), &m, &[], "model.safetensors");
 }
 
-fn kill_and_resume(tmp: &Path, m: &Path) {
+/// The same for LoRA adapters on the tiny Gemma 3: the adapter after a kill and resume is the
+/// uninterrupted one; the adapter folder predicts as a model, and `model merge` writes a full
+/// folder that predicts the same answers.
+#[test]
+fn a_killed_and_resumed_lora_fine_tune_matches_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-tiny");
+    let lora = ["--lora-rank", "4", "--lora-alpha", "8"];
+    kill_and_resume(tmp.path(), &m, &lora, "adapter_model.safetensors");
+    let full = tmp.path().join("full");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(full.join("adapter_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["r"], 4);
+    let adapter = read_weights(&full.join("adapter_model.safetensors"));
+    // Three layers of 7 projections, A and B each; B has moved off its zero start.
+    assert_eq!(adapter.len(), 3 * 7 * 2, "{:?}", adapter.keys());
+    let b = &adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"];
+    assert!(b.iter().any(|v| *v != 0.0));
+    let merged = tmp.path().join("merged");
+    ok(bin()
+        .args(["model", "merge"])
+        .arg(&full)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap());
+    let predict = |model: &Path, out: &Path| {
+        ok(bin()
+            .args([
+                "predict",
+                "--split",
+                "test",
+                "--max-new-tokens",
+                "8",
+                "--model",
+            ])
+            .arg(model)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap());
+        std::fs::read_to_string(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["Prediction"].clone())
+            .collect::<Vec<_>>()
+    };
+    let from_adapter = predict(&full, &tmp.path().join("a.jsonl"));
+    let from_merged = predict(&merged, &tmp.path().join("m.jsonl"));
+    assert!(!from_adapter.is_empty());
+    assert_eq!(from_adapter, from_merged);
+}
+
+fn kill_and_resume(tmp: &Path, m: &Path, extra: &[&str], weights: &str) {
     let args = [
         "train",
         "--lr",
@@ -143,6 +198,7 @@ fn kill_and_resume(tmp: &Path, m: &Path) {
     ok(bin()
         .args(args)
         .arg(m)
+        .args(extra)
         .arg("--out")
         .arg(&full)
         .args(["--keep-checkpoints", "0"])
@@ -164,6 +220,7 @@ fn kill_and_resume(tmp: &Path, m: &Path) {
     let mut child = bin()
         .args(args)
         .arg(m)
+        .args(extra)
         .arg("--out")
         .arg(&cut)
         .stderr(std::process::Stdio::null())
@@ -177,7 +234,7 @@ fn kill_and_resume(tmp: &Path, m: &Path) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
-        !cut.join("model.safetensors").exists(),
+        !cut.join(weights).exists(),
         "the run finished before it was killed"
     );
     let logged = log_steps(&cut).len();
@@ -186,6 +243,7 @@ fn kill_and_resume(tmp: &Path, m: &Path) {
     ok(bin()
         .args(args)
         .arg(m)
+        .args(extra)
         .arg("--out")
         .arg(&cut)
         .arg("--resume")
@@ -202,8 +260,8 @@ fn kill_and_resume(tmp: &Path, m: &Path) {
         (1..=120).collect::<Vec<u64>>(),
         "every step logged exactly once"
     );
-    let a = read_weights(&full.join("model.safetensors"));
-    let b = read_weights(&cut.join("model.safetensors"));
+    let a = read_weights(&full.join(weights));
+    let b = read_weights(&cut.join(weights));
     assert_eq!(a.len(), b.len());
     let mut worst = 0f32;
     for (k, va) in &a {

@@ -30,6 +30,13 @@ pub enum ModelCommand {
         #[arg(default_value = "gemma-3-270m")]
         name: String,
     },
+    /// Merge a LoRA adapter folder (a `--lora-rank` run's output, or PEFT's) into its base
+    /// model and write a full Hugging Face folder that transformers loads.
+    Merge {
+        adapter: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -74,6 +81,22 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Info { path } => info(&path),
+        ModelCommand::Merge { adapter, out } => {
+            use crate::model::decoder::{lora, DecoderModel};
+            if !lora::is_adapter(&adapter) {
+                anyhow::bail!(
+                    "{}: no {} here; `model merge` takes a LoRA adapter folder",
+                    adapter.display(),
+                    lora::ADAPTER_CONFIG
+                );
+            }
+            let m = DecoderModel::load(&adapter)
+                .with_context(|| format!("loading adapter {}", adapter.display()))?;
+            m.save(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         ModelCommand::Fetch { name } => {
             let path = crate::model::decoder::fetch::fetch(&name, &mut |s| eprintln!("{s}"))?;
             println!("{}", path.display());

@@ -68,6 +68,20 @@ pub struct TrainSettings {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Decoder-only models: train LoRA adapters of this rank instead of the weights (0: full
+    /// fine-tuning). The run's folder then holds a PEFT adapter.
+    #[arg(long, default_value_t = 0)]
+    lora_rank: usize,
+    /// LoRA's alpha (the adapters are scaled by alpha / rank).
+    #[arg(long, default_value_t = 16.0)]
+    lora_alpha: f64,
+    /// The projections LoRA adapts, comma-separated.
+    #[arg(
+        long,
+        default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        value_delimiter = ','
+    )]
+    lora_targets: Vec<String>,
 }
 
 impl TrainSettings {
@@ -84,6 +98,11 @@ impl TrainSettings {
             clip_norm: self.clip_norm,
             seed,
             save_every: self.save_every,
+            lora: (self.lora_rank > 0).then(|| crate::model::decoder::lora::LoraOptions {
+                rank: self.lora_rank,
+                alpha: self.lora_alpha,
+                targets: self.lora_targets.clone(),
+            }),
         }
     }
 

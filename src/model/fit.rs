@@ -113,6 +113,12 @@ pub fn fit<H: FitHooks>(
     if Backbone::is_decoder(&start.source) {
         return super::decoder::fit::fit(spec, pairs, hooks, start);
     }
+    if spec.options.lora.is_some() {
+        return Err(ModelError::Unsupported(
+            "LoRA (--lora-rank) is for decoder-only models (a .gguf file, a Gemma 3 folder or gemma-3-270m); T5 runs fine-tune every weight".into(),
+        )
+        .into());
+    }
     fit_t5(spec, pairs, hooks, start)
 }
 

@@ -265,7 +265,41 @@ pub(crate) struct Tables<'a> {
 
 impl WeightFiles {
     pub fn read(dir: &Path) -> Result<WeightFiles> {
-        let files = weight_files(dir)?;
+        Self::read_files(weight_files(dir)?)
+    }
+
+    /// One named safetensors file in `dir` (an adapter's, say).
+    pub fn read_named(dir: &Path, name: &str) -> Result<WeightFiles> {
+        Self::read_files(vec![dir.join(name)])
+    }
+
+    /// Tensor `name` as f32 values, checked to have `shape`.
+    pub fn f32_tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let Tables { tables, file_of } = self.tables()?;
+        let path = || self.files[0].clone();
+        let at = *file_of.get(name).ok_or_else(|| ModelError::MissingTensor {
+            name: name.to_string(),
+            path: path(),
+        })?;
+        let view = tables[at].tensor(name).map_err(|e| ModelError::Weights {
+            path: self.files[at].clone(),
+            message: format!("tensor `{name}`: {e}"),
+        })?;
+        if view.shape() != shape {
+            return Err(ModelError::ShapeMismatch {
+                name: name.to_string(),
+                path: self.files[at].clone(),
+                found: view.shape().to_vec(),
+                expected: shape.to_vec(),
+            });
+        }
+        Ok(tensor_from_view(&view, &Device::Cpu)?
+            .to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1()?)
+    }
+
+    fn read_files(files: Vec<PathBuf>) -> Result<WeightFiles> {
         let mut bytes = Vec::with_capacity(files.len());
         for path in &files {
             let b = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;

@@ -52,6 +52,9 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Save a checkpoint every N optimizer steps (0: only at the end).
     pub save_every: usize,
+    /// Decoder-only models: train LoRA adapters instead of the weights.
+    #[serde(default)]
+    pub lora: Option<super::decoder::lora::LoraOptions>,
 }
 
 impl Default for TrainOptions {
@@ -68,6 +71,7 @@ impl Default for TrainOptions {
             clip_norm: 1.0,
             seed: 42,
             save_every: 0,
+            lora: None,
         }
     }
 }

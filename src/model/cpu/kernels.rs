@@ -306,6 +306,13 @@ simd_fn! {
 }
 
 simd_fn! {
+    /// `y += a·x`.
+    pub fn axpy<M>(y: &mut [f32], a: f32, x: &[f32]) {
+        y.iter_mut().zip(x).for_each(|(y, x)| *y = M::mul_add(a, *x, *y));
+    }
+}
+
+simd_fn! {
     /// `y += x`.
     pub fn add_assign<M>(y: &mut [f32], x: &[f32]) {
         y.iter_mut().zip(x).for_each(|(y, x)| *y += x);

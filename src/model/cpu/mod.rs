@@ -3,7 +3,7 @@
 
 pub mod backprop;
 pub mod generate;
-mod kernels;
+pub(crate) mod kernels;
 mod layout;
 mod matmul;
 mod ops;

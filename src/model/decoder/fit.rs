@@ -1,10 +1,14 @@
 //! Fine-tuning a decoder-only model on the CPU engine: the official decoder-only examples,
 //! every weight but the embedding (and so the tied head) trained with AdamW, the loss the mean
 //! cross-entropy over the target and eos tokens of a step, the head computed only at those
-//! positions. The loop, checkpoints and exact resume are the shared ones (`fit::drive`).
+//! positions. With LoRA options, adapters are trained instead (`lora`) and checkpoints are PEFT
+//! adapter folders. The loop, checkpoints and exact resume are the shared ones (`fit::drive`).
 
 use rayon::prelude::*;
 
+use std::path::PathBuf;
+
+use super::lora::{self, AdapterInfo, Adapters};
 use super::tokenizer::DecoderExample;
 use super::{resolve, save_folder, DecoderModel, DecoderWeights};
 use crate::model::backbone::Backbone;
@@ -20,6 +24,15 @@ struct DecoderRun {
     grads: DecoderWeights,
     names: Vec<String>,
     max_len: usize,
+    lora: Option<LoraRun>,
+}
+
+/// A LoRA run's adapters, the frozen weights they add to, and the base model's path (which
+/// the saved adapter names).
+struct LoraRun {
+    adapters: Adapters,
+    frozen: Vec<Vec<Vec<f32>>>,
+    base: PathBuf,
 }
 
 impl DecoderRun {
@@ -71,9 +84,25 @@ impl Stepper for DecoderRun {
             }
         }
         let passes = started.elapsed().as_secs_f64();
-        let norm = self
-            .grads
-            .trainable()
+        let Backbone::Decoder(m) = &mut self.model else {
+            unreachable!("a decoder run holds a decoder")
+        };
+        // The gradients of what is trained: the adapters', from those of the merged weights,
+        // or the weights' own.
+        let adapter_grads = self
+            .lora
+            .as_ref()
+            .map(|l| l.adapters.grads(&m.cfg, &self.grads));
+        let grads: Vec<&[f32]> = match &adapter_grads {
+            Some(g) => g.iter().map(Vec::as_slice).collect(),
+            None => self
+                .grads
+                .trainable()
+                .into_iter()
+                .map(Vec::as_slice)
+                .collect(),
+        };
+        let norm = grads
             .par_iter()
             .map(|g| g.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>())
             .sum::<f64>()
@@ -85,20 +114,22 @@ impl Stepper for DecoderRun {
             1.0
         };
         let opt_started = std::time::Instant::now();
-        let Backbone::Decoder(m) = &mut self.model else {
-            unreachable!("a decoder run holds a decoder")
+        let params = match &mut self.lora {
+            Some(l) => l.adapters.tensors_mut(),
+            None => m.weights.trainable_mut(),
         };
-        let params = m.weights.trainable_mut();
-        let grads = self.grads.trainable();
         self.opt.step_slices(
             self.names
                 .iter()
                 .zip(params)
                 .zip(grads)
-                .map(|((n, p), g)| (n.as_str(), p.as_mut_slice(), g.as_slice())),
+                .map(|((n, p), g)| (n.as_str(), p.as_mut_slice(), g)),
             lr,
             factor as f32,
         );
+        if let Some(l) = &self.lora {
+            l.adapters.merge(&m.cfg, &l.frozen, &mut m.weights);
+        }
         Ok(StepReport {
             step: step + 1,
             loss: loss / targets.max(1) as f64,
@@ -113,7 +144,10 @@ impl Stepper for DecoderRun {
 
     fn save_model(&self, dir: &std::path::Path) -> Result<()> {
         let m = self.decoder();
-        save_folder(dir, &m.cfg, &m.weights, &m.tokenizer)
+        match &self.lora {
+            Some(l) => l.adapters.save(dir, &m.cfg, &l.base),
+            None => save_folder(dir, &m.cfg, &m.weights, &m.tokenizer),
+        }
     }
 }
 
@@ -123,8 +157,35 @@ pub fn fit<H: FitHooks>(
     hooks: &mut H,
     start: Start,
 ) -> std::result::Result<FitOutcome, H::Error> {
-    let m = DecoderModel::load(&resolve(&start.source))?;
     let o = &spec.options;
+    let source = resolve(&start.source);
+    let (m, lora) = match &o.lora {
+        None => (DecoderModel::load(&source)?, None),
+        Some(options) => {
+            // A LoRA run starts from a base model (fresh adapters) or, resumed, from its
+            // adapter folder (the base it names, the adapters it holds).
+            let resumed = lora::is_adapter(&source);
+            let base = if resumed {
+                AdapterInfo::read(&source)?.base
+            } else {
+                source.clone()
+            };
+            let mut m = DecoderModel::load(&base)?;
+            let adapters = if resumed {
+                Adapters::load(&source, &m.cfg)?
+            } else {
+                Adapters::init(&m.cfg, options, o.seed)?
+            };
+            let frozen = adapters.frozen_parts(&m.weights);
+            adapters.merge(&m.cfg, &frozen, &mut m.weights);
+            let run = LoraRun {
+                adapters,
+                frozen,
+                base,
+            };
+            (m, Some(run))
+        }
+    };
     let examples: Vec<DecoderExample> = pairs
         .iter()
         .map(|(s, t)| {
@@ -137,7 +198,10 @@ pub fn fit<H: FitHooks>(
         .len()
         .div_ceil(o.grad_accum);
     let (opt, state) = start.state(&spec, per_epoch)?;
-    let names = m.weights.trainable_names(&m.cfg);
+    let names = match &lora {
+        Some(l) => l.adapters.names(),
+        None => m.weights.trainable_names(&m.cfg),
+    };
     let mut run = DecoderRun {
         grads: DecoderWeights::zeros_like(&m.cfg, false),
         max_len: lens.iter().copied().max().unwrap_or(1),
@@ -145,6 +209,7 @@ pub fn fit<H: FitHooks>(
         opt,
         examples,
         names,
+        lora,
     };
     hooks.started(&run.model, &state, per_epoch)?;
     drive(&spec, hooks, &mut run, &lens, state, &start)

@@ -7,6 +7,7 @@ pub mod constrain;
 pub mod fetch;
 pub mod fit;
 pub mod gguf;
+pub mod lora;
 pub mod predict;
 pub mod tokenizer;
 pub mod weights;
@@ -39,6 +40,9 @@ pub fn is_decoder(path: &Path) -> bool {
     if path.is_file() {
         return is_gguf(path);
     }
+    if lora::is_adapter(path) {
+        return lora::AdapterInfo::read(path).is_ok_and(|i| is_decoder(&i.base));
+    }
     let cfg = path.join("config.json");
     std::fs::read_to_string(cfg)
         .ok()
@@ -66,9 +70,26 @@ pub fn cached_tokenizer_path(gguf: &Path) -> PathBuf {
 }
 
 impl DecoderModel {
+    /// A GGUF file, a Hugging Face folder, or a LoRA adapter folder (its base, loaded as
+    /// either, with the adapter merged in).
     pub fn load(path: &Path) -> Result<DecoderModel> {
         if path.is_file() {
             Self::load_gguf(path)
+        } else if lora::is_adapter(path) {
+            let base = lora::AdapterInfo::read(path)?.base;
+            if lora::is_adapter(&base) {
+                return Err(ModelError::Unsupported(format!(
+                    "{}: the adapter's base {} is an adapter itself",
+                    path.display(),
+                    base.display()
+                )));
+            }
+            let mut m = Self::load(&base)?;
+            let adapters = lora::Adapters::load(path, &m.cfg)?;
+            let frozen = adapters.frozen_parts(&m.weights);
+            adapters.merge(&m.cfg, &frozen, &mut m.weights);
+            m.source = path.to_path_buf();
+            Ok(m)
         } else {
             Self::load_folder(path)
         }
