@@ -10,7 +10,8 @@
 # The defaults are the README's run: 330 steps of batch 4 (about 10 minutes on 2 cores),
 # AdamW 1e-4, 10 warm-up steps, cosine decay: the PyTorch reference recipe of issue 15.
 # Environment: BIN (an ie-bench binary; default: a release build), IE_BENCH_SHARED (../shared),
-# LR, BATCH, EVAL_BATCH (32), EXTRA (more `predict` flags, e.g. --stop-at-newline).
+# LR, BATCH, EVAL_BATCH (32), EXTRA (more `predict` flags, e.g. --constrain), TRAIN_EXTRA (more
+# `train` flags, e.g. --lora-rank 16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?output directory}; STEPS=${2:-330}; EVERY=${3:-110}
@@ -34,7 +35,8 @@ $BIN model fetch gemma-3-270m >/dev/null
 start=$(date +%s)
 $BIN train --model gemma-3-270m --data "$TRAIN" --config "$OUT/config" --out "$OUT/run" \
   --lr "${LR:-1e-4}" --schedule cosine --warmup-steps 10 --batch-size "${BATCH:-4}" --max-steps "$STEPS" \
-  --save-every "$EVERY" --keep-checkpoints 0 --max-source-length 256 --max-target-length 50
+  --save-every "$EVERY" --keep-checkpoints 0 --max-source-length 256 --max-target-length 50 \
+  ${TRAIN_EXTRA:-}
 echo "training wall time: $(( $(date +%s) - start )) s"
 start=$(date +%s)
 $BIN predict --model "$OUT/run" --data "$RELEASE" --config "$OUT/config" --split test \
