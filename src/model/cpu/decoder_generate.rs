@@ -2,6 +2,8 @@
 //! every unfinished sequence advances one token per step over its own preallocated key/value
 //! cache, so no padding is computed and a sequence's output is what it would be alone.
 
+use rayon::prelude::*;
+
 use super::decoder::{pack, KvCache, Prepared, Span};
 use crate::model::decoder::constrain::TokenBytes;
 use crate::prompt::{AnswerGrammar, Cursor};
@@ -132,16 +134,17 @@ fn choose(
     let fin = p.final_rows(x, rows);
     let d = p.cfg.hidden;
     let eos = stop.eos.first().copied().unwrap_or(0);
-    active
-        .iter()
+    // Each sequence's search of its allowed tokens is independent: spread over the batch.
+    let picks: Vec<(u32, Option<Cursor>)> = active
+        .par_iter()
         .enumerate()
         .map(|(k, &i)| {
             let g = c.grammars[i];
-            let Some(at) = cursors[i].take() else {
-                return eos;
+            let Some(at) = cursors[i].as_ref() else {
+                return (eos, None);
             };
-            let mut ids = c.tokens.allowed(g, &at);
-            if g.accepts(&at) || ids.is_empty() {
+            let mut ids = c.tokens.allowed(g, at);
+            if g.accepts(at) || ids.is_empty() {
                 ids.push(eos);
             }
             let logits = p.logits_of(&fin.out[k * d..(k + 1) * d], &ids);
@@ -152,7 +155,14 @@ fn choose(
                 }
             }
             let tok = ids[best];
-            cursors[i] = g.walk(&at, c.tokens.text(tok));
+            (tok, g.walk(at, c.tokens.text(tok)))
+        })
+        .collect();
+    picks
+        .into_iter()
+        .zip(active)
+        .map(|((tok, cursor), &i)| {
+            cursors[i] = cursor;
             tok
         })
         .collect()
