@@ -166,15 +166,7 @@ fn loss_and_gradient_norms_match_transformers() {
     let (m, fx) = fixture();
     let p = Prepared::new(&m.cfg, &m.weights, 64);
     let t = &fx["train"];
-    let batch: Vec<DecoderExample> = t["batch"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| DecoderExample {
-            ids: ids(&e["ids"]),
-            target_len: e["target_len"].as_u64().unwrap() as usize,
-        })
-        .collect();
+    let batch = train_batch(&fx);
     let count: usize = batch.iter().map(|e| e.target_len).sum();
     let refs: Vec<&DecoderExample> = batch.iter().collect();
     let mut grads = DecoderWeights::zeros_like(&m.cfg, false);

@@ -288,17 +288,10 @@ pub fn predict_cmd(p: PredictArgs) -> Result<ExitCode> {
         .with_context(|| format!("loading model {}", a.model))?;
     let built = a.prompts.build(a.split)?;
     let insts = &built.output.instances;
-    let sources: Vec<String> = insts.iter().map(|i| i.source.clone()).collect();
     let opts = a.options();
     let start = std::time::Instant::now();
-    let total = sources.len();
-    let grammars: Option<Vec<_>> = opts.constrain.then(|| {
-        insts
-            .iter()
-            .map(crate::prompt::PromptInstance::grammar)
-            .collect()
-    });
-    let gens = loaded.predict(&sources, grammars.as_deref(), &opts, |done| {
+    let total = insts.len();
+    let gens = loaded.predict_instances(insts, &opts, |done| {
         eprint!("\rpredict: {done}/{total}");
     })?;
     eprintln!();

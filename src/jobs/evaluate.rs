@@ -18,14 +18,9 @@ pub fn generate(
     opts: &PredictOptions,
     rec: &mut Recorder,
 ) -> Result<Vec<PredictionLine>> {
-    let sources: Vec<String> = instances.iter().map(|i| i.source.clone()).collect();
-    let total = sources.len();
-    let grammars: Option<Vec<_>> = opts
-        .constrain
-        .then(|| instances.iter().map(PromptInstance::grammar).collect());
-    let gens = loaded.predict(&sources, grammars.as_deref(), opts, |done| {
-        rec.progress(done, total, "predict")
-    })?;
+    let total = instances.len();
+    let gens =
+        loaded.predict_instances(instances, opts, |done| rec.progress(done, total, "predict"))?;
     Ok(instances
         .iter()
         .zip(gens)

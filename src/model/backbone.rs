@@ -7,7 +7,7 @@ use super::checkpoint::{self, Loaded};
 use super::decoder::{self, DecoderModel};
 use super::error::{ModelError, Result};
 use super::predict::{predict, Generation, PredictOptions};
-use crate::prompt::AnswerGrammar;
+use crate::prompt::{AnswerGrammar, PromptInstance};
 
 pub enum Backbone {
     // Boxed so that a `Backbone` is small to move whichever it holds; the weights live on the
@@ -36,6 +36,20 @@ impl Backbone {
             Backbone::T5(l) => l.dir.display().to_string(),
             Backbone::Decoder(d) => d.source.display().to_string(),
         }
+    }
+
+    /// Answers for `instances`, in order; with `opts.constrain`, inside their answer grammars.
+    pub fn predict_instances(
+        &self,
+        instances: &[PromptInstance],
+        opts: &PredictOptions,
+        progress: impl FnMut(usize),
+    ) -> Result<Vec<Generation>> {
+        let sources: Vec<String> = instances.iter().map(|i| i.source.clone()).collect();
+        let grammars: Option<Vec<AnswerGrammar>> = opts
+            .constrain
+            .then(|| instances.iter().map(PromptInstance::grammar).collect());
+        self.predict(&sources, grammars.as_deref(), opts, progress)
     }
 
     /// Answers for `sources`; with `grammars` (one per source, decoder-only models), each

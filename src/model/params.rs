@@ -273,13 +273,12 @@ impl WeightFiles {
         Self::read_files(vec![dir.join(name)])
     }
 
-    /// Tensor `name` as f32 values, checked to have `shape`.
-    pub fn f32_tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let Tables { tables, file_of } = self.tables()?;
-        let path = || self.files[0].clone();
+    /// Tensor `name` as f32 values, checked to have `shape` (`t`: these files' `tables()`).
+    pub fn f32_tensor(&self, t: &Tables, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let Tables { tables, file_of } = t;
         let at = *file_of.get(name).ok_or_else(|| ModelError::MissingTensor {
             name: name.to_string(),
-            path: path(),
+            path: self.files[0].clone(),
         })?;
         let view = tables[at].tensor(name).map_err(|e| ModelError::Weights {
             path: self.files[at].clone(),

@@ -147,14 +147,7 @@ fn choose(
             if g.accepts(at) || ids.is_empty() {
                 ids.push(eos);
             }
-            let logits = p.logits_of(&fin.out[k * d..(k + 1) * d], &ids);
-            let mut best = 0;
-            for (j, v) in logits.iter().enumerate() {
-                if *v > logits[best] {
-                    best = j;
-                }
-            }
-            let tok = ids[best];
+            let tok = ids[argmax(&p.logits_of(&fin.out[k * d..(k + 1) * d], &ids))];
             (tok, g.walk(at, c.tokens.text(tok)))
         })
         .collect();
@@ -174,16 +167,19 @@ fn argmax_rows(p: &Prepared, x: &[f32], rows: &[usize]) -> Vec<u32> {
     let logits = p.logits(&fin.out);
     logits
         .chunks_exact(p.cfg.vocab_size)
-        .map(|row| {
-            let mut best = 0;
-            for (i, v) in row.iter().enumerate() {
-                if *v > row[best] {
-                    best = i;
-                }
-            }
-            best as u32
-        })
+        .map(|row| argmax(row) as u32)
         .collect()
+}
+
+/// The index of the largest value, the first one on ties (as torch's argmax).
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Logits of the last position of each prompt (for parity tests), [prompts, vocab].

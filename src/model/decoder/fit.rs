@@ -164,17 +164,16 @@ pub fn fit<H: FitHooks>(
         Some(options) => {
             // A LoRA run starts from a base model (fresh adapters) or, resumed, from its
             // adapter folder (the base it names, the adapters it holds).
-            let resumed = lora::is_adapter(&source);
-            let base = if resumed {
-                AdapterInfo::read(&source)?.base
+            let saved = if lora::is_adapter(&source) {
+                Some(AdapterInfo::read(&source)?)
             } else {
-                source.clone()
+                None
             };
+            let base = saved.as_ref().map_or(source.clone(), |i| i.base.clone());
             let mut m = DecoderModel::load(&base)?;
-            let adapters = if resumed {
-                Adapters::load(&source, &m.cfg)?
-            } else {
-                Adapters::init(&m.cfg, options, o.seed)?
+            let adapters = match &saved {
+                Some(info) => Adapters::load(&source, info, &m.cfg)?,
+                None => Adapters::init(&m.cfg, options, o.seed)?,
             };
             let frozen = adapters.frozen_parts(&m.weights);
             adapters.merge(&m.cfg, &frozen, &mut m.weights);

@@ -88,35 +88,51 @@ fn peft_key(layer: usize, part: usize, ab: char) -> String {
     )
 }
 
+/// A's and B's shapes for part `p`: [rank, in] and [out, rank].
+fn shapes(cfg: &DecoderConfig, p: usize, rank: usize) -> ([usize; 2], [usize; 2]) {
+    let s = part_shape(cfg, p);
+    ([rank, s[1]], [s[0], rank])
+}
+
 impl Adapters {
-    /// PEFT's initialisation: A from kaiming-uniform with a = √5 (uniform in ±1/√in), B zero,
-    /// so the adapted model starts as the base model.
-    pub fn init(cfg: &DecoderConfig, options: &LoraOptions, seed: u64) -> Result<Adapters> {
+    /// Adapters for every layer and targeted part, `pair(layer, part, a_shape, b_shape)`
+    /// giving each A and B.
+    fn build(
+        cfg: &DecoderConfig,
+        options: LoraOptions,
+        mut pair: impl FnMut(usize, usize, [usize; 2], [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)>,
+    ) -> Result<Adapters> {
         let parts = options.parts()?;
-        let r = options.rank;
-        let mut rng = SplitMix(seed ^ 0x4c6f_5241);
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        for _ in 0..cfg.layers.len() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for l in 0..cfg.layers.len() {
             let (mut la, mut lb) = (Vec::new(), Vec::new());
             for &p in &parts {
-                let s = part_shape(cfg, p);
-                let bound = 1.0 / (s[1] as f64).sqrt();
-                la.push(
-                    (0..r * s[1])
-                        .map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32)
-                        .collect(),
-                );
-                lb.push(vec![0f32; s[0] * r]);
+                let (sa, sb) = shapes(cfg, p, options.rank);
+                let (ta, tb) = pair(l, p, sa, sb)?;
+                la.push(ta);
+                lb.push(tb);
             }
             a.push(la);
             b.push(lb);
         }
         Ok(Adapters {
-            options: options.clone(),
+            options,
             parts,
             a,
             b,
+        })
+    }
+
+    /// PEFT's initialisation: A from kaiming-uniform with a = √5 (uniform in ±1/√in), B zero,
+    /// so the adapted model starts as the base model.
+    pub fn init(cfg: &DecoderConfig, options: &LoraOptions, seed: u64) -> Result<Adapters> {
+        let mut rng = SplitMix(seed ^ 0x4c6f_5241);
+        Self::build(cfg, options.clone(), |_, _, sa, sb| {
+            let bound = 1.0 / (sa[1] as f64).sqrt();
+            let a = (0..sa[0] * sa[1])
+                .map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32)
+                .collect();
+            Ok((a, vec![0f32; sb[0] * sb[1]]))
         })
     }
 
@@ -210,10 +226,9 @@ impl Adapters {
         let mut views = Vec::new();
         for (l, (la, lb)) in self.a.iter().zip(&self.b).enumerate() {
             for (k, &p) in self.parts.iter().enumerate() {
-                let s = part_shape(cfg, p);
-                let r = self.options.rank;
-                views.push((peft_key(l, p, 'A'), OwnedView::from_f32(&[r, s[1]], &la[k])));
-                views.push((peft_key(l, p, 'B'), OwnedView::from_f32(&[s[0], r], &lb[k])));
+                let (sa, sb) = shapes(cfg, p, self.options.rank);
+                views.push((peft_key(l, p, 'A'), OwnedView::from_f32(&sa, &la[k])));
+                views.push((peft_key(l, p, 'B'), OwnedView::from_f32(&sb, &lb[k])));
             }
         }
         write_f32_safetensors(&dir.join(ADAPTER_WEIGHTS), views)?;
@@ -239,30 +254,16 @@ impl Adapters {
             .map_err(|e| ModelError::io(&path, e))
     }
 
-    /// An adapter folder (ours or PEFT's, LoRA without DoRA or rsLoRA) and the base it names.
-    pub fn load(dir: &Path, cfg: &DecoderConfig) -> Result<Adapters> {
-        let info = AdapterInfo::read(dir)?;
-        let options = info.options.clone();
-        let parts = options.parts()?;
+    /// The adapters of a folder (ours or PEFT's, LoRA without DoRA or rsLoRA) whose
+    /// `adapter_config.json` said `info`.
+    pub fn load(dir: &Path, info: &AdapterInfo, cfg: &DecoderConfig) -> Result<Adapters> {
         let files = WeightFiles::read_named(dir, ADAPTER_WEIGHTS)?;
-        let r = options.rank;
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        for l in 0..cfg.layers.len() {
-            let (mut la, mut lb) = (Vec::new(), Vec::new());
-            for &p in &parts {
-                let s = part_shape(cfg, p);
-                la.push(files.f32_tensor(&peft_key(l, p, 'A'), &[r, s[1]])?);
-                lb.push(files.f32_tensor(&peft_key(l, p, 'B'), &[s[0], r])?);
-            }
-            a.push(la);
-            b.push(lb);
-        }
-        Ok(Adapters {
-            options,
-            parts,
-            a,
-            b,
+        let tables = files.tables()?;
+        Self::build(cfg, info.options.clone(), |l, p, sa, sb| {
+            Ok((
+                files.f32_tensor(&tables, &peft_key(l, p, 'A'), &sa)?,
+                files.f32_tensor(&tables, &peft_key(l, p, 'B'), &sb)?,
+            ))
         })
     }
 

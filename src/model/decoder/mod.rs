@@ -76,16 +76,17 @@ impl DecoderModel {
         if path.is_file() {
             Self::load_gguf(path)
         } else if lora::is_adapter(path) {
-            let base = lora::AdapterInfo::read(path)?.base;
-            if lora::is_adapter(&base) {
+            let info = lora::AdapterInfo::read(path)?;
+            let base = &info.base;
+            if lora::is_adapter(base) {
                 return Err(ModelError::Unsupported(format!(
                     "{}: the adapter's base {} is an adapter itself",
                     path.display(),
                     base.display()
                 )));
             }
-            let mut m = Self::load(&base)?;
-            let adapters = lora::Adapters::load(path, &m.cfg)?;
+            let mut m = Self::load(base)?;
+            let adapters = lora::Adapters::load(path, &info, &m.cfg)?;
             let frozen = adapters.frozen_parts(&m.weights);
             adapters.merge(&m.cfg, &frozen, &mut m.weights);
             m.source = path.to_path_buf();
