@@ -40,6 +40,12 @@ impl JobManager {
                             .cloned()
                             .unwrap_or_default();
                         let mut tell = |e: &JobEvent| {
+                            // A run whose end is told is no longer pending: a front end that
+                            // hears it may quit without being asked to cancel it, although
+                            // the job may still be freeing its memory.
+                            if e.is_end() {
+                                cancels.lock().expect("cancel map").remove(&run);
+                            }
                             let _ = events.send(e.clone());
                         };
                         let mut rec = Recorder {
@@ -202,5 +208,34 @@ mod tests {
             run: first,
             error: "the job panicked: header length overflowed".to_string()
         }));
+    }
+
+    #[test]
+    fn a_run_is_no_longer_pending_once_its_end_is_told() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&tmp.path().join("db")).unwrap());
+        let run = store
+            .create_run(&RunManifest::new(RunKind::Eval, 0))
+            .unwrap();
+        let (manager, events) = JobManager::start(Arc::clone(&store));
+        manager.submit(
+            run,
+            Box::new(|_, rec| {
+                rec.finish(RunStatus::Finished, None)?;
+                // A job's last moments after its end (freeing a model) must not count.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                Ok(())
+            }),
+        );
+        loop {
+            let e = events
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap();
+            if e == (JobEvent::Finished { run }) {
+                break;
+            }
+        }
+        assert_eq!(manager.pending(), 0);
+        manager.close();
     }
 }

@@ -91,6 +91,16 @@ pub enum JobEvent {
     },
 }
 
+impl JobEvent {
+    /// Whether this event tells a run's end.
+    pub fn is_end(&self) -> bool {
+        matches!(
+            self,
+            JobEvent::Finished { .. } | JobEvent::Failed { .. } | JobEvent::Cancelled { .. }
+        )
+    }
+}
+
 /// Cooperative cancellation, checked between steps and batches.
 #[derive(Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
