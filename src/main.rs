@@ -1,9 +1,9 @@
-//! The `ie-bench` binary: a thin shell over `ie_bench::cli`.
+//! The `ie-bench` binary: a thin shell over `ie_bench::program`.
 
 fn main() -> std::process::ExitCode {
     keep_freed_memory();
     fix_thread_count();
-    ie_bench::cli::main()
+    ie_bench::program::main()
 }
 
 /// candle 0.11 asks for its thread count at every matrix product and many other ops, and

@@ -3,44 +3,26 @@
 mod bench;
 mod datasets;
 mod eval;
-mod gold;
-mod import;
-pub mod launch;
-pub mod model;
+mod launch;
+mod model;
 mod prompts;
 mod runs;
-pub mod sample;
-pub mod through;
 mod train;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use clap::Subcommand;
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::data::{config::BUILTIN_NAMES, TaskConfig};
-use crate::prompt::InstructionBank;
+use crate::service::holder::Request;
+use crate::service::through::{on_database, Said};
+pub(crate) use crate::service::workspace::data_dir;
+use crate::service::{gold, import};
+pub(crate) use crate::spec::choice;
 
-#[derive(Parser)]
-#[command(
-    name = "ie-bench",
-    version,
-    about = "A workbench for instruction-tuned information extraction (InstructUIE)"
-)]
-struct Cli {
-    /// The database of runs (default: $IE_BENCH_DB, else $XDG_DATA_HOME/ie-bench/db).
-    #[arg(long, global = true)]
-    db: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    tui: crate::tui::TuiArgs,
-}
-
+/// Every command but the workbench's.
 #[derive(Subcommand)]
-enum Command {
-    /// The terminal workbench (also what `ie-bench` with no command opens).
-    Tui(crate::tui::TuiArgs),
+pub enum Command {
     /// List tasks, datasets, split sizes, label counts and validation warnings.
     Datasets(datasets::Args),
     /// Materialise the text-to-text instances of a task config split as JSON lines.
@@ -58,7 +40,7 @@ enum Command {
     Bench(bench::Args),
     /// Start a stored run (recorded in the database; see `runs`).
     #[command(subcommand)]
-    Run(launch::RunCommand),
+    Run(crate::spec::RunSpec),
     /// List stored runs; show, compare, cancel, resume or re-score them.
     Runs(runs::RunsArgs),
     /// Bring an IE INSTRUCTIONS tree, its task configs and instruction bank into the database
@@ -69,11 +51,9 @@ enum Command {
     Gold(gold::GoldCommand),
 }
 
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let db = cli.db.clone().unwrap_or_else(crate::store::default_path);
-    let result = match cli.command.unwrap_or(Command::Tui(cli.tui)) {
-        Command::Tui(a) => crate::tui::run(&db, a),
+/// Runs a command on the database at `db`.
+pub fn run(db: &Path, command: Command) -> Result<ExitCode> {
+    match command {
         Command::Datasets(a) => datasets::run(a),
         Command::Prompts(a) => prompts::run(a),
         Command::Eval(a) => eval::run(a),
@@ -81,30 +61,39 @@ pub fn main() -> ExitCode {
         Command::Predict(a) => model::predict_cmd(a),
         Command::Train(a) => train::run(a),
         Command::Bench(a) => bench::run(a),
-        Command::Run(c) => launch::start(&db, c),
-        Command::Runs(a) => runs::runs(&db, a),
-        Command::Gold(c) => gold::run(&db, c),
-        Command::Import(a) => import::run(&db, a),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            let text = report(&e);
-            eprintln!("error: {text}");
-            // A job's failure reaches here as its stored text, without the I/O error inside.
-            let full_text = [libc::ENOSPC, libc::EDQUOT]
-                .iter()
-                .any(|code| text.contains(&format!("(os error {code})")));
-            if e.chain().any(crate::store::is_disk_full) || full_text {
-                eprintln!(
-                    "the disk is full (database: {}). Nothing ie-bench reported as stored is lost: \
-                     every write is on disk before it is reported. Free some space and run the \
-                     command again; `ie-bench runs resume ID` continues an interrupted run.",
-                    db.display()
-                );
-            }
-            ExitCode::FAILURE
+        Command::Run(c) => launch::start(db, c),
+        Command::Runs(a) => runs::runs(db, a),
+        Command::Gold(c) => {
+            let words = c.words();
+            said(on_database(db, Request::Gold { words }, |s| {
+                gold::apply(s, c)
+            }))
         }
+        Command::Import(a) => {
+            let words = a.words();
+            said(on_database(db, Request::Import { words }, |s| {
+                import::apply(s, a)
+            }))
+        }
+    }
+}
+
+/// Reports a failed command on standard error: the error with its causes, and what to do
+/// when the disk is full.
+pub fn report_failure(e: &anyhow::Error, db: &Path) {
+    let text = report(e);
+    eprintln!("error: {text}");
+    // A job's failure reaches here as its stored text, without the I/O error inside.
+    let full_text = [libc::ENOSPC, libc::EDQUOT]
+        .iter()
+        .any(|code| text.contains(&format!("(os error {code})")));
+    if e.chain().any(crate::store::is_disk_full) || full_text {
+        eprintln!(
+            "the disk is full (database: {}). Nothing ie-bench reported as stored is lost: \
+             every write is on disk before it is reported. Free some space and run the \
+             command again; `ie-bench runs resume ID` continues an interrupted run.",
+            db.display()
+        );
     }
 }
 
@@ -125,14 +114,6 @@ fn report(e: &anyhow::Error) -> String {
     msg
 }
 
-/// A clap parser offering exactly a core enum's names.
-pub(crate) fn choice<T: crate::ie::Named + Send + Sync>(
-) -> impl clap::builder::TypedValueParser<Value = T> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|c| c.name()))
-        .map(|s| T::from_name(&s).expect("clap only passes listed names"))
-}
-
 /// Writes to standard output; a reader that went away (`| head`) ends the output quietly
 /// instead of the panic `print!` would raise.
 pub(crate) fn emit(text: &str) -> Result<()> {
@@ -143,77 +124,10 @@ pub(crate) fn emit(text: &str) -> Result<()> {
     }
 }
 
-/// `--data`, defaulting to the sample data.
-pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
-    match data {
-        Some(d) => Ok(d),
-        None => sample::sample_data_dir(),
-    }
-}
-
-/// `--config NAME|DIR`: a directory; or a name, looked up first in the data's own
-/// `../configs/NAME` (the sample data ships one) and then among the built-in official configs;
-/// `builtin:NAME` forces the official one.
-pub(crate) fn task_config(spec: &str, data: &Path) -> Result<TaskConfig> {
-    let as_dir = Path::new(spec);
-    if as_dir.is_dir() {
-        return TaskConfig::read_dir(as_dir).context("reading task config");
-    }
-    let (forced, name) = match spec.strip_prefix("builtin:") {
-        Some(n) => (true, n),
-        None => (false, spec),
-    };
-    if !forced {
-        if let Some(local) = data.parent().map(|p| p.join("configs").join(name)) {
-            if local.is_dir() {
-                return TaskConfig::read_dir(&local).context("reading task config");
-            }
-        }
-    }
-    TaskConfig::builtin(name).with_context(|| {
-        format!(
-            "--config {spec:?} is neither a directory nor a known config (built in: {})",
-            BUILTIN_NAMES.join(", ")
-        )
-    })
-}
-
-/// `--instructions FILE`, defaulting to the data's `../configs/instruction_config.json`, else the
-/// official bank: where it comes from and its JSON text.
-pub(crate) fn instruction_bank_source(
-    file: Option<&Path>,
-    data: &Path,
-) -> Result<(PathBuf, String)> {
-    let local = data
-        .parent()
-        .map(|p| p.join("configs").join("instruction_config.json"))
-        .filter(|p| p.is_file());
-    match file.map(Path::to_path_buf).or(local) {
-        Some(f) => {
-            let text = crate::data::error::read_text(
-                &f,
-                "a JSON object {TASK: [{instruction_type, instruction}]}",
-            )
-            .context("reading instruction bank")?;
-            Ok((f, text))
-        }
-        None => Ok((
-            PathBuf::from("builtin:instruction_config.json"),
-            InstructionBank::builtin_text().to_string(),
-        )),
-    }
-}
-
-pub(crate) fn instruction_bank(file: Option<&Path>, data: &Path) -> Result<InstructionBank> {
-    let (origin, text) = instruction_bank_source(file, data)?;
-    InstructionBank::from_text(&origin, &text).context("reading instruction bank")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn command_line_definition_is_consistent() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
-    }
+/// Prints what a database write said: its output, then its notes.
+fn said(outcome: Result<Said>) -> Result<ExitCode> {
+    let said = outcome?;
+    emit(&said.out)?;
+    eprint!("{}", said.err);
+    Ok(ExitCode::SUCCESS)
 }

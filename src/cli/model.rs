@@ -1,20 +1,18 @@
 //! `ie-bench model init` and `ie-bench predict`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::prompts::PromptArgs;
 use crate::eval::predictions::{OfficialInstance, OfficialLine};
-use crate::ie::Split;
 use crate::model::checkpoint::{self, device};
-use crate::model::predict::PredictOptions;
-use crate::model::{HeadInit, Params, T5Config, TextTokenizer};
+use crate::model::T5Config;
+use crate::spec::GenerateArgs;
 
 #[derive(clap::Subcommand)]
 pub enum ModelCommand {
     /// Write a randomly initialised checkpoint (config.json, tokenizer.json, model.safetensors).
-    Init(InitArgs),
+    Init(crate::service::models::InitArgs),
     /// Resolve a Hugging Face repo id through the local HF cache, downloading config.json,
     /// tokenizer.json and the safetensors weights into it when missing; prints the directory.
     Download {
@@ -39,42 +37,9 @@ pub enum ModelCommand {
     },
 }
 
-#[derive(clap::Args)]
-pub struct InitArgs {
-    /// tiny, t5-small, flan-t5-small, or a config.json file.
-    #[arg(long, default_value = "tiny")]
-    shape: String,
-    /// An existing tokenizer.json; without it, a T5-style tokenizer is trained on the data.
-    #[arg(long)]
-    tokenizer: Option<PathBuf>,
-    /// Vocabulary size of a trained tokenizer (raised, with room to spare, when the data has
-    /// more distinct characters).
-    #[arg(long, default_value_t = 1000)]
-    vocab_size: usize,
-    /// Standard deviation of an untied LM head's initial weights (transformers: 1.0; for
-    /// training from scratch, d_model^-0.5 keeps the first logits small).
-    #[arg(long, default_value_t = 1.0, conflicts_with = "head_from_shared")]
-    head_std: f64,
-    /// Start an untied LM head as a copy of the shared embedding times d_model^-0.5 (what a
-    /// tied v1.0 head computes), so a model trained from scratch can copy source tokens early.
-    #[arg(long)]
-    head_from_shared: bool,
-    /// Start the decoder's cross-attention values and outputs as an identity on the first
-    /// heads·d_kv coordinates, so attending to a source token carries it to the output: with
-    /// --head-from-shared, a model trained from scratch can copy spans from the start.
-    #[arg(long)]
-    copy_cross_attention: bool,
-    #[arg(long)]
-    out: PathBuf,
-    /// Data and config whose prompts and targets train the tokenizer; `--seed` also seeds the
-    /// weights.
-    #[command(flatten)]
-    prompts: PromptArgs,
-}
-
 pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
     match cmd {
-        ModelCommand::Init(a) => init(a),
+        ModelCommand::Init(a) => crate::service::models::init(a).map(|()| ExitCode::SUCCESS),
         ModelCommand::Download { repo } => {
             let dir = checkpoint::resolve(&repo)?;
             println!("{}", dir.display());
@@ -145,87 +110,6 @@ fn info(spec: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `model init --shape tiny --seed 1 --out OUT --data DATA`: the TUI's default model, with a
-/// tokenizer trained on the data it opens.
-pub fn init_tiny(out: &std::path::Path, data: &std::path::Path) -> Result<()> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Words {
-        #[command(flatten)]
-        init: InitArgs,
-    }
-    let words = ["init", "--shape", "tiny", "--seed", "1", "--out"];
-    let parsed = Words::try_parse_from(words.iter().map(std::ffi::OsString::from).chain([
-        out.as_os_str().to_owned(),
-        "--data".into(),
-        data.as_os_str().to_owned(),
-    ]))?;
-    init(parsed.init).map(|_| ())
-}
-
-fn init(a: InitArgs) -> Result<ExitCode> {
-    let tokenizer = match &a.tokenizer {
-        Some(path) => TextTokenizer::load(path)?,
-        None => {
-            // Every split's sources and targets, so test text has no unknown characters.
-            let mut texts = Vec::new();
-            let all = a.prompts.clone_for_tokenizer();
-            for split in Split::ALL {
-                for inst in all.build(split)?.output.instances {
-                    texts.push(inst.source);
-                    texts.push(inst.target);
-                }
-            }
-            if texts.is_empty() {
-                bail!("no text to train a tokenizer on (check --data and --config)");
-            }
-            TextTokenizer::train_sized(&texts, a.vocab_size)?
-        }
-    };
-    // Rows beyond the tokenizer, as released T5 checkpoints have (32100 -> 32128).
-    let padded_vocab = tokenizer.vocab_size().div_ceil(128) * 128;
-    let config = match T5Config::shape(&a.shape, padded_vocab) {
-        Some(c) => c,
-        None => {
-            let path = PathBuf::from(&a.shape);
-            if !path.is_file() {
-                bail!(
-                    "--shape {}: expected tiny, t5-small, flan-t5-small or a config.json file",
-                    a.shape
-                );
-            }
-            T5Config::read(&path)?
-        }
-    };
-    if config.vocab_size < tokenizer.vocab_size() {
-        bail!(
-            "config vocab_size {} is smaller than the tokenizer's {}",
-            config.vocab_size,
-            tokenizer.vocab_size()
-        );
-    }
-    let head = if a.head_from_shared {
-        HeadInit::SharedScaled
-    } else {
-        HeadInit::Normal(a.head_std)
-    };
-    let mut params =
-        Params::random_with_head(&config, a.prompts.seed, head, &candle_core::Device::Cpu)?;
-    if a.copy_cross_attention {
-        params.copy_cross_attention(&config)?;
-    }
-    checkpoint::save(&a.out, &config, &params, &tokenizer)?;
-    eprintln!(
-        "initialised {} ({} parameters, vocabulary {} of {} rows) in {}",
-        a.shape,
-        params.vars.values().map(|v| v.elem_count()).sum::<usize>(),
-        tokenizer.vocab_size(),
-        config.vocab_size,
-        a.out.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 #[derive(clap::Args)]
 pub struct PredictArgs {
     #[command(flatten)]
@@ -234,51 +118,6 @@ pub struct PredictArgs {
     /// (predict_eval_predictions.jsonl's format).
     #[arg(long)]
     out: PathBuf,
-}
-
-/// A model generating for a split, shared by `predict` and the stored `eval` / `zero-shot`
-/// runs.
-#[derive(clap::Args, Clone)]
-pub struct GenerateArgs {
-    /// Model: a T5 directory or Hugging Face repo id (resolved through the local HF cache), a
-    /// decoder-only folder, a .gguf file, or a fetched model's name (gemma-3-270m).
-    #[arg(long)]
-    pub model: String,
-    #[command(flatten)]
-    pub prompts: PromptArgs,
-    /// Decoder-only models: end each answer at its first newline.
-    #[arg(long)]
-    pub stop_at_newline: bool,
-    /// Decoder-only models: keep each answer inside its instance's answer grammar, so that
-    /// labels come from the options and spans from the sentence (the head is computed over
-    /// the allowed tokens only, which also makes decoding cheaper).
-    #[arg(long)]
-    pub constrain: bool,
-    /// Which split of the task config.
-    #[arg(long, default_value = "test", value_parser = super::choice::<Split>())]
-    pub split: Split,
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 50)]
-    max_new_tokens: usize,
-    /// Longer sources are cut, as the official code does (SPEC §2.2).
-    #[arg(long, default_value_t = 512)]
-    pub max_source_length: usize,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-}
-
-impl GenerateArgs {
-    pub fn options(&self) -> PredictOptions {
-        PredictOptions {
-            batch_size: self.batch_size,
-            max_new_tokens: self.max_new_tokens,
-            max_source_length: self.max_source_length,
-            stop_at_newline: self.stop_at_newline,
-            constrain: self.constrain,
-        }
-    }
 }
 
 pub fn predict_cmd(p: PredictArgs) -> Result<ExitCode> {

@@ -9,7 +9,9 @@ use super::launch;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
 use crate::jobs::evaluate::{answers, stored_report};
-use crate::store::remote::{open_or_reach, open_waiting, request, Opened, Reader};
+use crate::service;
+use crate::service::holder::{ask, Request};
+use crate::store::remote::{open_or_reach, open_waiting, Opened, Reader};
 use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 use crate::text::SafeText;
 
@@ -82,19 +84,21 @@ fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
     let store = match open_or_reach(db).context("opening the database")? {
         Opened::Here(store) => store,
         Opened::Holder { holder, conn } => {
-            request(db, conn, &serde_json::json!({"op": "resume", "id": id}))
+            ask(db, conn, &Request::Resume { id })
                 .with_context(|| format!("queueing run {id} in {holder}"))?;
             eprintln!("run {id} queued in {holder}");
             return Ok(ExitCode::SUCCESS);
         }
     };
     let m = store.run(id)?;
-    launch::check_resumable(&m, id)?;
+    service::runs::check_resumable(&m, id)?;
     if detach {
         drop(store);
-        return launch::detach(db, id, Path::new(m.out_dir.as_deref().unwrap_or(".")));
+        service::runs::detach(db, id, Path::new(m.out_dir.as_deref().unwrap_or(".")))?;
+        println!("{id}");
+        return Ok(ExitCode::SUCCESS);
     }
-    let cmd = launch::stored_command(&m, id)?;
+    let cmd = service::runs::stored_spec(&m, id)?;
     launch::hold(store, db, Some((id, cmd)))
 }
 
@@ -208,6 +212,12 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         .as_ref()
         .filter(|t| t.gold_version > 0)
         .and_then(|_| stored_report(&rows, "test", mode, Some(0)));
+    // The command that starts this run again, as `ie-bench run` takes it.
+    let command = m
+        .spec
+        .as_ref()
+        .map(|s| s.to_words())
+        .or_else(|| crate::store::legacy_words(&m));
     if format == Format::Json {
         let value = serde_json::json!({
             "id": id,
@@ -220,7 +230,8 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "checkpoint": m.checkpoint.as_ref().map(|(step, dir)| serde_json::json!({"step": step, "dir": dir})),
             "error": m.error,
             "trainer_group": m.trainer_group,
-            "settings": m.settings,
+            "spec": m.spec,
+            "command": command.as_ref().map(|w| w.join(" ")),
             "datasets": m.datasets,
             "metrics": metrics,
             "scores": test.as_ref().map(|t| t.report.to_json()),
@@ -251,8 +262,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         SafeText(m.model.as_deref().unwrap_or("-")),
         SafeText(m.out_dir.as_deref().unwrap_or("-")),
     );
-    if let Some(words) = m.settings.get("argv").and_then(|w| w.as_array()) {
-        let words: Vec<&str> = words.iter().filter_map(|w| w.as_str()).collect();
+    if let Some(words) = &command {
         text.push_str(&format!(
             "command: ie-bench run {}\n",
             SafeText(&words.join(" "))
@@ -343,11 +353,11 @@ fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
     match open_or_reach(db).context("opening the database")? {
         Opened::Here(store) => {
             // Nobody holds the database, so nobody is executing the run.
-            launch::cancel_stored(&store, id)?;
+            service::runs::cancel_stored(&store, id)?;
             eprintln!("run {id}: cancelled");
         }
         Opened::Holder { holder, conn } => {
-            let answer = request(db, conn, &serde_json::json!({"op": "cancel", "id": id}))
+            let answer = ask(db, conn, &Request::Cancel { id })
                 .with_context(|| format!("asking {holder} to cancel run {id}"))?;
             if answer == "cancelling" {
                 eprintln!("run {id}: {holder} stops it after its current step");

@@ -5,12 +5,12 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::prompts::PromptArgs;
 use crate::ie::Split;
 use crate::model::backbone::Backbone;
 use crate::model::checkpoint::device;
 use crate::model::fit::{fit, FitHooks, FitSpec};
-use crate::model::train::{Schedule, StepReport, TrainOptions, TrainState};
+use crate::model::train::{StepReport, TrainState};
+use crate::spec::{PromptArgs, TrainSettings};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,89 +27,6 @@ pub struct Args {
     resume: bool,
     #[command(flatten)]
     settings: TrainSettings,
-}
-
-/// Optimisation settings, shared by `train` and `run train`.
-#[derive(clap::Args, Clone)]
-pub struct TrainSettings {
-    /// Peak learning rate of AdamW (the official scripts use 5e-5).
-    #[arg(long, default_value_t = 5e-5)]
-    lr: f64,
-    /// Learning-rate schedule after warm-up: constant, or linear decay to 0 at the last step.
-    #[arg(long, default_value = "constant", value_parser = super::choice::<Schedule>())]
-    schedule: Schedule,
-    /// Steps over which the learning rate rises linearly from 0.
-    #[arg(long, default_value_t = 0)]
-    warmup_steps: usize,
-    /// Instances per optimiser step (times --grad-accum).
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
-    /// Batches whose gradients are summed before each optimiser step.
-    #[arg(long, default_value_t = 1)]
-    grad_accum: usize,
-    /// Passes over the training split (ignored when --max-steps is given).
-    #[arg(long, default_value_t = 1.0)]
-    epochs: f64,
-    /// Optimizer steps in all.
-    #[arg(long)]
-    max_steps: Option<usize>,
-    /// Save a checkpoint every N steps (0: only at the end).
-    #[arg(long, default_value_t = 0)]
-    save_every: usize,
-    /// Keep the newest N checkpoints on disk (0: keep them all, for a learning curve).
-    #[arg(long, default_value_t = crate::model::fit::KEEP_CHECKPOINTS)]
-    pub keep_checkpoints: usize,
-    #[arg(long, default_value_t = 512)]
-    pub max_source_length: usize,
-    #[arg(long, default_value_t = 50)]
-    max_target_length: usize,
-    #[arg(long, default_value_t = 1.0)]
-    clip_norm: f64,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Decoder-only models: train LoRA adapters of this rank instead of the weights (0: full
-    /// fine-tuning). The run's folder then holds a PEFT adapter.
-    #[arg(long, default_value_t = 0)]
-    lora_rank: usize,
-    /// LoRA's alpha (the adapters are scaled by alpha / rank).
-    #[arg(long, default_value_t = 16.0)]
-    lora_alpha: f64,
-    /// The projections LoRA adapts, comma-separated.
-    #[arg(
-        long,
-        default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
-        value_delimiter = ','
-    )]
-    lora_targets: Vec<String>,
-}
-
-impl TrainSettings {
-    pub fn options(&self, seed: u64) -> TrainOptions {
-        TrainOptions {
-            lr: self.lr,
-            schedule: self.schedule,
-            warmup_steps: self.warmup_steps,
-            batch_size: self.batch_size,
-            grad_accum: self.grad_accum,
-            total_steps: self.max_steps.unwrap_or(0),
-            max_source_length: self.max_source_length,
-            max_target_length: self.max_target_length,
-            clip_norm: self.clip_norm,
-            seed,
-            save_every: self.save_every,
-            lora: (self.lora_rank > 0).then(|| crate::model::decoder::lora::LoraOptions {
-                rank: self.lora_rank,
-                alpha: self.lora_alpha,
-                targets: self.lora_targets.clone(),
-            }),
-        }
-    }
-
-    /// Epochs to derive the step count from, unless --max-steps fixes it.
-    pub fn epochs(&self) -> Option<f64> {
-        self.max_steps.is_none().then_some(self.epochs)
-    }
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {

@@ -21,19 +21,50 @@ pub use error::{Result, StoreError};
 pub use imports::{Imported, TemplateRecord};
 pub use key::{Key, KeyReader};
 pub use records::{
-    DatasetRef, MetricPoint, RunId, RunKind, RunManifest, RunStatus, StoredPrediction, StoredScore,
+    legacy_words, DatasetRef, MetricPoint, RunId, RunKind, RunManifest, RunStatus,
+    StoredPrediction, StoredScore,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The layout version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout version this build reads and writes: 2 stores a run's settings as a typed
+/// spec where 1 kept its command words.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Upgrades a database from version `i + 1` to `i + 2`, for `MIGRATIONS[i]`.
 pub type Migration = fn(&sled::Db) -> Result<()>;
 
-/// None yet: version 1 is the first layout.
-const MIGRATIONS: &[Migration] = &[];
+const MIGRATIONS: &[Migration] = &[argv_to_spec];
+
+/// 1 → 2: each run's command words (`settings.argv`) become its typed spec. Words that no
+/// longer parse stay where they are, and `runs resume` says why it cannot read them. A run
+/// already converted is left alone, so a migration cut short runs again safely.
+fn argv_to_spec(db: &sled::Db) -> Result<()> {
+    let runs = db.open_tree("runs")?;
+    for kv in runs.iter() {
+        let (key, bytes) = kv?;
+        let Ok(mut m) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        if m.get("spec").is_some_and(|s| !s.is_null()) {
+            continue;
+        }
+        let Some(words) = m["settings"]["argv"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|w| w.as_str().map(str::to_string))
+                .collect::<Vec<String>>()
+        }) else {
+            continue;
+        };
+        let Ok(spec) = crate::spec::RunSpec::from_words(&words) else {
+            continue;
+        };
+        m["spec"] = serde_json::to_value(&spec).expect("specs serialise");
+        m["settings"] = serde_json::Value::Null;
+        runs.insert(key, Store::encode(&m))?;
+    }
+    Ok(())
+}
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
@@ -639,21 +670,26 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("db");
         drop(Store::open(&path).unwrap());
-        // A build with layout 2 and one migration upgrades it, and runs the step once.
+        // A build with one more layout and migration upgrades it, and runs the step once.
         fn add_marker(db: &sled::Db) -> Result<()> {
             db.open_tree("meta")?
                 .insert("migrated", b"yes".as_slice())?;
             Ok(())
         }
-        let migrations: &[Migration] = &[add_marker];
+        let mut migrations = MIGRATIONS.to_vec();
+        migrations.push(add_marker);
+        let next = SCHEMA_VERSION + 1;
         {
-            let store = Store::open_with(&path, 2, migrations).unwrap();
-            assert_eq!(store.schema_version().unwrap(), 2);
+            let store = Store::open_with(&path, next, &migrations).unwrap();
+            assert_eq!(store.schema_version().unwrap(), next);
             assert!(store.meta.get("migrated").unwrap().is_some());
         }
-        // This build (layout 1) refuses the upgraded database instead of misreading it.
+        // This build refuses the upgraded database instead of misreading it.
         let err = Store::open(&path).err().expect("newer").to_string();
-        assert!(err.contains("schema version 2, newer"), "{err}");
+        assert!(
+            err.contains(&format!("schema version {next}, newer")),
+            "{err}"
+        );
     }
 
     #[test]

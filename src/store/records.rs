@@ -7,27 +7,7 @@ use crate::eval::metrics::Counts;
 
 pub type RunId = u64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunKind {
-    Train,
-    ZeroShot,
-    Eval,
-    Ingest,
-    External,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Train => "train",
-            RunKind::ZeroShot => "zero-shot",
-            RunKind::Eval => "eval",
-            RunKind::Ingest => "ingest",
-            RunKind::External => "external",
-        }
-    }
-}
+pub use crate::spec::RunKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,6 +52,17 @@ pub struct DatasetRef {
     pub version: u32,
 }
 
+/// The command words a schema-1 manifest kept, if any.
+pub fn legacy_words(m: &RunManifest) -> Option<Vec<String>> {
+    let words = m.settings.get("argv")?.as_array()?;
+    Some(
+        words
+            .iter()
+            .filter_map(|w| w.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunManifest {
     pub kind: RunKind,
@@ -85,8 +76,12 @@ pub struct RunManifest {
     pub model: Option<String>,
     #[serde(default)]
     pub datasets: Vec<DatasetRef>,
-    /// Every setting needed to run it again or resume it (the command's own arguments).
-    #[serde(default)]
+    /// Every setting needed to run it again or resume it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<crate::spec::RunSpec>,
+    /// Schema 1 kept a run's command words here (`{"argv": [...]}`); the migration to schema 2
+    /// moves them into `spec`, leaving them only where they no longer parse.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub settings: serde_json::Value,
     /// Where its checkpoints and outputs go.
     #[serde(default)]
@@ -121,6 +116,7 @@ impl RunManifest {
             finished: None,
             model: None,
             datasets: Vec::new(),
+            spec: None,
             settings: serde_json::Value::Null,
             out_dir: None,
             checkpoint: None,

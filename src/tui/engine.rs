@@ -8,8 +8,8 @@ use std::sync::mpsc::Receiver;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::cli::launch::Holder;
 use crate::jobs::JobEvent;
+use crate::service::holder::Holder;
 use crate::store::{Imported, RunId, Store, TemplateRecord};
 
 pub struct Engine {
@@ -95,7 +95,7 @@ impl Engine {
         std::thread::Builder::new()
             .name("default-model".into())
             .spawn(move || {
-                let outcome = crate::cli::model::init_tiny(&out, &data)
+                let outcome = crate::service::models::init_tiny(&out, &data)
                     .with_context(|| format!("creating the default model in {}", out.display()))
                     .map_err(|e| format!("{e:#}"));
                 if let Err(e) = &outcome {
@@ -163,8 +163,8 @@ impl Engine {
         self.holder.manager.pending()
     }
 
-    pub fn launch(&self, words: Vec<String>) -> Result<RunId> {
-        self.holder.submit(words)
+    pub fn launch(&self, spec: crate::spec::RunSpec) -> Result<RunId> {
+        self.holder.submit(spec)
     }
 
     pub fn cancel(&self, id: RunId) -> Result<()> {

@@ -42,7 +42,7 @@ pub fn run(db: &Path, args: TuiArgs) -> Result<std::process::ExitCode> {
     let config = config::config_dir();
     let keymap = keymap::Keymap::load(Some(&config))?;
     let theme = theme::Theme::load(&args.theme, Some(&config))?;
-    let data = crate::cli::data_dir(args.data.clone())?;
+    let data = crate::service::workspace::data_dir(args.data.clone())?;
     let store = match open_or_reach(db).context("opening the database")? {
         Opened::Here(store) => store,
         Opened::Holder { holder, .. } => anyhow::bail!(

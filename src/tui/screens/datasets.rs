@@ -153,7 +153,7 @@ impl State {
             }
         }
         let tokenizer = tokenizer.map(Arc::new);
-        let bank = crate::cli::instruction_bank(None, &ws.root)
+        let bank = crate::service::workspace::instruction_bank(None, &ws.root)
             .unwrap_or_else(|_| crate::prompt::InstructionBank::builtin());
         let instructions = TaskKind::ALL
             .iter()

@@ -20,6 +20,7 @@ use crate::ie::Split;
 use crate::ie::TaskKind;
 use crate::jobs::evaluate::stored_report;
 use crate::jobs::JobEvent;
+use crate::spec::RunSpec;
 use crate::store::{MetricPoint, RunId, RunManifest, RunStatus, StoredScore};
 use crate::tui::app::Ctx;
 use crate::tui::engine::DefaultModel;
@@ -259,11 +260,11 @@ impl LaunchForm {
             &[Split::Test]
         };
         let config = value("config");
-        let config = crate::cli::launch::run_config(value("kind") == "zero-shot", &config);
+        let config = crate::service::runs::run_config(value("kind") == "zero-shot", &config);
         self.resolution = if !root.is_dir() {
             Err(format!("data: {} is not a directory", root.display()))
         } else {
-            crate::cli::task_config(config, &root)
+            crate::service::workspace::task_config(config, &root)
                 .map(|c| {
                     splits
                         .iter()
@@ -324,6 +325,12 @@ impl LaunchForm {
                 f.flag,
                 "--max-steps" | "--lr" | "--batch-size" | "--save-every" | "--max-test"
             )
+    }
+
+    /// The run the form describes, checked as the command line checks it (a number field
+    /// that does not parse is named here).
+    pub fn spec(&self) -> Result<RunSpec, String> {
+        RunSpec::from_words(&self.words()).map_err(|e| first_line(&e.to_string()))
     }
 
     /// The words after `ie-bench run`, exactly what the CLI would take.
@@ -409,7 +416,7 @@ pub struct State {
     pub zoom_full: bool,
     pub form: Option<LaunchForm>,
     /// A launch waiting for the default model to be made.
-    pub pending_launch: Option<Vec<String>>,
+    pub pending_launch: Option<RunSpec>,
     /// Newest progress counter per running run (`predict 16/200`), and planned steps.
     pub progress: HashMap<RunId, String>,
     pub total_steps: HashMap<RunId, u64>,
@@ -700,7 +707,13 @@ impl State {
                     ctx.status.error(problem);
                     return;
                 }
-                let words = form.words();
+                let spec = match form.spec() {
+                    Ok(spec) => spec,
+                    Err(problem) => {
+                        ctx.status.error(problem);
+                        return;
+                    }
+                };
                 let model = ctx.engine.default_model();
                 let wants_default = form
                     .get("model")
@@ -708,7 +721,7 @@ impl State {
                 match model {
                     DefaultModel::Making { .. } if wants_default => {
                         self.form = None;
-                        self.pending_launch = Some(words);
+                        self.pending_launch = Some(spec);
                         ctx.status.info(format!(
                             "the run starts as soon as the default model is made; {}",
                             model.describe()
@@ -719,7 +732,7 @@ impl State {
                     }
                     _ => {
                         self.form = None;
-                        self.launch(words, ctx);
+                        self.launch(spec, ctx);
                     }
                 }
             }
@@ -734,8 +747,9 @@ impl State {
         }
     }
 
-    fn launch(&mut self, words: Vec<String>, ctx: &mut Ctx) {
-        match ctx.engine.launch(words.clone()) {
+    fn launch(&mut self, spec: RunSpec, ctx: &mut Ctx) {
+        let words = spec.to_words();
+        match ctx.engine.launch(spec) {
             Ok(id) => {
                 ctx.status
                     .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
@@ -745,27 +759,29 @@ impl State {
                 }
                 self.load_selected(ctx);
             }
-            // clap's usage text does not fit a status line; its first line says what is wrong.
-            Err(e) => ctx.status.error(
-                format!("{e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_start_matches("error: "),
-            ),
+            Err(e) => ctx.status.error(first_line(&format!("{e:#}"))),
         }
     }
 
     /// The default model is made (or could not be): a launch that waited for it goes ahead.
     pub fn on_default_model(&mut self, model: &DefaultModel, ctx: &mut Ctx) {
-        let Some(words) = self.pending_launch.take() else {
+        let Some(spec) = self.pending_launch.take() else {
             return;
         };
         match model {
-            DefaultModel::Ready(_) => self.launch(words, ctx),
+            DefaultModel::Ready(_) => self.launch(spec, ctx),
             _ => ctx.status.error(model.describe()),
         }
     }
+}
+
+/// clap's usage text does not fit a status line; its first line says what is wrong.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// Newest dev score per step: the mean of the per-task averages.
@@ -1244,8 +1260,12 @@ mod tests {
         assert_eq!(flag(&w, "--lr").as_deref(), Some("1e-3"));
         assert_eq!(flag(&w, "--config").as_deref(), Some("supervised"));
         assert!(!w.iter().any(|x| x == "--constrain"), "{w:?}");
-        // The words are what the CLI takes, switch included.
+        // The form gives the spec the CLI would parse, switch included.
         form.pick_backbone(1);
-        crate::cli::launch::replay(&form.words()).expect("the CLI takes the form's words");
+        let spec = form.spec().expect("the form's words parse");
+        let crate::spec::RunSpec::Train(t) = &spec else {
+            panic!("{spec:?}")
+        };
+        assert!(t.constrain && t.model == "gemma-3-270m", "{spec:?}");
     }
 }

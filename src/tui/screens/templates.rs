@@ -56,7 +56,7 @@ pub struct State {
 
 impl State {
     pub fn new(ctx: &mut Ctx, tokenizer: Option<TextTokenizer>) -> State {
-        let (origin, text) = crate::cli::instruction_bank_source(None, &ctx.ws.root)
+        let (origin, text) = crate::service::workspace::instruction_bank_source(None, &ctx.ws.root)
             .unwrap_or_else(|_| {
                 (
                     "builtin".into(),

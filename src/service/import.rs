@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use super::through::Said;
 use crate::data::list_datasets;
@@ -65,11 +64,6 @@ impl Args {
         )?
         .args)
     }
-}
-
-pub fn run(db: &Path, a: Args) -> Result<ExitCode> {
-    let words = a.words();
-    super::through::on_database(db, "import", words, |store| apply(store, a))
 }
 
 /// Imports into `store`, returning what it says.

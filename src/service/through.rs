@@ -4,10 +4,10 @@
 
 use anyhow::{Context, Result};
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::store::remote::{open_or_reach, request, Opened};
+use super::holder::{ask, Request};
+use crate::store::remote::{open_or_reach, Opened};
 use crate::store::Store;
 
 /// What a command printed: standard output and standard error.
@@ -32,25 +32,22 @@ impl Said {
 /// copy reads 130 MB of JSON).
 const WAIT: Duration = Duration::from_secs(600);
 
-/// Runs `here` on the database when this process can open it; otherwise sends `words` as
-/// request `op` to the holder, which runs the same command on its store.
+/// Runs `here` on the database when this process can open it; otherwise sends `req` (the same
+/// command as words) to the holder, which runs it on its store.
 pub fn on_database(
     db: &Path,
-    op: &str,
-    words: Vec<String>,
+    req: Request,
     here: impl FnOnce(&Store) -> Result<Said>,
-) -> Result<ExitCode> {
+) -> Result<Said> {
     let said = match open_or_reach(db).context("opening the database")? {
         Opened::Here(store) => here(&store)?,
         Opened::Holder { holder, conn } => {
             conn.set_read_timeout(Some(WAIT))
                 .context("setting the socket's timeout")?;
-            let answer = request(db, conn, &serde_json::json!({"op": op, "words": words}))
-                .with_context(|| format!("asking {holder} to run `ie-bench {op}`"))?;
+            let answer =
+                ask(db, conn, &req).with_context(|| format!("asking {holder} to run {req:?}"))?;
             serde_json::from_value(answer).context("reading the holder's answer")?
         }
     };
-    super::emit(&said.out)?;
-    eprint!("{}", said.err);
-    Ok(ExitCode::SUCCESS)
+    Ok(said)
 }

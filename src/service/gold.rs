@@ -3,7 +3,6 @@
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
-use std::process::ExitCode;
 
 use super::through::Said;
 use crate::export::Format;
@@ -44,7 +43,7 @@ pub enum GoldCommand {
     },
     /// Every edit, undo and redo, oldest first.
     Log {
-        #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
+        #[arg(long, default_value = "table", value_parser = crate::spec::choice::<Format>())]
         format: Format,
     },
 }
@@ -103,11 +102,6 @@ impl GoldCommand {
     }
 }
 
-pub fn run(db: &Path, cmd: GoldCommand) -> Result<ExitCode> {
-    let words = cmd.words();
-    super::through::on_database(db, "gold", words, |store| apply(store, cmd))
-}
-
 /// Runs a gold command on `store`, returning what it says.
 pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
     let mut said = Said::default();
@@ -161,7 +155,7 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
             None => bail!("no undone correction to redo"),
         },
         GoldCommand::Export { out, data } => {
-            let root = super::data_dir(data)?;
+            let root = super::workspace::data_dir(data)?;
             export(store, &root, &out, &mut said)?;
         }
         GoldCommand::Log { format } => {
