@@ -360,7 +360,7 @@ fn bad_input_to_run_commands_fails_clearly() {
     }
     fails_with(
         bin(&newer).arg("runs"),
-        "has schema version 99, newer than this ie-bench understands (1)",
+        "has schema version 99, newer than this ie-bench understands (2)",
     );
 }
 

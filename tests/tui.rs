@@ -812,3 +812,40 @@ fn the_kind_filter_visits_only_kinds_that_occur_and_counts_them() {
     }
     assert!(seen.len() >= 2, "{seen:?}");
 }
+
+/// A training run's metric events are stored by the job and appended by the screen: 100 steps
+/// read nothing back from the store. (Before the workbench refreshed on events that change
+/// what it shows, each batch of events re-read every run's scores for the Export screen.)
+#[test]
+fn training_steps_read_nothing_back_from_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = fixture_app(tmp.path());
+    let run = app
+        .runs
+        .runs
+        .iter()
+        .find(|r| r.1.kind == RunKind::Train)
+        .unwrap()
+        .0;
+    let before = engine.store().records_read();
+    for step in 1..=100 {
+        let point = MetricPoint {
+            step,
+            loss: 1.0 / step as f64,
+            lr: Some(1e-4),
+            tokens_per_s: None,
+            epoch: None,
+        };
+        app.apply_events(
+            &engine,
+            &[JobEvent::Metric {
+                run,
+                point,
+                total: Some(100),
+            }],
+        );
+    }
+    let reads = engine.store().records_read() - before;
+    eprintln!("records read over 100 training steps: {reads}");
+    assert_eq!(reads, 0);
+}

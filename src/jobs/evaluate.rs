@@ -62,12 +62,7 @@ pub fn store_predictions(rec: &mut Recorder, lines: &[PredictionLine]) -> Result
         ));
     }
     for (dataset, rows) in by_dataset {
-        rec.store.put_predictions(rec.run, &dataset, &rows)?;
-        rec.tell(super::JobEvent::Predictions {
-            run: rec.run,
-            dataset,
-            count: rows.len(),
-        });
+        rec.predictions(dataset, &rows)?;
     }
     Ok(())
 }
@@ -97,12 +92,7 @@ pub fn store_scores(
             });
         }
     }
-    rec.store.put_scores(rec.run, &rows)?;
-    rec.tell(super::JobEvent::Scores {
-        run: rec.run,
-        step,
-        split: split.to_string(),
-    });
+    rec.scores(&rows, split, step)?;
     Ok(())
 }
 
@@ -247,14 +237,7 @@ pub struct EvalJob {
 
 pub fn run_eval(job: EvalJob, cancel: &super::CancelToken, rec: &mut Recorder) -> Result<()> {
     let result = (|| -> Result<bool> {
-        rec.store.update_run(rec.run, |m| {
-            m.status = crate::store::RunStatus::Running;
-            m.pid = Some(std::process::id());
-        })?;
-        rec.tell(super::JobEvent::Started {
-            run: rec.run,
-            resumed_at: 0,
-        });
+        rec.started(0, std::process::id(), None)?;
         let loaded = Backbone::load(&job.model, &job.device)?;
         if cancel.is_cancelled() {
             return Ok(false);

@@ -130,15 +130,7 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
         .spawn()
         .map_err(|e| JobError::Other(format!("starting `{program}`: {e}")))?;
     let pid = child.id();
-    rec.store.update_run(rec.run, |m| {
-        m.status = RunStatus::Running;
-        m.pid = Some(pid);
-        m.trainer_group = Some(pid);
-    })?;
-    rec.tell(super::JobEvent::Started {
-        run: rec.run,
-        resumed_at: 0,
-    });
+    rec.started(0, pid, Some(pid))?;
     // Both streams feed one channel, so lines are handled in the order they come.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     for stream in [

@@ -9,7 +9,9 @@ pub mod train;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::store::{MetricPoint, RunId, RunStatus, Store, StoreError};
+use crate::store::{
+    MetricPoint, RunId, RunStatus, Store, StoreError, StoredPrediction, StoredScore,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -144,8 +146,55 @@ impl Recorder<'_> {
         });
     }
 
-    pub fn tell(&mut self, event: JobEvent) {
-        (self.listener)(&event);
+    /// Marks the run as running in this process (`pid`; `group`, an external trainer's
+    /// process group), then tells that it started at step `resumed_at`.
+    pub fn started(&mut self, resumed_at: u64, pid: u32, group: Option<u32>) -> Result<()> {
+        self.store.update_run(self.run, |m| {
+            m.status = RunStatus::Running;
+            m.pid = Some(pid);
+            if group.is_some() {
+                m.trainer_group = group;
+            }
+        })?;
+        (self.listener)(&JobEvent::Started {
+            run: self.run,
+            resumed_at,
+        });
+        Ok(())
+    }
+
+    /// Stores one dataset's predictions, then tells.
+    pub fn predictions(&mut self, dataset: String, rows: &[(u64, StoredPrediction)]) -> Result<()> {
+        self.store.put_predictions(self.run, &dataset, rows)?;
+        (self.listener)(&JobEvent::Predictions {
+            run: self.run,
+            count: rows.len(),
+            dataset,
+        });
+        Ok(())
+    }
+
+    /// Stores score rows for `split` at `step`, then tells.
+    pub fn scores(&mut self, rows: &[StoredScore], split: &str, step: u64) -> Result<()> {
+        self.store.put_scores(self.run, rows)?;
+        (self.listener)(&JobEvent::Scores {
+            run: self.run,
+            step,
+            split: split.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Records the run's newest checkpoint, then tells.
+    pub fn checkpoint(&mut self, step: u64, dir: String) -> Result<()> {
+        self.store
+            .update_run(self.run, |m| m.checkpoint = Some((step, dir.clone())))?;
+        (self.listener)(&JobEvent::Checkpoint {
+            run: self.run,
+            step,
+            dir,
+        });
+        Ok(())
     }
 
     /// Marks the run's end in its manifest, then tells.

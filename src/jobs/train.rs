@@ -7,7 +7,7 @@ use candle_core::Device;
 use std::path::{Path, PathBuf};
 
 use super::evaluate::{generate, store_predictions, store_scores};
-use super::{CancelToken, JobError, JobEvent, Recorder, Result};
+use super::{CancelToken, JobError, Recorder, Result};
 use crate::model::backbone::Backbone;
 use crate::model::fit::{fit, FitHooks, FitSpec};
 use crate::model::predict::PredictOptions;
@@ -97,14 +97,8 @@ impl FitHooks for StoreHooks<'_, '_> {
         self.rec
             .store
             .truncate_metrics(self.rec.run, state.step as u64)?;
-        self.rec.store.update_run(self.rec.run, |m| {
-            m.status = RunStatus::Running;
-            m.pid = Some(std::process::id());
-        })?;
-        self.rec.tell(JobEvent::Started {
-            run: self.rec.run,
-            resumed_at: state.step as u64,
-        });
+        self.rec
+            .started(state.step as u64, std::process::id(), None)?;
         Ok(())
     }
 
@@ -123,14 +117,7 @@ impl FitHooks for StoreHooks<'_, '_> {
 
     fn checkpoint(&mut self, loaded: &Backbone, state: &TrainState, dir: &Path) -> Result<()> {
         let (step, dir) = (state.step as u64, dir.display().to_string());
-        self.rec
-            .store
-            .update_run(self.rec.run, |m| m.checkpoint = Some((step, dir.clone())))?;
-        self.rec.tell(JobEvent::Checkpoint {
-            run: self.rec.run,
-            step,
-            dir,
-        });
+        self.rec.checkpoint(step, dir)?;
         if !self.job.dev.is_empty() {
             let lines = generate(loaded, &self.job.dev, &self.job.predict, self.rec)?;
             store_scores(self.rec, &lines, "dev", state.step as u64, 0)?;

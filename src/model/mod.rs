@@ -13,6 +13,7 @@ pub mod hub;
 pub mod params;
 pub mod predict;
 pub mod t5;
+pub mod t5_bias;
 pub mod tokenize;
 pub mod train;
 

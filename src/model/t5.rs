@@ -15,10 +15,7 @@ use super::config::T5Config;
 use super::cpu::{self, Layout};
 use super::error::Result;
 use super::params::Params;
-
-/// Added to the logits of masked keys (here and in the hand-written `cpu` passes). Finite, so
-/// rows that combine several masks stay finite.
-pub(crate) const MASKED: f32 = -1e9;
+use super::t5_bias::{relative_position_bucket, MASKED};
 
 fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
@@ -49,38 +46,6 @@ fn softmax(x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         candle_nn::ops::softmax_last_dim(&xf)?
     };
     s.to_dtype(x.dtype())
-}
-
-/// Hugging Face's `_relative_position_bucket`, in the same f32 arithmetic.
-pub fn relative_position_bucket(
-    relative: i64,
-    bidirectional: bool,
-    num_buckets: usize,
-    max_distance: usize,
-) -> usize {
-    let mut buckets = num_buckets as i64;
-    let mut ret = 0i64;
-    let mut n = relative;
-    if bidirectional {
-        buckets /= 2;
-        if n > 0 {
-            ret += buckets;
-        }
-        n = n.abs();
-    } else {
-        n = -n.min(0);
-    }
-    let max_exact = buckets / 2;
-    if n < max_exact {
-        ret += n;
-    } else {
-        let scale = ((max_distance as f64) / (max_exact as f64)).ln() as f32;
-        let large = max_exact
-            + (((n as f32) / (max_exact as f32)).ln() / scale * ((buckets - max_exact) as f32))
-                as i64;
-        ret += large.min(buckets - 1);
-    }
-    ret as usize
 }
 
 struct Attention {

@@ -82,6 +82,8 @@ pub struct Store {
     pub(crate) gold_edits: sled::Tree,
     /// Serialises allocating run ids and gold-log sequence numbers within this process.
     sequence: Mutex<()>,
+    /// Records decoded so far: what a front end's refresh costs, counted.
+    records_read: std::sync::atomic::AtomicU64,
     /// Held for the store's lifetime: the lock other processes see.
     _lock: File,
 }
@@ -318,6 +320,7 @@ impl Store {
             meta,
             db,
             sequence: Mutex::new(()),
+            records_read: Default::default(),
             _lock: lock,
         };
         store.mark_interrupted()?;
@@ -353,6 +356,11 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// How many records this store has decoded since it opened.
+    pub fn records_read(&self) -> u64 {
+        self.records_read.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -399,6 +407,8 @@ impl Store {
         key: &[u8],
         bytes: &[u8],
     ) -> Result<T> {
+        self.records_read
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
             path: self.path.clone(),
             message: format!("{tree} record {key:02x?}: {e}"),

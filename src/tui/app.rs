@@ -460,7 +460,18 @@ impl App {
                 }
             }
         }
-        if !events.is_empty() {
+        // The Export screen's tables change with scores and with the run list, not with a
+        // training step's metrics or a progress count.
+        let tables_changed = events.iter().any(|e| {
+            !matches!(
+                e,
+                JobEvent::Metric { .. }
+                    | JobEvent::Progress { .. }
+                    | JobEvent::Predictions { .. }
+                    | JobEvent::Checkpoint { .. }
+            )
+        });
+        if tables_changed {
             self.export.refresh(&mut ctx);
         }
     }

@@ -17,6 +17,8 @@ pub struct Engine {
     pub db: PathBuf,
     default_model: Mutex<DefaultModel>,
     made: Mutex<Option<Receiver<Result<(), String>>>>,
+    /// Job events, forwarded from the holder by a thread that wakes the event loop.
+    events: Mutex<Receiver<JobEvent>>,
     /// Pretrained models installed by `ie-bench model fetch`, by name; the launch form offers
     /// them.
     pub backbones: Vec<(String, PathBuf)>,
@@ -68,8 +70,23 @@ impl Engine {
                 since: Instant::now(),
             }
         };
+        let mut holder = Holder::new(store, db)?;
+        let (tx, events) = std::sync::mpsc::channel();
+        let from_jobs = std::mem::replace(&mut holder.events, std::sync::mpsc::channel().1);
+        // Ends when the compute thread does (its sender goes with it).
+        std::thread::Builder::new()
+            .name("job-events".into())
+            .spawn(move || {
+                for e in from_jobs {
+                    if tx.send(e).is_err() {
+                        break;
+                    }
+                    super::wake::wake();
+                }
+            })?;
         Ok(Engine {
-            holder: Holder::new(store, db)?,
+            holder,
+            events: Mutex::new(events),
             db: db.to_path_buf(),
             default_model: Mutex::new(state),
             made: Mutex::new(None),
@@ -102,6 +119,7 @@ impl Engine {
                     eprintln!("{e}");
                 }
                 let _ = tx.send(outcome);
+                super::wake::wake();
             })?;
         *state = DefaultModel::Making {
             dir,
@@ -156,7 +174,8 @@ impl Engine {
 
     /// Job events that arrived since the last call.
     pub fn events(&self) -> Vec<JobEvent> {
-        self.holder.events.try_iter().collect()
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.try_iter().collect()
     }
 
     pub fn pending(&self) -> usize {

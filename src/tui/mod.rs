@@ -12,6 +12,7 @@ pub mod terminal;
 pub mod text_input;
 pub mod theme;
 pub mod view;
+pub mod wake;
 pub mod workspace;
 
 use anyhow::{Context, Result};
@@ -91,6 +92,8 @@ fn watchdog(engine: &engine::Engine, stop: Arc<AtomicBool>, finished: Arc<Atomic
             }
             if stop.load(Ordering::SeqCst) {
                 stopped_at.get_or_insert_with(Instant::now);
+                // The event loop sleeps until something wakes it.
+                wake::wake();
             }
             let gone = terminal_hung_up();
             // A signal gives the event loop a moment to end the usual way first.
@@ -120,6 +123,10 @@ fn terminal_hung_up() -> bool {
     })
 }
 
+/// The workbench's one loop, on a single-threaded tokio runtime: it sleeps until a key, a
+/// wake from work done elsewhere (job events, loads, searches, the default model) or, only
+/// while the default model is being made, a one-second tick for its clock; then it takes what
+/// arrived and draws if anything changed. Compute stays on the job manager's thread.
 fn event_loop(
     engine: &engine::Engine,
     ws: workspace::Workspace,
@@ -127,47 +134,56 @@ fn event_loop(
     theme: theme::Theme,
     guard: &terminal::TerminalGuard,
 ) -> Result<()> {
-    use crossterm::event;
-    let backend =
-        safe_backend::SafeBackend(ratatui::backend::CrosstermBackend::new(std::io::stdout()));
-    let mut term = ratatui::Terminal::new(backend)?;
-    term.clear()?;
-    let mut app = app::App::new(engine, ws, keymap, theme);
-    let size = term.size()?;
-    app.size = (size.width, size.height);
-    let mut dirty = true;
-    let mut last_tick = Instant::now();
-    let mut started_model = false;
-    while !app.quit {
-        if guard.stopped() {
-            break;
-        }
-        if dirty {
-            term.draw(|f| view::draw(f, &app))?;
-            dirty = false;
-        }
-        // After the first frame, so making it never delays the screen.
-        if !started_model {
-            started_model = true;
-            if let Err(e) = engine.start_default_model(&app.ws.root) {
-                app.status.error(format!("{e:#}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("starting the event loop")?;
+    runtime.block_on(async {
+        use futures_util::StreamExt;
+        let backend =
+            safe_backend::SafeBackend(ratatui::backend::CrosstermBackend::new(std::io::stdout()));
+        let mut term = ratatui::Terminal::new(backend)?;
+        term.clear()?;
+        let mut app = app::App::new(engine, ws, keymap, theme);
+        let size = term.size()?;
+        app.size = (size.width, size.height);
+        let mut keys = crossterm::event::EventStream::new();
+        let mut dirty = true;
+        let mut started_model = false;
+        while !app.quit && !guard.stopped() {
+            if dirty {
+                term.draw(|f| view::draw(f, &app))?;
+                dirty = false;
             }
-        }
-        if event::poll(Duration::from_millis(50))? {
-            let e = event::read()?;
-            if let event::Event::Resize(w, h) = e {
-                term.autoresize()?;
-                app.size = (w, h);
+            // After the first frame, so making it never delays the screen.
+            if !started_model {
+                started_model = true;
+                if let Err(e) = engine.start_default_model(&app.ws.root) {
+                    app.status.error(format!("{e:#}"));
+                    dirty = true;
+                }
             }
-            app.event(engine, &e);
-            dirty = true;
-        }
-        if last_tick.elapsed() >= Duration::from_millis(100) {
-            last_tick = Instant::now();
+            let clock = matches!(engine.default_model(), engine::DefaultModel::Making { .. });
+            tokio::select! {
+                event = keys.next() => match event {
+                    Some(Ok(e)) => {
+                        if let crossterm::event::Event::Resize(w, h) = e {
+                            term.autoresize()?;
+                            app.size = (w, h);
+                        }
+                        app.event(engine, &e);
+                        dirty = true;
+                    }
+                    Some(Err(e)) => return Err(anyhow::Error::from(e).context("reading the terminal")),
+                    None => break,
+                },
+                () = wake::woken() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)), if clock => dirty = true,
+            }
             if app.poll(engine) {
                 dirty = true;
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

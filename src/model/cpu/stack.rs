@@ -9,7 +9,7 @@ use super::layout::{AttnSlots, FfSlots, Layout, StackSlots, Weights};
 use super::matmul::{matmul, Out, Threads, View};
 use super::ops::{head_view, linear, par_add_assign, regroup, rows_per_task, Normed};
 use crate::model::config::T5Config;
-use crate::model::t5::{relative_position_bucket, MASKED};
+use crate::model::t5_bias::{relative_position_bucket, MASKED};
 
 /// Sizes of one micro-batch.
 #[derive(Clone, Copy)]

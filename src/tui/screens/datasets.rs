@@ -225,6 +225,7 @@ impl State {
                 .inputs()
                 .and_then(|texts| lengths(&texts, sample.of, &tok, limit));
             let _ = tx.send(((i, s), measured));
+            crate::tui::wake::wake();
         });
     }
 
@@ -332,6 +333,7 @@ impl State {
         std::thread::spawn(move || {
             if let Some(hits) = search_all(&corpus, &query, Some((&generation, mine))) {
                 let _ = tx.send((mine, hits));
+                crate::tui::wake::wake();
             }
         });
     }

@@ -243,6 +243,7 @@ impl State {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send((id, load(&store, id).map_err(|e| e.to_string())));
+            crate::tui::wake::wake();
         });
         self.loading = Some((id, rx));
     }

@@ -1,0 +1,150 @@
+//! The selected run's loss chart (raw and EMA-smoothed, recent window or full history) and
+//! its dev-score curve: the maths and the drawing.
+
+use super::*;
+
+/// Newest dev score per step: the mean of the per-task averages.
+pub(super) fn dev_curve(rows: &[StoredScore]) -> Vec<(u64, f64)> {
+    let mut steps: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.split == "dev" && r.mode == "compat")
+        .map(|r| r.step)
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    steps
+        .into_iter()
+        .filter_map(|step| {
+            let at: Vec<StoredScore> = rows
+                .iter()
+                .filter(|r| r.split == "dev" && r.step == step)
+                .cloned()
+                .collect();
+            let t = stored_report(&at, "dev", Mode::Compat, None)?;
+            let avgs: Vec<f64> = t.report.tasks.values().map(|t| t.average).collect();
+            (!avgs.is_empty()).then(|| (step, avgs.iter().sum::<f64>() / avgs.len() as f64))
+        })
+        .collect()
+}
+
+/// Exponential moving average of the loss, as (step, value) points; NaN and infinite losses
+/// (a diverged run) are left out rather than poisoning every later point.
+pub fn ema(points: &[MetricPoint], alpha: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut acc: Option<f64> = None;
+    for p in points.iter().filter(|p| p.loss.is_finite()) {
+        let v = match acc {
+            Some(a) => a + alpha * (p.loss - a),
+            None => p.loss,
+        };
+        acc = Some(v);
+        out.push((p.step as f64, v));
+    }
+    out
+}
+
+/// Axis bounds fitted to the data, with a little headroom; a flat series gets a unit range.
+pub fn fit_bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return [0.0, 1.0];
+    }
+    if hi - lo < 1e-9 {
+        return [lo - 0.5, hi + 0.5];
+    }
+    let pad = (hi - lo) * 0.05;
+    [lo - pad, hi + pad]
+}
+
+/// The loss axis: fitted to the raw and smoothed points, but never below 0 when no loss is
+/// negative (the headroom under a small loss would otherwise show negative values).
+pub fn loss_bounds(raw: &[(f64, f64)], smooth: &[(f64, f64)]) -> [f64; 2] {
+    let mut y = fit_bounds(raw.iter().chain(smooth).map(|p| p.1));
+    if raw.iter().all(|p| p.1 >= 0.0) {
+        y[0] = y[0].max(0.0);
+    }
+    y
+}
+
+pub(super) fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let points: &[MetricPoint] = if s.zoom_full || s.metrics.len() <= RECENT {
+        &s.metrics
+    } else {
+        &s.metrics[s.metrics.len() - RECENT..]
+    };
+    let title = match s.metrics.last() {
+        Some(p) => format!(
+            "Loss {} · step {} · {:.4} (EMA {:.4})",
+            if s.zoom_full { "(all)" } else { "(recent)" },
+            p.step,
+            p.loss,
+            ema(&s.metrics, EMA_ALPHA).last().map_or(p.loss, |e| e.1)
+        ),
+        None => "Loss (no points yet)".to_string(),
+    };
+    if points.is_empty() {
+        f.render_widget(Paragraph::new("").block(block(title, false, t)), area);
+        return;
+    }
+    // Non-finite losses have no place on a chart; the title and `runs show` still say NaN.
+    let raw: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.loss.is_finite())
+        .map(|p| (p.step as f64, p.loss))
+        .collect();
+    // Smoothed over the full history, then cut to the window, so zooming does not restart it.
+    let first = points[0].step as f64;
+    let smooth: Vec<(f64, f64)> = ema(&s.metrics, EMA_ALPHA)
+        .into_iter()
+        .filter(|p| p.0 >= first)
+        .collect();
+    let x = fit_bounds(raw.iter().map(|p| p.0));
+    let y = loss_bounds(&raw, &smooth);
+    let datasets = vec![
+        Dataset::default()
+            .name("loss")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.loss))
+            .data(&raw),
+        Dataset::default()
+            .name(format!("EMA {EMA_ALPHA}"))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.smoothed))
+            .data(&smooth),
+    ];
+    let label = |v: f64| Span::styled(format!("{v:.2}"), t.dimmed());
+    let chart = Chart::new(datasets)
+        .block(block(title, false, t))
+        .x_axis(Axis::default().bounds(x).labels(vec![
+            Span::styled(format!("{:.0}", x[0].max(0.0)), t.dimmed()),
+            Span::styled(format!("{:.0}", x[1]), t.dimmed()),
+        ]))
+        .y_axis(Axis::default().bounds(y).labels(vec![
+            label(y[0]),
+            label((y[0] + y[1]) / 2.0),
+            label(y[1]),
+        ]));
+    f.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_axis_stops_at_zero() {
+        let raw = [(1.0, 0.02), (2.0, 0.01), (3.0, 0.5)];
+        let y = loss_bounds(&raw, &[]);
+        assert_eq!(y[0], 0.0);
+        assert!(y[1] > 0.5);
+        // A negative value (a custom metric) keeps its headroom.
+        let y = loss_bounds(&[(1.0, -1.0), (2.0, 1.0)], &[]);
+        assert!(y[0] < -1.0);
+    }
+}

@@ -1,0 +1,466 @@
+//! Runs: the list of stored runs (queued, running, finished, …), a launch form, cancel and
+//! resume; the selected run's live loss chart (raw and EMA-smoothed, recent window or full
+//! history) and its per-dataset F1 table, which fills in as evaluations are stored, sortable,
+//! with Δ to a baseline run and to the paper.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Clear, Dataset, GraphType, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+use std::collections::HashMap;
+
+use super::{delta, pct, Cursor};
+use crate::data::catalog::{infer_setting, paper_score};
+use crate::data::dataset::SplitResolution;
+use crate::eval::extract::Mode;
+use crate::ie::Split;
+use crate::ie::TaskKind;
+use crate::jobs::evaluate::stored_report;
+use crate::jobs::JobEvent;
+use crate::spec::RunSpec;
+use crate::store::{MetricPoint, RunId, RunManifest, RunStatus, StoredScore};
+use crate::tui::app::Ctx;
+use crate::tui::engine::DefaultModel;
+use crate::tui::keymap::Action;
+use crate::tui::text_input::{Edit, TextInput};
+use crate::tui::theme::Theme;
+use crate::tui::view::{block, fit, wrap};
+
+mod chart;
+mod draw;
+mod form;
+
+use chart::dev_curve;
+pub use chart::{ema, fit_bounds, loss_bounds};
+pub use draw::draw;
+use form::first_line;
+pub use form::{Field, LaunchForm};
+
+/// Steps the chart shows when zoomed to the recent window.
+pub const RECENT: usize = 200;
+/// EMA smoothing factor (weight of the newest point).
+pub const EMA_ALPHA: f64 = 0.1;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct F1Row {
+    pub task: TaskKind,
+    pub dataset: String,
+    pub n: u64,
+    pub score: f64,
+    pub baseline: Option<f64>,
+    /// The paper's number, as a fraction.
+    pub paper: Option<f64>,
+    /// A task's unweighted average over its datasets (kept below the dataset rows).
+    pub average: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Dataset,
+    Score,
+    DeltaBaseline,
+    DeltaPaper,
+}
+
+impl SortBy {
+    fn next(self) -> SortBy {
+        match self {
+            SortBy::Dataset => SortBy::Score,
+            SortBy::Score => SortBy::DeltaBaseline,
+            SortBy::DeltaBaseline => SortBy::DeltaPaper,
+            SortBy::DeltaPaper => SortBy::Dataset,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Dataset => "dataset",
+            SortBy::Score => "F1",
+            SortBy::DeltaBaseline => "Δ baseline",
+            SortBy::DeltaPaper => "Δ paper",
+        }
+    }
+}
+
+pub enum Follow {
+    Stay,
+    Inspect,
+}
+
+pub struct State {
+    pub runs: Vec<(RunId, RunManifest)>,
+    pub cursor: Cursor,
+    pub metrics: Vec<MetricPoint>,
+    pub scores: Vec<StoredScore>,
+    /// What the F1 table shows: `test`, else the newest `dev` evaluation.
+    pub table_split: String,
+    pub table_step: u64,
+    pub table: Vec<F1Row>,
+    pub dev_curve: Vec<(u64, f64)>,
+    pub baseline: Option<RunId>,
+    baseline_scores: Vec<StoredScore>,
+    pub sort: SortBy,
+    pub zoom_full: bool,
+    pub form: Option<LaunchForm>,
+    /// A launch waiting for the default model to be made.
+    pub pending_launch: Option<RunSpec>,
+    /// Newest progress counter per running run (`predict 16/200`), and planned steps.
+    pub progress: HashMap<RunId, String>,
+    pub total_steps: HashMap<RunId, u64>,
+}
+
+impl State {
+    pub fn new(ctx: &mut Ctx) -> State {
+        let mut s = State {
+            runs: Vec::new(),
+            cursor: Cursor::default(),
+            metrics: Vec::new(),
+            scores: Vec::new(),
+            table_split: String::new(),
+            table_step: 0,
+            table: Vec::new(),
+            dev_curve: Vec::new(),
+            baseline: None,
+            baseline_scores: Vec::new(),
+            sort: SortBy::Dataset,
+            zoom_full: true,
+            form: None,
+            pending_launch: None,
+            progress: HashMap::new(),
+            total_steps: HashMap::new(),
+        };
+        s.reload(ctx);
+        s
+    }
+
+    pub fn selected_id(&self) -> Option<RunId> {
+        self.runs.get(self.cursor.selected).map(|r| r.0)
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.form.is_some()
+    }
+
+    /// Re-reads the run list and the selected run's metrics and scores.
+    pub fn reload(&mut self, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        match store.runs() {
+            Ok(mut r) => {
+                // Newest first: the run just launched is at the top.
+                r.reverse();
+                let keep = self.selected_id();
+                self.runs = r;
+                if let Some(id) = keep {
+                    if let Some(p) = self.runs.iter().position(|x| x.0 == id) {
+                        self.cursor.selected = p;
+                    }
+                }
+                self.cursor.clamp(self.runs.len());
+            }
+            Err(e) => ctx.status.error(e),
+        }
+        self.load_selected(ctx);
+    }
+
+    fn load_selected(&mut self, ctx: &mut Ctx) {
+        let store = ctx.engine.store();
+        let (metrics, scores) = match self.selected_id() {
+            Some(id) => (store.metrics(id), store.scores(id)),
+            None => (Ok(Vec::new()), Ok(Vec::new())),
+        };
+        match (metrics, scores) {
+            (Ok(m), Ok(s)) => {
+                self.metrics = m;
+                self.scores = s;
+            }
+            (Err(e), _) | (_, Err(e)) => ctx.status.error(e),
+        }
+        self.baseline_scores = match self.baseline {
+            Some(b) => store.scores(b).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        self.rebuild_table();
+    }
+
+    /// The F1 table and dev curve from the stored score rows.
+    pub fn rebuild_table(&mut self) {
+        let pick = |rows: &[StoredScore]| {
+            stored_report(rows, "test", Mode::Compat, None)
+                .map(|t| ("test", t))
+                .or_else(|| stored_report(rows, "dev", Mode::Compat, None).map(|t| ("dev", t)))
+        };
+        self.table.clear();
+        self.dev_curve = dev_curve(&self.scores);
+        let Some((split, table)) = pick(&self.scores) else {
+            self.table_split.clear();
+            return;
+        };
+        self.table_split = split.to_string();
+        self.table_step = table.step;
+        let base = stored_report(&self.baseline_scores, split, Mode::Compat, None);
+        let names: Vec<&str> = table
+            .report
+            .tasks
+            .values()
+            .flat_map(|t| t.datasets.iter().map(|d| d.0.as_str()))
+            .collect();
+        let setting = infer_setting(names);
+        for (task, tr) in &table.report.tasks {
+            for (name, d) in &tr.datasets {
+                let baseline = base.as_ref().and_then(|b| {
+                    b.report
+                        .tasks
+                        .get(task)?
+                        .datasets
+                        .iter()
+                        .find(|x| &x.0 == name)
+                        .map(|x| x.1.score)
+                });
+                self.table.push(F1Row {
+                    task: *task,
+                    dataset: name.clone(),
+                    n: d.n,
+                    score: d.score,
+                    baseline,
+                    paper: paper_score(*task, name, setting).map(|p| p / 100.0),
+                    average: false,
+                });
+            }
+        }
+        self.sort_table();
+        for (task, tr) in &table.report.tasks {
+            self.table.push(F1Row {
+                task: *task,
+                dataset: "average".into(),
+                n: tr.datasets.iter().map(|d| d.1.n).sum(),
+                score: tr.average,
+                baseline: base
+                    .as_ref()
+                    .and_then(|b| b.report.tasks.get(task))
+                    .map(|b| b.average),
+                paper: None,
+                average: true,
+            });
+        }
+    }
+
+    fn sort_table(&mut self) {
+        let key = |r: &F1Row| -> f64 {
+            match self.sort {
+                SortBy::Dataset | SortBy::Score => r.score,
+                SortBy::DeltaBaseline => {
+                    delta(Some(r.score), r.baseline).unwrap_or(f64::NEG_INFINITY)
+                }
+                SortBy::DeltaPaper => delta(Some(r.score), r.paper).unwrap_or(f64::NEG_INFINITY),
+            }
+        };
+        match self.sort {
+            SortBy::Dataset => self.table.sort_by(|a, b| {
+                (a.task.as_str(), a.dataset.to_lowercase())
+                    .cmp(&(b.task.as_str(), b.dataset.to_lowercase()))
+            }),
+            _ => self.table.sort_by(|a, b| key(b).total_cmp(&key(a))),
+        }
+    }
+
+    pub fn on_event(&mut self, e: &JobEvent, ctx: &mut Ctx) {
+        match e {
+            JobEvent::Metric { run, point, total } => {
+                if let Some(t) = total {
+                    self.total_steps.insert(*run, *t);
+                }
+                self.progress.remove(run);
+                if self.selected_id() == Some(*run) {
+                    // Stored already; appending spares a re-read per step.
+                    self.metrics.retain(|m| m.step < point.step);
+                    self.metrics.push(point.clone());
+                }
+            }
+            JobEvent::Progress {
+                run,
+                done,
+                total,
+                what,
+            } => {
+                self.progress.insert(*run, format!("{what} {done}/{total}"));
+            }
+            JobEvent::Scores { .. }
+            | JobEvent::Predictions { .. }
+            | JobEvent::Checkpoint { .. } => self.load_selected(ctx),
+            JobEvent::Started { .. }
+            | JobEvent::Finished { .. }
+            | JobEvent::Failed { .. }
+            | JobEvent::Cancelled { .. } => {
+                if let JobEvent::Finished { run }
+                | JobEvent::Failed { run, .. }
+                | JobEvent::Cancelled { run } = e
+                {
+                    self.progress.remove(run);
+                }
+                self.reload(ctx)
+            }
+        }
+    }
+
+    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+        self.cursor.click(line, self.runs.len(), height);
+        self.load_selected(ctx);
+    }
+
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Follow {
+        if self.cursor.act(a, self.runs.len()) {
+            self.load_selected(ctx);
+            return Follow::Stay;
+        }
+        let id = self.selected_id();
+        match a {
+            Action::Open if id.is_some() => return Follow::Inspect,
+            Action::NewRun => self.open_form(ctx),
+            Action::CancelRun => {
+                if let Some(id) = id {
+                    match ctx.engine.cancel(id) {
+                        Ok(()) => ctx.status.info(format!("cancelling run {id}")),
+                        Err(e) => ctx.status.error(e),
+                    }
+                    self.reload(ctx);
+                }
+            }
+            Action::ResumeRun => {
+                if let Some(id) = id {
+                    match ctx.engine.resume(id) {
+                        Ok(()) => ctx.status.info(format!("run {id} queued to resume")),
+                        Err(e) => ctx.status.error(e),
+                    }
+                    self.reload(ctx);
+                }
+            }
+            Action::Baseline => {
+                self.baseline = if self.baseline == id { None } else { id };
+                match self.baseline {
+                    Some(b) => ctx.status.info(format!("baseline: run {b}")),
+                    None => ctx.status.info("no baseline"),
+                }
+                self.load_selected(ctx);
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.sort_table();
+                ctx.status
+                    .info(format!("F1 table sorted by {}", self.sort.label()));
+            }
+            Action::Zoom => self.zoom_full = !self.zoom_full,
+            _ => {}
+        }
+        Follow::Stay
+    }
+
+    /// Opens the launch form, filled with the default model and the data in view.
+    pub fn open_form(&mut self, ctx: &mut Ctx) {
+        let model = ctx.engine.default_model();
+        let banks: Vec<(u32, String)> = ctx
+            .engine
+            .bank_versions()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                (
+                    t.version,
+                    ctx.engine.bank_file(t.version).display().to_string(),
+                )
+            })
+            .filter(|(_, f)| std::path::Path::new(f).is_file())
+            .collect();
+        let mut form = LaunchForm::new(
+            &model.dir().display().to_string(),
+            &ctx.ws.root.display().to_string(),
+            &banks,
+            &ctx.engine.backbones,
+        );
+        form.resolve();
+        self.form = Some(form);
+        if !matches!(model, DefaultModel::Ready(_)) {
+            ctx.status.info(model.describe());
+        }
+    }
+
+    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        let field = form.fields[form.cursor].name;
+        match form.key(k) {
+            Edit::Submit => {
+                if let Some(problem) = form.problem() {
+                    ctx.status.error(problem);
+                    return;
+                }
+                let spec = match form.spec() {
+                    Ok(spec) => spec,
+                    Err(problem) => {
+                        ctx.status.error(problem);
+                        return;
+                    }
+                };
+                let model = ctx.engine.default_model();
+                let wants_default = form
+                    .get("model")
+                    .is_some_and(|f| std::path::Path::new(&f.value()) == model.dir());
+                match model {
+                    DefaultModel::Making { .. } if wants_default => {
+                        self.form = None;
+                        self.pending_launch = Some(spec);
+                        ctx.status.info(format!(
+                            "the run starts as soon as the default model is made; {}",
+                            model.describe()
+                        ));
+                    }
+                    DefaultModel::Failed { .. } if wants_default => {
+                        ctx.status.error(model.describe())
+                    }
+                    _ => {
+                        self.form = None;
+                        self.launch(spec, ctx);
+                    }
+                }
+            }
+            Edit::Cancel => self.form = None,
+            Edit::Changed if field == "backbone" => {
+                let i = form.get("backbone").map_or(0, |f| f.choice);
+                form.pick_backbone(i);
+                form.resolve();
+            }
+            Edit::Changed if matches!(field, "kind" | "data" | "config") => form.resolve(),
+            _ => {}
+        }
+    }
+
+    fn launch(&mut self, spec: RunSpec, ctx: &mut Ctx) {
+        let words = spec.to_words();
+        match ctx.engine.launch(spec) {
+            Ok(id) => {
+                ctx.status
+                    .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
+                self.reload(ctx);
+                if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
+                    self.cursor.selected = p;
+                }
+                self.load_selected(ctx);
+            }
+            Err(e) => ctx.status.error(first_line(&format!("{e:#}"))),
+        }
+    }
+
+    /// The default model is made (or could not be): a launch that waited for it goes ahead.
+    pub fn on_default_model(&mut self, model: &DefaultModel, ctx: &mut Ctx) {
+        let Some(spec) = self.pending_launch.take() else {
+            return;
+        };
+        match model {
+            DefaultModel::Ready(_) => self.launch(spec, ctx),
+            _ => ctx.status.error(model.describe()),
+        }
+    }
+}
