@@ -505,6 +505,9 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
     }
     app.help = false;
     app.size = (80, 24);
+    // Clicks land on what the last frame drew, as in the workbench (a frame precedes each
+    // event).
+    render(&app, 80, 24);
     let mouse = |kind, column, row| {
         Event::Mouse(MouseEvent {
             kind,
@@ -519,6 +522,7 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
         &mouse(MouseEventKind::Down(MouseButton::Left), 2, 0),
     );
     assert_eq!(app.screen, Screen::Datasets);
+    render(&app, 80, 24);
     app.event(&engine, &mouse(MouseEventKind::ScrollDown, 5, 5));
     app.event(&engine, &mouse(MouseEventKind::ScrollDown, 5, 5));
     assert_eq!(app.datasets.cursor.selected, 2);
@@ -534,6 +538,7 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
     );
     assert_eq!(app.screen, Screen::Inspect);
     examples_loaded(&mut app, &engine);
+    render(&app, 80, 24);
     // The Inspect table has a header: its first example is on screen row 3.
     app.event(
         &engine,

@@ -74,8 +74,10 @@ pub struct Ctx<'a> {
 
 pub struct App {
     pub screen: Screen,
-    /// The terminal's size (columns, rows), for mapping mouse clicks to rows.
+    /// The terminal's size (columns, rows).
     pub size: (u16, u16),
+    /// Where the tab bar's labels were last drawn, for clicks on them.
+    pub tab_areas: std::cell::Cell<[ratatui::layout::Rect; 6]>,
     pub help: bool,
     /// Lines the help overlay is scrolled by.
     pub help_scroll: u16,
@@ -157,6 +159,7 @@ impl App {
                 Screen::Datasets
             },
             size: (80, 24),
+            tab_areas: Default::default(),
             help: false,
             help_scroll: 0,
             confirm_quit: false,
@@ -199,30 +202,16 @@ impl App {
         }
     }
 
-    /// A click on the tab bar switches screens; one in a list selects its row.
+    /// A click on the tab bar switches screens; one in a list selects its row. Both use the
+    /// rectangles the last frame drew.
     fn click(&mut self, engine: &Engine, col: u16, row: u16) {
-        if row == 0 {
-            let mut x = 0u16;
-            for s in Screen::ALL {
-                let w = super::view::tab_label(s).chars().count() as u16 + 1;
-                if col >= x && col < x + w {
-                    self.go(engine, s);
-                    return;
-                }
-                x += w;
-            }
-            return;
-        }
-        // Rows of the body (under the tab bar, above the two message lines); each screen's
-        // list sits at the top left of its body, under a border and, for tables, a header.
-        let (w, h) = self.size;
-        let body_row = row.saturating_sub(1) as usize;
-        let body_h = h.saturating_sub(3) as usize;
-        let in_list = |width_pct: u16, list_h: usize, header: usize| {
-            let line = body_row.checked_sub(1 + header)?;
-            (col < w * width_pct / 100 && line < list_h.saturating_sub(2 + header))
-                .then_some((line, list_h.saturating_sub(2 + header)))
+        let tabs = self.tab_areas.get();
+        let on = |r: &ratatui::layout::Rect| {
+            col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height
         };
+        if let Some(i) = tabs.iter().position(on) {
+            return self.go(engine, Screen::ALL[i]);
+        }
         let mut ctx = Ctx {
             engine,
             ws: &self.ws,
@@ -230,26 +219,26 @@ impl App {
         };
         match self.screen {
             Screen::Datasets => {
-                if let Some((line, height)) = in_list(40, body_h, 0) {
+                if let Some((line, height)) = self.datasets.list_area.hit(col, row) {
                     self.datasets.click(line, height, &mut ctx);
                 }
             }
             Screen::Runs => {
-                if let Some((line, height)) = in_list(50, body_h * 45 / 100, 1) {
+                if let Some((line, height)) = self.runs.list_area.hit(col, row) {
                     self.runs.click(line, height, &mut ctx);
                 }
             }
             Screen::Inspect => {
-                if let Some((line, height)) = in_list(42, body_h, 1) {
+                if let Some((line, height)) = self.inspect.list_area.hit(col, row) {
                     self.inspect.click(line, height);
                 }
             }
             Screen::Export => {
-                if let Some((line, height)) = in_list(100 * 34 / w.max(34), body_h, 1) {
+                if let Some((line, height)) = self.export.list_area.hit(col, row) {
                     self.export.click(line, height, &mut ctx);
                 }
             }
-            _ => {}
+            Screen::Templates | Screen::Compare => {}
         }
     }
 

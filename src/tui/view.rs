@@ -56,15 +56,22 @@ pub fn draw(f: &mut Frame, app: &App) {
     ])
     .areas(area);
     let mut spans = Vec::new();
-    for s in Screen::ALL {
+    let mut areas = [Rect::default(); 6];
+    let mut x = tabs.x;
+    for (i, s) in Screen::ALL.into_iter().enumerate() {
         let style = if s == app.screen {
             t.selected()
         } else {
             t.dimmed()
         };
-        spans.push(Span::styled(tab_label(s), style));
+        let label = tab_label(s);
+        let width = (label.chars().count() as u16).min(tabs.right().saturating_sub(x));
+        areas[i] = Rect::new(x, tabs.y, width, 1);
+        x = x.saturating_add(width + 1);
+        spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
+    app.tab_areas.set(areas);
     f.render_widget(Paragraph::new(Line::from(spans)), tabs);
     match app.screen {
         Screen::Datasets => screens::datasets::draw(f, body, &app.datasets, &app.ws, t),

@@ -62,6 +62,8 @@ const SYNC_SEARCH_LIMIT: usize = 20_000;
 const MAX_HITS: usize = 200;
 
 pub struct State {
+    /// Where the tree was last drawn.
+    pub list_area: super::ListArea,
     pub rows: Vec<Row>,
     pub cursor: Cursor,
     pub search: Option<TextInput>,
@@ -160,6 +162,7 @@ impl State {
             .filter_map(|t| bank.instructions(*t).first().map(|i| (*t, i.clone())))
             .collect();
         State {
+            list_area: Default::default(),
             rows,
             cursor: Cursor::default(),
             search: None,
@@ -414,6 +417,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
         tree_area,
         &mut state,
     );
+    s.list_area.record(tree_area, 0);
     if let Some(area) = search_area {
         let text = match &s.search {
             Some(input) => input.with_cursor(),

@@ -28,6 +28,8 @@ pub const FORMATS: [(Format, &str, &str); 3] = [
 ];
 
 pub struct State {
+    /// Where the run table was last drawn.
+    pub list_area: super::ListArea,
     pub runs: Vec<(RunId, RunManifest)>,
     pub cursor: Cursor,
     pub marked: BTreeSet<RunId>,
@@ -40,6 +42,7 @@ pub struct State {
 impl State {
     pub fn new(ctx: &mut Ctx) -> State {
         let mut s = State {
+            list_area: Default::default(),
             runs: Vec::new(),
             cursor: Cursor::default(),
             marked: BTreeSet::new(),
@@ -218,6 +221,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         left,
         &mut state,
     );
+    s.list_area.record(left, 1);
     let (preview_area, path_area) = if s.path.is_some() || s.written.is_some() {
         let [a, b] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(right);
         (a, Some(b))

@@ -202,6 +202,8 @@ pub struct Confusion {
 
 #[derive(Default)]
 pub struct State {
+    /// Where the example table was last drawn.
+    pub list_area: super::ListArea,
     pub run: Option<RunId>,
     pub examples: Vec<Example>,
     pub visible: Vec<usize>,
@@ -765,6 +767,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         left,
         &mut state,
     );
+    s.list_area.record(left, 1);
     if let Some(c) = &s.confusion {
         draw_confusion(f, right, c, t);
         return;

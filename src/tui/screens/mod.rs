@@ -67,3 +67,28 @@ pub fn pct(x: Option<f64>) -> String {
 pub fn delta(x: Option<f64>, base: Option<f64>) -> Option<f64> {
     Some((x? - base?) * 100.0)
 }
+
+/// Where a screen's list was last drawn: the rectangle of its rows, inside the border and under
+/// any header. Drawing records it, so a click maps to the row it lands on whatever the layout
+/// did (a list shortened by a panel under it, a narrow terminal).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListArea(std::cell::Cell<ratatui::layout::Rect>);
+
+impl ListArea {
+    /// Records a list drawn in `area`, with a border and `header` header lines.
+    pub fn record(&self, area: ratatui::layout::Rect, header: u16) {
+        self.0.set(ratatui::layout::Rect {
+            x: area.x.saturating_add(1),
+            y: area.y.saturating_add(1 + header),
+            width: area.width.saturating_sub(2),
+            height: area.height.saturating_sub(2 + header),
+        });
+    }
+
+    /// The line of the list a click at (`col`, `row`) lands on, and the list's height.
+    pub fn hit(&self, col: u16, row: u16) -> Option<(usize, usize)> {
+        let r = self.0.get();
+        let inside = col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height;
+        inside.then(|| ((row - r.y) as usize, r.height as usize))
+    }
+}

@@ -102,6 +102,7 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     ))
     .row_highlight_style(t.selected());
     f.render_stateful_widget(table, area, &mut state);
+    s.list_area.record(area, 1);
 }
 
 fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {

@@ -91,6 +91,8 @@ pub enum Follow {
 }
 
 pub struct State {
+    /// Where the run table was last drawn.
+    pub list_area: crate::tui::screens::ListArea,
     pub runs: Vec<(RunId, RunManifest)>,
     pub cursor: Cursor,
     pub metrics: Vec<MetricPoint>,
@@ -115,6 +117,7 @@ pub struct State {
 impl State {
     pub fn new(ctx: &mut Ctx) -> State {
         let mut s = State {
+            list_area: Default::default(),
             runs: Vec::new(),
             cursor: Cursor::default(),
             metrics: Vec::new(),
