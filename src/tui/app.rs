@@ -5,6 +5,7 @@ use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEventKind};
 
 use super::engine::Engine;
 use super::keymap::{Action, Keymap};
+use super::message::{first_line, Message};
 use super::screens::{compare, datasets, export, inspect, runs, templates};
 use super::theme::Theme;
 use super::workspace::Workspace;
@@ -272,13 +273,28 @@ impl App {
                 ws: &self.ws,
                 status: &mut self.status,
             };
-            match self.screen {
-                Screen::Datasets => self.datasets.raw_key(k, &mut ctx),
-                Screen::Templates => self.templates.raw_key(k, &mut ctx),
+            let message = match self.screen {
+                Screen::Datasets => {
+                    self.datasets.raw_key(k, &mut ctx);
+                    None
+                }
+                Screen::Templates => {
+                    self.templates.raw_key(k, &mut ctx);
+                    None
+                }
                 Screen::Runs => self.runs.raw_key(k, &mut ctx),
-                Screen::Inspect => self.inspect.raw_key(k, &mut ctx),
-                Screen::Export => self.export.raw_key(k, &mut ctx),
-                Screen::Compare => {}
+                Screen::Inspect => {
+                    self.inspect.raw_key(k, &mut ctx);
+                    None
+                }
+                Screen::Export => {
+                    self.export.raw_key(k, &mut ctx);
+                    None
+                }
+                Screen::Compare => None,
+            };
+            if let Some(m) = message {
+                self.carry(engine, m);
             }
             return;
         }
@@ -373,10 +389,11 @@ impl App {
         match self.screen {
             Screen::Datasets => self.datasets.act(a, &mut ctx),
             Screen::Templates => self.templates.act(a, &mut ctx),
-            Screen::Runs => match self.runs.act(a, &mut ctx) {
-                runs::Follow::Inspect => self.go(engine, Screen::Inspect),
-                runs::Follow::Stay => {}
-            },
+            Screen::Runs => {
+                if let Some(m) = self.runs.act(a, &mut ctx) {
+                    self.carry(engine, m);
+                }
+            }
             Screen::Inspect => self.inspect.act(a, &mut ctx),
             Screen::Compare => {
                 if let Some((ids, dataset)) = self.compare.act(a, &mut ctx) {
@@ -421,8 +438,47 @@ impl App {
         if !matches!(model, super::engine::DefaultModel::Ready(_)) {
             ctx.status.error(model.describe());
         }
-        self.runs.on_default_model(&model, &mut ctx);
+        if let Some(m) = self.runs.on_default_model(&model, &mut ctx) {
+            self.carry(engine, m);
+        }
         true
+    }
+
+    /// Carries out what a screen asked for, against the service.
+    pub fn carry(&mut self, engine: &Engine, m: Message) {
+        let mut ctx = Ctx {
+            engine,
+            ws: &self.ws,
+            status: &mut self.status,
+        };
+        match m {
+            Message::Launch(spec) => {
+                let words = spec.to_words().join(" ");
+                match engine.launch(*spec) {
+                    Ok(id) => {
+                        ctx.status
+                            .info(format!("run {id} queued: ie-bench run {words}"));
+                        self.runs.launched(id, &mut ctx);
+                    }
+                    Err(e) => ctx.status.error(first_line(&format!("{e:#}"))),
+                }
+            }
+            Message::Cancel(id) => {
+                match engine.cancel(id) {
+                    Ok(()) => ctx.status.info(format!("cancelling run {id}")),
+                    Err(e) => ctx.status.error(e),
+                }
+                self.runs.reload(&mut ctx);
+            }
+            Message::Resume(id) => {
+                match engine.resume(id) {
+                    Ok(()) => ctx.status.info(format!("run {id} queued to resume")),
+                    Err(e) => ctx.status.error(e),
+                }
+                self.runs.reload(&mut ctx);
+            }
+            Message::Inspect => self.go(engine, Screen::Inspect),
+        }
     }
 
     /// Job events (runs queued by other processes through the socket arrive as job events

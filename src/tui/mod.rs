@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod engine;
 pub mod keymap;
+pub mod message;
 pub mod safe_backend;
 pub mod screens;
 pub mod terminal;

@@ -3,6 +3,7 @@
 //! drawing. What it gives is a [`RunSpec`], checked as the command line checks it.
 
 use super::*;
+use crate::tui::message::first_line;
 
 /// A launch form field: a choice among fixed values, or free text.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,15 +323,6 @@ impl LaunchForm {
             _ => f.input.key(k),
         }
     }
-}
-
-/// clap's usage text does not fit a status line; its first line says what is wrong.
-pub(super) fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ")
-        .to_string()
 }
 
 pub(super) fn draw_form(f: &mut Frame, area: Rect, form: &LaunchForm, t: &Theme) {

@@ -33,10 +33,10 @@ mod chart;
 mod draw;
 mod form;
 
+use crate::tui::message::Message;
 use chart::dev_curve;
 pub use chart::{ema, fit_bounds, loss_bounds};
 pub use draw::draw;
-use form::first_line;
 pub use form::{Field, LaunchForm};
 
 /// Steps the chart shows when zoomed to the recent window.
@@ -83,11 +83,6 @@ impl SortBy {
             SortBy::DeltaPaper => "Δ paper",
         }
     }
-}
-
-pub enum Follow {
-    Stay,
-    Inspect,
 }
 
 pub struct State {
@@ -313,33 +308,17 @@ impl State {
         self.load_selected(ctx);
     }
 
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Follow {
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
         if self.cursor.act(a, self.runs.len()) {
             self.load_selected(ctx);
-            return Follow::Stay;
+            return None;
         }
         let id = self.selected_id();
         match a {
-            Action::Open if id.is_some() => return Follow::Inspect,
+            Action::Open if id.is_some() => return Some(Message::Inspect),
             Action::NewRun => self.open_form(ctx),
-            Action::CancelRun => {
-                if let Some(id) = id {
-                    match ctx.engine.cancel(id) {
-                        Ok(()) => ctx.status.info(format!("cancelling run {id}")),
-                        Err(e) => ctx.status.error(e),
-                    }
-                    self.reload(ctx);
-                }
-            }
-            Action::ResumeRun => {
-                if let Some(id) = id {
-                    match ctx.engine.resume(id) {
-                        Ok(()) => ctx.status.info(format!("run {id} queued to resume")),
-                        Err(e) => ctx.status.error(e),
-                    }
-                    self.reload(ctx);
-                }
-            }
+            Action::CancelRun => return id.map(Message::Cancel),
+            Action::ResumeRun => return id.map(Message::Resume),
             Action::Baseline => {
                 self.baseline = if self.baseline == id { None } else { id };
                 match self.baseline {
@@ -357,7 +336,7 @@ impl State {
             Action::Zoom => self.zoom_full = !self.zoom_full,
             _ => {}
         }
-        Follow::Stay
+        None
     }
 
     /// Opens the launch form, filled with the default model and the data in view.
@@ -389,22 +368,20 @@ impl State {
         }
     }
 
-    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
-        let Some(form) = self.form.as_mut() else {
-            return;
-        };
+    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        let form = self.form.as_mut()?;
         let field = form.fields[form.cursor].name;
         match form.key(k) {
             Edit::Submit => {
                 if let Some(problem) = form.problem() {
                     ctx.status.error(problem);
-                    return;
+                    return None;
                 }
                 let spec = match form.spec() {
                     Ok(spec) => spec,
                     Err(problem) => {
                         ctx.status.error(problem);
-                        return;
+                        return None;
                     }
                 };
                 let model = ctx.engine.default_model();
@@ -425,7 +402,7 @@ impl State {
                     }
                     _ => {
                         self.form = None;
-                        self.launch(spec, ctx);
+                        return Some(Message::Launch(Box::new(spec)));
                     }
                 }
             }
@@ -438,32 +415,27 @@ impl State {
             Edit::Changed if matches!(field, "kind" | "data" | "config") => form.resolve(),
             _ => {}
         }
+        None
     }
 
-    fn launch(&mut self, spec: RunSpec, ctx: &mut Ctx) {
-        let words = spec.to_words();
-        match ctx.engine.launch(spec) {
-            Ok(id) => {
-                ctx.status
-                    .info(format!("run {id} queued: ie-bench run {}", words.join(" ")));
-                self.reload(ctx);
-                if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
-                    self.cursor.selected = p;
-                }
-                self.load_selected(ctx);
-            }
-            Err(e) => ctx.status.error(first_line(&format!("{e:#}"))),
+    /// Run `id` was just queued: it is selected.
+    pub fn launched(&mut self, id: RunId, ctx: &mut Ctx) {
+        self.reload(ctx);
+        if let Some(p) = self.runs.iter().position(|r| r.0 == id) {
+            self.cursor.selected = p;
         }
+        self.load_selected(ctx);
     }
 
     /// The default model is made (or could not be): a launch that waited for it goes ahead.
-    pub fn on_default_model(&mut self, model: &DefaultModel, ctx: &mut Ctx) {
-        let Some(spec) = self.pending_launch.take() else {
-            return;
-        };
+    pub fn on_default_model(&mut self, model: &DefaultModel, ctx: &mut Ctx) -> Option<Message> {
+        let spec = self.pending_launch.take()?;
         match model {
-            DefaultModel::Ready(_) => self.launch(spec, ctx),
-            _ => ctx.status.error(model.describe()),
+            DefaultModel::Ready(_) => Some(Message::Launch(Box::new(spec))),
+            _ => {
+                ctx.status.error(model.describe());
+                None
+            }
         }
     }
 }
