@@ -414,8 +414,19 @@ impl App {
     pub fn poll(&mut self, engine: &Engine) -> bool {
         let made = self.poll_default_model(engine);
         let searched = made | self.datasets.poll() | self.inspect.poll(&mut self.status);
+        // A gold edit's re-scoring changed the run's tables.
+        let rescored = self.inspect.poll_rescore(&mut self.status);
+        if rescored {
+            let mut ctx = Ctx {
+                engine,
+                ws: &self.ws,
+                status: &mut self.status,
+            };
+            self.runs.reload(&mut ctx);
+            self.export.refresh(&mut ctx);
+        }
         let events = engine.events();
-        let changed = searched || !events.is_empty();
+        let changed = searched || rescored || !events.is_empty();
         self.apply_events(engine, &events);
         changed
     }

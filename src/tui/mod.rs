@@ -14,6 +14,7 @@ pub mod text_input;
 pub mod theme;
 pub mod view;
 pub mod wake;
+pub mod worker;
 pub mod workspace;
 
 use anyhow::{Context, Result};

@@ -17,7 +17,7 @@ use crate::eval::verdict::{
     find_span, item_label, item_spans, tally, verdict, ErrorKind, Summary, Verdict,
 };
 use crate::eval::Mode;
-use crate::jobs::evaluate::{corrected_lines, rescore_run};
+use crate::jobs::evaluate::{corrected_lines, rescore_run, Rescored};
 use crate::store::gold::GoldEvent;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
@@ -25,6 +25,7 @@ use crate::tui::keymap::Action;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, fit, text_panel};
+use crate::tui::worker::Latest;
 
 /// The empty side of a confusion cell: nothing predicted, or nothing in the gold.
 pub const NOTHING: &str = "∅";
@@ -57,9 +58,6 @@ pub struct Example {
 }
 
 const NONE_ID: u32 = u32::MAX;
-
-/// A finished load of a run, or why it failed.
-type LoadAnswer = (RunId, Result<Loaded, String>);
 
 /// A run's examples judged, with the datasets and labels they use.
 pub struct Loaded {
@@ -216,8 +214,11 @@ pub struct State {
     /// A narrowing from elsewhere (a Compare cell, a confusion cell): these example indices.
     pub only: Option<(BTreeSet<usize>, String)>,
     pending_only: Option<(Vec<(String, String)>, String)>,
-    /// A load in progress: the run, and where its examples will arrive.
-    loading: Option<(RunId, std::sync::mpsc::Receiver<LoadAnswer>)>,
+    /// The run being loaded, while it is.
+    loading: Option<RunId>,
+    loader: Latest<(RunId, Loaded)>,
+    /// Re-scoring the run after a gold edit.
+    rescoring: Latest<(RunId, Rescored)>,
     pub confusion: Option<Confusion>,
     pub gold_edit: Option<TextInput>,
     /// A gold refused by the checks once; entering it again stores it anyway.
@@ -242,40 +243,48 @@ impl State {
     /// thread: a run of a hundred thousand predictions takes longer than a frame to judge.
     pub fn open(&mut self, id: RunId, ctx: &mut Ctx) {
         let store = ctx.engine.shared_store();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send((id, load(&store, id).map_err(|e| e.to_string())));
-            crate::tui::wake::wake();
+        self.loader.start(move || {
+            Ok((
+                id,
+                load(&store, id).map_err(|e| format!("loading run {id}: {e}"))?,
+            ))
         });
-        self.loading = Some((id, rx));
+        self.loading = Some(id);
     }
 
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
     }
 
+    /// A re-scoring that finished, said on the status line; true when one did (the run's
+    /// tables then changed).
+    pub fn poll_rescore(&mut self, status: &mut crate::tui::app::Status) -> bool {
+        match self.rescoring.take() {
+            None => false,
+            Some(Ok((run, r))) => {
+                status.info(format!(
+                    "run {run} re-scored against gold version {} ({} of {} predictions have corrected gold)",
+                    r.gold_version, r.changed, r.predictions
+                ));
+                true
+            }
+            Some(Err(e)) => {
+                status.error(e);
+                true
+            }
+        }
+    }
+
     /// Installs a finished load; true when one arrived.
     pub fn poll(&mut self, status: &mut crate::tui::app::Status) -> bool {
-        let Some((want, rx)) = &self.loading else {
+        let Some(answer) = self.loader.take() else {
             return false;
-        };
-        let want = *want;
-        let (id, loaded) = match rx.try_recv() {
-            Ok(x) => x,
-            Err(std::sync::mpsc::TryRecvError::Empty) => return false,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                self.loading = None;
-                return false;
-            }
         };
         self.loading = None;
-        if id != want {
-            return false;
-        }
-        let loaded = match loaded {
-            Ok(l) => l,
+        let (id, loaded) = match answer {
+            Ok(x) => x,
             Err(e) => {
-                status.error(format!("loading run {id}: {e}"));
+                status.error(e);
                 return true;
             }
         };
@@ -617,7 +626,11 @@ impl State {
         self.apply_filters();
         if let Some(run) = self.run {
             let store = ctx.engine.shared_store();
-            std::thread::spawn(move || rescore_run(&store, run));
+            self.rescoring.start(move || {
+                let r =
+                    rescore_run(&store, run).map_err(|e| format!("re-scoring run {run}: {e}"))?;
+                Ok((run, r))
+            });
         }
     }
 
@@ -669,7 +682,7 @@ impl State {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
-    if let Some((id, _)) = &s.loading {
+    if let Some(id) = &s.loading {
         if s.run != Some(*id) {
             f.render_widget(
                 text_panel(

@@ -1,0 +1,28 @@
+//! What a screen asks the workbench to do beyond its own state. A screen returns these, and
+//! `App` alone carries them out against the service, so the screens that send them never hold
+//! the job queue.
+
+use crate::spec::RunSpec;
+use crate::store::RunId;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Store and queue this run.
+    Launch(Box<RunSpec>),
+    /// Stop a queued or running run (a training run keeps its last checkpoint).
+    Cancel(RunId),
+    /// Queue a stored run again, from its last checkpoint.
+    Resume(RunId),
+    /// Open Inspect on the selected run.
+    Inspect,
+}
+
+/// An error's first line: clap's usage text does not fit a status line, and its first line
+/// says what is wrong.
+pub fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string()
+}
