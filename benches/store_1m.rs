@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use ie_bench::eval::Counts;
 use ie_bench::eval::Mode;
+use ie_bench::ie::{Split, TaskKind};
 use ie_bench::jobs::evaluate::stored_report;
 use ie_bench::store::{
     MetricPoint, RunKind, RunManifest, RunStatus, Store, StoredPrediction, StoredScore,
@@ -69,11 +70,11 @@ fn fill(path: &Path) {
         }
         let rows: Vec<StoredScore> = (0..DATASETS)
             .flat_map(|d| {
-                ["compat", "strict"].map(|mode| StoredScore {
-                    task: "NER".into(),
+                [Mode::Compat, Mode::Strict].map(|mode| StoredScore {
+                    task: TaskKind::Ner,
                     dataset: format!("dataset-{d:02}"),
-                    mode: mode.into(),
-                    split: "test".into(),
+                    mode,
+                    split: Split::Test,
                     step: STEPS_PER_RUN,
                     gold_version: 0,
                     counts: Some(Counts {
@@ -120,7 +121,7 @@ fn main() {
     let list = best_of(5, || assert_eq!(store.runs().unwrap().len() as u64, RUNS));
     let table = best_of(5, || {
         let rows = store.scores(RUNS / 2).unwrap();
-        let table = stored_report(&rows, "test", Mode::Compat, None).unwrap();
+        let table = stored_report(&rows, Split::Test, Mode::Compat, None).unwrap();
         assert_eq!(
             table.report.tasks.values().next().unwrap().datasets.len() as u64,
             DATASETS

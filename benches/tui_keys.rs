@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ie_bench::eval::PredictionLine;
-use ie_bench::ie::TaskKind;
+use ie_bench::ie::{Split, TaskKind};
 use ie_bench::jobs::evaluate::{store_predictions, store_scores};
 use ie_bench::jobs::{JobEvent, Recorder};
 use ie_bench::store::{RunKind, RunManifest, RunStatus, Store};
@@ -110,7 +110,7 @@ fn store_run(store: &Store) {
         listener: &mut quiet,
     };
     store_predictions(&mut rec, &lines).unwrap();
-    store_scores(&mut rec, &lines, "test", 0, 0).unwrap();
+    store_scores(&mut rec, &lines, Split::Test, 0, 0).unwrap();
 }
 
 fn ev(k: &str) -> KeyEvent {

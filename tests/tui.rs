@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ie_bench::eval::PredictionLine;
-use ie_bench::ie::TaskKind;
+use ie_bench::ie::{Split, TaskKind};
 use ie_bench::jobs::evaluate::{store_predictions, store_scores};
 use ie_bench::jobs::{JobEvent, Recorder};
 use ie_bench::store::{MetricPoint, RunKind, RunManifest, RunStatus, Store};
@@ -179,8 +179,8 @@ fn fixture(store: &Store) {
         run: a,
         listener: &mut quiet,
     };
-    store_scores(&mut rec, &first[..3], "dev", 60, 0).unwrap();
-    store_scores(&mut rec, &first, "dev", 120, 0).unwrap();
+    store_scores(&mut rec, &first[..3], Split::Dev, 60, 0).unwrap();
+    store_scores(&mut rec, &first, Split::Dev, 120, 0).unwrap();
     store_test(store, a, &first, 120);
     let b = store
         .create_run(&manifest(RunKind::Eval, RunStatus::Finished, 1_790_003_600))
@@ -200,7 +200,7 @@ fn store_test(store: &Store, id: ie_bench::store::RunId, lines: &[PredictionLine
         listener: &mut quiet,
     };
     store_predictions(&mut rec, lines).unwrap();
-    store_scores(&mut rec, lines, "test", step, 0).unwrap();
+    store_scores(&mut rec, lines, Split::Test, step, 0).unwrap();
 }
 
 /// Waits for Inspect's examples of the run it opened.
@@ -432,7 +432,7 @@ fn launch_watch_inspect_fix_gold_and_export() {
         let scores = engine.store().scores(1).unwrap();
         scores
             .iter()
-            .any(|s| s.gold_version == 1 && s.split == "test")
+            .any(|s| s.gold_version == 1 && s.split == Split::Test)
     });
     // Undo restores the released gold.
     key(&mut app, &engine, "u");

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use super::launch;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
+use crate::ie::Split;
 use crate::jobs::evaluate::{answers, stored_report};
 use crate::service;
 use crate::service::holder::{ask, Request};
@@ -204,14 +205,14 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
     let m = store.run(id)?;
     let metrics = store.metrics(id)?;
     let rows = store.scores(id)?;
-    let test = stored_report(&rows, "test", mode, None);
+    let test = stored_report(&rows, Split::Test, mode, None);
     // Zero-shot tables show the paper's zero-shot scores and the fold means beside them.
     let paper = (m.kind == RunKind::ZeroShot).then_some(crate::data::catalog::Setting::ZeroShot);
     // After gold corrections, the table against the released gold is kept beside it.
     let original = test
         .as_ref()
         .filter(|t| t.gold_version > 0)
-        .and_then(|_| stored_report(&rows, "test", mode, Some(0)));
+        .and_then(|_| stored_report(&rows, Split::Test, mode, Some(0)));
     // The command that starts this run again, as `ie-bench run` takes it.
     let command = m
         .spec

@@ -7,7 +7,7 @@ use super::metrics::{f1_na_counts, multiset_counts, set_counts, Counts};
 use super::normalize::normalize;
 use crate::ie::TaskKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The official evaluator, quirks included.

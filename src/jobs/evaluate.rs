@@ -3,7 +3,7 @@
 
 use crate::eval::report::{accumulate, GroupTotals};
 use crate::eval::{Mode, PredictionLine, Report};
-use crate::ie::{dataset_key, dataset_of_key, Named, TaskKind};
+use crate::ie::{dataset_key, dataset_of_key, Named, Split, TaskKind};
 use crate::model::backbone::Backbone;
 use crate::model::predict::PredictOptions;
 use crate::prompt::PromptInstance;
@@ -71,7 +71,7 @@ pub fn store_predictions(rec: &mut Recorder, lines: &[PredictionLine]) -> Result
 pub fn store_scores(
     rec: &mut Recorder,
     lines: &[PredictionLine],
-    split: &str,
+    split: Split,
     step: u64,
     gold_version: u64,
 ) -> Result<()> {
@@ -80,10 +80,10 @@ pub fn store_scores(
         let (groups, _) = accumulate(lines, mode);
         for (task, dataset, t) in groups {
             rows.push(StoredScore {
-                task: task.to_string(),
+                task,
                 dataset,
-                mode: mode.as_str().to_string(),
-                split: split.to_string(),
+                mode,
+                split,
                 step,
                 gold_version,
                 counts: Some(t.counts),
@@ -137,7 +137,7 @@ pub fn rescore(
     let lines = corrected_lines(predictions, &state.corrections());
     let changed = lines.iter().filter(|l| l.1).count();
     let lines: Vec<PredictionLine> = lines.into_iter().map(|l| l.0).collect();
-    store_scores(rec, &lines, "test", step, state.version)?;
+    store_scores(rec, &lines, Split::Test, step, state.version)?;
     Ok(changed)
 }
 
@@ -168,7 +168,7 @@ pub fn rescore_run(store: &crate::store::Store, id: crate::store::RunId) -> Resu
     let predictions = store.predictions(id, None)?;
     let state = store.gold_state()?;
     let step =
-        stored_report(&store.scores(id)?, "test", Mode::Compat, Some(0)).map_or(0, |t| t.step);
+        stored_report(&store.scores(id)?, Split::Test, Mode::Compat, Some(0)).map_or(0, |t| t.step);
     let mut quiet = |_: &super::JobEvent| {};
     let mut rec = Recorder {
         store,
@@ -194,30 +194,29 @@ pub struct StoredTable {
 /// version `gold` (the newest present when `None`). `None` when there are no such rows.
 pub fn stored_report(
     rows: &[StoredScore],
-    split: &str,
+    split: Split,
     mode: Mode,
     gold: Option<u64>,
 ) -> Option<StoredTable> {
     let rows: Vec<&StoredScore> = rows
         .iter()
-        .filter(|r| r.split == split && r.mode == mode.as_str())
+        .filter(|r| r.split == split && r.mode == mode)
         .filter(|r| gold.is_none_or(|g| r.gold_version == g))
         .collect();
     let latest = rows.iter().map(|r| (r.gold_version, r.step)).max()?;
     let groups: Vec<(TaskKind, String, GroupTotals)> = rows
         .iter()
         .filter(|r| (r.gold_version, r.step) == latest)
-        .filter_map(|r| {
-            let task = r.task.parse().ok()?;
-            Some((
-                task,
+        .map(|r| {
+            (
+                r.task,
                 r.dataset.clone(),
                 GroupTotals {
                     counts: r.counts.unwrap_or_default(),
                     correct: r.correct,
                     n: r.n,
                 },
-            ))
+            )
         })
         .collect();
     Some(StoredTable {
@@ -247,7 +246,7 @@ pub fn run_eval(job: EvalJob, cancel: &super::CancelToken, rec: &mut Recorder) -
             return Ok(false);
         }
         store_predictions(rec, &lines)?;
-        store_scores(rec, &lines, "test", 0, 0)?;
+        store_scores(rec, &lines, Split::Test, 0, 0)?;
         Ok(true)
     })();
     use crate::store::RunStatus;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::evaluate::{store_predictions, store_scores};
 use super::{CancelToken, JobError, Recorder, Result};
 use crate::eval::{read_predictions, PredictionLine};
+use crate::ie::Split;
 use crate::store::{MetricPoint, RunStatus};
 
 /// How a log line becomes a metric point.
@@ -243,7 +244,7 @@ pub fn ingest_file(rec: &mut Recorder, path: &Path, step: u64) -> Result<()> {
 /// Stores predictions already read, and their scores (split `test`).
 pub fn ingest(rec: &mut Recorder, lines: &[PredictionLine], step: u64) -> Result<()> {
     store_predictions(rec, lines)?;
-    store_scores(rec, lines, "test", step, 0)
+    store_scores(rec, lines, Split::Test, step, 0)
 }
 
 /// SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period.

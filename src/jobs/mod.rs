@@ -9,6 +9,7 @@ pub mod train;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::ie::Split;
 use crate::store::{
     MetricPoint, RunId, RunStatus, Store, StoreError, StoredPrediction, StoredScore,
 };
@@ -74,7 +75,7 @@ pub enum JobEvent {
     Scores {
         run: RunId,
         step: u64,
-        split: String,
+        split: Split,
     },
     Checkpoint {
         run: RunId,
@@ -175,12 +176,12 @@ impl Recorder<'_> {
     }
 
     /// Stores score rows for `split` at `step`, then tells.
-    pub fn scores(&mut self, rows: &[StoredScore], split: &str, step: u64) -> Result<()> {
+    pub fn scores(&mut self, rows: &[StoredScore], split: Split, step: u64) -> Result<()> {
         self.store.put_scores(self.run, rows)?;
         (self.listener)(&JobEvent::Scores {
             run: self.run,
             step,
-            split: split.to_string(),
+            split,
         });
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::evaluate::{generate, store_predictions, store_scores};
 use super::{CancelToken, JobError, Recorder, Result};
+use crate::ie::Split;
 use crate::model::backbone::Backbone;
 use crate::model::fit::{fit, FitHooks, FitSpec};
 use crate::model::predict::PredictOptions;
@@ -78,7 +79,7 @@ fn run_inner(
     if !job.test.is_empty() {
         let lines = generate(&loaded, &job.test, &job.predict, hooks.rec)?;
         store_predictions(hooks.rec, &lines)?;
-        store_scores(hooks.rec, &lines, "test", outcome.state.step as u64, 0)?;
+        store_scores(hooks.rec, &lines, Split::Test, outcome.state.step as u64, 0)?;
     }
     Ok(true)
 }
@@ -120,7 +121,7 @@ impl FitHooks for StoreHooks<'_, '_> {
         self.rec.checkpoint(step, dir)?;
         if !self.job.dev.is_empty() {
             let lines = generate(loaded, &self.job.dev, &self.job.predict, self.rec)?;
-            store_scores(self.rec, &lines, "dev", state.step as u64, 0)?;
+            store_scores(self.rec, &lines, Split::Dev, state.step as u64, 0)?;
         }
         Ok(())
     }

@@ -583,10 +583,10 @@ fn score_key(run: RunId, s: &StoredScore) -> Key {
     Key::new()
         .u64(run)
         .u64(s.gold_version)
-        .str(&s.split)
-        .str(&s.mode)
+        .str(s.split.as_str())
+        .str(s.mode.as_str())
         .u64(s.step)
-        .str(&s.task)
+        .str(s.task.as_str())
         .str(&s.dataset)
 }
 

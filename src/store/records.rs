@@ -227,12 +227,11 @@ pub struct StoredPrediction {
 /// recomputed exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredScore {
-    pub task: String,
+    pub task: crate::ie::TaskKind,
     pub dataset: String,
-    /// `compat` or `strict`.
-    pub mode: String,
+    pub mode: crate::eval::Mode,
     /// `dev` (during training) or `test`.
-    pub split: String,
+    pub split: crate::ie::Split,
     /// Training step it was measured at (the final table uses the run's last step).
     pub step: u64,
     /// The gold-edit sequence number it was scored against.

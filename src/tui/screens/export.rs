@@ -13,6 +13,7 @@ use super::Cursor;
 use crate::data::catalog::infer_setting;
 use crate::eval::Mode;
 use crate::export::{render, runs_tables, Format};
+use crate::ie::Split;
 use crate::jobs::evaluate::stored_report;
 use crate::store::{RunId, RunManifest};
 use crate::tui::app::Ctx;
@@ -65,7 +66,7 @@ impl State {
                     .filter(|(id, _)| {
                         store
                             .scores(*id)
-                            .is_ok_and(|s| s.iter().any(|x| x.split == "test"))
+                            .is_ok_and(|s| s.iter().any(|x| x.split == Split::Test))
                     })
                     .collect();
                 self.cursor.clamp(self.runs.len());
@@ -96,7 +97,7 @@ impl State {
         for id in self.chosen() {
             match store.scores(id) {
                 Ok(rows) => {
-                    if let Some(t) = stored_report(&rows, "test", Mode::Compat, None) {
+                    if let Some(t) = stored_report(&rows, Split::Test, Mode::Compat, None) {
                         reports.push((format!("run {id}"), t.report));
                     }
                 }

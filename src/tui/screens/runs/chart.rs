@@ -7,7 +7,7 @@ use super::*;
 pub(super) fn dev_curve(rows: &[StoredScore]) -> Vec<(u64, f64)> {
     let mut steps: Vec<u64> = rows
         .iter()
-        .filter(|r| r.split == "dev" && r.mode == "compat")
+        .filter(|r| r.split == Split::Dev && r.mode == Mode::Compat)
         .map(|r| r.step)
         .collect();
     steps.sort_unstable();
@@ -17,10 +17,10 @@ pub(super) fn dev_curve(rows: &[StoredScore]) -> Vec<(u64, f64)> {
         .filter_map(|step| {
             let at: Vec<StoredScore> = rows
                 .iter()
-                .filter(|r| r.split == "dev" && r.step == step)
+                .filter(|r| r.split == Split::Dev && r.step == step)
                 .cloned()
                 .collect();
-            let t = stored_report(&at, "dev", Mode::Compat, None)?;
+            let t = stored_report(&at, Split::Dev, Mode::Compat, None)?;
             let avgs: Vec<f64> = t.report.tasks.values().map(|t| t.average).collect();
             (!avgs.is_empty()).then(|| (step, avgs.iter().sum::<f64>() / avgs.len() as f64))
         })

@@ -186,9 +186,11 @@ impl State {
     /// The F1 table and dev curve from the stored score rows.
     pub fn rebuild_table(&mut self) {
         let pick = |rows: &[StoredScore]| {
-            stored_report(rows, "test", Mode::Compat, None)
-                .map(|t| ("test", t))
-                .or_else(|| stored_report(rows, "dev", Mode::Compat, None).map(|t| ("dev", t)))
+            stored_report(rows, Split::Test, Mode::Compat, None)
+                .map(|t| (Split::Test, t))
+                .or_else(|| {
+                    stored_report(rows, Split::Dev, Mode::Compat, None).map(|t| (Split::Dev, t))
+                })
         };
         self.table.clear();
         self.dev_curve = dev_curve(&self.scores);
