@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use crate::jobs::JobEvent;
 use crate::service::holder::{ask, Holder, Request};
 use crate::service::runs;
+use crate::service::socket::{open_or_reach, Opened};
 use crate::spec::RunSpec;
-use crate::store::remote::{open_or_reach, Opened};
 use crate::store::{RunId, Store};
 
 /// `ie-bench run ...`: runs it here, or queues it in the process that holds the database.

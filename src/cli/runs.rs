@@ -12,7 +12,7 @@ use crate::ie::Split;
 use crate::jobs::evaluate::{answers, stored_report};
 use crate::service;
 use crate::service::holder::{ask, Request};
-use crate::store::remote::{open_or_reach, open_waiting, Opened, Reader};
+use crate::service::socket::{open_or_reach, open_waiting, Opened, Reader};
 use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 use crate::text::SafeText;
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::runs;
 use crate::jobs::manager::JobManager;
 use crate::jobs::JobEvent;
+use crate::service::socket::{serve, Control};
 use crate::spec::RunSpec;
-use crate::store::remote::{serve, Control};
 use crate::store::{RunId, Store};
 
 /// What another process may ask the holder to do, beyond the reads the socket answers itself.
@@ -35,7 +35,7 @@ pub struct Holder {
     pub manager: Arc<JobManager>,
     pub events: std::sync::mpsc::Receiver<JobEvent>,
     db: PathBuf,
-    server: Option<crate::store::remote::Server>,
+    server: Option<crate::service::socket::Server>,
 }
 
 impl Holder {
@@ -138,5 +138,5 @@ pub fn ask(
     req: &Request,
 ) -> Result<serde_json::Value> {
     let value = serde_json::to_value(req)?;
-    Ok(crate::store::remote::request(db, conn, &value)?)
+    Ok(crate::service::socket::request(db, conn, &value)?)
 }

@@ -12,5 +12,6 @@ pub mod models;
 pub mod prompts;
 pub mod runs;
 pub mod sample;
+pub mod socket;
 pub mod through;
 pub mod workspace;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::holder::{ask, Request};
-use crate::store::remote::{open_or_reach, Opened};
+use crate::service::socket::{open_or_reach, Opened};
 use crate::store::Store;
 
 /// What a command printed: standard output and standard error.

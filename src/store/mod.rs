@@ -10,7 +10,6 @@ pub mod gold;
 pub mod imports;
 pub mod key;
 pub mod records;
-pub mod remote;
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};

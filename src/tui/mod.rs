@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::store::remote::{open_or_reach, Opened};
+use crate::service::socket::{open_or_reach, Opened};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

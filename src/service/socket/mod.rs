@@ -23,7 +23,7 @@ pub use server::{serve, Control, Server, IDLE, MAX_CONNECTIONS, MAX_REQUEST};
 use unix::own_uid;
 pub use unix::peer_uid;
 
-use super::{
+use crate::store::{
     MetricPoint, Result, RunId, RunManifest, Store, StoreError, StoredPrediction, StoredScore,
 };
 
