@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ie_bench::eval::Counts;
 use ie_bench::eval::Mode;
 use ie_bench::ie::{Split, TaskKind};
-use ie_bench::jobs::evaluate::stored_report;
+use ie_bench::service::results::stored_report;
 use ie_bench::store::{
     MetricPoint, RunKind, RunManifest, RunStatus, Store, StoredPrediction, StoredScore,
 };

@@ -9,9 +9,9 @@ use super::launch;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
 use crate::ie::Split;
-use crate::jobs::evaluate::{answers, stored_report};
 use crate::service;
 use crate::service::holder::{ask, Request};
+use crate::service::results::{answers, stored_report};
 use crate::service::socket::{open_or_reach, open_waiting, Opened, Reader};
 use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 use crate::text::SafeText;
@@ -431,7 +431,7 @@ fn rescore(db: &Path, id: RunId) -> Result<ExitCode> {
         store.run(id)?;
         bail!("run {id} has no stored predictions to re-score");
     }
-    let r = crate::jobs::evaluate::rescore_run(&store, id)?;
+    let r = crate::service::results::rescore_run(&store, id)?;
     eprintln!(
         "run {id}: re-scored against gold version {} ({} of {} predictions have corrected gold)",
         r.gold_version, r.changed, r.predictions

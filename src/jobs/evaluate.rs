@@ -1,8 +1,8 @@
 //! Generating a split's predictions, and scoring predictions into stored score rows (both
 //! modes, so a table in either can be rebuilt without re-scoring).
 
-use crate::eval::report::{accumulate, GroupTotals};
-use crate::eval::{Mode, PredictionLine, Report};
+use crate::eval::report::accumulate;
+use crate::eval::{Mode, PredictionLine};
 use crate::ie::{dataset_key, dataset_of_key, Named, Split, TaskKind};
 use crate::model::backbone::Backbone;
 use crate::model::predict::PredictOptions;
@@ -139,91 +139,6 @@ pub fn rescore(
     let lines: Vec<PredictionLine> = lines.into_iter().map(|l| l.0).collect();
     store_scores(rec, &lines, Split::Test, step, state.version)?;
     Ok(changed)
-}
-
-/// Stored predictions as the answers `eval::compare` matches.
-pub fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<crate::eval::compare::Answer<'_>> {
-    rows.iter()
-        .filter_map(|(key, _, p)| {
-            Some(crate::eval::compare::Answer {
-                task: p.task.parse().ok()?,
-                dataset: dataset_of_key(key),
-                id: &p.id,
-                ground_truth: &p.ground_truth,
-                prediction: &p.prediction,
-            })
-        })
-        .collect()
-}
-
-pub struct Rescored {
-    pub gold_version: u64,
-    pub changed: usize,
-    pub predictions: usize,
-}
-
-/// Re-scores a stored run's predictions against the gold in force, at the step of its
-/// released-gold test table.
-pub fn rescore_run(store: &crate::store::Store, id: crate::store::RunId) -> Result<Rescored> {
-    let predictions = store.predictions(id, None)?;
-    let state = store.gold_state()?;
-    let step =
-        stored_report(&store.scores(id)?, Split::Test, Mode::Compat, Some(0)).map_or(0, |t| t.step);
-    let mut quiet = |_: &super::JobEvent| {};
-    let mut rec = Recorder {
-        store,
-        run: id,
-        listener: &mut quiet,
-    };
-    let changed = rescore(&mut rec, &predictions, &state, step)?;
-    Ok(Rescored {
-        gold_version: state.version,
-        changed,
-        predictions: predictions.len(),
-    })
-}
-
-/// A score table rebuilt from stored rows, with what it was measured at.
-pub struct StoredTable {
-    pub gold_version: u64,
-    pub step: u64,
-    pub report: Report,
-}
-
-/// The table of a run's stored rows for one split and mode, at the newest step, against gold
-/// version `gold` (the newest present when `None`). `None` when there are no such rows.
-pub fn stored_report(
-    rows: &[StoredScore],
-    split: Split,
-    mode: Mode,
-    gold: Option<u64>,
-) -> Option<StoredTable> {
-    let rows: Vec<&StoredScore> = rows
-        .iter()
-        .filter(|r| r.split == split && r.mode == mode)
-        .filter(|r| gold.is_none_or(|g| r.gold_version == g))
-        .collect();
-    let latest = rows.iter().map(|r| (r.gold_version, r.step)).max()?;
-    let groups: Vec<(TaskKind, String, GroupTotals)> = rows
-        .iter()
-        .filter(|r| (r.gold_version, r.step) == latest)
-        .map(|r| {
-            (
-                r.task,
-                r.dataset.clone(),
-                GroupTotals {
-                    counts: r.counts.unwrap_or_default(),
-                    correct: r.correct,
-                    n: r.n,
-                },
-            )
-        })
-        .collect();
-    Some(StoredTable {
-        gold_version: latest.0,
-        step: latest.1,
-        report: Report::from_groups(mode, &groups, Vec::new()),
-    })
 }
 
 /// An `eval` or `zero-shot` run: a model's predictions for a split, stored with their scores.

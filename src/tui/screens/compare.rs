@@ -10,7 +10,7 @@ use ratatui::Frame;
 use super::Cursor;
 use crate::eval::compare::{flips, Flip, Flips};
 use crate::eval::Mode;
-use crate::jobs::evaluate::answers;
+use crate::service::results::answers;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;

@@ -14,7 +14,7 @@ use crate::data::catalog::infer_setting;
 use crate::eval::Mode;
 use crate::export::{render, runs_tables, Format};
 use crate::ie::Split;
-use crate::jobs::evaluate::stored_report;
+use crate::service::results::stored_report;
 use crate::store::{RunId, RunManifest};
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;

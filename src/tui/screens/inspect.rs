@@ -17,7 +17,8 @@ use crate::eval::verdict::{
     find_span, item_label, item_spans, tally, verdict, ErrorKind, Summary, Verdict,
 };
 use crate::eval::Mode;
-use crate::jobs::evaluate::{corrected_lines, rescore_run, Rescored};
+use crate::jobs::evaluate::corrected_lines;
+use crate::service::results::{rescore_run, Rescored};
 use crate::store::gold::GoldEvent;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
