@@ -14,6 +14,14 @@ use super::predict::pad_batch;
 use super::t5::T5;
 use super::tokenize::TextTokenizer;
 
+mod adamw;
+mod batches;
+mod state;
+
+pub use adamw::AdamW;
+pub use batches::{epoch_batches, epoch_batches_by_length};
+pub use state::{checkpoints, load_training_state, save_training_state};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
@@ -126,193 +134,6 @@ pub fn tokenize_examples(
         .collect()
 }
 
-/// AdamW as torch implements it, updating parameters in place from raw slices.
-pub struct AdamW {
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub weight_decay: f64,
-    /// Completed updates.
-    pub t: u64,
-    pub m: BTreeMap<String, Vec<f32>>,
-    pub v: BTreeMap<String, Vec<f32>>,
-}
-
-impl AdamW {
-    pub fn new() -> Self {
-        AdamW {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            t: 0,
-            m: BTreeMap::new(),
-            v: BTreeMap::new(),
-        }
-    }
-
-    /// One update of every parameter with its gradient times `grad_scale` (the clipping
-    /// factor, folded in here rather than spent on a pass of its own).
-    pub fn step(
-        &mut self,
-        params: &Params,
-        grads: &[(&str, &[f32])],
-        lr: f64,
-        grad_scale: f32,
-    ) -> Result<()> {
-        let coef = self.advance(lr, grad_scale);
-        for &(name, g) in grads {
-            let var = params.vars.get(name).ok_or_else(|| {
-                ModelError::NotFound(format!("gradient for `{name}`, which the model lacks"))
-            })?;
-            let (m, v) = self.moments(name, g.len());
-            let t = var.as_tensor();
-            if t.device().is_cpu() && t.dtype() == DType::F32 {
-                // In place on the parameter's own storage: no copies out and back.
-                t.inplace_op1(&InPlaceAdam {
-                    coef,
-                    g,
-                    moments: std::cell::RefCell::new((m, v)),
-                })?;
-            } else {
-                let mut p: Vec<f32> = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-                coef.update(&mut p, m, v, g);
-                var.set(&Tensor::from_vec(p, t.shape(), t.device())?.to_dtype(t.dtype())?)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl AdamW {
-    /// The first and second moments of parameter `name` (of `n` values), zero at first.
-    fn moments(&mut self, name: &str, n: usize) -> (&mut Vec<f32>, &mut Vec<f32>) {
-        let m = self
-            .m
-            .entry(name.to_string())
-            .or_insert_with(|| vec![0.0; n]);
-        let v = self
-            .v
-            .entry(name.to_string())
-            .or_insert_with(|| vec![0.0; n]);
-        (m, v)
-    }
-
-    /// Counts an update and returns its scalars.
-    fn advance(&mut self, lr: f64, grad_scale: f32) -> AdamCoef {
-        self.t += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.t as i32);
-        AdamCoef {
-            b1: self.beta1 as f32,
-            b2: self.beta2 as f32,
-            bc2_sqrt: (1.0 - self.beta2.powi(self.t as i32)).sqrt() as f32,
-            step_size: (lr / bc1) as f32,
-            eps: self.eps as f32,
-            decay: (1.0 - lr * self.weight_decay) as f32,
-            grad_scale,
-        }
-    }
-
-    /// One update of parameters held as plain f32 vectors: (name, parameter, gradient).
-    pub fn step_slices<'a>(
-        &mut self,
-        params: impl IntoIterator<Item = (&'a str, &'a mut [f32], &'a [f32])>,
-        lr: f64,
-        grad_scale: f32,
-    ) {
-        let coef = self.advance(lr, grad_scale);
-        for (name, p, g) in params {
-            let (m, v) = self.moments(name, g.len());
-            coef.update(p, m, v, g);
-        }
-    }
-}
-
-/// The scalars of one AdamW update (torch semantics).
-#[derive(Clone, Copy)]
-struct AdamCoef {
-    b1: f32,
-    b2: f32,
-    bc2_sqrt: f32,
-    step_size: f32,
-    eps: f32,
-    decay: f32,
-    grad_scale: f32,
-}
-
-/// Below this many elements a parameter is updated on one thread; above it, on every core.
-const PARALLEL_MIN: usize = 1 << 16;
-
-impl AdamCoef {
-    fn update_serial(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-            let g = g * self.grad_scale;
-            *m = self.b1 * *m + (1.0 - self.b1) * g;
-            *v = self.b2 * *v + (1.0 - self.b2) * g * g;
-            let denom = (v.sqrt() / self.bc2_sqrt) + self.eps;
-            *p = *p * self.decay - self.step_size * *m / denom;
-        }
-    }
-
-    fn update(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-        let threads = rayon::current_num_threads().max(1);
-        if p.len() < PARALLEL_MIN || threads == 1 {
-            return self.update_serial(p, m, v, g);
-        }
-        let chunk = p.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            for (((p, m), v), g) in p
-                .chunks_mut(chunk)
-                .zip(m.chunks_mut(chunk))
-                .zip(v.chunks_mut(chunk))
-                .zip(g.chunks(chunk))
-            {
-                s.spawn(move || self.update_serial(p, m, v, g));
-            }
-        });
-    }
-}
-
-/// AdamW applied to a parameter's CPU storage through candle's in-place op hook.
-struct InPlaceAdam<'a> {
-    coef: AdamCoef,
-    g: &'a [f32],
-    moments: std::cell::RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
-}
-
-impl candle_core::InplaceOp1 for InPlaceAdam<'_> {
-    fn name(&self) -> &'static str {
-        "adamw"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &mut candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> candle_core::Result<()> {
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("adamw: parameters must be f32 on the CPU")
-        };
-        let n = self.g.len();
-        if !layout.is_contiguous() || layout.shape().elem_count() != n {
-            candle_core::bail!(
-                "adamw: a parameter is not a contiguous tensor of its gradient's size"
-            )
-        }
-        let p = &mut data[layout.start_offset()..layout.start_offset() + n];
-        let mut moments = self.moments.borrow_mut();
-        let (m, v) = &mut *moments;
-        self.coef.update(p, m, v, self.g);
-        Ok(())
-    }
-}
-
-impl Default for AdamW {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Where training stands: enough to continue exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
@@ -337,52 +158,6 @@ pub struct StepReport {
     pub forward_s: f64,
     pub backward_s: f64,
     pub optimizer_s: f64,
-}
-
-/// The micro-batches of one epoch: a seeded shuffle, megabatches of 50 batches sorted by source
-/// length (as HF's `group_by_length`), cut into batches, and the batches shuffled again.
-///
-/// The last shuffle matters: without it every 50 steps run from the longest sources to the
-/// shortest, and the shortest CoNLL sentences mostly have the target `None`. A model then
-/// checkpointed at a multiple of 50 steps has just been pushed towards `None` by several
-/// batches in a row, and answers `None` for every input.
-pub fn epoch_batches(
-    examples: &[Example],
-    batch_size: usize,
-    seed: u64,
-    epoch: usize,
-) -> Vec<Vec<usize>> {
-    let lens: Vec<usize> = examples.iter().map(|e| e.source.len()).collect();
-    epoch_batches_by_length(&lens, batch_size, seed, epoch)
-}
-
-/// `epoch_batches` for examples of the given lengths.
-pub fn epoch_batches_by_length(
-    lens: &[usize],
-    batch_size: usize,
-    seed: u64,
-    epoch: usize,
-) -> Vec<Vec<usize>> {
-    let mut rng = SplitMix(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut idx: Vec<usize> = (0..lens.len()).collect();
-    shuffle(&mut idx, &mut rng);
-    let mega = batch_size * 50;
-    let mut out = Vec::new();
-    for chunk in idx.chunks(mega) {
-        let mut c = chunk.to_vec();
-        c.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
-        out.extend(c.chunks(batch_size).map(<[usize]>::to_vec));
-    }
-    shuffle(&mut out, &mut rng);
-    out
-}
-
-/// Fisher-Yates with the seeded generator.
-fn shuffle<T>(items: &mut [T], rng: &mut SplitMix) {
-    for i in (1..items.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }
 
 /// Mean cross-entropy over the target tokens of a micro-batch.
@@ -559,79 +334,6 @@ fn global_norm(grads: &[(&str, &[f32])]) -> f64 {
     .sqrt()
 }
 
-/// The checkpoint directories under `out`, by step.
-pub fn checkpoints(out: &Path) -> Vec<(usize, PathBuf)> {
-    let mut v: Vec<(usize, PathBuf)> = std::fs::read_dir(out)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let step = name.strip_prefix("checkpoint-")?.parse().ok()?;
-            e.path()
-                .join("trainer_state.json")
-                .is_file()
-                .then(|| (step, e.path()))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Writes optimizer moments and the trainer state beside a saved model.
-pub fn save_training_state(dir: &Path, opt: &AdamW, state: &TrainState) -> Result<()> {
-    let mut tensors = Vec::new();
-    for (kind, map) in [("m", &opt.m), ("v", &opt.v)] {
-        for (name, data) in map {
-            tensors.push((
-                format!("{kind}.{name}"),
-                Tensor::from_vec(data.clone(), data.len(), &candle_core::Device::Cpu)?,
-            ));
-        }
-    }
-    let map: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
-    candle_core::safetensors::save(&map, dir.join("optimizer.safetensors"))?;
-    let st = serde_json::json!({"state": state, "adam_t": opt.t});
-    std::fs::write(
-        dir.join("trainer_state.json"),
-        serde_json::to_string_pretty(&st).expect("state serialises"),
-    )
-    .map_err(|e| ModelError::io(dir.join("trainer_state.json"), e))
-}
-
-pub fn load_training_state(dir: &Path) -> Result<(AdamW, TrainState)> {
-    let path = dir.join("trainer_state.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ModelError::Weights {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    let state: TrainState =
-        serde_json::from_value(v["state"].clone()).map_err(|e| ModelError::Weights {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let mut opt = AdamW::new();
-    opt.t = v["adam_t"].as_u64().unwrap_or(0);
-    let tensors = candle_core::safetensors::load(
-        dir.join("optimizer.safetensors"),
-        &candle_core::Device::Cpu,
-    )?;
-    for (k, t) in tensors {
-        let data: Vec<f32> = t.to_vec1()?;
-        match k.split_once('.') {
-            Some(("m", name)) => {
-                opt.m.insert(name.to_string(), data);
-            }
-            Some(("v", name)) => {
-                opt.v.insert(name.to_string(), data);
-            }
-            _ => {}
-        }
-    }
-    Ok((opt, state))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,7 +346,7 @@ mod tests {
     fn in_place_adamw_matches_candle_nn() {
         let mut rng = SplitMix(7);
         let mut draw = |n: usize| (0..n).map(|_| rng.normal() as f32).collect::<Vec<f32>>();
-        let shapes = [("big", PARALLEL_MIN * 3 + 5), ("small", 37)];
+        let shapes = [("big", adamw::PARALLEL_MIN * 3 + 5), ("small", 37)];
         let mut ours = Params {
             vars: BTreeMap::new(),
         };
