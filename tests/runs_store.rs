@@ -453,19 +453,6 @@ fn gold_corrections_rescore_runs_and_undo() {
     assert_eq!(events, ["edit", "undo", "redo"]);
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let p = e.unwrap().path();
-        let to = dst.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &to);
-        } else {
-            std::fs::copy(&p, &to).unwrap();
-        }
-    }
-}
-
 /// Importing is idempotent; a changed file makes a new version of its dataset only, and a run
 /// made before keeps pointing at the version it used.
 #[test]
@@ -473,7 +460,7 @@ fn import_versions_changed_datasets_only() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
     let data = tmp.path().join("copy");
-    copy_dir(
+    common::copy_dir(
         &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data"),
         &data,
     );

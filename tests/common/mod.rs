@@ -103,3 +103,17 @@ pub fn external_run(db: &Path, sh_args: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// Copies the directory tree `src` to `dst`.
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let to = dst.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).unwrap();
+        }
+    }
+}
