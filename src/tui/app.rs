@@ -395,15 +395,10 @@ impl App {
                 }
             }
             Screen::Inspect => self.inspect.act(a, &mut ctx),
+            // A cell's examples open in Inspect, narrowed to them.
             Screen::Compare => {
-                if let Some((ids, dataset)) = self.compare.act(a, &mut ctx) {
-                    // A cell's examples open in Inspect, narrowed to them.
-                    let run = self.compare.runs.map(|r| r.1);
-                    if let Some(run) = run {
-                        self.inspect.open(run, &mut ctx);
-                        self.inspect.only(ids, dataset);
-                        self.screen = Screen::Inspect;
-                    }
+                if let Some(m) = self.compare.act(a, &mut ctx) {
+                    self.carry(engine, m);
                 }
             }
             Screen::Export => self.export.act(a, &mut ctx),
@@ -489,6 +484,11 @@ impl App {
                 self.runs.reload(&mut ctx);
             }
             Message::Inspect => self.go(engine, Screen::Inspect),
+            Message::InspectOnly { run, ids, what } => {
+                self.inspect.open(run, &mut ctx);
+                self.inspect.only(ids, what);
+                self.screen = Screen::Inspect;
+            }
         }
     }
 

@@ -15,6 +15,13 @@ pub enum Message {
     Resume(RunId),
     /// Open Inspect on the selected run.
     Inspect,
+    /// Open Inspect on `run`, narrowed to these (dataset key, example id) pairs; `what` says
+    /// which (a Compare cell).
+    InspectOnly {
+        run: RunId,
+        ids: Vec<(String, String)>,
+        what: String,
+    },
 }
 
 /// An error's first line: clap's usage text does not fit a status line, and its first line

@@ -14,6 +14,7 @@ use crate::service::results::answers;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
+use crate::tui::message::Message;
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
 
@@ -35,9 +36,6 @@ pub struct State {
     pub cursor: Cursor,
     pub col: usize,
 }
-
-/// `TASK/dataset` and example ids behind a cell, for Inspect.
-pub type Opened = (Vec<(String, String)>, String);
 
 impl State {
     pub fn open(&mut self, a: RunId, b: RunId, ctx: &mut Ctx) {
@@ -72,7 +70,7 @@ impl State {
     }
 
     /// Moves; `Open` returns the examples of the selected cell.
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Opened> {
+    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
         if self.cursor.act(a, self.rows.len()) {
             return None;
         }
@@ -91,7 +89,12 @@ impl State {
                     ctx.status.info(format!("no {name} examples in {key}"));
                     return None;
                 }
-                return Some((ids, format!("{name} in {key}")));
+                let (_, run) = self.runs?;
+                return Some(Message::InspectOnly {
+                    run,
+                    ids,
+                    what: format!("{name} in {key}"),
+                });
             }
             _ => {}
         }
