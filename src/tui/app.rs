@@ -397,7 +397,7 @@ impl App {
             Screen::Inspect => self.inspect.act(a, &mut ctx),
             // A cell's examples open in Inspect, narrowed to them.
             Screen::Compare => {
-                if let Some(m) = self.compare.act(a, &mut ctx) {
+                if let Some(m) = self.compare.act(a, ctx.status) {
                     self.carry(engine, m);
                 }
             }

@@ -12,7 +12,7 @@ use crate::eval::compare::{flips, Flip, Flips};
 use crate::eval::Mode;
 use crate::service::results::answers;
 use crate::store::RunId;
-use crate::tui::app::Ctx;
+use crate::tui::app::{Ctx, Status};
 use crate::tui::keymap::Action;
 use crate::tui::message::Message;
 use crate::tui::theme::Theme;
@@ -69,8 +69,9 @@ impl State {
         }
     }
 
-    /// Moves; `Open` returns the examples of the selected cell.
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+    /// Moves; `Open` asks for the examples of the selected cell. Needs no store: what it
+    /// shows was read by `open`.
+    pub fn act(&mut self, a: Action, status: &mut Status) -> Option<Message> {
         if self.cursor.act(a, self.rows.len()) {
             return None;
         }
@@ -86,7 +87,7 @@ impl State {
                     .map(|(_, id)| (key.clone(), id.clone()))
                     .collect();
                 if ids.is_empty() {
-                    ctx.status.info(format!("no {name} examples in {key}"));
+                    status.info(format!("no {name} examples in {key}"));
                     return None;
                 }
                 let (_, run) = self.runs?;
@@ -166,4 +167,43 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         area,
         &mut state,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The screen on its own, without a store or a job manager: keys in, a message out.
+    #[test]
+    fn a_cell_asks_for_its_examples_in_inspect() {
+        let mut flips = Flips::default();
+        flips.add(Flip::Fixed);
+        flips.add(Flip::Broken);
+        let mut s = State {
+            runs: Some((1, 2)),
+            rows: vec![(
+                "NER/CoNLL 2003".to_string(),
+                flips,
+                vec![
+                    (Flip::Fixed, "7".to_string()),
+                    (Flip::Broken, "9".to_string()),
+                ],
+            )],
+            ..State::default()
+        };
+        let mut status = Status::default();
+        assert_eq!(s.act(Action::Right, &mut status), None);
+        assert_eq!(
+            s.act(Action::Open, &mut status),
+            Some(Message::InspectOnly {
+                run: 2,
+                ids: vec![("NER/CoNLL 2003".to_string(), "9".to_string())],
+                what: "broken in NER/CoNLL 2003".to_string(),
+            })
+        );
+        // An empty cell says so and asks for nothing.
+        s.act(Action::Right, &mut status);
+        assert_eq!(s.act(Action::Open, &mut status), None);
+        assert_eq!(status.text, "no both-wrong examples in NER/CoNLL 2003");
+    }
 }
