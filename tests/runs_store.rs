@@ -333,7 +333,17 @@ fn bad_input_to_run_commands_fails_clearly() {
         bin(&db).args(["run", "ingest"]).arg(&corrupt),
         "corrupt.jsonl",
     );
-    // Nothing was recorded for the bad file.
+    // A path that is not UTF-8 cannot be stored as the run's spec: refused before the run.
+    {
+        use std::os::unix::ffi::OsStrExt;
+        fails_with(
+            bin(&db)
+                .args(["run", "train", "--model", "m", "--data"])
+                .arg(std::ffi::OsStr::from_bytes(b"data-\xff")),
+            "the run's settings cannot be stored",
+        );
+    }
+    // Nothing was recorded for the bad inputs.
     let runs = list(&db);
     assert_eq!(runs, serde_json::json!([]));
 

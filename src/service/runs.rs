@@ -16,8 +16,21 @@ use crate::model::predict::PredictOptions;
 use crate::spec::{EvalArgs, ExternalArgs, PromptArgs, RunSpec, RunTrainArgs};
 use crate::store::{DatasetRef, RunId, RunManifest, RunStatus, Store};
 
-/// Checks what can be checked before a run exists, so bad input leaves no trace.
+/// Checks what can be checked before a run exists, so bad input leaves no trace. A spec that
+/// did not come through the command line (the socket carries JSON) gets the command line's
+/// checks too: spelled as words and parsed back, it must come back the same.
 pub fn check(cmd: &RunSpec) -> Result<()> {
+    // A path that is not UTF-8 cannot be stored (JSON) nor spelled back.
+    serde_json::to_value(cmd).context("the run's settings cannot be stored")?;
+    let words = cmd.to_words();
+    match RunSpec::from_words(&words) {
+        Ok(back) if back == *cmd => {}
+        Ok(_) => bail!(
+            "the run's settings do not survive as a command: ie-bench run {}",
+            words.join(" ")
+        ),
+        Err(e) => bail!("{}", crate::text::display_safe(&e.to_string())),
+    }
     match cmd {
         RunSpec::Ingest(a) => {
             read_predictions(&a.predictions).context("reading predictions")?;
@@ -344,4 +357,24 @@ fn external_job(a: ExternalArgs, out: PathBuf) -> Result<ExternalJob> {
         log: out.join("external.log"),
         stop_on_nan: a.stop_on_nan,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The socket carries specs as JSON: one the command line would refuse is refused here.
+    #[test]
+    fn a_spec_from_elsewhere_gets_the_command_lines_checks() {
+        let words: Vec<String> = ["external", "--predictions", "p", "--", "python", "t.py"]
+            .map(String::from)
+            .to_vec();
+        let mut spec = RunSpec::from_words(&words).unwrap();
+        check(&spec).unwrap();
+        if let RunSpec::External(a) = &mut spec {
+            a.command.clear();
+        }
+        let err = format!("{:#}", check(&spec).unwrap_err());
+        assert!(err.contains("required"), "{err}");
+    }
 }

@@ -163,6 +163,8 @@ fn event_loop(
                 if let Err(e) = engine.start_default_model(&app.ws.root) {
                     app.status.error(format!("{e:#}"));
                     dirty = true;
+                    // Drawn now, not at the next key.
+                    continue;
                 }
             }
             let clock = matches!(engine.default_model(), engine::DefaultModel::Making { .. });
