@@ -26,7 +26,14 @@ pub fn to_words(spec: &RunSpec) -> Vec<String> {
     };
     let mut w = vec![name];
     match spec {
-        RunSpec::Ingest(a) => w.push(a.predictions.display().to_string()),
+        RunSpec::Ingest(a) => {
+            let path = a.predictions.display().to_string();
+            // A file named like a flag follows `--`, as it must on the command line.
+            if path.starts_with('-') {
+                w.push("--".to_string());
+            }
+            w.push(path);
+        }
         RunSpec::External(a) => {
             flags(&settings, &base, &["command"], &mut w);
             w.push("--".to_string());
@@ -75,19 +82,26 @@ fn flags(
             continue;
         }
         let flag = format!("--{}", key.replace('_', "-"));
-        match v {
-            Value::Null | Value::Bool(false) => {}
-            Value::Bool(true) => w.push(flag),
-            Value::String(s) => w.extend([flag, s.clone()]),
-            Value::Number(n) => w.extend([flag, n.to_string()]),
-            Value::Array(items) => {
-                let items: Vec<String> = items
-                    .iter()
-                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
-                    .collect();
-                w.extend([flag, items.join(",")]);
+        let value = match v {
+            Value::Null | Value::Bool(false) => continue,
+            Value::Bool(true) => {
+                w.push(flag);
+                continue;
             }
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(","),
             Value::Object(_) => unreachable!("groups are walked above"),
+        };
+        // A value that looks like a flag must be joined to its own (`--data=-x`).
+        if value.starts_with('-') {
+            w.push(format!("{flag}={value}"));
+        } else {
+            w.extend([flag, value]);
         }
     }
 }
@@ -110,6 +124,8 @@ mod tests {
             "zero-shot --model m",
             "external --predictions p.jsonl -- python train.py --lr 1",
             "ingest preds.jsonl",
+            "ingest -- -odd.jsonl",
+            "train --model=-m --data=-d --lr=-0.5",
         ];
         let mut checked = 0;
         for m in minimal {
