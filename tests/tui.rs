@@ -504,7 +504,6 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
         }
     }
     app.help = false;
-    app.size = (80, 24);
     // Clicks land on what the last frame drew, as in the workbench (a frame precedes each
     // event).
     render(&app, 80, 24);

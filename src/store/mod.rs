@@ -48,11 +48,7 @@ fn argv_to_spec(db: &sled::Db) -> Result<()> {
         if m.get("spec").is_some_and(|s| !s.is_null()) {
             continue;
         }
-        let Some(words) = m["settings"]["argv"].as_array().map(|a| {
-            a.iter()
-                .filter_map(|w| w.as_str().map(str::to_string))
-                .collect::<Vec<String>>()
-        }) else {
+        let Some(words) = records::argv_words(&m["settings"]) else {
             continue;
         };
         let Ok(spec) = crate::spec::RunSpec::from_words(&words) else {

@@ -54,7 +54,12 @@ pub struct DatasetRef {
 
 /// The command words a schema-1 manifest kept, if any.
 pub fn legacy_words(m: &RunManifest) -> Option<Vec<String>> {
-    let words = m.settings.get("argv")?.as_array()?;
+    argv_words(&m.settings)
+}
+
+/// The words of a schema-1 `settings` object (`{"argv": [...]}`).
+pub(crate) fn argv_words(settings: &serde_json::Value) -> Option<Vec<String>> {
+    let words = settings.get("argv")?.as_array()?;
     Some(
         words
             .iter()

@@ -75,8 +75,6 @@ pub struct Ctx<'a> {
 
 pub struct App {
     pub screen: Screen,
-    /// The terminal's size (columns, rows).
-    pub size: (u16, u16),
     /// Where the tab bar's labels were last drawn, for clicks on them.
     pub tab_areas: std::cell::Cell<[ratatui::layout::Rect; 6]>,
     pub help: bool,
@@ -159,7 +157,6 @@ impl App {
             } else {
                 Screen::Datasets
             },
-            size: (80, 24),
             tab_areas: Default::default(),
             help: false,
             help_scroll: 0,
@@ -206,11 +203,8 @@ impl App {
     /// A click on the tab bar switches screens; one in a list selects its row. Both use the
     /// rectangles the last frame drew.
     fn click(&mut self, engine: &Engine, col: u16, row: u16) {
-        let tabs = self.tab_areas.get();
-        let on = |r: &ratatui::layout::Rect| {
-            col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height
-        };
-        if let Some(i) = tabs.iter().position(on) {
+        let at = ratatui::layout::Position::new(col, row);
+        if let Some(i) = self.tab_areas.get().iter().position(|r| r.contains(at)) {
             return self.go(engine, Screen::ALL[i]);
         }
         let mut ctx = Ctx {

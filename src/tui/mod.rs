@@ -147,8 +147,6 @@ fn event_loop(
         let mut term = ratatui::Terminal::new(backend)?;
         term.clear()?;
         let mut app = app::App::new(engine, ws, keymap, theme);
-        let size = term.size()?;
-        app.size = (size.width, size.height);
         let mut keys = crossterm::event::EventStream::new();
         let mut dirty = true;
         let mut started_model = false;
@@ -171,9 +169,8 @@ fn event_loop(
             tokio::select! {
                 event = keys.next() => match event {
                     Some(Ok(e)) => {
-                        if let crossterm::event::Event::Resize(w, h) = e {
+                        if let crossterm::event::Event::Resize(..) = e {
                             term.autoresize()?;
-                            app.size = (w, h);
                         }
                         app.event(engine, &e);
                         dirty = true;

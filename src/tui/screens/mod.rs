@@ -88,7 +88,7 @@ impl ListArea {
     /// The line of the list a click at (`col`, `row`) lands on, and the list's height.
     pub fn hit(&self, col: u16, row: u16) -> Option<(usize, usize)> {
         let r = self.0.get();
-        let inside = col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height;
-        inside.then(|| ((row - r.y) as usize, r.height as usize))
+        r.contains(ratatui::layout::Position::new(col, row))
+            .then(|| ((row - r.y) as usize, r.height as usize))
     }
 }
