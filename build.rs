@@ -1,3 +1,6 @@
+// A build script reports failure by panicking; cargo shows the message.
+#![allow(clippy::unwrap_used)]
+
 //! Embeds `sample-data/` into the binary, so `ie-bench` has real data to show even when run far
 //! from its source tree.
 
@@ -9,7 +12,7 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
         .unwrap()
         .filter_map(Result::ok)
         .collect();
-    entries.sort_by_key(|e| e.path());
+    entries.sort_by_key(std::fs::DirEntry::path);
     for e in entries {
         let p = e.path();
         if p.is_dir() {

@@ -4,6 +4,8 @@
 //! and wrong) to `target/bench/eval_100k.jsonl`, then times reading + scoring in-process and
 //! `ie-bench eval` end to end. `scripts/bench-eval.sh` runs the Python reference on the same file.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};

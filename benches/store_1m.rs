@@ -4,6 +4,8 @@
 //! in-process and as whole `ie-bench` processes, listing the runs and opening one run's
 //! per-dataset score table, and prints the database size.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -131,7 +133,7 @@ fn main() {
         assert_eq!(
             store.predictions(RUNS / 2, None).unwrap().len() as u64,
             PREDICTIONS_PER_RUN
-        )
+        );
     });
     let size = store.size_on_disk().unwrap();
     drop(store);

@@ -2,6 +2,8 @@
 //! frame redrawn (ratatui TestBackend, 160×48), timed per key. Also a stored run of 100,000
 //! predictions, browsed in Inspect. Run: `cargo bench --bench tui_keys`.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

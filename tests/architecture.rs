@@ -2,6 +2,8 @@
 //! import each other, and no circle runs between the top-level modules. Read from the source,
 //! so a stray `use crate::cli::...` in the workbench fails here, not in review.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! Malformed input through the real binary: one clear error naming the file (and line or
 //! record), a non-zero exit, and never a panic.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,6 +1,8 @@
 //! The CLI's run and gold commands on a real database: tables in every format, compare's
 //! mode, exports, gold checks, and short commands reaching a process that holds the database.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 mod common;
 
 use common::{json, ok, with_db};

@@ -3,6 +3,8 @@
 //! position, greedy continuations, a packed batch equal to its rows alone, and the loss and
 //! gradient norms of a training batch in the decoder-only InstructUIE format.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use ie_bench::model::cpu::decoder::Prepared;
 use ie_bench::model::cpu::decoder_generate::{all_logits, generate, last_logits, Constraint, Stop};
 use ie_bench::model::decoder::constrain::TokenBytes;
@@ -69,7 +71,7 @@ fn a_packed_batch_equals_each_sequence_alone() {
         .iter()
         .map(ids)
         .collect();
-    let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+    let refs: Vec<&[u32]> = seqs.iter().map(std::vec::Vec::as_slice).collect();
     let together = last_logits(&p, &refs);
     let v = m.cfg.vocab_size;
     for (i, s) in refs.iter().enumerate() {
@@ -290,7 +292,7 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
     tokens.extend(
         chars
             .iter()
-            .map(|c| c.to_string())
+            .map(std::string::ToString::to_string)
             .chain(pairs.iter().cloned())
             .chain(triples),
     );

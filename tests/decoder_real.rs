@@ -4,6 +4,8 @@
 //! (`ie-bench model fetch gemma-3-270m` installs it; `.ci/run` sets the variable when it is
 //! there). Skipped with a message otherwise.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use ie_bench::model::cpu::decoder::Prepared;
 use ie_bench::model::cpu::decoder_generate::{generate, Stop};
 use ie_bench::model::decoder::DecoderModel;
@@ -106,7 +108,7 @@ fn loss_and_gradient_norms_equal_transformers_on_the_real_model() {
     let norms = fx["grad_norms"].as_object().unwrap();
     let mut worst = (0f64, String::new());
     for (name, _, g) in grads.named(&m.cfg) {
-        let Some(want) = norms.get(&name).and_then(|v| v.as_f64()) else {
+        let Some(want) = norms.get(&name).and_then(serde_json::Value::as_f64) else {
             continue;
         };
         let got = g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();

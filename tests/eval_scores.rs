@@ -1,6 +1,8 @@
 //! Scoring: the messy fixture against its hand-derived official counts, the JSON shape, gold
 //! scored as prediction, and the table formats.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use ie_bench::eval::{read_predictions, score, Mode};
 use serde_json::Value;
 use std::collections::BTreeMap;

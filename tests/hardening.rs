@@ -1,6 +1,8 @@
 //! Hardening (issue 13): each test reproduces an attack or a fault against the real binary and
 //! a real database, and checks it ends in a clear message with nothing lost.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -177,6 +179,7 @@ fn the_socket_caps_requests_and_connections_and_a_stopped_holder_is_reported() {
     let start = Instant::now();
     let out = bin(&db).args(["runs"]).output().unwrap();
     let waited = start.elapsed();
+    // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

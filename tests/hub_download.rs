@@ -2,6 +2,8 @@
 //! (a Python stand-in for the hub's endpoints, `tests/fixtures/hub_server.py`), single-file and
 //! sharded; afterwards it resolves offline, and an absent repo fails with a clear message.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

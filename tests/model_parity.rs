@@ -2,6 +2,8 @@
 //! `scripts/make_parity_fixture.py`): a v1.0-style model (relu, tied head) and a Flan-style one
 //! (gated-gelu, untied head).
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use candle_core::{DType, Device, Tensor};
 use ie_bench::model::cpu::{Backprop, Layout};
 use ie_bench::model::train::{batch_loss, Example};

@@ -5,6 +5,8 @@
 //! --model tiny --config ner-demo --max-steps 400 --batch-size 2 --max-test 3` killed with
 //! SIGKILL mid-training (run 2, interrupted, no checkpoint).
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 mod common;
 
 use common::{ok, show, with_db};

@@ -1,5 +1,7 @@
 //! Building whole splits of the sample data: sampling, auxiliary thinning, seeds, missing splits.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use ie_bench::data::TaskConfig;
 use ie_bench::ie::{Split, TaskKind};
 use ie_bench::prompt::{build_split, BuildOptions, InstructionBank, InstructionStrategy};

@@ -1,6 +1,8 @@
 //! Stored runs through the real binary and a real sled database: a training run killed with
 //! SIGKILL and resumed holds every metric step once and a complete score table.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};

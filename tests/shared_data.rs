@@ -2,6 +2,8 @@
 //! every dataset loads, split sizes match RELEASE.md and SOURCES.md, the official zero-shot test
 //! config builds, and gold scored as prediction gives 1.0 wherever the metric allows it.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use ie_bench::data::{list_datasets, summarize, DatasetSummary, TaskConfig};
 use ie_bench::eval::normalize::normalize;
 use ie_bench::eval::{score, Mode, PredictionLine};

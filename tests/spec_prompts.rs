@@ -1,5 +1,7 @@
 //! Every worked example of SPEC §2.4, byte for byte, through the public rendering API.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use ie_bench::data::TaskLabels;
 use ie_bench::ie::{Argument, Entity, Event, Gold, Record, Relation, RelationArg, TaskKind};
 use ie_bench::prompt::render::{prefix, RecordRef};
@@ -29,7 +31,7 @@ fn source_target(task: TaskKind, labels: &TaskLabels, record: &Record) -> (Strin
 }
 
 fn list(items: &[&str]) -> TaskLabels {
-    TaskLabels::List(items.iter().map(|s| s.to_string()).collect())
+    TaskLabels::List(items.iter().map(std::string::ToString::to_string).collect())
 }
 
 fn ent(name: &str, kind: &str) -> Entity {

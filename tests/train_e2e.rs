@@ -1,6 +1,8 @@
 //! The whole loop through the real binary: `model init` -> `train` -> `predict` -> `eval`, and
 //! training killed with SIGKILL then resumed.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,8 @@
 //! snapshots of every screen at 80×24 and 160×48, and the main flows end to end (launch a run
 //! on the sample data, watch it finish, open an error, fix a gold label, export a table).
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -265,10 +267,10 @@ fn every_screen_at_80x24_and_160x48() {
     for f in &mut app.runs.form.as_mut().unwrap().fields {
         match f.name {
             "model" => {
-                f.input = ie_bench::tui::text_input::TextInput::new("DB/models/tiny-default")
+                f.input = ie_bench::tui::text_input::TextInput::new("DB/models/tiny-default");
             }
             "data" => {
-                f.input = ie_bench::tui::text_input::TextInput::new("sample-data/IE_INSTRUCTIONS")
+                f.input = ie_bench::tui::text_input::TextInput::new("sample-data/IE_INSTRUCTIONS");
             }
             _ => {}
         }

@@ -3,6 +3,8 @@
 //! file is checked and the terminal must be back in cooked mode on the main screen. A second
 //! test ends the TUI with SIGTERM and checks the same restoration.
 
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
 mod common;
 
 use std::io::{Read, Write};
@@ -43,7 +45,9 @@ fn open_pty_reading(read: bool) -> Pty {
         // SAFETY: setting a flag on descriptors openpty just returned.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
+    // SAFETY: openpty returned these two descriptors to us alone; each gets one owner.
     let master = unsafe { std::fs::File::from_raw_fd(m) };
+    // SAFETY: as above.
     let slave = unsafe { OwnedFd::from_raw_fd(s) };
     let screen = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
     let raw = Arc::new(Mutex::new(Vec::new()));
@@ -74,6 +78,7 @@ impl Pty {
         use std::os::unix::process::CommandExt;
         let fd = self.slave.as_raw_fd();
         let io = || Stdio::from(self.slave.try_clone().unwrap());
+        // SAFETY: between fork and exec only async-signal-safe calls (setsid, ioctl).
         unsafe {
             cmd.pre_exec(move || {
                 // A session of its own with the pty as its controlling terminal, as a shell does.
@@ -122,9 +127,10 @@ impl Pty {
     /// The terminal as the shell gets it back: cooked mode with echo, main screen, cursor
     /// shown, mouse reporting off.
     fn assert_restored(&self) {
+        // SAFETY: termios is a plain C struct; all zeroes is a valid value.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: tcgetattr fills the struct for a valid terminal descriptor.
         assert_eq!(
+            // SAFETY: tcgetattr fills the struct for a valid terminal descriptor.
             unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) },
             0
         );

@@ -93,7 +93,7 @@ pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunSpec)>) -> Result<
 fn print_event(e: &JobEvent, tty: bool) {
     match e {
         JobEvent::Started { run, resumed_at } if *resumed_at > 0 => {
-            eprintln!("run {run}: resuming at step {resumed_at}")
+            eprintln!("run {run}: resuming at step {resumed_at}");
         }
         JobEvent::Started { run, .. } => eprintln!("run {run}: started"),
         JobEvent::Metric { point, total, .. } => match total {
@@ -110,13 +110,13 @@ fn print_event(e: &JobEvent, tty: bool) {
             if tty {
                 eprintln!();
             }
-            eprintln!("checkpoint at step {step}: {dir}")
+            eprintln!("checkpoint at step {step}: {dir}");
         }
         JobEvent::Scores { step, split, .. } => eprintln!("{split} scores stored at step {step}"),
         JobEvent::Progress {
             done, total, what, ..
         } if tty && *what == "predict" => {
-            eprint!("\rpredict {done}/{total}   ")
+            eprint!("\rpredict {done}/{total}   ");
         }
         _ => {}
     }

@@ -217,7 +217,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
     let command = m
         .spec
         .as_ref()
-        .map(|s| s.to_words())
+        .map(super::super::spec::RunSpec::to_words)
         .or_else(|| crate::store::legacy_words(&m));
     if format == Format::Json {
         let value = serde_json::json!({

@@ -143,7 +143,7 @@ impl SplitResolution {
                         .data_dir
                         .file_name()
                         .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-                    r.from_base.push((key, dir))
+                    r.from_base.push((key, dir));
                 }
                 Ok(_) => r.found.push(key),
                 Err(_) => r.missing.push(key),

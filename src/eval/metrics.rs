@@ -115,7 +115,7 @@ mod tests {
     use super::*;
 
     fn set(items: &[&str]) -> BTreeSet<String> {
-        items.iter().map(|s| s.to_string()).collect()
+        items.iter().map(std::string::ToString::to_string).collect()
     }
 
     fn tfp(c: Counts) -> (u64, u64, u64) {

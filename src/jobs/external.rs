@@ -110,11 +110,11 @@ fn run_inner(job: &ExternalJob, cancel: &CancelToken, rec: &mut Recorder) -> Res
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid, _exit).
     // The trainer is tied to its holder: its output has nowhere to go once the holder is dead,
     // so it gets SIGTERM then. Processes it starts itself are not signalled by the kernel; a
     // resume refuses to start a second trainer while any of its group lives.
     let holder = std::process::id() as libc::pid_t;
+    // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid, _exit).
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 || libc::getppid() != holder

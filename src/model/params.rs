@@ -378,13 +378,13 @@ fn check_complete(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         message,
     };
-    if bytes.len() < 8 {
+    let Some(len) = bytes.first_chunk::<8>() else {
         return Err(bad(format!(
             "file is {} bytes, too short for a safetensors header",
             bytes.len()
         )));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    };
+    let n = u64::from_le_bytes(*len);
     // A hostile or damaged length must not overflow: anything past the end of the file is an
     // error, whatever its size.
     let Some(n) = usize::try_from(n).ok().filter(|&n| n <= bytes.len() - 8) else {

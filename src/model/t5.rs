@@ -24,8 +24,8 @@ fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
         dims[dims.len() - 1],
     );
     let out = w.dim(0)?;
-    let mut shape = dims.to_vec();
-    *shape.last_mut().unwrap() = out;
+    let mut shape = dims[..dims.len() - 1].to_vec();
+    shape.push(out);
     x.reshape((rows, inner))?.matmul(&w.t()?)?.reshape(shape)
 }
 

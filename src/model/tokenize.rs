@@ -243,7 +243,7 @@ mod tests {
         ];
         let texts: Vec<String> = texts
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .cycle()
             .take(50)
             .collect();

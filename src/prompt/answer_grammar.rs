@@ -375,7 +375,7 @@ mod tests {
     use super::*;
 
     fn l(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+        v.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

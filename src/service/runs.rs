@@ -176,7 +176,7 @@ pub fn queue(store: &Store, manager: &JobManager, id: RunId, cmd: RunSpec) -> Re
                 RunSpec::Eval(a) => eval_run(a, false, cancel, rec)?,
                 RunSpec::ZeroShot(a) => eval_run(a, true, cancel, rec)?,
                 RunSpec::External(a) => {
-                    crate::jobs::external::run(external_job(a, out)?, cancel, rec)?
+                    crate::jobs::external::run(external_job(a, out)?, cancel, rec)?;
                 }
                 RunSpec::Ingest(a) => {
                     let lines = read_predictions(&a.predictions)?;
@@ -228,7 +228,7 @@ fn link_bank(store: &Store, id: RunId, prompts: &PromptArgs) -> Result<()> {
         m.templates = vec![DatasetRef {
             name: name.clone(),
             version,
-        }]
+        }];
     })?;
     Ok(())
 }

@@ -20,7 +20,10 @@ pub fn to_words(spec: &RunSpec) -> Vec<String> {
             RunSpec::External(_) => &["external", "--predictions", "-", "--", "-"],
             RunSpec::Ingest(_) => &["ingest", "-"],
         };
-        let words: Vec<String> = minimal.iter().map(|w| w.to_string()).collect();
+        let words: Vec<String> = minimal
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         let base = RunSpec::from_words(&words).expect("a minimal spec parses");
         kind_and_settings(&base).1
     };

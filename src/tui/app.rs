@@ -497,7 +497,7 @@ impl App {
         for e in events {
             match e {
                 JobEvent::Failed { run, error } => {
-                    ctx.status.error(format!("run {run} failed: {error}"))
+                    ctx.status.error(format!("run {run} failed: {error}"));
                 }
                 JobEvent::Finished { run } => ctx.status.info(format!("run {run} finished")),
                 JobEvent::Cancelled { run } => ctx.status.info(format!("run {run} cancelled")),

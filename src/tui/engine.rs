@@ -101,8 +101,14 @@ impl Engine {
     /// or is being made. Its weights file is written last, so a model cut short by a crash is
     /// made again next time.
     pub fn start_default_model(&self, data: &Path) -> Result<()> {
-        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
-        let mut state = self.default_model.lock().unwrap_or_else(|e| e.into_inner());
+        let mut made = self
+            .made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self
+            .default_model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if made.is_some() || matches!(*state, DefaultModel::Ready(_)) {
             return Ok(());
         }
@@ -133,7 +139,7 @@ impl Engine {
     pub fn default_model(&self) -> DefaultModel {
         self.default_model
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -151,10 +157,16 @@ impl Engine {
     /// The default model's new state once it is made or has failed; `None` while nothing
     /// changed.
     pub fn poll_default_model(&self) -> Option<DefaultModel> {
-        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        let mut made = self
+            .made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let outcome = made.as_ref()?.try_recv().ok()?;
         *made = None;
-        let mut state = self.default_model.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self
+            .default_model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = state.dir().to_path_buf();
         *state = match outcome {
             Ok(()) => DefaultModel::Ready(dir),
@@ -174,7 +186,10 @@ impl Engine {
 
     /// Job events that arrived since the last call.
     pub fn events(&self) -> Vec<JobEvent> {
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let events = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         events.try_iter().collect()
     }
 

@@ -245,7 +245,7 @@ impl Keymap {
             .iter()
             .find(|(x, _)| *x == a)
             .and_then(|(_, k)| k.first())
-            .map(|k| k.label())
+            .map(Key::label)
             .unwrap_or_else(|| "(unbound)".into())
     }
 

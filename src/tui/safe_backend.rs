@@ -97,7 +97,11 @@ mod tests {
         term.draw(|f| f.render_widget(Paragraph::new("ab\u{1b}]0;x\u{7}c\u{202e}d\re"), f.area()))
             .unwrap();
         let buf = term.backend().0.buffer().clone();
-        let shown: String = buf.content().iter().map(|c| c.symbol()).collect();
+        let shown: String = buf
+            .content()
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect();
         assert!(
             !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
             "{shown:?}"

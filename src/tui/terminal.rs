@@ -54,6 +54,7 @@ impl TerminalGuard {
             .open(log)?;
         // SAFETY: dup/dup2 on valid descriptors; the saved copy is restored on drop.
         let saved = unsafe { libc::dup(2) };
+        // SAFETY: `file` is open for this call; 2 is stderr, saved above.
         unsafe { libc::dup2(file.as_raw_fd(), 2) };
         let saved_stderr = (saved >= 0).then_some(saved);
         let previous = std::panic::take_hook();

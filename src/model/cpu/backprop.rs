@@ -231,7 +231,7 @@ impl Batch {
                     .for_each(|(g, a)| {
                         g.iter_mut()
                             .zip(a)
-                            .for_each(|(g, a)| *g = if *a > 0.0 { *g } else { 0.0 })
+                            .for_each(|(g, a)| *g = if *a > 0.0 { *g } else { 0.0 });
                     });
                 linear_backward(
                     &dact,
@@ -252,7 +252,7 @@ impl Batch {
                     .zip(c.h0.par_chunks(per).zip(c.h1.par_chunks(per)))
                     .zip(dact.par_chunks(per))
                     .for_each(|(((da, db), (a, b)), g)| {
-                        kernels::gated_gelu_backward(a, b, g, da, db)
+                        kernels::gated_gelu_backward(a, b, g, da, db);
                     });
                 let xn = &c.input.out;
                 linear_backward(&dh0, xn, rows, &w[*wi0], &mut g[*wi0], &mut dxn, false);

@@ -144,7 +144,7 @@ pub fn matmul(out: Out, a: View, b: View, alpha: f32, accumulate: bool, threads:
             false,
             false,
             parallelism,
-        )
+        );
     }
 }
 

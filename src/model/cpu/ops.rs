@@ -103,7 +103,7 @@ impl Normed {
             .zip(self.x.par_chunks(per * d))
             .zip(dy.par_chunks(per * d).zip(self.inv_rms.par_chunks(per)))
             .for_each(|((dx, x), (dy, r))| {
-                kernels::rms_norm_backward_rows(x, w, r, dy, d, dx, accumulate)
+                kernels::rms_norm_backward_rows(x, w, r, dy, d, dx, accumulate);
             });
     }
 }

@@ -127,7 +127,9 @@ pub fn tokenize_examples(
                 // Truncation keeps `</s>` last, as the tokenizer's truncation does.
                 let eos = *labels.last().expect("encoding appends </s>");
                 labels.truncate(max_target);
-                *labels.last_mut().unwrap() = eos;
+                if let Some(last) = labels.last_mut() {
+                    *last = eos;
+                }
             }
             Ok(Example { source, labels })
         })
@@ -319,7 +321,9 @@ fn global_norm(grads: &[(&str, &[f32])]) -> f64 {
             filled = 0;
         }
         filled += g.len();
-        groups.last_mut().unwrap().push(g);
+        if let Some(group) = groups.last_mut() {
+            group.push(g);
+        }
     }
     std::thread::scope(|s| {
         let parts: Vec<_> = groups

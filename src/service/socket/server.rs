@@ -72,7 +72,7 @@ pub fn serve(store: Arc<Store>, control: Option<Control>) -> Result<Server> {
                     return;
                 };
                 accept(listener, store, control, stopped).await;
-            })
+            });
         })
         .map_err(io)?;
     Ok(Server {

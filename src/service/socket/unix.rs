@@ -18,6 +18,7 @@ pub fn peer_uid(conn: &UnixStream) -> std::io::Result<u32> {
     // SAFETY: getsockopt writes at most `len` bytes into `cred`, a plain C struct.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: as above; `len` is the size of `cred`.
     let r = unsafe {
         libc::getsockopt(
             conn.as_raw_fd(),
@@ -87,12 +88,15 @@ pub fn listen_private(path: &Path) -> std::io::Result<UnixListener> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let len = (std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: see above: `addr` is live and `len` within it.
     if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    // SAFETY: listen(2) on the descriptor `owned` keeps open.
     if unsafe { libc::listen(fd, 128) } != 0 {
         return Err(std::io::Error::last_os_error());
     }

@@ -562,7 +562,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                     ));
                 }
                 None if s.measuring.contains(&(i, sp)) => {
-                    lines.push(Line::styled("prompt lengths: measuring…", t.dimmed()))
+                    lines.push(Line::styled("prompt lengths: measuring…", t.dimmed()));
                 }
                 None if s.tokenizer.is_none() => lines.push(Line::styled(
                     "prompt lengths: waiting for a tokenizer (the default model is being made)",

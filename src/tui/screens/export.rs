@@ -234,7 +234,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         FORMATS[s.format].1,
         s.chosen()
             .iter()
-            .map(|r| r.to_string())
+            .map(std::string::ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ")
     );

@@ -114,7 +114,12 @@ impl LaunchForm {
         backbone_names.extend(backbones.iter().map(|(n, _)| n.clone()));
         let mut form = LaunchForm {
             fields: vec![
-                Field::choice("kind", "", KINDS.iter().map(|k| k.to_string()).collect(), 0),
+                Field::choice(
+                    "kind",
+                    "",
+                    KINDS.iter().map(std::string::ToString::to_string).collect(),
+                    0,
+                ),
                 Field::text("model", "--model", model),
                 Field::text("data", "--data", data),
                 // `supervised`, `zeroshot`, `builtin:NAME` or a task-config directory.
@@ -122,7 +127,10 @@ impl LaunchForm {
                 Field::choice(
                     "missing datasets",
                     "--require-all",
-                    MISSING.iter().map(|m| m.to_string()).collect(),
+                    MISSING
+                        .iter()
+                        .map(std::string::ToString::to_string)
+                        .collect(),
                     0,
                 ),
                 Field::choice("instructions", "--instructions", bank_names, newest),
@@ -144,7 +152,10 @@ impl LaunchForm {
             // Not a flag of its own: picking one fills in the model and its settings.
             form.fields
                 .insert(1, Field::choice("backbone", "", backbone_names, 0));
-            let answers = ANSWERS.iter().map(|a| a.to_string()).collect();
+            let answers = ANSWERS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
             form.fields
                 .insert(2, Field::choice("answers", "--constrain", answers, 0));
             form.pick_backbone(1);
@@ -462,7 +473,7 @@ mod tests {
         assert_eq!(flag(&w, "--config").as_deref(), Some("ner-demo"));
         assert!(w.iter().any(|x| x == "--constrain"), "{w:?}");
         assert!(
-            !w.iter().any(|x| x.is_empty()),
+            !w.iter().any(std::string::String::is_empty),
             "the choice adds no word: {w:?}"
         );
         form.pick_backbone(0);

@@ -300,7 +300,7 @@ impl State {
                 {
                     self.progress.remove(run);
                 }
-                self.reload(ctx)
+                self.reload(ctx);
             }
         }
     }
@@ -400,7 +400,7 @@ impl State {
                         ));
                     }
                     DefaultModel::Failed { .. } if wants_default => {
-                        ctx.status.error(model.describe())
+                        ctx.status.error(model.describe());
                     }
                     _ => {
                         self.form = None;
