@@ -66,6 +66,32 @@ fn the_front_ends_never_import_each_other() {
     }
 }
 
+/// The workbench's screens read through `service::reads::Reads` and ask `App` for every
+/// change with a message: none names the store, the engine or the holder.
+#[test]
+fn the_screens_never_touch_the_store() {
+    let mut files = Vec::new();
+    collect(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui/screens"),
+        &mut files,
+    );
+    assert!(files.len() > 5, "the screens were found");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for banned in ["Engine", "store::Store", ".store()", "holder", "sled::"] {
+            // Whole names only (`store::StoreError` is a type a read may return).
+            let named = text.match_indices(banned).any(|(i, _)| {
+                !text[i + banned.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            });
+            assert!(
+                !named,
+                "{} names `{banned}`: a screen reads through Ctx::reads and writes by message",
+                f.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn no_circle_runs_between_top_level_modules() {
     let graph = module_graph();

@@ -76,7 +76,7 @@ fn open_app_on(db: &Path, root: &Path) -> (Engine, App) {
 fn app_with(store: Store, db: &Path, root: &Path) -> (Engine, App) {
     let mut engine = Engine::new(store, db).unwrap();
     // The snapshots show the form without installed pretrained backbones.
-    engine.backbones.clear();
+    engine.models.backbones.clear();
     let ws = Workspace::load(root);
     let mut app = App::new(&engine, ws, Keymap::default_map(), Theme::dark());
     engine.start_default_model(root).unwrap();
@@ -212,6 +212,11 @@ fn examples_loaded(app: &mut App, engine: &Engine) {
     });
 }
 
+/// Waits for Compare's table of the two runs it opened.
+fn compared(app: &mut App, engine: &Engine) {
+    wait(app, engine, 120, "the comparison", |a| !a.compare.is_loading());
+}
+
 fn regex_escape(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -287,6 +292,7 @@ fn every_screen_at_80x24_and_160x48() {
     keys(&mut app, &engine, &["m"]);
     // Compare: baseline 2 (A) against 1 (B).
     keys(&mut app, &engine, &["5"]);
+    compared(&mut app, &engine);
     snap("compare", &app);
     // Export runs 1 and 2 as Markdown.
     keys(&mut app, &engine, &["6", "space", "down", "space"]);
@@ -300,6 +306,7 @@ fn compare_cells_and_confusion_cells_open_their_examples() {
     let tmp = tempfile::tempdir().unwrap();
     let (engine, mut app) = fixture_app(tmp.path());
     keys(&mut app, &engine, &["3", "down", "b", "down", "5"]);
+    compared(&mut app, &engine);
     let counts: Vec<(String, u64, u64)> = app
         .compare
         .rows
@@ -430,12 +437,14 @@ fn launch_watch_inspect_fix_gold_and_export() {
     );
     let log = engine.store().gold_log().unwrap();
     assert_eq!(log.len(), 1);
-    wait(&mut app, &engine, 60, "the re-score", |_| {
-        let scores = engine.store().scores(1).unwrap();
-        scores
-            .iter()
-            .any(|s| s.gold_version == 1 && s.split == Split::Test)
+    // Re-scoring is a job: its rows are stored before the workbench hears of it.
+    wait(&mut app, &engine, 60, "the re-score", |a| {
+        a.status.text.contains("re-scored against gold version 1")
     });
+    let scores = engine.store().scores(1).unwrap();
+    assert!(scores
+        .iter()
+        .any(|s| s.gold_version == 1 && s.split == Split::Test));
     // Undo restores the released gold.
     key(&mut app, &engine, "u");
     assert!(engine
@@ -472,7 +481,7 @@ fn a_template_edit_saves_a_version_that_a_run_uses() {
     assert!(p.tokens.is_some_and(|n| n > 10), "{:?}", p.tokens);
     key(&mut app, &engine, "enter");
     key(&mut app, &engine, "s");
-    let versions = engine.bank_versions().unwrap();
+    let versions = engine.reads.bank_versions().unwrap();
     assert_eq!(versions.len(), 1, "{}", app.status.text);
     assert_eq!(app.templates.version, Some(1));
     // The launch form offers the saved version, and the run records it.
@@ -777,7 +786,7 @@ fn the_template_preview_scrolls_and_says_when_it_has_no_tokenizer() {
     // Before the default model is made, a count would be a guess: it says so instead.
     let store = Store::open(&tmp.path().join("db2")).unwrap();
     let mut fresh = Engine::new(store, &tmp.path().join("db2")).unwrap();
-    fresh.backbones.clear();
+    fresh.models.backbones.clear();
     let app = App::new(
         &fresh,
         Workspace::load(&sample_root()),

@@ -431,7 +431,7 @@ fn rescore(db: &Path, id: RunId) -> Result<ExitCode> {
         store.run(id)?;
         bail!("run {id} has no stored predictions to re-score");
     }
-    let r = crate::service::results::rescore_run(&store, id)?;
+    let r = crate::service::results::rescore_now(&store, id)?;
     eprintln!(
         "run {id}: re-scored against gold version {} ({} of {} predictions have corrected gold)",
         r.gold_version, r.changed, r.predictions

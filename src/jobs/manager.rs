@@ -19,6 +19,10 @@ pub struct JobManager {
     queue: Mutex<Option<Sender<(RunId, Work)>>>,
     cancels: Arc<Mutex<HashMap<RunId, CancelToken>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Re-scorings, on a thread beside the compute thread: they need no model, and a gold
+    /// correction's scores should not wait for a training run to end.
+    rescores: Mutex<Option<Sender<(RunId, Work)>>>,
+    rescore_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl JobManager {
@@ -26,6 +30,36 @@ impl JobManager {
     pub fn start(store: Arc<Store>) -> (JobManager, Receiver<JobEvent>) {
         let (queue, jobs) = channel::<(RunId, Work)>();
         let (events, listen) = channel::<JobEvent>();
+        let (rescores, rescore_jobs) = channel::<(RunId, Work)>();
+        let rescore_thread = {
+            let (store, events) = (Arc::clone(&store), events.clone());
+            std::thread::Builder::new()
+                .name("rescore".to_string())
+                .spawn(move || {
+                    for (run, work) in rescore_jobs {
+                        let mut tell = |e: &JobEvent| {
+                            let _ = events.send(e.clone());
+                        };
+                        let mut rec = Recorder {
+                            store: &store,
+                            run,
+                            listener: &mut tell,
+                        };
+                        if let Err(e) = run_caught(work, &CancelToken::default(), &mut rec) {
+                            // Stored as the run's re-scoring error where the store allows;
+                            // told either way.
+                            let error = e.to_string();
+                            if rec.rescored(Err(error.clone())).is_err() {
+                                tell(&JobEvent::Rescored {
+                                    run,
+                                    outcome: Err(error),
+                                });
+                            }
+                        }
+                    }
+                })
+                .expect("spawning the rescore thread")
+        };
         let cancels: Arc<Mutex<HashMap<RunId, CancelToken>>> = Arc::default();
         let thread = {
             let cancels = Arc::clone(&cancels);
@@ -57,20 +91,7 @@ impl JobManager {
                             // Cancelled while it waited in the queue.
                             rec.finish(RunStatus::Cancelled, None)
                         } else {
-                            // A panicking job must not take the compute thread with it: the
-                            // queue behind it, and every front end waiting on it, would hang.
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                if injected_panic() {
-                                    panic!("injected fault (IE_BENCH_FAULT=job-panic)");
-                                }
-                                work(&token, &mut rec)
-                            }))
-                            .unwrap_or_else(|payload| {
-                                Err(JobError::Other(format!(
-                                    "the job panicked: {}",
-                                    panic_message(payload.as_ref())
-                                )))
-                            })
+                            run_caught(work, &token, &mut rec)
                         };
                         if let Err(e) = outcome {
                             // The job recorded its failure where it could; make sure it shows.
@@ -94,6 +115,8 @@ impl JobManager {
                 queue: Mutex::new(Some(queue)),
                 cancels,
                 thread: Mutex::new(Some(thread)),
+                rescores: Mutex::new(Some(rescores)),
+                rescore_thread: Mutex::new(Some(rescore_thread)),
             },
             listen,
         )
@@ -106,6 +129,15 @@ impl JobManager {
             .expect("cancel map")
             .insert(run, CancelToken::default());
         if let Some(q) = &*self.queue.lock().expect("queue") {
+            let _ = q.send((run, work));
+        }
+    }
+
+    /// Queues a re-scoring of stored run `run` on the rescore thread. The run's status is not
+    /// the job's to change: `work` reports through [`Recorder::rescored`], and a failure is
+    /// recorded there for it.
+    pub fn rescore(&self, run: RunId, work: Work) {
+        if let Some(q) = &*self.rescores.lock().expect("rescore queue") {
             let _ = q.send((run, work));
         }
     }
@@ -142,8 +174,12 @@ impl JobManager {
     /// dropped.
     pub fn close(&self) {
         self.queue.lock().expect("queue").take();
-        let thread = self.thread.lock().expect("thread").take();
-        if let Some(t) = thread {
+        self.rescores.lock().expect("rescore queue").take();
+        let threads = [
+            self.thread.lock().expect("thread").take(),
+            self.rescore_thread.lock().expect("thread").take(),
+        ];
+        for t in threads.into_iter().flatten() {
             let _ = t.join();
         }
     }
@@ -151,6 +187,23 @@ impl JobManager {
     pub fn finish(self) {
         self.close();
     }
+}
+
+/// Runs a job's work. A panicking job must not take its thread with it: the queue behind it,
+/// and every front end waiting on it, would hang; the panic becomes the job's error.
+fn run_caught(work: Work, token: &CancelToken, rec: &mut Recorder) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if injected_panic() {
+            panic!("injected fault (IE_BENCH_FAULT=job-panic)");
+        }
+        work(token, rec)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(JobError::Other(format!(
+            "the job panicked: {}",
+            panic_message(payload.as_ref())
+        )))
+    })
 }
 
 /// A testing hook: with `IE_BENCH_FAULT=job-panic` every job panics where its work would
@@ -237,5 +290,46 @@ mod tests {
         }
         assert_eq!(manager.pending(), 0);
         manager.close();
+    }
+
+    /// A re-scoring that fails leaves its reason on the run (for the run list) and tells it;
+    /// the run's status and pending count are untouched, and one that succeeds clears it.
+    #[test]
+    fn a_failed_rescore_is_stored_on_the_run_and_told() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&tmp.path().join("db")).unwrap());
+        let run = store
+            .create_run(&RunManifest {
+                status: RunStatus::Finished,
+                ..RunManifest::new(RunKind::Eval, 0)
+            })
+            .unwrap();
+        let (manager, events) = JobManager::start(Arc::clone(&store));
+        manager.rescore(
+            run,
+            Box::new(|_, _| Err(JobError::Other("no predictions".into()))),
+        );
+        assert_eq!(manager.pending(), 0, "a re-scoring is not a pending run");
+        let told = events
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(
+            told,
+            JobEvent::Rescored {
+                run,
+                outcome: Err("no predictions".into())
+            }
+        );
+        let m = store.run(run).unwrap();
+        assert_eq!(m.rescore_error.as_deref(), Some("no predictions"));
+        assert_eq!(m.status, RunStatus::Finished);
+        let fine = crate::jobs::Rescored {
+            gold_version: 1,
+            changed: 0,
+            predictions: 0,
+        };
+        manager.rescore(run, Box::new(move |_, rec| rec.rescored(Ok(fine))));
+        manager.close();
+        assert_eq!(store.run(run).unwrap().rescore_error, None);
     }
 }

@@ -92,6 +92,21 @@ pub enum JobEvent {
     Cancelled {
         run: RunId,
     },
+    /// The run re-scored against the gold in force (its score rows already stored), or why
+    /// that failed (stored as the run's `rescore_error`).
+    Rescored {
+        run: RunId,
+        outcome: std::result::Result<Rescored, String>,
+    },
+}
+
+/// What a re-scoring against corrected gold found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rescored {
+    pub gold_version: u64,
+    /// Predictions whose gold a correction changed.
+    pub changed: usize,
+    pub predictions: usize,
 }
 
 impl JobEvent {
@@ -194,6 +209,19 @@ impl Recorder<'_> {
             run: self.run,
             step,
             dir,
+        });
+        Ok(())
+    }
+
+    /// Records a re-scoring's outcome in the run's manifest (a failure's reason, or none),
+    /// then tells.
+    pub fn rescored(&mut self, outcome: std::result::Result<Rescored, String>) -> Result<()> {
+        self.store.update_run(self.run, |m| {
+            m.rescore_error = outcome.as_ref().err().cloned();
+        })?;
+        (self.listener)(&JobEvent::Rescored {
+            run: self.run,
+            outcome,
         });
         Ok(())
     }

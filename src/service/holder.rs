@@ -81,6 +81,17 @@ impl Holder {
         Ok(())
     }
 
+    /// Queues a re-scoring of stored run `id` against the gold in force, beside the compute
+    /// thread; its outcome arrives as a [`JobEvent::Rescored`] and stays in the manifest.
+    pub fn rescore(&self, id: RunId) -> Result<()> {
+        self.store.run(id)?;
+        self.manager.rescore(
+            id,
+            Box::new(|_, rec| super::results::rescore_run(rec).map(|_| ())),
+        );
+        Ok(())
+    }
+
     /// Queues run `id`, already stored.
     pub fn queue(&self, id: RunId, spec: RunSpec) -> Result<()> {
         runs::queue(&self.store, &self.manager, id, spec)

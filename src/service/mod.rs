@@ -10,6 +10,7 @@ pub mod holder;
 pub mod import;
 pub mod models;
 pub mod prompts;
+pub mod reads;
 pub mod results;
 pub mod runs;
 pub mod sample;

@@ -6,7 +6,7 @@ use crate::eval::report::GroupTotals;
 use crate::eval::{Mode, Report};
 use crate::ie::{dataset_of_key, Split, TaskKind};
 use crate::jobs::evaluate::rescore;
-use crate::jobs::{Recorder, Result};
+use crate::jobs::{Recorder, Rescored, Result};
 use crate::store::{StoredPrediction, StoredScore};
 
 /// Stored predictions as the answers `eval::compare` matches.
@@ -24,30 +24,31 @@ pub fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<crate::eval::com
         .collect()
 }
 
-pub struct Rescored {
-    pub gold_version: u64,
-    pub changed: usize,
-    pub predictions: usize,
-}
-
 /// Re-scores a stored run's predictions against the gold in force, at the step of its
-/// released-gold test table.
-pub fn rescore_run(store: &crate::store::Store, id: crate::store::RunId) -> Result<Rescored> {
+/// released-gold test table; the score rows are stored and told, then the outcome.
+pub fn rescore_run(rec: &mut Recorder) -> Result<Rescored> {
+    let (store, id) = (rec.store, rec.run);
     let predictions = store.predictions(id, None)?;
     let state = store.gold_state()?;
     let step =
         stored_report(&store.scores(id)?, Split::Test, Mode::Compat, Some(0)).map_or(0, |t| t.step);
-    let mut quiet = |_: &crate::jobs::JobEvent| {};
-    let mut rec = Recorder {
-        store,
-        run: id,
-        listener: &mut quiet,
-    };
-    let changed = rescore(&mut rec, &predictions, &state, step)?;
-    Ok(Rescored {
+    let changed = rescore(rec, &predictions, &state, step)?;
+    let r = Rescored {
         gold_version: state.version,
         changed,
         predictions: predictions.len(),
+    };
+    rec.rescored(Ok(r.clone()))?;
+    Ok(r)
+}
+
+/// [`rescore_run`] here and now, telling no one (the command line's `runs rescore`).
+pub fn rescore_now(store: &crate::store::Store, id: crate::store::RunId) -> Result<Rescored> {
+    let mut quiet = |_: &crate::jobs::JobEvent| {};
+    rescore_run(&mut Recorder {
+        store,
+        run: id,
+        listener: &mut quiet,
     })
 }
 

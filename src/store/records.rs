@@ -106,6 +106,10 @@ pub struct RunManifest {
     /// Gold-edit sequence number the stored scores were computed against.
     #[serde(default)]
     pub gold_version: u64,
+    /// Why the newest re-scoring against corrected gold failed; cleared when one succeeds.
+    /// The run itself is unchanged (its released-gold scores stand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescore_error: Option<String>,
     /// The instruction-bank versions its prompts used (`instructions/FILE` and version).
     #[serde(default)]
     pub templates: Vec<DatasetRef>,
@@ -129,6 +133,7 @@ impl RunManifest {
             trainer_group: None,
             error: None,
             gold_version: 0,
+            rescore_error: None,
             templates: Vec::new(),
         }
     }

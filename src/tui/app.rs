@@ -3,13 +3,15 @@
 
 use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEventKind};
 
-use super::engine::Engine;
+use super::engine::{Engine, Models};
 use super::keymap::{Action, Keymap};
 use super::message::{first_line, Message};
-use super::screens::{compare, datasets, export, inspect, runs, templates};
+use super::screens::{self, compare, datasets, export, inspect, runs, templates};
 use super::theme::Theme;
 use super::workspace::Workspace;
 use crate::jobs::JobEvent;
+use crate::service::reads::Reads;
+use crate::store::RunId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -66,11 +68,41 @@ impl Status {
     }
 }
 
-/// What a screen may use while it handles an action.
+/// What a screen may use while it handles an action: reads, never writes (those go back to
+/// `App` as messages).
 pub struct Ctx<'a> {
-    pub engine: &'a Engine,
+    pub reads: &'a Reads,
+    pub models: &'a Models,
     pub ws: &'a Workspace,
     pub status: &'a mut Status,
+}
+
+/// The focused screen (a macro, so the borrow stays on that one field).
+macro_rules! focused {
+    ($app:expr) => {{
+        let screen: &mut dyn screens::Screen = match $app.screen {
+            Screen::Datasets => &mut $app.datasets,
+            Screen::Templates => &mut $app.templates,
+            Screen::Runs => &mut $app.runs,
+            Screen::Inspect => &mut $app.inspect,
+            Screen::Compare => &mut $app.compare,
+            Screen::Export => &mut $app.export,
+        };
+        screen
+    }};
+}
+
+/// A screen's [`Ctx`] from the engine and the app's workspace and status line (a macro, so
+/// the borrow stays on those two fields and the screens stay free to borrow).
+macro_rules! ctx {
+    ($app:expr, $engine:expr) => {
+        Ctx {
+            reads: &$engine.reads,
+            models: &$engine.models,
+            ws: &$app.ws,
+            status: &mut $app.status,
+        }
+    };
 }
 
 pub struct App {
@@ -93,6 +125,9 @@ pub struct App {
     pub inspect: inspect::State,
     pub compare: compare::State,
     pub export: export::State,
+    /// Runs being re-scored after a gold correction: their new score rows change no
+    /// prediction or verdict, so Inspect does not load them again.
+    rescoring: std::collections::HashSet<RunId>,
 }
 
 /// The default model's tokenizer, for the screens that count prompt tokens; `None` until the
@@ -108,7 +143,8 @@ impl App {
     pub fn new(engine: &Engine, ws: Workspace, keymap: Keymap, theme: Theme) -> App {
         let mut status = Status::default();
         let mut ctx = Ctx {
-            engine,
+            reads: &engine.reads,
+            models: &engine.models,
             ws: &ws,
             status: &mut status,
         };
@@ -116,9 +152,8 @@ impl App {
         let tokenizer = default_tokenizer(engine, ctx.status);
         let datasets = datasets::State::new(&mut ctx, tokenizer.clone());
         let templates = templates::State::new(&mut ctx, tokenizer);
-        let runs = runs::State::new(&mut ctx);
+        let mut runs = runs::State::new(&mut ctx);
         let export = export::State::new(&mut ctx);
-        let mut runs = runs;
         // A fresh database opens on a ready launch form: one key trains the default model on
         // the data, and the first minute shows a run learning and its scores filling in.
         let fresh = runs.runs.is_empty();
@@ -126,7 +161,7 @@ impl App {
             runs.open_form(&mut ctx);
             // With a pretrained decoder installed the form starts on it (a short fine-tune on
             // CoNLL 2003); otherwise on the tiny T5 made for the data.
-            let model = match (engine.backbones.first(), engine.default_model()) {
+            let model = match (engine.models.backbones.first(), engine.default_model()) {
                 (Some((name, _)), _) => format!("fine-tunes {name} briefly"),
                 (None, super::engine::DefaultModel::Ready(_)) => {
                     "trains the tiny default model".to_string()
@@ -172,18 +207,25 @@ impl App {
             compare: compare::State::default(),
             export,
             ws,
+            rescoring: Default::default(),
         }
     }
 
     /// Whether the focused screen is taking raw keys (a text field or form is open).
-    fn capturing(&self) -> bool {
-        match self.screen {
-            Screen::Datasets => self.datasets.capturing(),
-            Screen::Templates => self.templates.capturing(),
-            Screen::Runs => self.runs.capturing(),
-            Screen::Inspect => self.inspect.capturing(),
-            Screen::Export => self.export.capturing(),
-            Screen::Compare => false,
+    fn capturing(&mut self) -> bool {
+        focused!(self).capturing()
+    }
+
+    /// Hands the focused screen to `f` with its context, and carries out what it asks for.
+    fn with_screen(
+        &mut self,
+        engine: &Engine,
+        f: impl FnOnce(&mut dyn screens::Screen, &mut Ctx) -> Option<Message>,
+    ) {
+        let mut ctx = ctx!(self, engine);
+        let message = f(focused!(self), &mut ctx);
+        if let Some(m) = message {
+            self.carry(engine, m);
         }
     }
 
@@ -207,34 +249,10 @@ impl App {
         if let Some(i) = self.tab_areas.get().iter().position(|r| r.contains(at)) {
             return self.go(engine, Screen::ALL[i]);
         }
-        let mut ctx = Ctx {
-            engine,
-            ws: &self.ws,
-            status: &mut self.status,
-        };
-        match self.screen {
-            Screen::Datasets => {
-                if let Some((line, height)) = self.datasets.list_area.hit(col, row) {
-                    self.datasets.click(line, height, &mut ctx);
-                }
-            }
-            Screen::Runs => {
-                if let Some((line, height)) = self.runs.list_area.hit(col, row) {
-                    self.runs.click(line, height, &mut ctx);
-                }
-            }
-            Screen::Inspect => {
-                if let Some((line, height)) = self.inspect.list_area.hit(col, row) {
-                    self.inspect.click(line, height);
-                }
-            }
-            Screen::Export => {
-                if let Some((line, height)) = self.export.list_area.hit(col, row) {
-                    self.export.click(line, height, &mut ctx);
-                }
-            }
-            Screen::Templates | Screen::Compare => {}
-        }
+        self.with_screen(engine, |screen, ctx| {
+            let (line, height) = screen.list_area()?.hit(col, row)?;
+            screen.click(line, height, ctx)
+        });
     }
 
     pub fn key(&mut self, engine: &Engine, k: &KeyEvent) {
@@ -262,35 +280,7 @@ impl App {
             return;
         }
         if self.capturing() {
-            let mut ctx = Ctx {
-                engine,
-                ws: &self.ws,
-                status: &mut self.status,
-            };
-            let message = match self.screen {
-                Screen::Datasets => {
-                    self.datasets.raw_key(k, &mut ctx);
-                    None
-                }
-                Screen::Templates => {
-                    self.templates.raw_key(k, &mut ctx);
-                    None
-                }
-                Screen::Runs => self.runs.raw_key(k, &mut ctx),
-                Screen::Inspect => {
-                    self.inspect.raw_key(k, &mut ctx);
-                    None
-                }
-                Screen::Export => {
-                    self.export.raw_key(k, &mut ctx);
-                    None
-                }
-                Screen::Compare => None,
-            };
-            if let Some(m) = message {
-                self.carry(engine, m);
-            }
-            return;
+            return self.with_screen(engine, |screen, ctx| screen.raw_key(k, ctx));
         }
         if let Some(a) = self.keymap.action(k) {
             self.act(engine, a);
@@ -298,11 +288,7 @@ impl App {
     }
 
     pub fn go(&mut self, engine: &Engine, s: Screen) {
-        let mut ctx = Ctx {
-            engine,
-            ws: &self.ws,
-            status: &mut self.status,
-        };
+        let mut ctx = ctx!(self, engine);
         match s {
             Screen::Inspect => {
                 if let Some(id) = self.runs.selected_id() {
@@ -324,13 +310,10 @@ impl App {
                     ));
                 }
             }
-            Screen::Export => self.export.refresh(&mut ctx),
-            // Gold corrections re-score in the background: show their tables.
-            Screen::Runs => self.runs.reload(&mut ctx),
-            Screen::Templates => self.templates.refresh(&mut ctx),
             _ => {}
         }
         self.screen = s;
+        focused!(self).shown(&mut ctx);
     }
 
     pub fn act(&mut self, engine: &Engine, a: Action) {
@@ -375,47 +358,18 @@ impl App {
             Action::GoExport => return self.go(engine, Screen::Export),
             _ => {}
         }
-        let mut ctx = Ctx {
-            engine,
-            ws: &self.ws,
-            status: &mut self.status,
-        };
-        match self.screen {
-            Screen::Datasets => self.datasets.act(a, &mut ctx),
-            Screen::Templates => self.templates.act(a, &mut ctx),
-            Screen::Runs => {
-                if let Some(m) = self.runs.act(a, &mut ctx) {
-                    self.carry(engine, m);
-                }
-            }
-            Screen::Inspect => self.inspect.act(a, &mut ctx),
-            // A cell's examples open in Inspect, narrowed to them.
-            Screen::Compare => {
-                if let Some(m) = self.compare.act(a, ctx.status) {
-                    self.carry(engine, m);
-                }
-            }
-            Screen::Export => self.export.act(a, &mut ctx),
-        }
+        self.with_screen(engine, |screen, ctx| screen.act(a, ctx));
     }
 
-    /// Takes job events and finished background searches; true when anything changed.
+    /// Takes job events and finished background work; true when anything changed.
     pub fn poll(&mut self, engine: &Engine) -> bool {
         let made = self.poll_default_model(engine);
-        let searched = made | self.datasets.poll() | self.inspect.poll(&mut self.status);
-        // A gold edit's re-scoring changed the run's tables.
-        let rescored = self.inspect.poll_rescore(&mut self.status);
-        if rescored {
-            let mut ctx = Ctx {
-                engine,
-                ws: &self.ws,
-                status: &mut self.status,
-            };
-            self.runs.reload(&mut ctx);
-            self.export.refresh(&mut ctx);
-        }
+        let searched = made
+            | self.datasets.poll()
+            | self.inspect.poll(&mut self.status)
+            | self.compare.poll(&mut self.status);
         let events = engine.events();
-        let changed = searched || rescored || !events.is_empty();
+        let changed = searched || !events.is_empty();
         self.apply_events(engine, &events);
         changed
     }
@@ -426,11 +380,7 @@ impl App {
         let Some(model) = engine.poll_default_model() else {
             return false;
         };
-        let mut ctx = Ctx {
-            engine,
-            ws: &self.ws,
-            status: &mut self.status,
-        };
+        let mut ctx = ctx!(self, engine);
         let tok = default_tokenizer(engine, ctx.status);
         self.datasets.set_tokenizer(tok.clone(), &self.ws);
         self.templates.set_tokenizer(tok, &ctx);
@@ -446,11 +396,7 @@ impl App {
 
     /// Carries out what a screen asked for, against the service.
     pub fn carry(&mut self, engine: &Engine, m: Message) {
-        let mut ctx = Ctx {
-            engine,
-            ws: &self.ws,
-            status: &mut self.status,
-        };
+        let mut ctx = ctx!(self, engine);
         match m {
             Message::Launch(spec) => {
                 let words = spec.to_words().join(" ");
@@ -483,17 +429,65 @@ impl App {
                 self.inspect.only(ids, what);
                 self.screen = Screen::Inspect;
             }
+            Message::EditGold {
+                key,
+                id,
+                before,
+                after,
+            } => match engine.gold_edit(&key, &id, &before, &after) {
+                Ok(version) => {
+                    ctx.status.info(format!(
+                        "gold of {key} #{id} corrected (gold version {version}); re-scoring the run"
+                    ));
+                    self.gold_changed(engine, &key, &id);
+                }
+                Err(e) => ctx.status.error(e),
+            },
+            Message::StepGold { redo } => match engine.gold_step(redo) {
+                Ok(None) => ctx.status.info(if redo {
+                    "nothing to redo"
+                } else {
+                    "nothing to undo"
+                }),
+                Ok(Some(step)) => {
+                    ctx.status.info(format!(
+                        "{} gold edit {}; gold version {}",
+                        if redo { "redid" } else { "undid" },
+                        step.of,
+                        step.version
+                    ));
+                    if let Some((key, id)) = step.example {
+                        self.gold_changed(engine, &key, &id);
+                    }
+                }
+                Err(e) => ctx.status.error(e),
+            },
+            Message::SaveBank(text) => match engine.save_bank(&text) {
+                Ok((v, path)) => self.templates.saved(v, &path, &mut ctx),
+                Err(e) => ctx.status.error(e),
+            },
+        }
+    }
+
+    /// After a gold correction, undo or redo: Inspect judges the example again, and the run
+    /// it shows is re-scored by a job (its outcome arrives as an event).
+    fn gold_changed(&mut self, engine: &Engine, key: &str, id: &str) {
+        let mut ctx = ctx!(self, engine);
+        self.inspect.gold_changed(&mut ctx, key, id);
+        if let Some(run) = self.inspect.run {
+            match engine.rescore(run) {
+                Ok(()) => {
+                    self.rescoring.insert(run);
+                }
+                Err(e) => ctx.status.error(format!("re-scoring run {run}: {e:#}")),
+            }
         }
     }
 
     /// Job events (runs queued by other processes through the socket arrive as job events
     /// too).
     pub fn apply_events(&mut self, engine: &Engine, events: &[JobEvent]) {
-        let mut ctx = Ctx {
-            engine,
-            ws: &self.ws,
-            status: &mut self.status,
-        };
+        let mut ctx = ctx!(self, engine);
         for e in events {
             match e {
                 JobEvent::Failed { run, error } => {
@@ -501,11 +495,22 @@ impl App {
                 }
                 JobEvent::Finished { run } => ctx.status.info(format!("run {run} finished")),
                 JobEvent::Cancelled { run } => ctx.status.info(format!("run {run} cancelled")),
+                JobEvent::Rescored { run, outcome: Ok(r) } => ctx.status.info(format!(
+                    "run {run} re-scored against gold version {} ({} of {} predictions have corrected gold)",
+                    r.gold_version, r.changed, r.predictions
+                )),
+                JobEvent::Rescored {
+                    run,
+                    outcome: Err(error),
+                } => ctx.status.error(format!("re-scoring run {run} failed: {error}")),
                 _ => {}
+            }
+            if let JobEvent::Rescored { run, .. } = e {
+                self.rescoring.remove(run);
             }
             self.runs.on_event(e, &mut ctx);
             if let JobEvent::Scores { run, .. } | JobEvent::Finished { run } = e {
-                if self.inspect.run == Some(*run) {
+                if self.inspect.run == Some(*run) && !self.rescoring.contains(run) {
                     self.inspect.open(*run, &mut ctx);
                 }
             }

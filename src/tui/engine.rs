@@ -10,18 +10,48 @@ use std::time::Instant;
 
 use crate::jobs::JobEvent;
 use crate::service::holder::Holder;
+use crate::service::reads::Reads;
+use crate::store::gold::GoldEvent;
 use crate::store::{Imported, RunId, Store, TemplateRecord};
 
 pub struct Engine {
     pub holder: Holder,
     pub db: PathBuf,
-    default_model: Mutex<DefaultModel>,
+    /// What the screens may read (they get this, never the store).
+    pub reads: Reads,
+    /// The models the screens offer, as they stand.
+    pub models: Models,
     made: Mutex<Option<Receiver<Result<(), String>>>>,
     /// Job events, forwarded from the holder by a thread that wakes the event loop.
     events: Mutex<Receiver<JobEvent>>,
+}
+
+/// A gold correction undone or redone.
+pub struct GoldStep {
+    /// The edit it concerns.
+    pub of: u64,
+    /// The gold version now.
+    pub version: u64,
+    /// The example (dataset key, id) the edit was about.
+    pub example: Option<(String, String)>,
+}
+
+/// The models a launch can start from: the default model, and the pretrained ones installed.
+pub struct Models {
+    default_model: Mutex<DefaultModel>,
     /// Pretrained models installed by `ie-bench model fetch`, by name; the launch form offers
     /// them.
     pub backbones: Vec<(String, PathBuf)>,
+}
+
+impl Models {
+    /// The default model as it stands now; never waits.
+    pub fn default_model(&self) -> DefaultModel {
+        self.default_model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// Where the default model stands. Making it (a tokenizer trained on the data) takes seconds
@@ -85,15 +115,18 @@ impl Engine {
                 }
             })?;
         Ok(Engine {
+            reads: Reads::new(std::sync::Arc::clone(&holder.store), db),
             holder,
             events: Mutex::new(events),
             db: db.to_path_buf(),
-            default_model: Mutex::new(state),
+            models: Models {
+                default_model: Mutex::new(state),
+                backbones: crate::model::decoder::fetch::installed()
+                    .into_iter()
+                    .map(|(n, p)| (n.to_string(), p))
+                    .collect(),
+            },
             made: Mutex::new(None),
-            backbones: crate::model::decoder::fetch::installed()
-                .into_iter()
-                .map(|(n, p)| (n.to_string(), p))
-                .collect(),
         })
     }
 
@@ -106,6 +139,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut state = self
+            .models
             .default_model
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -137,10 +171,7 @@ impl Engine {
 
     /// The default model as it stands now; never waits.
     pub fn default_model(&self) -> DefaultModel {
-        self.default_model
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.models.default_model()
     }
 
     /// The default model's tokenizer, once the model is made (prompt lengths are counted with
@@ -164,6 +195,7 @@ impl Engine {
         let outcome = made.as_ref()?.try_recv().ok()?;
         *made = None;
         let mut state = self
+            .models
             .default_model
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -177,11 +209,6 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.holder.store
-    }
-
-    /// The store, to hand to a worker thread.
-    pub fn shared_store(&self) -> std::sync::Arc<Store> {
-        std::sync::Arc::clone(&self.holder.store)
     }
 
     /// Job events that arrived since the last call.
@@ -209,6 +236,44 @@ impl Engine {
         self.holder.resume(id)
     }
 
+    /// Stores a gold correction; returns the gold version it makes.
+    pub fn gold_edit(&self, key: &str, id: &str, before: &str, after: &str) -> Result<u64> {
+        Ok(self.store().gold_edit(key, id, before, after)?.seq)
+    }
+
+    /// Undoes (or, with `redo`, redoes) a gold correction. `None` when there is nothing to;
+    /// otherwise the correction's sequence number, the gold version now, and the example it
+    /// was about.
+    pub fn gold_step(&self, redo: bool) -> Result<Option<GoldStep>> {
+        let store = self.store();
+        let done = if redo {
+            store.gold_redo()?
+        } else {
+            store.gold_undo()?
+        };
+        let Some(entry) = done else {
+            return Ok(None);
+        };
+        let of = match entry.event {
+            GoldEvent::Undo { of } | GoldEvent::Redo { of } => of,
+            GoldEvent::Edit { .. } => entry.seq,
+        };
+        let example = store.gold_log()?.into_iter().find_map(|e| match e.event {
+            GoldEvent::Edit { dataset, id, .. } if e.seq == of => Some((dataset, id)),
+            _ => None,
+        });
+        Ok(Some(GoldStep {
+            of,
+            version: entry.seq,
+            example,
+        }))
+    }
+
+    /// Queues a re-scoring of run `id` against the gold in force.
+    pub fn rescore(&self, id: RunId) -> Result<()> {
+        self.holder.rescore(id)
+    }
+
     /// Saves an instruction bank's text as its next version, and as a file runs can name with
     /// `--instructions`. Returns the version and the file.
     pub fn save_bank(&self, text: &str) -> Result<(u32, PathBuf)> {
@@ -216,29 +281,12 @@ impl Engine {
         let version = match self.store().import_template(record)? {
             Imported::Unchanged(v) | Imported::NewVersion(v) => v,
         };
-        let path = self.bank_file(version);
+        let path = self.reads.bank_file(version);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         Ok((version, path))
-    }
-
-    /// Where version `v` of the instruction bank is kept as a file.
-    pub fn bank_file(&self, v: u32) -> PathBuf {
-        self.db
-            .join("templates")
-            .join(format!("instruction_config.v{v}.json"))
-    }
-
-    /// Stored versions of the instruction bank, oldest first.
-    pub fn bank_versions(&self) -> Result<Vec<TemplateRecord>> {
-        Ok(self
-            .store()
-            .templates()?
-            .into_iter()
-            .filter(|t| t.kind == "instructions" && t.name == "instruction_config.json")
-            .collect())
     }
 
     /// Cancels every queued and running job and waits for the compute thread (a training run

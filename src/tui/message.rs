@@ -15,6 +15,19 @@ pub enum Message {
     Resume(RunId),
     /// Open Inspect on the selected run.
     Inspect,
+    /// Correct the gold of example `id` of dataset `key` from `before` to `after` (checked by
+    /// the screen), then re-score the run shown.
+    EditGold {
+        key: String,
+        id: String,
+        before: String,
+        after: String,
+    },
+    /// Take back the newest gold correction in force (`redo: false`) or apply the newest
+    /// undone one again.
+    StepGold { redo: bool },
+    /// Store this instruction bank text as its next version.
+    SaveBank(String),
     /// Open Inspect on `run`, narrowed to these (dataset key, example id) pairs; `what` says
     /// which (a Compare cell).
     InspectOnly {

@@ -7,9 +7,10 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::Cursor;
+use super::{Cursor, Screen};
 use crate::eval::compare::{flips, Flip, Flips};
 use crate::eval::Mode;
+use crate::service::reads::Reads;
 use crate::service::results::answers;
 use crate::store::RunId;
 use crate::tui::app::{Ctx, Status};
@@ -17,6 +18,7 @@ use crate::tui::keymap::Action;
 use crate::tui::message::Message;
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
+use crate::tui::worker::Latest;
 
 pub const COLUMNS: [(Flip, &str); 4] = [
     (Flip::Fixed, "fixed"),
@@ -35,43 +37,71 @@ pub struct State {
     pub rows: Vec<CompareRow>,
     pub cursor: Cursor,
     pub col: usize,
+    /// Reading and matching two runs' predictions (a hundred thousand each on a real
+    /// benchmark) takes longer than a frame.
+    loader: Latest<Vec<CompareRow>>,
+}
+
+/// Run `b`'s answers against run `a`'s, per dataset.
+fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, String> {
+    let read = |id: RunId| {
+        reads
+            .predictions(id)
+            .map_err(|e| format!("reading run {id}'s predictions: {e}"))
+    };
+    let (pa, pb) = (read(a)?, read(b)?);
+    Ok(flips(&answers(&pa), &answers(&pb), Mode::Compat)
+        .into_iter()
+        .map(|(k, list)| {
+            let mut f = Flips::default();
+            for (flip, _) in &list {
+                f.add(*flip);
+            }
+            (
+                k,
+                f,
+                list.into_iter()
+                    .map(|(fl, id)| (fl, id.to_string()))
+                    .collect(),
+            )
+        })
+        .collect())
 }
 
 impl State {
+    /// Starts comparing run `b` with baseline `a` on a worker thread.
     pub fn open(&mut self, a: RunId, b: RunId, ctx: &mut Ctx) {
-        let store = ctx.engine.store();
-        let (pa, pb) = match (store.predictions(a, None), store.predictions(b, None)) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(e), _) | (_, Err(e)) => return ctx.status.error(e),
-        };
         self.runs = Some((a, b));
-        self.rows = flips(&answers(&pa), &answers(&pb), Mode::Compat)
-            .into_iter()
-            .map(|(k, list)| {
-                let mut f = Flips::default();
-                for (flip, _) in &list {
-                    f.add(*flip);
-                }
-                (
-                    k,
-                    f,
-                    list.into_iter()
-                        .map(|(fl, id)| (fl, id.to_string()))
-                        .collect(),
-                )
-            })
-            .collect();
+        self.rows.clear();
+        let reads = ctx.reads.clone();
+        self.loader.start(move || compare(&reads, a, b));
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loader.busy()
+    }
+
+    /// Installs a finished comparison; true when one arrived.
+    pub fn poll(&mut self, status: &mut Status) -> bool {
+        let Some(answer) = self.loader.take() else {
+            return false;
+        };
+        match answer {
+            Ok(rows) => self.rows = rows,
+            Err(e) => status.error(e),
+        }
         self.cursor.clamp(self.rows.len());
-        if self.rows.is_empty() {
-            ctx.status.info(format!(
+        if let (Some((a, b)), true) = (self.runs, self.rows.is_empty()) {
+            status.info(format!(
                 "runs {a} and {b} have no stored predictions in common"
             ));
         }
+        true
     }
 
     /// Moves; `Open` asks for the examples of the selected cell. Needs no store: what it
     /// shows was read by `open`.
-    pub fn act(&mut self, a: Action, status: &mut Status) -> Option<Message> {
+    pub fn on_action(&mut self, a: Action, status: &mut Status) -> Option<Message> {
         if self.cursor.act(a, self.rows.len()) {
             return None;
         }
@@ -100,6 +130,12 @@ impl State {
             _ => {}
         }
         None
+    }
+}
+
+impl Screen for State {
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        self.on_action(a, ctx.status)
     }
 }
 
@@ -160,7 +196,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         )
         .header(Row::new(header).style(t.dimmed()))
         .block(block(
-            format!("Run {a} (A, baseline) → run {b} (B) · compat mode"),
+            format!(
+                "Run {a} (A, baseline) → run {b} (B) · compat mode{}",
+                if s.is_loading() { " · reading…" } else { "" }
+            ),
             true,
             t,
         )),
@@ -192,9 +231,9 @@ mod tests {
             ..State::default()
         };
         let mut status = Status::default();
-        assert_eq!(s.act(Action::Right, &mut status), None);
+        assert_eq!(s.on_action(Action::Right, &mut status), None);
         assert_eq!(
-            s.act(Action::Open, &mut status),
+            s.on_action(Action::Open, &mut status),
             Some(Message::InspectOnly {
                 run: 2,
                 ids: vec![("NER/CoNLL 2003".to_string(), "9".to_string())],
@@ -202,8 +241,8 @@ mod tests {
             })
         );
         // An empty cell says so and asks for nothing.
-        s.act(Action::Right, &mut status);
-        assert_eq!(s.act(Action::Open, &mut status), None);
+        s.on_action(Action::Right, &mut status);
+        assert_eq!(s.on_action(Action::Open, &mut status), None);
         assert_eq!(status.text, "no both-wrong examples in NER/CoNLL 2003");
     }
 }

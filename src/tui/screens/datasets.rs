@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
-use super::Cursor;
+use super::{Cursor, ListArea, Screen};
 use crate::ie::{Split, TaskKind};
 use crate::model::TextTokenizer;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
+use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
@@ -63,7 +64,7 @@ const MAX_HITS: usize = 200;
 
 pub struct State {
     /// Where the tree was last drawn.
-    pub list_area: super::ListArea,
+    pub list_area: ListArea,
     pub rows: Vec<Row>,
     pub cursor: Cursor,
     pub search: Option<TextInput>,
@@ -181,10 +182,6 @@ impl State {
         }
     }
 
-    pub fn capturing(&self) -> bool {
-        self.search.is_some()
-    }
-
     pub fn selected(&self) -> Option<Row> {
         self.rows.get(self.cursor.selected).copied()
     }
@@ -232,7 +229,7 @@ impl State {
         });
     }
 
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+    fn on_action(&mut self, a: Action, ctx: &mut Ctx) {
         if !self.hits.is_empty() && a == Action::Back {
             self.hits.clear();
             return;
@@ -259,7 +256,7 @@ impl State {
         }
     }
 
-    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+    fn on_click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
         self.cursor.click(line, self.rows.len(), height);
         self.measure(ctx.ws);
     }
@@ -295,7 +292,7 @@ impl State {
         self.measure(ctx.ws);
     }
 
-    pub fn raw_key(&mut self, k: &KeyEvent, _ctx: &mut Ctx) {
+    fn on_key(&mut self, k: &KeyEvent, _ctx: &mut Ctx) {
         let Some(input) = self.search.as_mut() else {
             return;
         };
@@ -358,6 +355,31 @@ impl State {
             }
         }
         changed
+    }
+}
+
+impl Screen for State {
+    fn capturing(&self) -> bool {
+        self.search.is_some()
+    }
+
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        self.on_action(a, ctx);
+        None
+    }
+
+    fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        self.on_key(k, ctx);
+        None
+    }
+
+    fn list_area(&self) -> Option<&ListArea> {
+        Some(&self.list_area)
+    }
+
+    fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) -> Option<Message> {
+        self.on_click(line, height, ctx);
+        None
     }
 }
 

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 use std::collections::BTreeSet;
 
-use super::Cursor;
+use super::{Cursor, ListArea, Screen};
 use crate::data::catalog::infer_setting;
 use crate::eval::Mode;
 use crate::export::{render, runs_tables, Format};
@@ -18,6 +18,7 @@ use crate::service::results::stored_report;
 use crate::store::{RunId, RunManifest};
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
+use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
@@ -30,7 +31,7 @@ pub const FORMATS: [(Format, &str, &str); 3] = [
 
 pub struct State {
     /// Where the run table was last drawn.
-    pub list_area: super::ListArea,
+    pub list_area: ListArea,
     pub runs: Vec<(RunId, RunManifest)>,
     pub cursor: Cursor,
     pub marked: BTreeSet<RunId>,
@@ -58,7 +59,7 @@ impl State {
 
     /// Runs with a test table, and the preview for the marked ones.
     pub fn refresh(&mut self, ctx: &mut Ctx) {
-        let store = ctx.engine.store();
+        let store = ctx.reads;
         match store.runs() {
             Ok(r) => {
                 self.runs = r
@@ -92,7 +93,7 @@ impl State {
     }
 
     fn rebuild(&mut self, ctx: &mut Ctx) {
-        let store = ctx.engine.store();
+        let store = ctx.reads;
         let mut reports = Vec::new();
         for id in self.chosen() {
             match store.scores(id) {
@@ -122,16 +123,12 @@ impl State {
         self.preview = render(&runs_tables(&refs, Some(setting)), FORMATS[self.format].0);
     }
 
-    pub fn capturing(&self) -> bool {
-        self.path.is_some()
-    }
-
-    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+    fn on_click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
         self.cursor.click(line, self.runs.len(), height);
         self.rebuild(ctx);
     }
 
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+    fn on_action(&mut self, a: Action, ctx: &mut Ctx) {
         if self.cursor.act(a, self.runs.len()) {
             self.rebuild(ctx);
             return;
@@ -164,7 +161,7 @@ impl State {
         }
     }
 
-    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
+    fn on_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
         let Some(input) = self.path.as_mut() else {
             return;
         };
@@ -188,6 +185,35 @@ impl State {
             Edit::Cancel => self.path = None,
             _ => {}
         }
+    }
+}
+
+impl Screen for State {
+    fn capturing(&self) -> bool {
+        self.path.is_some()
+    }
+
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        self.on_action(a, ctx);
+        None
+    }
+
+    fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        self.on_key(k, ctx);
+        None
+    }
+
+    fn list_area(&self) -> Option<&ListArea> {
+        Some(&self.list_area)
+    }
+
+    fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) -> Option<Message> {
+        self.on_click(line, height, ctx);
+        None
+    }
+
+    fn shown(&mut self, ctx: &mut Ctx) {
+        self.refresh(ctx);
     }
 }
 

@@ -7,7 +7,42 @@ pub mod inspect;
 pub mod runs;
 pub mod templates;
 
+use crossterm::event::KeyEvent;
+
+use super::app::Ctx;
 use super::keymap::Action;
+use super::message::Message;
+
+/// What the workbench asks of every screen. A screen changes its own state and returns what
+/// it wants done beyond that as a [`Message`], which `App` alone carries out; it reads the
+/// database through `Ctx::reads` and never holds the store.
+pub trait Screen {
+    /// Whether it takes raw keys now (a text field or form is open).
+    fn capturing(&self) -> bool {
+        false
+    }
+
+    /// An action from the keymap.
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message>;
+
+    /// A key while [`Screen::capturing`].
+    fn raw_key(&mut self, _k: &KeyEvent, _ctx: &mut Ctx) -> Option<Message> {
+        None
+    }
+
+    /// Where its clickable list was last drawn, if it has one.
+    fn list_area(&self) -> Option<&ListArea> {
+        None
+    }
+
+    /// A click on line `line` of its list, `height` lines high.
+    fn click(&mut self, _line: usize, _height: usize, _ctx: &mut Ctx) -> Option<Message> {
+        None
+    }
+
+    /// It is about to be shown: read again what may have changed while it was hidden.
+    fn shown(&mut self, _ctx: &mut Ctx) {}
+}
 
 /// A selected row in a list of `len` rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -11,12 +11,13 @@ use ratatui::Frame;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::Cursor;
+use super::{Cursor, Screen};
 use crate::ie::{Split, TaskKind};
 use crate::model::TextTokenizer;
 use crate::prompt::InstructionBank;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
+use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, fit, text_panel};
@@ -87,7 +88,7 @@ impl State {
 
     /// Picks up the newest stored version of the bank (saved here or imported).
     pub fn refresh(&mut self, ctx: &mut Ctx) {
-        match ctx.engine.bank_versions() {
+        match ctx.reads.bank_versions() {
             Ok(v) => {
                 self.versions = v.iter().map(|t| t.version).collect();
                 if let Some(latest) = v.last() {
@@ -123,10 +124,6 @@ impl State {
             .cloned()
             .or_else(|| self.bank.instructions(task).first().cloned())
             .unwrap_or_default()
-    }
-
-    pub fn capturing(&self) -> bool {
-        self.editing.is_some()
     }
 
     fn update_preview(&mut self, ctx: &Ctx) {
@@ -176,24 +173,24 @@ impl State {
         self.update_preview(ctx);
     }
 
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+    fn on_action(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
         // The task list is short; the page keys scroll the model input, whose end (where a
         // long prompt is cut) may lie below the pane.
         match a {
             Action::PageDown => {
                 self.scroll = self.scroll.saturating_add(5);
-                return;
+                return None;
             }
             Action::PageUp => {
                 self.scroll = self.scroll.saturating_sub(5);
-                return;
+                return None;
             }
             _ => {}
         }
         if self.cursor.act(a, self.tasks.len()) {
             self.scroll = 0;
             self.update_preview(ctx);
-            return;
+            return None;
         }
         match a {
             Action::Edit => self.editing = Some(TextInput::new(&self.instruction(self.task()))),
@@ -212,16 +209,18 @@ impl State {
                 }
                 self.update_preview(ctx);
             }
-            Action::Save => self.save(ctx),
+            Action::Save => return self.save(ctx),
             _ => {}
         }
+        None
     }
 
-    fn save(&mut self, ctx: &mut Ctx) {
+    /// The bank with the drafts in, for the workbench to store as the next version.
+    fn save(&mut self, ctx: &mut Ctx) -> Option<Message> {
         if self.drafts.is_empty() {
             ctx.status
                 .info("nothing to save: edit an instruction first");
-            return;
+            return None;
         }
         let mut text = self.bank_text.clone();
         for (task, draft) in &self.drafts {
@@ -233,29 +232,41 @@ impl State {
             match InstructionBank::with_instructions(&text, *task, &list) {
                 Some(t) => text = t,
                 None => {
-                    return ctx
-                        .status
-                        .error("the instruction bank is not a JSON object")
+                    ctx.status
+                        .error("the instruction bank is not a JSON object");
+                    return None;
                 }
             }
         }
-        match ctx.engine.save_bank(&text) {
-            Ok((v, path)) => {
-                self.drafts.clear();
-                ctx.status.info(format!(
-                    "saved instruction bank version {v} ({})",
-                    path.display()
-                ));
-                self.refresh(ctx);
-            }
-            Err(e) => ctx.status.error(e),
-        }
+        Some(Message::SaveBank(text))
     }
 
-    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
-        let Some(input) = self.editing.as_mut() else {
-            return;
-        };
+    /// The bank was stored as version `v` (and as file `path`): the drafts are in it.
+    pub fn saved(&mut self, v: u32, path: &std::path::Path, ctx: &mut Ctx) {
+        self.drafts.clear();
+        ctx.status.info(format!(
+            "saved instruction bank version {v} ({})",
+            path.display()
+        ));
+        self.refresh(ctx);
+    }
+}
+
+impl Screen for State {
+    fn capturing(&self) -> bool {
+        self.editing.is_some()
+    }
+
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        self.on_action(a, ctx)
+    }
+
+    fn shown(&mut self, ctx: &mut Ctx) {
+        self.refresh(ctx);
+    }
+
+    fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        let input = self.editing.as_mut()?;
         match input.key(k) {
             Edit::Changed => self.update_preview(ctx),
             Edit::Submit => {
@@ -275,6 +286,7 @@ impl State {
             }
             _ => {}
         }
+        None
     }
 }
 

@@ -45,11 +45,11 @@ pub struct Loaded {
 }
 
 pub(super) fn load(
-    store: &crate::store::Store,
+    reads: &crate::service::reads::Reads,
     id: RunId,
 ) -> Result<Loaded, crate::store::StoreError> {
-    let predictions = store.predictions(id, None)?;
-    let gold = store.gold_state()?;
+    let predictions = reads.predictions(id)?;
+    let gold = reads.gold_state()?;
     let mut summary = Summary::new();
     let mut examples: Vec<Example> = corrected_lines(&predictions, &gold.corrections())
         .into_iter()

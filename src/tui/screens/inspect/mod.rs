@@ -12,17 +12,16 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Cursor;
+use super::{Cursor, ListArea, Screen};
 use crate::eval::verdict::{
     find_span, item_label, item_spans, tally, verdict, ErrorKind, Summary, Verdict,
 };
 use crate::eval::Mode;
 use crate::jobs::evaluate::corrected_lines;
-use crate::service::results::{rescore_run, Rescored};
-use crate::store::gold::GoldEvent;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
+use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, fit, text_panel};
@@ -48,7 +47,7 @@ pub struct Confusion {
 #[derive(Default)]
 pub struct State {
     /// Where the example table was last drawn.
-    pub list_area: super::ListArea,
+    pub list_area: ListArea,
     pub run: Option<RunId>,
     pub examples: Vec<Example>,
     pub visible: Vec<usize>,
@@ -64,8 +63,6 @@ pub struct State {
     /// The run being loaded, while it is.
     loading: Option<RunId>,
     loader: Latest<(RunId, Loaded)>,
-    /// Re-scoring the run after a gold edit.
-    rescoring: Latest<(RunId, Rescored)>,
     pub confusion: Option<Confusion>,
     pub gold_edit: Option<TextInput>,
     /// A gold refused by the checks once; entering it again stores it anyway.
@@ -89,11 +86,11 @@ impl State {
     /// Starts loading run `id`'s predictions (with the gold corrections in force) on a worker
     /// thread: a run of a hundred thousand predictions takes longer than a frame to judge.
     pub fn open(&mut self, id: RunId, ctx: &mut Ctx) {
-        let store = ctx.engine.shared_store();
+        let reads = ctx.reads.clone();
         self.loader.start(move || {
             Ok((
                 id,
-                load(&store, id).map_err(|e| format!("loading run {id}: {e}"))?,
+                load(&reads, id).map_err(|e| format!("loading run {id}: {e}"))?,
             ))
         });
         self.loading = Some(id);
@@ -101,25 +98,6 @@ impl State {
 
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
-    }
-
-    /// A re-scoring that finished, said on the status line; true when one did (the run's
-    /// tables then changed).
-    pub fn poll_rescore(&mut self, status: &mut crate::tui::app::Status) -> bool {
-        match self.rescoring.take() {
-            None => false,
-            Some(Ok((run, r))) => {
-                status.info(format!(
-                    "run {run} re-scored against gold version {} ({} of {} predictions have corrected gold)",
-                    r.gold_version, r.changed, r.predictions
-                ));
-                true
-            }
-            Some(Err(e)) => {
-                status.error(e);
-                true
-            }
-        }
     }
 
     /// Installs a finished load; true when one arrived.
@@ -222,14 +200,6 @@ impl State {
             .map(|&i| &self.examples[i])
     }
 
-    pub fn capturing(&self) -> bool {
-        self.gold_edit.is_some()
-    }
-
-    pub fn click(&mut self, line: usize, height: usize) {
-        self.cursor.click(line, self.visible.len(), height);
-    }
-
     /// The confusion matrix of one dataset (the dataset filter's, else the selected
     /// example's) over the examples in view. Predicted labels the gold never uses are pooled
     /// as `other`, so a model's invented labels cannot crowd the matrix.
@@ -302,7 +272,7 @@ impl State {
         }
     }
 
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) {
+    fn on_action(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
         if let Some(c) = self.confusion.as_mut() {
             let n = c.labels.len();
             match a {
@@ -322,10 +292,10 @@ impl State {
                 Action::Confusion | Action::Back => self.confusion = None,
                 _ => {}
             }
-            return;
+            return None;
         }
         if self.cursor.act(a, self.visible.len()) {
-            return;
+            return None;
         }
         match a {
             Action::FilterDataset => {
@@ -360,10 +330,11 @@ impl State {
                     self.gold_edit = Some(TextInput::new(&e.gold));
                 }
             }
-            Action::Undo => self.gold_change(ctx, true),
-            Action::Redo => self.gold_change(ctx, false),
+            Action::Undo => return Some(Message::StepGold { redo: false }),
+            Action::Redo => return Some(Message::StepGold { redo: true }),
             _ => {}
         }
+        None
     }
 
     /// The next example in view sharing the first error category of the selected one.
@@ -386,49 +357,10 @@ impl State {
             .info(format!("no other {} example", kind.as_str()));
     }
 
-    fn gold_change(&mut self, ctx: &mut Ctx, undo: bool) {
-        let store = ctx.engine.store();
-        let done = if undo {
-            store.gold_undo()
-        } else {
-            store.gold_redo()
-        };
-        let entry = match done {
-            Ok(Some(entry)) => entry,
-            Ok(None) => {
-                return ctx.status.info(if undo {
-                    "nothing to undo"
-                } else {
-                    "nothing to redo"
-                })
-            }
-            Err(e) => return ctx.status.error(e),
-        };
-        let of = match entry.event {
-            GoldEvent::Undo { of } | GoldEvent::Redo { of } => of,
-            GoldEvent::Edit { .. } => entry.seq,
-        };
-        // The example the undone or redone edit was about.
-        let edited = store.gold_log().ok().and_then(|log| {
-            log.into_iter().find_map(|e| match e.event {
-                GoldEvent::Edit { dataset, id, .. } if e.seq == of => Some((dataset, id)),
-                _ => None,
-            })
-        });
-        if let Some((dataset, id)) = edited {
-            self.after_gold_change(ctx, &dataset, &id);
-        }
-        ctx.status.info(format!(
-            "{} gold edit {of}; gold version {}",
-            if undo { "undid" } else { "redid" },
-            entry.seq
-        ));
-    }
-
-    /// Judges example (`key`, `id`) again against the gold now in force, and re-scores the
-    /// run on a worker thread (its F1 table then shows the new gold version).
-    fn after_gold_change(&mut self, ctx: &mut Ctx, key: &str, id: &str) {
-        let corrections = match ctx.engine.store().gold_state() {
+    /// Judges example (`key`, `id`) again against the gold now in force (after a correction,
+    /// undo or redo; the workbench re-scores the run).
+    pub fn gold_changed(&mut self, ctx: &mut Ctx, key: &str, id: &str) {
+        let corrections = match ctx.reads.gold_state() {
             Ok(g) => g.corrections(),
             Err(e) => return ctx.status.error(e),
         };
@@ -471,26 +403,36 @@ impl State {
             e.pair_ids = e.pairs.iter().map(|(g, p)| (id_of(g), id_of(p))).collect();
         }
         self.apply_filters();
-        if let Some(run) = self.run {
-            let store = ctx.engine.shared_store();
-            self.rescoring.start(move || {
-                let r =
-                    rescore_run(&store, run).map_err(|e| format!("re-scoring run {run}: {e}"))?;
-                Ok((run, r))
-            });
-        }
+    }
+}
+
+impl Screen for State {
+    fn capturing(&self) -> bool {
+        self.gold_edit.is_some()
     }
 
-    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) {
-        let Some(input) = self.gold_edit.as_mut() else {
-            return;
-        };
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        self.on_action(a, ctx)
+    }
+
+    fn list_area(&self) -> Option<&ListArea> {
+        Some(&self.list_area)
+    }
+
+    fn click(&mut self, line: usize, height: usize, _ctx: &mut Ctx) -> Option<Message> {
+        self.cursor.click(line, self.visible.len(), height);
+        None
+    }
+
+    /// The gold editor: a correction is checked here, and stored by the workbench.
+    fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        let input = self.gold_edit.as_mut()?;
         match input.key(k) {
             Edit::Submit => {
                 let after = input.text.clone();
                 let Some(e) = self.selected().cloned() else {
                     self.gold_edit = None;
-                    return;
+                    return None;
                 };
                 // The checks of `gold set`: a label among the options, spans in the sentence.
                 let problems = crate::eval::verdict::gold_problems(
@@ -501,29 +443,28 @@ impl State {
                 );
                 if !problems.is_empty() && self.refused.as_deref() != Some(after.as_str()) {
                     self.refused = Some(after);
-                    return ctx.status.error(format!(
+                    ctx.status.error(format!(
                         "not stored: {}; enter again to store it anyway, esc to drop it",
                         problems.join("; ")
                     ));
+                    return None;
                 }
                 self.refused = None;
                 self.gold_edit = None;
                 if after == e.gold {
-                    return ctx.status.info("gold unchanged");
+                    ctx.status.info("gold unchanged");
+                    return None;
                 }
-                match ctx.engine.store().gold_edit(&e.key, &e.id, &e.gold, &after) {
-                    Ok(entry) => {
-                        self.after_gold_change(ctx, &e.key, &e.id);
-                        ctx.status.info(format!(
-                            "gold of {} #{} corrected (gold version {}); run re-scored",
-                            e.key, e.id, entry.seq
-                        ));
-                    }
-                    Err(err) => ctx.status.error(err),
-                }
+                return Some(Message::EditGold {
+                    key: e.key,
+                    id: e.id,
+                    before: e.gold,
+                    after,
+                });
             }
             Edit::Cancel => self.gold_edit = None,
             _ => {}
         }
+        None
     }
 }

@@ -29,18 +29,23 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
 }
 
 fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
-    // A failed run's reason, in full, under the list while it is selected.
-    let reason = s
-        .runs
-        .get(s.cursor.selected)
-        .and_then(|(id, m)| Some((id, m.status, m.error.as_deref()?)));
+    // A failed run's reason (or its last re-scoring's), in full, under the list while it is
+    // selected.
+    let reason = s.runs.get(s.cursor.selected).and_then(|(id, m)| {
+        let why = m.error.clone().or_else(|| {
+            m.rescore_error
+                .as_ref()
+                .map(|e| format!("re-scoring against corrected gold failed: {e}"))
+        })?;
+        Some((id, m.status, why))
+    });
     let area = match reason {
         Some((id, status, error)) if area.height >= 8 => {
             let [list, why] =
                 Layout::vertical([Constraint::Min(4), Constraint::Length(area.height / 2)])
                     .areas(area);
             f.render_widget(
-                Paragraph::new(crate::tui::screens::safe(error))
+                Paragraph::new(crate::tui::screens::safe(&error))
                     .style(Style::default().fg(t.error))
                     .wrap(ratatui::widgets::Wrap { trim: false })
                     .block(block(format!("run {id} {}", status.as_str()), false, t)),

@@ -12,7 +12,7 @@ use ratatui::widgets::{Axis, Chart, Clear, Dataset, GraphType, Paragraph, Row, T
 use ratatui::Frame;
 use std::collections::HashMap;
 
-use super::{delta, pct, Cursor};
+use super::{delta, pct, Cursor, ListArea, Screen};
 use crate::data::catalog::{infer_setting, paper_score};
 use crate::data::dataset::SplitResolution;
 use crate::eval::extract::Mode;
@@ -87,7 +87,7 @@ impl SortBy {
 
 pub struct State {
     /// Where the run table was last drawn.
-    pub list_area: crate::tui::screens::ListArea,
+    pub list_area: ListArea,
     pub runs: Vec<(RunId, RunManifest)>,
     pub cursor: Cursor,
     pub metrics: Vec<MetricPoint>,
@@ -138,13 +138,9 @@ impl State {
         self.runs.get(self.cursor.selected).map(|r| r.0)
     }
 
-    pub fn capturing(&self) -> bool {
-        self.form.is_some()
-    }
-
     /// Re-reads the run list and the selected run's metrics and scores.
     pub fn reload(&mut self, ctx: &mut Ctx) {
-        let store = ctx.engine.store();
+        let store = ctx.reads;
         match store.runs() {
             Ok(mut r) => {
                 // Newest first: the run just launched is at the top.
@@ -164,7 +160,7 @@ impl State {
     }
 
     fn load_selected(&mut self, ctx: &mut Ctx) {
-        let store = ctx.engine.store();
+        let store = ctx.reads;
         let (metrics, scores) = match self.selected_id() {
             Some(id) => (store.metrics(id), store.scores(id)),
             None => (Ok(Vec::new()), Ok(Vec::new())),
@@ -293,7 +289,8 @@ impl State {
             JobEvent::Started { .. }
             | JobEvent::Finished { .. }
             | JobEvent::Failed { .. }
-            | JobEvent::Cancelled { .. } => {
+            | JobEvent::Cancelled { .. }
+            | JobEvent::Rescored { .. } => {
                 if let JobEvent::Finished { run }
                 | JobEvent::Failed { run, .. }
                 | JobEvent::Cancelled { run } = e
@@ -305,12 +302,12 @@ impl State {
         }
     }
 
-    pub fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+    fn on_click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
         self.cursor.click(line, self.runs.len(), height);
         self.load_selected(ctx);
     }
 
-    pub fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+    fn on_action(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
         if self.cursor.act(a, self.runs.len()) {
             self.load_selected(ctx);
             return None;
@@ -343,16 +340,16 @@ impl State {
 
     /// Opens the launch form, filled with the default model and the data in view.
     pub fn open_form(&mut self, ctx: &mut Ctx) {
-        let model = ctx.engine.default_model();
+        let model = ctx.models.default_model();
         let banks: Vec<(u32, String)> = ctx
-            .engine
+            .reads
             .bank_versions()
             .unwrap_or_default()
             .iter()
             .map(|t| {
                 (
                     t.version,
-                    ctx.engine.bank_file(t.version).display().to_string(),
+                    ctx.reads.bank_file(t.version).display().to_string(),
                 )
             })
             .filter(|(_, f)| std::path::Path::new(f).is_file())
@@ -361,7 +358,7 @@ impl State {
             &model.dir().display().to_string(),
             &ctx.ws.root.display().to_string(),
             &banks,
-            &ctx.engine.backbones,
+            &ctx.models.backbones,
         );
         form.resolve();
         self.form = Some(form);
@@ -370,7 +367,7 @@ impl State {
         }
     }
 
-    pub fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+    fn on_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
         let form = self.form.as_mut()?;
         let field = form.fields[form.cursor].name;
         match form.key(k) {
@@ -386,7 +383,7 @@ impl State {
                         return None;
                     }
                 };
-                let model = ctx.engine.default_model();
+                let model = ctx.models.default_model();
                 let wants_default = form
                     .get("model")
                     .is_some_and(|f| std::path::Path::new(&f.value()) == model.dir());
@@ -439,5 +436,33 @@ impl State {
                 None
             }
         }
+    }
+}
+
+impl Screen for State {
+    fn capturing(&self) -> bool {
+        self.form.is_some()
+    }
+
+    fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        self.on_action(a, ctx)
+    }
+
+    fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        self.on_key(k, ctx)
+    }
+
+    fn list_area(&self) -> Option<&ListArea> {
+        Some(&self.list_area)
+    }
+
+    fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) -> Option<Message> {
+        self.on_click(line, height, ctx);
+        None
+    }
+
+    fn shown(&mut self, ctx: &mut Ctx) {
+        // Gold corrections re-score in the background: show their tables.
+        self.reload(ctx);
     }
 }
