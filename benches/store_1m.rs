@@ -55,7 +55,7 @@ fn fill(path: &Path) {
                     (
                         i,
                         StoredPrediction {
-                            task: "NER".into(),
+                            task: ie_bench::ie::TaskKind::Ner,
                             id: i.to_string(),
                             ground_truth: " person: John Smith; location: New York".into(),
                             prediction: format!(" person: John Smith; location: York {i}"),

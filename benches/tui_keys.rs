@@ -191,7 +191,7 @@ fn main() {
     );
     // Let the background search answer, then browse its hits.
     let t = Instant::now();
-    while app.datasets.searching {
+    while app.datasets.searching() {
         app.poll(&engine);
         std::thread::sleep(Duration::from_millis(1));
     }

@@ -214,7 +214,23 @@ fn examples_loaded(app: &mut App, engine: &Engine) {
 
 /// Waits for Compare's table of the two runs it opened.
 fn compared(app: &mut App, engine: &Engine) {
-    wait(app, engine, 120, "the comparison", |a| !a.compare.is_loading());
+    wait(app, engine, 120, "the comparison", |a| {
+        !a.compare.is_loading()
+    });
+}
+
+/// Waits for Export's list of runs with their tables.
+fn exports_read(app: &mut App, engine: &Engine) {
+    wait(app, engine, 120, "the runs' tables", |a| {
+        !a.export.is_loading()
+    });
+}
+
+/// Waits until no screen is reading in the background, so a frame shows what was read.
+fn settled(app: &mut App, engine: &Engine) {
+    wait(app, engine, 120, "the screens' reads", |a| {
+        !a.inspect.is_loading() && !a.compare.is_loading() && !a.export.is_loading()
+    });
 }
 
 fn regex_escape(s: &str) -> String {
@@ -252,7 +268,7 @@ fn every_screen_at_80x24_and_160x48() {
     snap("datasets", &app);
     keys(&mut app, &engine, &["down", "down"]);
     wait(&mut app, &engine, 60, "prompt lengths", |a| {
-        a.datasets.measuring.is_empty()
+        a.datasets.measuring.is_none()
     });
     snap("datasets_split", &app);
     keys(&mut app, &engine, &["/"]);
@@ -295,7 +311,9 @@ fn every_screen_at_80x24_and_160x48() {
     compared(&mut app, &engine);
     snap("compare", &app);
     // Export runs 1 and 2 as Markdown.
-    keys(&mut app, &engine, &["6", "space", "down", "space"]);
+    keys(&mut app, &engine, &["6"]);
+    exports_read(&mut app, &engine);
+    keys(&mut app, &engine, &["space", "down", "space"]);
     snap("export", &app);
     keys(&mut app, &engine, &["?"]);
     snap("help", &app);
@@ -456,7 +474,9 @@ fn launch_watch_inspect_fix_gold_and_export() {
     assert!(!app.inspect.selected().unwrap().corrected);
     // Export the run's table as Markdown.
     let out = tmp.path().join("results.md");
-    keys(&mut app, &engine, &["6", "w", "ctrl-u"]);
+    keys(&mut app, &engine, &["6"]);
+    exports_read(&mut app, &engine);
+    keys(&mut app, &engine, &["w", "ctrl-u"]);
     typed(&mut app, &engine, out.to_str().unwrap());
     key(&mut app, &engine, "enter");
     let md = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}: {}", app.status.text));
@@ -507,6 +527,7 @@ fn every_screen_draws_at_any_size_and_the_mouse_selects() {
     keys(&mut app, &engine, &["3", "down", "b", "down"]);
     for screen in Screen::ALL {
         app.go(&engine, screen);
+        settled(&mut app, &engine);
         for help in [false, true] {
             app.help = help;
             for (w, h) in [(1, 1), (7, 3), (20, 6), (43, 11), (80, 24), (251, 83)] {
@@ -678,6 +699,7 @@ fn no_size_panics_on_any_screen_with_real_data() {
         let heights = [1, 2, 6, 9, 10, 11, 13, 17, 24, 31, 48, 100];
         for screen in Screen::ALL {
             app.go(&engine, screen);
+            settled(&mut app, &engine);
             for help in [false, true] {
                 app.help = help;
                 for w in widths {

@@ -174,7 +174,7 @@ fn export(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
     }
     let mut buf = Vec::new();
     for (key, _, p) in &predictions {
-        let task: crate::ie::TaskKind = p.task.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let task = p.task;
         let line = OfficialLine {
             task,
             dataset: crate::ie::dataset_of_key(key),

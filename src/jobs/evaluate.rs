@@ -3,7 +3,7 @@
 
 use crate::eval::report::accumulate;
 use crate::eval::{Mode, PredictionLine};
-use crate::ie::{dataset_key, dataset_of_key, Named, Split, TaskKind};
+use crate::ie::{dataset_key, dataset_of_key, Named, Split};
 use crate::model::backbone::Backbone;
 use crate::model::predict::PredictOptions;
 use crate::prompt::PromptInstance;
@@ -51,7 +51,7 @@ pub fn store_predictions(rec: &mut Recorder, lines: &[PredictionLine]) -> Result
         rows.push((
             index,
             StoredPrediction {
-                task: l.task.to_string(),
+                task: l.task,
                 id: l.id.clone(),
                 ground_truth: l.ground_truth.clone(),
                 prediction: l.prediction.clone(),
@@ -97,7 +97,7 @@ pub fn store_scores(
 }
 
 /// Stored predictions as prediction lines, with the gold corrections in force applied; the
-/// flag says whether a line's gold was corrected. Predictions of unknown tasks are skipped.
+/// flag says whether a line's gold was corrected.
 pub fn corrected_lines(
     predictions: &[(String, u64, StoredPrediction)],
     corrections: &std::collections::HashMap<(String, String), String>,
@@ -105,10 +105,10 @@ pub fn corrected_lines(
     predictions
         .iter()
         .enumerate()
-        .filter_map(|(i, (key, _, p))| {
-            let task: TaskKind = p.task.parse().ok()?;
+        .map(|(i, (key, _, p))| {
+            let task = p.task;
             let corrected = corrections.get(&(key.clone(), p.id.clone()));
-            Some((
+            (
                 PredictionLine {
                     line: i + 1,
                     task,
@@ -121,7 +121,7 @@ pub fn corrected_lines(
                     truncated: p.truncated,
                 },
                 corrected.is_some(),
-            ))
+            )
         })
         .collect()
 }

@@ -65,7 +65,13 @@ impl Backbone {
             Backbone::T5(_) if grammars.is_some() => Err(ModelError::Unsupported(
                 "--constrain is for decoder-only models (a .gguf file, a Gemma 3 folder or gemma-3-270m); T5 decoding is not constrained".into(),
             )),
-            Backbone::T5(l) => predict(&l.model, &l.tokenizer, sources, opts, progress),
+            Backbone::T5(l) => predict(
+                &super::predict::Decoding::of(&l.model, &l.params),
+                &l.tokenizer,
+                sources,
+                opts,
+                progress,
+            ),
             Backbone::Decoder(d) => d.predict(sources, grammars, opts, progress),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::config::T5Config;
 use super::error::Result;
 use super::params::{Params, SplitMix};
-use super::predict::pad_batch;
+use super::predict::Decoding;
 use super::t5::T5;
 use super::train::{AdamW, Example, Trainer};
 
@@ -82,12 +82,12 @@ pub fn run(
             .map(|_| random_ids(&mut rng, SOURCE_LEN, vocab))
             .collect();
         let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-        let (ids, mask) = pad_batch(&refs, 0, device)?;
-        model.generate_with(&ids, &mask, NEW_TOKENS, false)?; // warm-up
+        let decoding = Decoding::of(&model, &params);
+        decoding.generate(&refs, NEW_TOKENS, false)?; // warm-up
         let mut t = Vec::new();
         for _ in 0..gen_runs {
             let s = Instant::now();
-            model.generate_with(&ids, &mask, NEW_TOKENS, false)?;
+            decoding.generate(&refs, NEW_TOKENS, false)?;
             t.push(s.elapsed().as_secs_f64());
         }
         Ok((b * NEW_TOKENS) as f64 / median(t))

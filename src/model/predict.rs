@@ -3,9 +3,56 @@
 
 use candle_core::Tensor;
 
+use super::cpu::{self, Layout};
 use super::error::Result;
+use super::params::Params;
 use super::t5::T5;
 use super::tokenize::TextTokenizer;
+
+/// How a T5 decodes greedily: the hand-written CPU passes where they apply (f32 weights on
+/// the CPU; several times faster than candle's graph there), else candle's graph (CUDA, bf16).
+/// Chosen here, once per model, so that `T5` stays the plain graph the passes are tested
+/// against.
+pub struct Decoding<'a> {
+    model: &'a T5,
+    cpu: Option<(Layout, &'a Params)>,
+}
+
+impl<'a> Decoding<'a> {
+    /// `model`, built from `params`.
+    pub fn of(model: &'a T5, params: &'a Params) -> Decoding<'a> {
+        Decoding {
+            model,
+            cpu: Layout::applies(params).then(|| (Layout::new(&model.cfg), params)),
+        }
+    }
+
+    /// Greedy answers to `rows` (token ids without padding), at most `max_new_tokens` each,
+    /// EOS included when reached; with `stop_at_eos` false, exactly `max_new_tokens`.
+    pub fn generate(
+        &self,
+        rows: &[&[u32]],
+        max_new_tokens: usize,
+        stop_at_eos: bool,
+    ) -> Result<Vec<Vec<u32>>> {
+        match &self.cpu {
+            Some((layout, params)) => cpu::generate::generate(
+                &self.model.cfg,
+                layout,
+                params,
+                rows,
+                max_new_tokens,
+                stop_at_eos,
+            ),
+            None => {
+                let pad = self.model.cfg.pad_token_id as u32;
+                let (ids, mask) = pad_batch(rows, pad, &self.model.device)?;
+                self.model
+                    .generate_with(&ids, &mask, max_new_tokens, stop_at_eos)
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PredictOptions {
@@ -67,7 +114,7 @@ pub fn pad_batch(
 
 /// Answers for `sources`, in their order. `progress` is told how many are done.
 pub fn predict(
-    model: &T5,
+    model: &Decoding,
     tok: &TextTokenizer,
     sources: &[String],
     opts: &PredictOptions,
@@ -77,11 +124,10 @@ pub fn predict(
         .iter()
         .map(|s| tok.encode_truncated(s, opts.max_source_length))
         .collect::<Result<_>>()?;
-    let eos = model.cfg.eos_token_id as u32;
+    let eos = model.model.cfg.eos_token_id as u32;
     in_length_order(&encoded, opts.batch_size, progress, |_, rows| {
-        let (ids, mask) = pad_batch(rows, model.cfg.pad_token_id as u32, &model.device)?;
         model
-            .generate(&ids, &mask, opts.max_new_tokens)?
+            .generate(rows, opts.max_new_tokens, true)?
             .into_iter()
             .map(|g| {
                 Ok(Generation {

@@ -6,13 +6,12 @@
 //! decoder buckets (see the README).
 //!
 //! This graph runs wherever candle runs (CUDA, bf16) and is the reference the tests hold the
-//! hand-written CPU passes of `cpu` to; on the CPU with f32 weights, training and greedy
-//! decoding take those passes instead.
+//! hand-written CPU passes of `cpu` to. Which of the two a run takes is chosen outside it:
+//! `predict::Decoding` for greedy decoding, `train` for training.
 
 use candle_core::{DType, Device, Tensor, D};
 
 use super::config::T5Config;
-use super::cpu::{self, Layout};
 use super::error::Result;
 use super::params::Params;
 use super::t5_bias::{relative_position_bucket, MASKED};
@@ -257,8 +256,6 @@ pub struct T5 {
     lm_head: Option<Tensor>,
     pub device: Device,
     pub dtype: DType,
-    /// The hand-written CPU path (f32 weights on the CPU), which greedy decoding takes.
-    cpu: Option<(Layout, Params)>,
 }
 
 impl T5 {
@@ -276,7 +273,6 @@ impl T5 {
                 Some(p.get("lm_head.weight")?)
             },
             shared,
-            cpu: Layout::applies(p).then(|| (Layout::new(cfg), p.clone())),
         })
     }
 
@@ -421,30 +417,6 @@ impl T5 {
         max_new_tokens: usize,
         stop_at_eos: bool,
     ) -> Result<Vec<Vec<u32>>> {
-        if let Some((layout, params)) = &self.cpu {
-            if let Some(sources) = right_padded_rows(ids, mask)? {
-                let rows: Vec<&[u32]> = sources.iter().map(Vec::as_slice).collect();
-                return cpu::generate::generate(
-                    &self.cfg,
-                    layout,
-                    params,
-                    &rows,
-                    max_new_tokens,
-                    stop_at_eos,
-                );
-            }
-        }
-        self.generate_on_graph(ids, mask, max_new_tokens, stop_at_eos)
-    }
-
-    /// `generate_with` through candle's ops, which every device and dtype has.
-    pub(crate) fn generate_on_graph(
-        &self,
-        ids: &Tensor,
-        mask: &Tensor,
-        max_new_tokens: usize,
-        stop_at_eos: bool,
-    ) -> Result<Vec<Vec<u32>>> {
         let b = ids.dim(0)?;
         let enc = self.encode(ids, mask, false)?;
         let mut cache = self.new_cache(&enc)?;
@@ -475,22 +447,6 @@ impl T5 {
         }
         Ok(out)
     }
-}
-
-/// The tokens of each row of `ids` when `mask` is ones then zeros in every row (the padding
-/// `pad_batch` makes); None for any other mask.
-fn right_padded_rows(ids: &Tensor, mask: &Tensor) -> Result<Option<Vec<Vec<u32>>>> {
-    let ids: Vec<Vec<u32>> = ids.to_dtype(DType::U32)?.to_vec2()?;
-    let mask: Vec<Vec<u32>> = mask.to_dtype(DType::U32)?.to_vec2()?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for (row, m) in ids.into_iter().zip(mask) {
-        let len = m.iter().take_while(|&&v| v == 1).count();
-        if m[len..].iter().any(|&v| v != 0) {
-            return Ok(None);
-        }
-        rows.push(row[..len].to_vec());
-    }
-    Ok(Some(rows))
 }
 
 #[cfg(test)]

@@ -12,14 +12,12 @@ use crate::store::{StoredPrediction, StoredScore};
 /// Stored predictions as the answers `eval::compare` matches.
 pub fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<crate::eval::compare::Answer<'_>> {
     rows.iter()
-        .filter_map(|(key, _, p)| {
-            Some(crate::eval::compare::Answer {
-                task: p.task.parse().ok()?,
-                dataset: dataset_of_key(key),
-                id: &p.id,
-                ground_truth: &p.ground_truth,
-                prediction: &p.prediction,
-            })
+        .map(|(key, _, p)| crate::eval::compare::Answer {
+            task: p.task,
+            dataset: dataset_of_key(key),
+            id: &p.id,
+            ground_truth: &p.ground_truth,
+            prediction: &p.prediction,
         })
         .collect()
 }

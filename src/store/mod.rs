@@ -621,7 +621,7 @@ mod tests {
             store.put_metrics(1, &[point(3, 0.5)]).unwrap();
             store.put_metrics(2, &[point(1, 9.0)]).unwrap();
             let pred = |p: &str| StoredPrediction {
-                task: "NER".into(),
+                task: crate::ie::TaskKind::Ner,
                 id: "0".into(),
                 ground_truth: "g".into(),
                 prediction: p.into(),

@@ -218,7 +218,9 @@ pub mod non_finite {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredPrediction {
-    pub task: String,
+    /// Stored as its name (`"NER"`, ...); a record naming no task is a decode error that
+    /// names its key, not a row silently left out.
+    pub task: crate::ie::TaskKind,
     pub id: String,
     pub ground_truth: String,
     pub prediction: String,

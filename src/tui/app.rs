@@ -367,7 +367,8 @@ impl App {
         let searched = made
             | self.datasets.poll()
             | self.inspect.poll(&mut self.status)
-            | self.compare.poll(&mut self.status);
+            | self.compare.poll(&mut self.status)
+            | self.export.poll(&mut self.status);
         let events = engine.events();
         let changed = searched || !events.is_empty();
         self.apply_events(engine, &events);

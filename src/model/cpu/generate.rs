@@ -118,7 +118,7 @@ fn decode(
 #[cfg(test)]
 mod tests {
     use crate::model::params::{Params, SplitMix};
-    use crate::model::predict::pad_batch;
+    use crate::model::predict::{pad_batch, Decoding};
     use crate::model::{T5Config, T5};
     use candle_core::Device;
 
@@ -141,8 +141,10 @@ mod tests {
                 .collect();
             let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
             let (ids, mask) = pad_batch(&refs, 0, &Device::Cpu).unwrap();
-            let ours = model.generate_with(&ids, &mask, 24, false).unwrap();
-            let graph = model.generate_on_graph(&ids, &mask, 24, false).unwrap();
+            let ours = Decoding::of(&model, &params)
+                .generate(&refs, 24, false)
+                .unwrap();
+            let graph = model.generate_with(&ids, &mask, 24, false).unwrap();
             assert_eq!(ours, graph, "gated {gated}");
             assert!(ours.iter().all(|r| r.len() == 24));
         }

@@ -74,7 +74,7 @@ impl State {
         self.runs = Some((a, b));
         self.rows.clear();
         let reads = ctx.reads.clone();
-        self.loader.start(move || compare(&reads, a, b));
+        self.loader.start(move |_| compare(&reads, a, b));
     }
 
     pub fn is_loading(&self) -> bool {

@@ -11,8 +11,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, List, ListItem, ListState};
 use ratatui::Frame;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
 use super::{Cursor, ListArea, Screen};
@@ -24,6 +22,7 @@ use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
+use crate::tui::worker::{Fresh, Latest};
 use crate::tui::workspace::{lengths, Lengths, Sample, Workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,8 +47,6 @@ pub struct Hit {
     pub score: i64,
 }
 
-/// A finished search: the query's generation and its hits.
-type Answer = (u64, Vec<Hit>);
 /// A split's measured prompt lengths.
 type Measured = ((usize, Split), Option<Lengths>);
 
@@ -70,33 +67,26 @@ pub struct State {
     pub search: Option<TextInput>,
     pub hits: Vec<Hit>,
     pub hit_cursor: Cursor,
-    pub searching: bool,
     corpus: Arc<Corpus>,
-    generation: Arc<AtomicU64>,
-    results: (Sender<Answer>, Receiver<Answer>),
+    /// The newest query's search, on a worker when the corpus is large.
+    searcher: Latest<Vec<Hit>>,
     pub lengths: HashMap<(usize, Split), Option<Lengths>>,
-    /// Splits whose lengths a worker is measuring.
-    pub measuring: std::collections::HashSet<(usize, Split)>,
-    measured: (Sender<Measured>, Receiver<Measured>),
+    /// The split whose lengths a worker is measuring (the selected one; a split left before
+    /// its figures came is measured again when selected again).
+    pub measuring: Option<(usize, Split)>,
+    measurer: Latest<Measured>,
     tokenizer: Option<Arc<TextTokenizer>>,
     instructions: HashMap<TaskKind, String>,
     pub max_source_length: usize,
 }
 
-fn search_all(
-    corpus: &Corpus,
-    query: &str,
-    generation: Option<(&AtomicU64, u64)>,
-) -> Option<Vec<Hit>> {
+/// The best hits of `query`; `None` once `fresh` says a newer query replaced it.
+fn search_all(corpus: &Corpus, query: &str, fresh: Option<&Fresh>) -> Option<Vec<Hit>> {
     let matcher = SkimMatcherV2::default().ignore_case();
     let mut hits = Vec::new();
     for (i, (ds, kind, text)) in corpus.items.iter().enumerate() {
-        if i % 4096 == 0 {
-            if let Some((g, mine)) = generation {
-                if g.load(Ordering::Relaxed) != mine {
-                    return None;
-                }
-            }
+        if i % 4096 == 0 && fresh.is_some_and(Fresh::is_stale) {
+            return None;
         }
         if let Some(score) = matcher.fuzzy_match(text, query) {
             hits.push(Hit {
@@ -169,13 +159,11 @@ impl State {
             search: None,
             hits: Vec::new(),
             hit_cursor: Cursor::default(),
-            searching: false,
             corpus: Arc::new(Corpus { items }),
-            generation: Arc::new(AtomicU64::new(0)),
-            results: channel(),
+            searcher: Latest::default(),
             lengths: HashMap::new(),
-            measuring: Default::default(),
-            measured: channel(),
+            measuring: None,
+            measurer: Latest::default(),
             tokenizer,
             instructions,
             max_source_length: 512,
@@ -212,21 +200,26 @@ impl State {
             self.lengths.insert((i, s), None);
             return;
         };
+        // The split measured before, if its figures never came, is measured again when
+        // selected again.
+        if let Some(left) = self.measuring.take() {
+            self.lengths.remove(&left);
+        }
         // Marked as measuring (`Some(None)` is "no figures"), so it starts once.
-        self.measuring.insert((i, s));
+        self.measuring = Some((i, s));
         self.lengths.insert((i, s), None);
-        let (tok, tx, limit) = (
-            Arc::clone(tok),
-            self.measured.0.clone(),
-            self.max_source_length,
-        );
-        std::thread::spawn(move || {
+        let (tok, limit) = (Arc::clone(tok), self.max_source_length);
+        self.measurer.start(move |_| {
             let measured = sample
                 .inputs()
                 .and_then(|texts| lengths(&texts, sample.of, &tok, limit));
-            let _ = tx.send(((i, s), measured));
-            crate::tui::wake::wake();
+            Ok(((i, s), measured))
         });
+    }
+
+    /// Whether a search is still running.
+    pub fn searching(&self) -> bool {
+        self.searcher.busy()
     }
 
     fn on_action(&mut self, a: Action, ctx: &mut Ctx) {
@@ -308,51 +301,40 @@ impl State {
             Edit::Cancel => {
                 self.search = None;
                 self.hits.clear();
-                self.generation.fetch_add(1, Ordering::SeqCst);
+                self.searcher.forget();
             }
             _ => {}
         }
     }
 
     fn start_search(&mut self, query: String) {
-        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.searcher.forget();
         self.hit_cursor = Cursor::default();
         if query.is_empty() {
             self.hits.clear();
-            self.searching = false;
             return;
         }
         if self.corpus.items.len() <= SYNC_SEARCH_LIMIT {
             self.hits = search_all(&self.corpus, &query, None).unwrap_or_default();
             return;
         }
-        self.searching = true;
         let corpus = Arc::clone(&self.corpus);
-        let generation = Arc::clone(&self.generation);
-        let tx = self.results.0.clone();
-        std::thread::spawn(move || {
-            if let Some(hits) = search_all(&corpus, &query, Some((&generation, mine))) {
-                let _ = tx.send((mine, hits));
-                crate::tui::wake::wake();
-            }
-        });
+        // A stale search stops early; what it found is dropped either way.
+        self.searcher
+            .start(move |fresh| Ok(search_all(&corpus, &query, Some(fresh)).unwrap_or_default()));
     }
 
-    /// Takes finished background searches (only the newest query's answer is kept) and
-    /// measured prompt lengths.
+    /// Takes the newest query's hits and measured prompt lengths, once they come.
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
-        while let Ok((key, l)) = self.measured.1.try_recv() {
-            self.measuring.remove(&key);
+        if let Some(Ok((key, l))) = self.measurer.take() {
+            self.measuring = None;
             self.lengths.insert(key, l);
             changed = true;
         }
-        while let Ok((g, hits)) = self.results.1.try_recv() {
-            if g == self.generation.load(Ordering::SeqCst) {
-                self.hits = hits;
-                self.searching = false;
-                changed = true;
-            }
+        if let Some(Ok(hits)) = self.searcher.take() {
+            self.hits = hits;
+            changed = true;
         }
         changed
     }
@@ -445,7 +427,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) {
             Some(input) => input.with_cursor(),
             None => format!("{} hits", s.hits.len()),
         };
-        let title = if s.searching {
+        let title = if s.searching() {
             "Search (searching…)"
         } else {
             "Search"
@@ -583,7 +565,7 @@ fn draw_detail(f: &mut Frame, area: Rect, s: &State, ws: &Workspace, t: &Theme) 
                         style,
                     ));
                 }
-                None if s.measuring.contains(&(i, sp)) => {
+                None if s.measuring == Some((i, sp)) => {
                     lines.push(Line::styled("prompt lengths: measuring…", t.dimmed()));
                 }
                 None if s.tokenizer.is_none() => lines.push(Line::styled(

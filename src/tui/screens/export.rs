@@ -14,14 +14,16 @@ use crate::data::catalog::infer_setting;
 use crate::eval::Mode;
 use crate::export::{render, runs_tables, Format};
 use crate::ie::Split;
+use crate::service::reads::Reads;
 use crate::service::results::stored_report;
-use crate::store::{RunId, RunManifest};
-use crate::tui::app::Ctx;
+use crate::store::{RunId, RunManifest, StoredScore};
+use crate::tui::app::{Ctx, Status};
 use crate::tui::keymap::Action;
 use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, text_panel};
+use crate::tui::worker::Latest;
 
 pub const FORMATS: [(Format, &str, &str); 3] = [
     (Format::Md, "Markdown", "md"),
@@ -39,6 +41,24 @@ pub struct State {
     pub preview: String,
     pub path: Option<TextInput>,
     pub written: Option<String>,
+    /// Each listed run's stored score rows, as last read.
+    scores: std::collections::HashMap<RunId, Vec<StoredScore>>,
+    /// Reading every run's score rows takes longer than a frame on a database of many runs.
+    loader: Latest<Vec<(RunId, RunManifest, Vec<StoredScore>)>>,
+}
+
+/// The runs with a test table, with their score rows.
+fn runs_with_tables(reads: &Reads) -> Result<Vec<(RunId, RunManifest, Vec<StoredScore>)>, String> {
+    let mut out = Vec::new();
+    for (id, m) in reads.runs().map_err(|e| e.to_string())? {
+        let rows = reads
+            .scores(id)
+            .map_err(|e| format!("reading run {id}'s scores: {e}"))?;
+        if rows.iter().any(|x| x.split == Split::Test) {
+            out.push((id, m, rows));
+        }
+    }
+    Ok(out)
 }
 
 impl State {
@@ -52,31 +72,45 @@ impl State {
             preview: String::new(),
             path: None,
             written: None,
+            scores: Default::default(),
+            loader: Latest::default(),
         };
         s.refresh(ctx);
         s
     }
 
-    /// Runs with a test table, and the preview for the marked ones.
+    /// Reads the runs with a test table again, on a worker (see [`State::poll`]).
     pub fn refresh(&mut self, ctx: &mut Ctx) {
-        let store = ctx.reads;
-        match store.runs() {
-            Ok(r) => {
-                self.runs = r
+        let reads = ctx.reads.clone();
+        self.loader.start(move |_| runs_with_tables(&reads));
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loader.busy()
+    }
+
+    /// Installs the runs read by the newest refresh, and the preview for the marked ones;
+    /// true when they arrived.
+    pub fn poll(&mut self, status: &mut Status) -> bool {
+        match self.loader.take() {
+            None => return false,
+            Some(Err(e)) => status.error(e),
+            Some(Ok(runs)) => {
+                self.scores.clear();
+                self.runs = runs
                     .into_iter()
-                    .filter(|(id, _)| {
-                        store
-                            .scores(*id)
-                            .is_ok_and(|s| s.iter().any(|x| x.split == Split::Test))
+                    .map(|(id, m, rows)| {
+                        self.scores.insert(id, rows);
+                        (id, m)
                     })
                     .collect();
                 self.cursor.clamp(self.runs.len());
+                self.marked
+                    .retain(|id| self.runs.iter().any(|r| r.0 == *id));
+                self.rebuild();
             }
-            Err(e) => ctx.status.error(e),
         }
-        self.marked
-            .retain(|id| self.runs.iter().any(|r| r.0 == *id));
-        self.rebuild(ctx);
+        true
     }
 
     /// The runs the table covers: the marked ones, else the selected one.
@@ -92,17 +126,13 @@ impl State {
         }
     }
 
-    fn rebuild(&mut self, ctx: &mut Ctx) {
-        let store = ctx.reads;
+    /// The preview of the chosen runs' tables, from the rows last read.
+    fn rebuild(&mut self) {
         let mut reports = Vec::new();
         for id in self.chosen() {
-            match store.scores(id) {
-                Ok(rows) => {
-                    if let Some(t) = stored_report(&rows, Split::Test, Mode::Compat, None) {
-                        reports.push((format!("run {id}"), t.report));
-                    }
-                }
-                Err(e) => ctx.status.error(e),
+            let rows = self.scores.get(&id).map_or(&[][..], Vec::as_slice);
+            if let Some(t) = stored_report(rows, Split::Test, Mode::Compat, None) {
+                reports.push((format!("run {id}"), t.report));
             }
         }
         if reports.is_empty() {
@@ -123,14 +153,14 @@ impl State {
         self.preview = render(&runs_tables(&refs, Some(setting)), FORMATS[self.format].0);
     }
 
-    fn on_click(&mut self, line: usize, height: usize, ctx: &mut Ctx) {
+    fn on_click(&mut self, line: usize, height: usize) {
         self.cursor.click(line, self.runs.len(), height);
-        self.rebuild(ctx);
+        self.rebuild();
     }
 
     fn on_action(&mut self, a: Action, ctx: &mut Ctx) {
         if self.cursor.act(a, self.runs.len()) {
-            self.rebuild(ctx);
+            self.rebuild();
             return;
         }
         match a {
@@ -139,12 +169,12 @@ impl State {
                     if !self.marked.remove(id) {
                         self.marked.insert(*id);
                     }
-                    self.rebuild(ctx);
+                    self.rebuild();
                 }
             }
             Action::Format => {
                 self.format = (self.format + 1) % FORMATS.len();
-                self.rebuild(ctx);
+                self.rebuild();
             }
             Action::Write => {
                 if self.preview.is_empty() {
@@ -207,8 +237,8 @@ impl Screen for State {
         Some(&self.list_area)
     }
 
-    fn click(&mut self, line: usize, height: usize, ctx: &mut Ctx) -> Option<Message> {
-        self.on_click(line, height, ctx);
+    fn click(&mut self, line: usize, height: usize, _ctx: &mut Ctx) -> Option<Message> {
+        self.on_click(line, height);
         None
     }
 

@@ -87,7 +87,7 @@ impl State {
     /// thread: a run of a hundred thousand predictions takes longer than a frame to judge.
     pub fn open(&mut self, id: RunId, ctx: &mut Ctx) {
         let reads = ctx.reads.clone();
-        self.loader.start(move || {
+        self.loader.start(move |_| {
             Ok((
                 id,
                 load(&reads, id).map_err(|e| format!("loading run {id}: {e}"))?,
