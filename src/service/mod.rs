@@ -8,6 +8,7 @@
 pub mod gold;
 pub mod holder;
 pub mod import;
+pub mod judged;
 pub mod models;
 pub mod prompts;
 pub mod reads;

@@ -13,11 +13,7 @@ use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Cursor, ListArea, Screen};
-use crate::eval::verdict::{
-    find_span, item_label, item_spans, tally, verdict, ErrorKind, Summary, Verdict,
-};
-use crate::eval::Mode;
-use crate::jobs::evaluate::corrected_lines;
+use crate::eval::verdict::{find_span, item_spans, ErrorKind, Summary};
 use crate::store::RunId;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
@@ -28,11 +24,10 @@ use crate::tui::view::{block, fit, text_panel};
 use crate::tui::worker::Latest;
 
 mod draw;
-mod judged;
 
+use crate::service::judged::{self, load, NONE_ID};
+pub use crate::service::judged::{Example, Loaded, NOTHING, OTHER};
 pub use draw::draw;
-use judged::{example_labels, kind_mask, load, pairs, NONE_ID};
-pub use judged::{Example, Loaded, NOTHING, OTHER};
 
 #[derive(Debug, Clone, Default)]
 pub struct Confusion {
@@ -214,55 +209,8 @@ impl State {
             .copied()
             .filter(|&i| dataset.as_ref().is_none_or(|d| &self.examples[i].key == d))
             .collect();
-        // Label ids index `self.labels`; the matrix has the gold labels present, then
-        // `other`, then `∅`.
-        let mut is_gold = vec![false; self.labels.len()];
-        for &i in &in_view {
-            for &(g, _) in &self.examples[i].pair_ids {
-                if g != NONE_ID {
-                    is_gold[g as usize] = true;
-                }
-            }
-        }
-        let mut labels: Vec<String> = Vec::new();
-        let mut at = vec![0usize; self.labels.len()];
-        for (id, l) in self.labels.iter().enumerate() {
-            if is_gold[id] {
-                at[id] = labels.len();
-                labels.push(l.clone());
-            }
-        }
-        let (other, nothing) = (labels.len(), labels.len() + 1);
-        for (id, g) in is_gold.iter().enumerate() {
-            if !g {
-                at[id] = other;
-            }
-        }
-        labels.push(OTHER.to_string());
-        labels.push(NOTHING.to_string());
-        let n = labels.len();
-        let pos = |id: u32| {
-            if id == NONE_ID {
-                nothing
-            } else {
-                at[id as usize]
-            }
-        };
-        let mut dense: Vec<Vec<usize>> = vec![Vec::new(); n * n];
-        for &i in &in_view {
-            for &(g, p) in &self.examples[i].pair_ids {
-                let list = &mut dense[pos(g) * n + pos(p)];
-                if list.last() != Some(&i) {
-                    list.push(i);
-                }
-            }
-        }
-        let cells = dense
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| ((k / n, k % n), v))
-            .collect();
+        let judged::Confusion { labels, cells } =
+            judged::confusion(&self.examples, &self.labels, &in_view);
         Confusion {
             dataset,
             labels,
@@ -376,23 +324,10 @@ impl State {
             .iter_mut()
             .filter(|e| e.key == key && e.id == id)
         {
-            e.gold = correction.unwrap_or(&e.released_gold).clone();
-            e.corrected = correction.is_some();
-            let line = crate::eval::PredictionLine {
-                line: 0,
-                task: e.verdict.task,
-                dataset: crate::ie::dataset_of_key(key).to_string(),
-                id: e.id.clone(),
-                ground_truth: e.gold.clone(),
-                prediction: e.prediction.clone(),
-                instruction: None,
-                sentence: None,
-                truncated: false,
-            };
-            e.verdict = verdict(&line, Mode::Compat);
-            e.pairs = pairs(&e.verdict);
-            e.kind_mask = kind_mask(&e.verdict);
-            e.labels = example_labels(&e.pairs);
+            e.judge_again(
+                correction.unwrap_or(&e.released_gold).clone(),
+                correction.is_some(),
+            );
             for l in &e.labels {
                 if !ids.contains_key(l) {
                     ids.insert(l.clone(), self.labels.len() as u32);
