@@ -256,9 +256,29 @@ fn an_external_trainer_run_ends_with_metrics_and_scores() {
             (Some(0), Some(0))
         );
         assert_eq!(f["unmatched"], 0);
+        // Identical answers: no difference, an interval of 0, p = 1.
+        let d = &f["difference"];
+        assert_eq!(
+            (
+                &d["delta"],
+                &d["low"],
+                &d["high"],
+                &d["p"],
+                &d["significant"]
+            ),
+            (
+                &serde_json::json!(0.0),
+                &serde_json::json!(0.0),
+                &serde_json::json!(0.0),
+                &serde_json::json!(1.0),
+                &serde_json::json!(false)
+            ),
+            "{f}"
+        );
         total += f["both_right"].as_u64().unwrap() + f["both_wrong"].as_u64().unwrap();
     }
     assert_eq!(total, lines);
+    assert_eq!(cmp["bootstrap"]["resamples"], 1000);
 }
 
 /// Cancelling an external run stops the trainer and the processes it started.

@@ -329,7 +329,7 @@ fn compare_cells_and_confusion_cells_open_their_examples() {
         .compare
         .rows
         .iter()
-        .map(|(k, f, _)| (k.clone(), f.fixed, f.broken))
+        .map(|r| (r.dataset.clone(), r.flips.fixed, r.flips.broken))
         .collect();
     // Run 2 → run 1: NER #0 fixed; #1, #2 broken. RE #0 fixed, #1 broken.
     assert_eq!(

@@ -11,7 +11,7 @@ use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Ro
 use crate::ie::Split;
 use crate::service;
 use crate::service::holder::{ask, Request};
-use crate::service::results::{answers, stored_report};
+use crate::service::results::stored_report;
 use crate::service::socket::{open_or_reach, open_waiting, Opened, Reader};
 use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 use crate::text::SafeText;
@@ -29,8 +29,10 @@ pub enum RunsCommand {
     /// Stop a run after its current step (it can be resumed).
     Cancel { id: RunId },
     /// Per dataset, how many test examples run B fixed, broke, or left right or wrong
-    /// compared with run A (matched by task, dataset and id). Compat mode by default, as
-    /// everywhere (the Compare screen too).
+    /// compared with run A (matched by task, dataset and id), both runs' scores on the
+    /// examples both answered, and the difference B - A with a paired-bootstrap 95% interval
+    /// and p-value ("n.s.": p >= 0.05; the method is in the README). Compat mode by default,
+    /// as everywhere (the Compare screen too).
     Compare {
         a: RunId,
         b: RunId,
@@ -38,6 +40,12 @@ pub enum RunsCommand {
         mode: Mode,
         #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
         format: Format,
+        /// Bootstrap resamples.
+        #[arg(long, default_value_t = crate::eval::significance::RESAMPLES)]
+        resamples: usize,
+        /// The bootstrap's seed: the same seed gives the same intervals.
+        #[arg(long, default_value_t = crate::eval::significance::SEED)]
+        seed: u64,
     },
     /// Score a run's stored predictions again against the gold corrections in force; the
     /// earlier scores are kept.
@@ -75,7 +83,14 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
         Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
         Some(RunsCommand::Cancel { id }) => cancel(db, id),
         Some(RunsCommand::Rescore { id }) => rescore(db, id),
-        Some(RunsCommand::Compare { a, b, mode, format }) => compare(db, a, b, mode, format),
+        Some(RunsCommand::Compare {
+            a,
+            b,
+            mode,
+            format,
+            resamples,
+            seed,
+        }) => compare(db, (a, b), mode, format, (resamples, seed)),
         Some(RunsCommand::Resume { id, detach }) => resume(db, id, detach),
         Some(RunsCommand::Export { id, out }) => export(db, id, &out),
     }
@@ -370,7 +385,13 @@ fn cancel(db: &Path, id: RunId) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<ExitCode> {
+fn compare(
+    db: &Path,
+    (a, b): (RunId, RunId),
+    mode: Mode,
+    format: Format,
+    (resamples, seed): (usize, u64),
+) -> Result<ExitCode> {
     let mut store = Reader::open(db).context("opening the database")?;
     let (pa, pb) = (store.predictions(a)?, store.predictions(b)?);
     for (id, p) in [(a, &pa), (b, &pb)] {
@@ -379,45 +400,79 @@ fn compare(db: &Path, a: RunId, b: RunId, mode: Mode, format: Format) -> Result<
             bail!("run {id} has no stored predictions to compare");
         }
     }
-    let flips = crate::eval::compare::compare(&answers(&pa), &answers(&pb), mode);
+    let rows = crate::service::results::compare_runs(&pa, &pb, mode, resamples, seed);
     if format == Format::Json {
-        let value: serde_json::Map<String, serde_json::Value> = flips
+        let value: serde_json::Map<String, serde_json::Value> = rows
             .iter()
-            .map(|(k, f)| {
-                (
-                    k.clone(),
-                    serde_json::to_value(f).expect("counts serialise"),
-                )
+            .map(|r| {
+                let mut v = serde_json::to_value(r.flips).expect("counts serialise");
+                v["difference"] = serde_json::to_value(&r.difference).expect("numbers serialise");
+                (r.dataset.clone(), v)
             })
             .collect();
         super::emit(&format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({
-                "a": a, "b": b, "mode": mode.as_str(), "datasets": value
+                "a": a, "b": b, "mode": mode.as_str(),
+                "bootstrap": {"resamples": resamples, "seed": seed, "interval": 0.95,
+                              "alpha": crate::eval::significance::ALPHA},
+                "datasets": value
             }))?
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let counts = ["fixed", "broken", "both-right", "both-wrong", "unmatched"];
+    let names = [
+        "fixed",
+        "broken",
+        "both-right",
+        "both-wrong",
+        "unmatched",
+        "A",
+        "B",
+        "B - A",
+        "95% CI",
+        "p",
+    ];
     let table = ResultTable {
-        title: format!("run {a} -> run {b} ({} mode)", mode.as_str()),
+        title: format!(
+            "run {a} (A) -> run {b} (B) ({} mode); paired bootstrap, {resamples} resamples, seed {seed}",
+            mode.as_str()
+        ),
         label_header: "Dataset".into(),
-        columns: counts
+        columns: names
             .iter()
             .map(|c| Column {
                 name: c.to_string(),
-                is_score: false,
+                is_score: matches!(*c, "A" | "B"),
             })
             .collect(),
-        rows: flips
+        rows: rows
             .iter()
-            .map(|(name, f)| Row {
-                label: name.clone(),
-                cells: [f.fixed, f.broken, f.both_right, f.both_wrong, f.unmatched]
-                    .into_iter()
-                    .map(Cell::Count)
-                    .collect(),
-                summary: false,
+            .map(|r| {
+                let f = r.flips;
+                let mut cells: Vec<Cell> =
+                    [f.fixed, f.broken, f.both_right, f.both_wrong, f.unmatched]
+                        .into_iter()
+                        .map(Cell::Count)
+                        .collect();
+                match &r.difference {
+                    Some(d) => {
+                        let (delta, interval, p) = d.words();
+                        cells.extend([
+                            Cell::Score(d.a),
+                            Cell::Score(d.b),
+                            Cell::Text(delta),
+                            Cell::Text(interval),
+                            Cell::Text(p),
+                        ]);
+                    }
+                    None => cells.extend(std::iter::repeat_n(Cell::Empty, 5)),
+                }
+                Row {
+                    label: r.dataset.clone(),
+                    cells,
+                    summary: false,
+                }
             })
             .collect(),
     };

@@ -2,6 +2,7 @@
 
 use indexmap::IndexMap;
 use serde::Serialize;
+use std::collections::HashMap;
 
 use super::extract::{score_instance, Mode, Outcome};
 use crate::ie::{dataset_key, TaskKind};
@@ -25,17 +26,6 @@ pub struct Flips {
     pub both_wrong: u64,
     /// Examples only one of the runs answered.
     pub unmatched: u64,
-}
-
-/// Whether an answer is entirely right: no spurious and no missing item (F1 metrics), or
-/// correct (accuracy). `None` for tasks the mode does not score.
-pub fn is_right(a: &Answer, mode: Mode) -> Option<bool> {
-    Some(
-        match score_instance(a.task, a.ground_truth, a.prediction, mode)? {
-            Outcome::F1(c) => c.fp == 0 && c.fn_ == 0,
-            Outcome::Accuracy(ok) => ok,
-        },
-    )
 }
 
 /// What happened to one example between run A and run B.
@@ -71,6 +61,89 @@ impl Flips {
     }
 }
 
+/// One example as the two runs answered it, matched by (task, dataset, id); a side is `None`
+/// when that run has no answer to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Joined<'a> {
+    pub id: &'a str,
+    pub a: Option<Outcome>,
+    pub b: Option<Outcome>,
+}
+
+/// Both runs' outcomes per example, per `TASK/dataset` in first-seen order (A's examples in
+/// A's order, then those only B answered). Examples a mode does not score are left out.
+pub fn join<'a>(
+    a: &[Answer<'a>],
+    b: &[Answer<'a>],
+    mode: Mode,
+) -> IndexMap<String, Vec<Joined<'a>>> {
+    let score = |x: &Answer| score_instance(x.task, x.ground_truth, x.prediction, mode);
+    let scored_b: Vec<Option<Outcome>> = b.iter().map(score).collect();
+    // By key; a key B answered twice is its last answer, as a later line overrides.
+    let at: HashMap<(TaskKind, &str, &str), usize> = b
+        .iter()
+        .enumerate()
+        .map(|(i, x)| ((x.task, x.dataset, x.id), i))
+        .collect();
+    let mut taken = vec![false; b.len()];
+    let mut out: IndexMap<String, Vec<Joined<'a>>> = IndexMap::new();
+    for x in a {
+        let list = out.entry(dataset_key(x.task, x.dataset)).or_default();
+        let ob = at.get(&(x.task, x.dataset, x.id)).map(|&i| {
+            taken[i] = true;
+            scored_b[i]
+        });
+        let (oa, ob) = match (score(x), ob) {
+            (None, _) | (_, Some(None)) => continue,
+            (Some(oa), ob) => (oa, ob.flatten()),
+        };
+        list.push(Joined {
+            id: x.id,
+            a: Some(oa),
+            b: ob,
+        });
+    }
+    for (i, y) in b.iter().enumerate() {
+        let last = at.get(&(y.task, y.dataset, y.id)) == Some(&i);
+        if last && !taken[i] && scored_b[i].is_some() {
+            out.entry(dataset_key(y.task, y.dataset))
+                .or_default()
+                .push(Joined {
+                    id: y.id,
+                    a: None,
+                    b: scored_b[i],
+                });
+        }
+    }
+    out
+}
+
+impl Joined<'_> {
+    /// What happened to this example between run A and run B.
+    pub fn flip(&self) -> Flip {
+        match (self.a.map(right), self.b.map(right)) {
+            (Some(false), Some(true)) => Flip::Fixed,
+            (Some(true), Some(false)) => Flip::Broken,
+            (Some(true), Some(true)) => Flip::BothRight,
+            (Some(false), Some(false)) => Flip::BothWrong,
+            _ => Flip::Unmatched,
+        }
+    }
+}
+
+/// Whether an answer is entirely right: no spurious and no missing item (F1 metrics), or
+/// correct (accuracy). `None` for tasks the mode does not score.
+pub fn is_right(a: &Answer, mode: Mode) -> Option<bool> {
+    score_instance(a.task, a.ground_truth, a.prediction, mode).map(right)
+}
+
+fn right(o: Outcome) -> bool {
+    match o {
+        Outcome::F1(c) => c.fp == 0 && c.fn_ == 0,
+        Outcome::Accuracy(ok) => ok,
+    }
+}
+
 /// Each example's flip, per `TASK/dataset` in first-seen order, with its id; examples are
 /// matched by (task, dataset, id), and those a mode does not score are left out.
 pub fn flips<'a>(
@@ -78,34 +151,13 @@ pub fn flips<'a>(
     b: &[Answer<'a>],
     mode: Mode,
 ) -> IndexMap<String, Vec<(Flip, &'a str)>> {
-    let key = |x: &Answer| (x.task, x.dataset.to_string(), x.id.to_string());
-    let mut in_b: IndexMap<(TaskKind, String, String), (Option<bool>, &'a str)> = b
-        .iter()
-        .map(|x| (key(x), (is_right(x, mode), x.id)))
-        .collect();
-    let mut out: IndexMap<String, Vec<(Flip, &'a str)>> = IndexMap::new();
-    for x in a {
-        let list = out.entry(dataset_key(x.task, x.dataset)).or_default();
-        let flip = match (is_right(x, mode), in_b.shift_remove(&key(x)).map(|r| r.0)) {
-            (Some(ra), Some(Some(rb))) => match (ra, rb) {
-                (false, true) => Flip::Fixed,
-                (true, false) => Flip::Broken,
-                (true, true) => Flip::BothRight,
-                (false, false) => Flip::BothWrong,
-            },
-            (None, _) | (_, Some(None)) => continue,
-            (Some(_), None) => Flip::Unmatched,
-        };
-        list.push((flip, x.id));
-    }
-    for ((task, dataset, _), (right, id)) in in_b {
-        if right.is_some() {
-            out.entry(dataset_key(task, &dataset))
-                .or_default()
-                .push((Flip::Unmatched, id));
-        }
-    }
-    out
+    join(a, b, mode)
+        .into_iter()
+        .map(|(k, list)| {
+            let flips = list.into_iter().map(|j| (j.flip(), j.id)).collect();
+            (k, flips)
+        })
+        .collect()
 }
 
 /// Flip counts per `TASK/dataset`, in first-seen order.

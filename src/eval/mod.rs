@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod predictions;
 pub mod report;
+pub mod significance;
 pub mod verdict;
 
 pub use extract::{score_instance, Mode, Outcome};

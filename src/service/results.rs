@@ -2,7 +2,9 @@
 //! runs, and re-scoring it against the gold corrections in force. Both front ends read
 //! through these.
 
+use crate::eval::compare::{join, Flip, Flips};
 use crate::eval::report::GroupTotals;
+use crate::eval::significance::{paired_bootstrap, Difference};
 use crate::eval::{Mode, Report};
 use crate::ie::{dataset_of_key, Split, TaskKind};
 use crate::jobs::evaluate::rescore;
@@ -18,6 +20,47 @@ pub fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<crate::eval::com
             id: &p.id,
             ground_truth: &p.ground_truth,
             prediction: &p.prediction,
+        })
+        .collect()
+}
+
+/// One dataset of a comparison of two runs: each example's flip with its id, their counts,
+/// and the paired-bootstrap difference of the scores.
+#[derive(Debug, Clone)]
+pub struct DatasetComparison {
+    /// `TASK/dataset`.
+    pub dataset: String,
+    pub flips: Flips,
+    pub examples: Vec<(Flip, String)>,
+    pub difference: Option<Difference>,
+}
+
+/// Run B's stored predictions against run A's, per dataset (see `eval::compare` and
+/// `eval::significance`); `resamples` and `seed` drive the bootstrap.
+pub fn compare_runs(
+    a: &[(String, u64, StoredPrediction)],
+    b: &[(String, u64, StoredPrediction)],
+    mode: Mode,
+    resamples: usize,
+    seed: u64,
+) -> Vec<DatasetComparison> {
+    join(&answers(a), &answers(b), mode)
+        .into_iter()
+        .map(|(dataset, joined)| {
+            let mut flips = Flips::default();
+            let examples = joined
+                .iter()
+                .map(|j| {
+                    flips.add(j.flip());
+                    (j.flip(), j.id.to_string())
+                })
+                .collect();
+            DatasetComparison {
+                difference: paired_bootstrap(&joined, resamples, seed),
+                dataset,
+                flips,
+                examples,
+            }
         })
         .collect()
 }

@@ -1,17 +1,18 @@
 //! Compare: run A (the baseline) against run B, per dataset: fixed, broken, both wrong, both
 //! right; a cell opens its examples in Inspect.
 
-use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::{Cursor, Screen};
-use crate::eval::compare::{flips, Flip, Flips};
+use crate::eval::compare::Flip;
+use crate::eval::significance::{ALPHA, RESAMPLES, SEED};
 use crate::eval::Mode;
 use crate::service::reads::Reads;
-use crate::service::results::answers;
+use crate::service::results::{compare_runs, DatasetComparison};
 use crate::store::RunId;
 use crate::tui::app::{Ctx, Status};
 use crate::tui::keymap::Action;
@@ -27,8 +28,8 @@ pub const COLUMNS: [(Flip, &str); 4] = [
     (Flip::BothRight, "both-right"),
 ];
 
-/// One dataset's row: `TASK/dataset`, its counts, and each example's flip with its id.
-pub type CompareRow = (String, Flips, Vec<(Flip, String)>);
+/// One dataset's row: its counts, each example's flip with its id, and the difference.
+pub type CompareRow = DatasetComparison;
 
 #[derive(Default)]
 pub struct State {
@@ -42,7 +43,7 @@ pub struct State {
     loader: Latest<Vec<CompareRow>>,
 }
 
-/// Run `b`'s answers against run `a`'s, per dataset.
+/// Run `b`'s answers against run `a`'s, per dataset, with `runs compare`'s bootstrap.
 fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, String> {
     let read = |id: RunId| {
         reads
@@ -50,22 +51,7 @@ fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, String>
             .map_err(|e| format!("reading run {id}'s predictions: {e}"))
     };
     let (pa, pb) = (read(a)?, read(b)?);
-    Ok(flips(&answers(&pa), &answers(&pb), Mode::Compat)
-        .into_iter()
-        .map(|(k, list)| {
-            let mut f = Flips::default();
-            for (flip, _) in &list {
-                f.add(*flip);
-            }
-            (
-                k,
-                f,
-                list.into_iter()
-                    .map(|(fl, id)| (fl, id.to_string()))
-                    .collect(),
-            )
-        })
-        .collect())
+    Ok(compare_runs(&pa, &pb, Mode::Compat, RESAMPLES, SEED))
 }
 
 impl State {
@@ -109,7 +95,8 @@ impl State {
             Action::Left => self.col = self.col.saturating_sub(1),
             Action::Right => self.col = (self.col + 1).min(COLUMNS.len() - 1),
             Action::Open => {
-                let (key, _, list) = self.rows.get(self.cursor.selected)?;
+                let row = self.rows.get(self.cursor.selected)?;
+                let (key, list) = (&row.dataset, &row.examples);
                 let (flip, name) = COLUMNS[self.col];
                 let ids: Vec<(String, String)> = list
                     .iter()
@@ -164,8 +151,9 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .rows
         .iter()
         .enumerate()
-        .map(|(r, (key, f, _))| {
-            let mut cells = vec![Cell::from(super::safe(key))];
+        .map(|(r, row)| {
+            let f = &row.flips;
+            let mut cells = vec![Cell::from(super::safe(&row.dataset))];
             for (c, (flip, _)) in COLUMNS.iter().enumerate() {
                 let style = if r == s.cursor.selected && c == s.col {
                     t.selected()
@@ -175,12 +163,30 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 cells.push(Cell::from(format!("{:>10}", f.get(*flip))).style(style));
             }
             cells.push(Cell::from(format!("{:>9}", f.unmatched)).style(t.dimmed()));
+            // The difference; bold in its direction's colour where the bootstrap finds it
+            // significant, dimmed where it does not.
+            cells.push(match &row.difference {
+                Some(d) => {
+                    let style = if !d.significant {
+                        t.dimmed()
+                    } else if d.delta > 0.0 {
+                        Style::default().fg(t.better).add_modifier(Modifier::BOLD)
+                    } else {
+                        Style::default().fg(t.worse).add_modifier(Modifier::BOLD)
+                    };
+                    Cell::from(format!("{:>8}", d.words().0)).style(style)
+                }
+                None => Cell::from(format!("{:>8}", "—")).style(t.dimmed()),
+            });
             Row::new(cells)
         })
         .collect();
     let mut header = vec!["dataset".to_string()];
     header.extend(COLUMNS.iter().map(|(_, n)| format!("{n:>10}")));
     header.push(format!("{:>9}", "unmatched"));
+    header.push(format!("{:>8}", "B − A"));
+    let [table, details] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(5)]).areas(area);
     let mut state = TableState::default().with_selected(Some(s.cursor.selected));
     f.render_stateful_widget(
         Table::new(
@@ -192,6 +198,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 Constraint::Length(10),
                 Constraint::Length(10),
                 Constraint::Length(9),
+                Constraint::Length(8),
             ],
         )
         .header(Row::new(header).style(t.dimmed()))
@@ -203,14 +210,46 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             true,
             t,
         )),
-        area,
+        table,
         &mut state,
     );
+    f.render_widget(difference_panel(s, t), details);
+}
+
+/// The selected dataset's difference in full: both scores, the interval and the p-value.
+fn difference_panel<'a>(s: &State, t: &Theme) -> Paragraph<'a> {
+    let method = format!(
+        "paired bootstrap over the examples both runs answered, {RESAMPLES} resamples, seed {SEED}; \
+         dimmed: not significant (p ≥ {ALPHA})"
+    );
+    let line = match s.rows.get(s.cursor.selected) {
+        Some(row) => match &row.difference {
+            Some(d) => {
+                let (delta, interval, p) = d.words();
+                format!(
+                    "{}: A {:.2}, B {:.2} on {} examples; B − A {delta} pp, 95% CI {interval}, p {p}",
+                    super::safe(&row.dataset),
+                    d.a * 100.0,
+                    d.b * 100.0,
+                    d.n
+                )
+            }
+            None => format!(
+                "{}: no example both runs answered",
+                super::safe(&row.dataset)
+            ),
+        },
+        None => String::new(),
+    };
+    Paragraph::new(vec![Line::from(line), Line::styled(method, t.dimmed())])
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .block(block("Is B better than A?", false, t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::compare::Flips;
 
     /// The screen on its own, without a store or a job manager: keys in, a message out.
     #[test]
@@ -220,14 +259,15 @@ mod tests {
         flips.add(Flip::Broken);
         let mut s = State {
             runs: Some((1, 2)),
-            rows: vec![(
-                "NER/CoNLL 2003".to_string(),
+            rows: vec![DatasetComparison {
+                dataset: "NER/CoNLL 2003".to_string(),
                 flips,
-                vec![
+                examples: vec![
                     (Flip::Fixed, "7".to_string()),
                     (Flip::Broken, "9".to_string()),
                 ],
-            )],
+                difference: None,
+            }],
             ..State::default()
         };
         let mut status = Status::default();
