@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use crate::data::catalog::{infer_setting, Setting};
 use crate::data::DataError;
+use crate::eval::by_label::ByLabel;
 use crate::eval::verdict::{tally, ErrorKind, Summary};
 use crate::eval::{score_file, Mode, Verdict};
-use crate::export::{render, report_tables, Format};
+use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,6 +31,11 @@ pub struct Args {
     /// Print error-kind counts per dataset after the scores.
     #[arg(long)]
     errors: bool,
+    /// Print precision, recall, F1 and support per label for each dataset (the seqeval
+    /// classification-report layout, with micro, macro and weighted averages), over the items
+    /// the verdicts match.
+    #[arg(long)]
+    by_label: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -43,6 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // One streaming pass: scores always, verdicts only when asked for, so memory stays flat
     // on any size of file.
     let mut summary = args.errors.then(Summary::new);
+    let mut by_label = args.by_label.then(ByLabel::default);
     let mut out = match &args.verdicts {
         Some(path) => Some((
             path,
@@ -59,6 +66,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if let Some(s) = summary.as_mut() {
                 tally(s, v);
             }
+            if let Some(b) = by_label.as_mut() {
+                b.add(v);
+            }
             if let Some((path, w)) = out.as_mut() {
                 let written = serde_json::to_writer(&mut *w, v)
                     .map_err(std::io::Error::from)
@@ -71,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ok(())
     };
     let judge: Option<&mut dyn FnMut(Vec<Verdict>) -> Result<(), DataError>> =
-        (args.errors || args.verdicts.is_some()).then_some(&mut each);
+        (args.errors || args.by_label || args.verdicts.is_some()).then_some(&mut each);
     let report = score_file(&args.predictions, args.mode, judge).context("reading predictions")?;
     if let Some(e) = write_error {
         bail!(e);
@@ -101,6 +111,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .collect();
             value["errors"] = errors.into();
         }
+        if let Some(b) = &by_label {
+            let per: serde_json::Map<String, serde_json::Value> = b
+                .0
+                .iter()
+                .map(|(dataset, labels)| {
+                    let rows: serde_json::Map<String, serde_json::Value> = ByLabel::table(labels)
+                        .into_iter()
+                        .map(|(l, s)| (l, serde_json::to_value(s).expect("numbers serialise")))
+                        .collect();
+                    (dataset.clone(), rows.into())
+                })
+                .collect();
+            value["by_label"] = per.into();
+        }
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -114,7 +138,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .flat_map(|t| t.datasets.iter().map(|(name, _)| name.as_str())),
         ),
     });
-    let mut text = render(&report_tables(&report, setting), args.format);
+    let mut tables = report_tables(&report, setting);
+    if let Some(b) = &by_label {
+        tables.extend(label_tables(b, args.mode));
+    }
+    let mut text = render(&tables, args.format);
     if let Some(summary) = summary {
         text.push_str(&format!(
             "\nError kinds per dataset ({} mode)\n{}\n",
@@ -124,6 +152,39 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One table per dataset: each label's precision, recall, F1 and support, then the averages.
+fn label_tables(b: &ByLabel, mode: Mode) -> Vec<ResultTable> {
+    let column = |name: &str, is_score| Column {
+        name: name.to_string(),
+        is_score,
+    };
+    b.0.iter()
+        .map(|(dataset, labels)| ResultTable {
+            title: format!("{dataset} by label ({} mode)", mode.as_str()),
+            label_header: "Label".into(),
+            columns: vec![
+                column("precision", true),
+                column("recall", true),
+                column("f1-score", true),
+                column("support", false),
+            ],
+            rows: ByLabel::table(labels)
+                .into_iter()
+                .map(|(label, s)| Row {
+                    summary: label.ends_with(" avg"),
+                    label,
+                    cells: vec![
+                        Cell::Score(s.precision),
+                        Cell::Score(s.recall),
+                        Cell::Score(s.f1),
+                        Cell::Count(s.support),
+                    ],
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Error-kind counts per dataset, one column per kind that occurs.

@@ -1,6 +1,7 @@
 //! Scoring generated text against gold strings: the official evaluator (`compat`), a corrected
 //! `strict` mode, and per-example verdicts with an error taxonomy.
 
+pub mod by_label;
 pub mod compare;
 pub mod extract;
 pub mod metrics;

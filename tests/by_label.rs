@@ -1,0 +1,90 @@
+//! `eval --by-label` against seqeval's own report on the same predictions: the fixture in
+//! `tests/fixtures/by_label/` was written by `scripts/by-label-fixture.py`, which ran seqeval
+//! 1.2.2 (`classification_report(..., output_dict=True)`) on the tag sequences behind it.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/by_label")
+        .join(name)
+}
+
+fn eval(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+        .arg("eval")
+        .arg(fixture("predictions.jsonl"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn per_label_scores_equal_seqeval() {
+    let ours: serde_json::Value = serde_json::from_str(&eval(&[
+        "--by-label",
+        "--mode",
+        "strict",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let ours = &ours["by_label"]["NER/fixture"];
+    let theirs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("seqeval.json")).unwrap()).unwrap();
+    let theirs = theirs.as_object().unwrap();
+    assert_eq!(
+        ours.as_object().unwrap().len(),
+        theirs.len(),
+        "the same rows: {ours}"
+    );
+    for (label, row) in theirs {
+        for (metric, value) in row.as_object().unwrap() {
+            let got = &ours[label][metric];
+            if metric == "support" {
+                assert_eq!(got, value, "{label} {metric}");
+            } else {
+                let (a, b) = (got.as_f64().unwrap(), value.as_f64().unwrap());
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "{label} {metric}: {a} vs seqeval {b}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_table_has_a_row_per_label_and_the_averages() {
+    let text = eval(&["--by-label", "--mode", "strict"]);
+    let table = &text[text.find("NER/fixture by label (strict mode)").unwrap()..];
+    for row in [
+        "location",
+        "misc",
+        "organization",
+        "person",
+        "micro avg",
+        "macro avg",
+        "weighted avg",
+    ] {
+        assert!(
+            table.lines().any(|l| l.starts_with(row)),
+            "{row} in\n{table}"
+        );
+    }
+    // Markdown too: every output format carries it.
+    let md = eval(&["--by-label", "--mode", "strict", "--format", "md"]);
+    assert!(
+        md.contains("| **weighted avg** | 71.96 | 68.90 | 70.37 | 627 |"),
+        "{md}"
+    );
+}
