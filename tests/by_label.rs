@@ -88,3 +88,50 @@ fn the_table_has_a_row_per_label_and_the_averages() {
         "{md}"
     );
 }
+
+/// `--confusion` prints the Inspect screen's matrix for one dataset; an unknown dataset is
+/// refused with the ones the file has.
+#[test]
+fn the_confusion_matrix_of_a_dataset() {
+    let v: serde_json::Value = serde_json::from_str(&eval(&[
+        "--mode",
+        "strict",
+        "--confusion",
+        "NER/fixture",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let c = &v["confusion"];
+    assert_eq!(
+        c["labels"],
+        serde_json::json!(["location", "misc", "organization", "person", "other", "∅"])
+    );
+    let m: Vec<Vec<u64>> = serde_json::from_value(c["matrix"].clone()).unwrap();
+    // The fixture retypes, drops and invents entities: each gold label has examples on the
+    // diagonal, in another label's column and in the `∅` (missed) column.
+    for (r, row) in m.iter().enumerate().take(4) {
+        assert!(row[r] > 50, "{row:?}");
+        assert!(
+            row.iter()
+                .enumerate()
+                .any(|(k, n)| k != r && k < 4 && *n > 0),
+            "{row:?}"
+        );
+        assert!(row[5] > 0, "{row:?}");
+    }
+    // Invented entities: the `∅` gold row has predictions.
+    assert!(m[5][..4].iter().all(|n| *n > 0), "{m:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+        .arg("eval")
+        .arg(fixture("predictions.jsonl"))
+        .args(["--confusion", "NER/nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no such dataset") && err.contains("NER/fixture"),
+        "{err}"
+    );
+}

@@ -36,6 +36,12 @@ pub struct Args {
     /// the verdicts match.
     #[arg(long)]
     by_label: bool,
+    /// Print the label confusion matrix of one dataset (`TASK/name`, e.g. "NER/CoNLL 2003"),
+    /// as the workbench's Inspect screen shows it: rows are gold labels, columns predicted
+    /// ones, `other` pools predicted labels the gold never uses and `∅` is a missing side;
+    /// each cell counts the examples with such an item pair.
+    #[arg(long, value_name = "DATASET")]
+    confusion: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -95,8 +101,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "note: {n} {task} predictions not scored: the official evaluator has no {task} scorer (use --mode strict)"
         );
     }
+    let confusion = match &args.confusion {
+        Some(key) => Some((key, confusion_table(&args.predictions, key, args.mode)?)),
+        None => None,
+    };
     if args.format == Format::Json {
         let mut value = report.to_json();
+        if let Some((key, table)) = &confusion {
+            let count = |c: &Cell| match c {
+                Cell::Count(n) => *n,
+                _ => 0,
+            };
+            value["confusion"] = serde_json::json!({
+                "dataset": key,
+                "labels": table.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+                "matrix": table.rows.iter().map(|r| r.cells.iter().map(count).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            });
+        }
         if let Some(summary) = &summary {
             // {"TASK/dataset": {kind: items}}, as the table below prints them.
             let errors: serde_json::Map<String, serde_json::Value> = summary
@@ -142,6 +163,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(b) = &by_label {
         tables.extend(label_tables(b, args.mode));
     }
+    tables.extend(confusion.map(|(_, t)| t));
     let mut text = render(&tables, args.format);
     if let Some(summary) = summary {
         text.push_str(&format!(
@@ -185,6 +207,64 @@ fn label_tables(b: &ByLabel, mode: Mode) -> Vec<ResultTable> {
                 .collect(),
         })
         .collect()
+}
+
+/// The confusion matrix of dataset `key` in the predictions file.
+fn confusion_table(path: &std::path::Path, key: &str, mode: Mode) -> Result<ResultTable> {
+    let lines: Vec<_> = crate::eval::read_predictions(path)
+        .context("reading predictions")?
+        .into_iter()
+        .collect();
+    let keys: std::collections::BTreeSet<String> = lines
+        .iter()
+        .map(|l| crate::ie::dataset_key(l.task, &l.dataset))
+        .collect();
+    if !keys.contains(key) {
+        bail!(
+            "--confusion {key:?}: no such dataset in {}; it has: {}",
+            path.display(),
+            keys.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let judged = crate::service::judged::judge(
+        lines
+            .into_iter()
+            .filter(|l| crate::ie::dataset_key(l.task, &l.dataset) == key)
+            .map(|l| {
+                let gold = l.ground_truth.clone();
+                (l, false, gold)
+            }),
+        mode,
+    );
+    let all: Vec<usize> = (0..judged.examples.len()).collect();
+    let c = crate::service::judged::confusion(&judged.examples, &judged.labels, &all);
+    Ok(ResultTable {
+        title: format!(
+            "{key}: gold (rows) by predicted (columns) label, examples per cell ({} mode)",
+            mode.as_str()
+        ),
+        label_header: "gold \\ predicted".into(),
+        columns: c
+            .labels
+            .iter()
+            .map(|l| Column {
+                name: l.clone(),
+                is_score: false,
+            })
+            .collect(),
+        rows: c
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(r, label)| Row {
+                label: label.clone(),
+                cells: (0..c.labels.len())
+                    .map(|col| Cell::Count(c.cells.get(&(r, col)).map_or(0, |v| v.len() as u64)))
+                    .collect(),
+                summary: false,
+            })
+            .collect(),
+    })
 }
 
 /// Error-kind counts per dataset, one column per kind that occurs.

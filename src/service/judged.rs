@@ -51,15 +51,31 @@ pub struct Loaded {
     pub summary: Summary,
 }
 
+/// Run `id`'s stored predictions judged against the gold in force.
 pub fn load(reads: &Reads, id: RunId) -> Result<Loaded, crate::store::StoreError> {
     let predictions = reads.predictions(id)?;
     let gold = reads.gold_state()?;
-    let mut summary = Summary::new();
-    let mut examples: Vec<Example> = corrected_lines(&predictions, &gold.corrections())
+    let lines = corrected_lines(&predictions, &gold.corrections())
         .into_iter()
         .map(|(line, corrected)| {
+            let released = predictions[line.line - 1].2.ground_truth.clone();
+            (line, corrected, released)
+        });
+    Ok(judge(lines, Mode::Compat))
+}
+
+/// Judges prediction lines in `mode`: each with whether its gold is a correction, and the
+/// gold it was released with.
+pub fn judge(
+    lines: impl IntoIterator<Item = (PredictionLine, bool, String)>,
+    mode: Mode,
+) -> Loaded {
+    let mut summary = Summary::new();
+    let mut examples: Vec<Example> = lines
+        .into_iter()
+        .map(|(line, corrected, released_gold)| {
             // The same judge as `eval --errors`, on the same fields, so the counts agree.
-            let v = verdict(&line, Mode::Compat);
+            let v = verdict(&line, mode);
             tally(&mut summary, &v);
             let pairs = pairs(&v);
             Example {
@@ -69,7 +85,7 @@ pub fn load(reads: &Reads, id: RunId) -> Result<Loaded, crate::store::StoreError
                 key: crate::ie::dataset_key(line.task, &line.dataset),
                 id: line.id.clone(),
                 gold: line.ground_truth.clone(),
-                released_gold: predictions[line.line - 1].2.ground_truth.clone(),
+                released_gold,
                 prediction: line.prediction.clone(),
                 sentence: line.sentence.clone(),
                 instruction: line.instruction.clone(),
@@ -100,12 +116,12 @@ pub fn load(reads: &Reads, id: RunId) -> Result<Loaded, crate::store::StoreError
         let id = |l: &str| ids.get(l).copied().unwrap_or(NONE_ID);
         e.pair_ids = e.pairs.iter().map(|(g, p)| (id(g), id(p))).collect();
     }
-    Ok(Loaded {
+    Loaded {
         examples,
         datasets,
         labels,
         summary,
-    })
+    }
 }
 
 impl Example {
