@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the fixture `eval --by-label` is checked against: NER predictions with seqeval's
-own per-label report on the same predictions.
+"""Writes the fixture `eval --by-label` and `eval --scheme` are checked against: NER
+predictions with seqeval's own per-label report and nervaluate's own scheme results on the
+same predictions.
 
 Sentences of distinct tokens get gold BIO tags (well-formed: every entity starts with B-);
 predictions copy them with deterministic errors (a wrong type, a boundary moved, an entity
@@ -9,14 +10,16 @@ for ie-bench, and seqeval's `classification_report(..., output_dict=True)` is ru
 sequences. Distinct tokens keep every span string unique in its sentence, so matching spans
 as strings (ie-bench) and as positions (seqeval) agree.
 
-usage: scripts/by-label-fixture.py OUT_DIR    (needs seqeval: pip install seqeval==1.2.2)
-writes OUT_DIR/predictions.jsonl and OUT_DIR/seqeval.json
+usage: scripts/by-label-fixture.py OUT_DIR
+  (needs pip install seqeval==1.2.2 nervaluate==1.2.1)
+writes OUT_DIR/predictions.jsonl, OUT_DIR/seqeval.json and OUT_DIR/nervaluate.json
 """
 import json
 import os
 import random
 import sys
 
+from nervaluate import Evaluator
 from seqeval.metrics import classification_report
 
 TYPES = ["person", "location", "organization", "misc"]
@@ -102,6 +105,22 @@ def main(out):
              for k, row in report.items()}
     with open(os.path.join(out, "seqeval.json"), "w") as f:
         json.dump(clean, f, indent=1, sort_keys=True)
+        f.write("\n")
+    # nervaluate: overall and per type, under its four schemes (ent_type is ie-bench's `type`).
+    results = Evaluator(gold_all, pred_all, tags=TYPES, loader="list").evaluate()
+    fields = ["correct", "incorrect", "partial", "missed", "spurious", "possible", "actual",
+              "precision", "recall", "f1"]
+    as_dict = lambda r: {k: getattr(r, k) for k in fields}
+    names = {"strict": "strict", "exact": "exact", "partial": "partial", "ent_type": "type"}
+    nerv = {
+        ours: {
+            "overall": as_dict(results["overall"][theirs]),
+            "labels": {t: as_dict(results["entities"][t][theirs]) for t in results["entities"]},
+        }
+        for theirs, ours in names.items()
+    }
+    with open(os.path.join(out, "nervaluate.json"), "w") as f:
+        json.dump(nerv, f, indent=1, sort_keys=True)
         f.write("\n")
 
 

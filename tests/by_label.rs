@@ -135,3 +135,50 @@ fn the_confusion_matrix_of_a_dataset() {
         "{err}"
     );
 }
+
+/// `--scheme` against nervaluate 1.2.1's own results on the same entities: every scheme,
+/// overall and per type, every count and score.
+#[test]
+fn every_scheme_equals_nervaluate() {
+    let ours: serde_json::Value = serde_json::from_str(&eval(&[
+        "--scheme", "strict", "--scheme", "exact", "--scheme", "partial", "--scheme", "type",
+        "--format", "json",
+    ]))
+    .unwrap();
+    let ours = &ours["schemes"]["NER/fixture"];
+    let theirs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("nervaluate.json")).unwrap())
+            .unwrap();
+    let mut compared = 0;
+    for (scheme, r) in theirs.as_object().unwrap() {
+        let mut rows = vec![(
+            "overall".to_string(),
+            &r["overall"],
+            &ours[scheme]["overall"],
+        )];
+        for (label, row) in r["labels"].as_object().unwrap() {
+            rows.push((label.clone(), row, &ours[scheme]["labels"][label]));
+        }
+        assert_eq!(
+            ours[scheme]["labels"].as_object().unwrap().len(),
+            r["labels"].as_object().unwrap().len(),
+            "{scheme}"
+        );
+        for (name, want, got) in rows {
+            for (metric, value) in want.as_object().unwrap() {
+                let (a, b) = (got[metric].as_f64(), value.as_f64().unwrap());
+                let a = a.unwrap_or_else(|| panic!("{scheme} {name} {metric} missing: {got}"));
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "{scheme} {name} {metric}: {a} vs nervaluate {b}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(
+        compared,
+        4 * 5 * 10,
+        "4 schemes, overall and 4 types, 10 fields"
+    );
+}

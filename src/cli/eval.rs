@@ -8,9 +8,11 @@ use std::process::ExitCode;
 use crate::data::catalog::{infer_setting, Setting};
 use crate::data::DataError;
 use crate::eval::by_label::ByLabel;
+use crate::eval::schemes::{Scheme, SchemeCounts, Schemes};
 use crate::eval::verdict::{tally, ErrorKind, Summary};
 use crate::eval::{score_file, Mode, Verdict};
 use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
+use crate::ie::Named;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,6 +44,12 @@ pub struct Args {
     /// each cell counts the examples with such an item pair.
     #[arg(long, value_name = "DATASET")]
     confusion: Option<String>,
+    /// NER under nervaluate's schemes (repeatable): `strict` (bounds and type exact), `exact`
+    /// (bounds exact), `partial` (bounds exact or overlapping, half credit), `type` (type right,
+    /// some overlap); per dataset, per entity type and overall. Entities are read as strict
+    /// mode reads them and found in the sentence; other tasks are left out.
+    #[arg(long, value_parser = super::choice::<Scheme>())]
+    scheme: Vec<Scheme>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -101,6 +109,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "note: {n} {task} predictions not scored: the official evaluator has no {task} scorer (use --mode strict)"
         );
     }
+    let schemes = if args.scheme.is_empty() {
+        None
+    } else {
+        let mut all = Schemes::default();
+        for line in
+            crate::eval::read_predictions(&args.predictions).context("reading predictions")?
+        {
+            all.add(&line);
+        }
+        Some(all)
+    };
     let confusion = match &args.confusion {
         Some(key) => Some((key, confusion_table(&args.predictions, key, args.mode)?)),
         None => None,
@@ -132,6 +151,35 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .collect();
             value["errors"] = errors.into();
         }
+        if let Some(all) = &schemes {
+            let per: serde_json::Map<String, serde_json::Value> = all
+                .0
+                .iter()
+                .map(|(dataset, d)| {
+                    let by_scheme: serde_json::Map<String, serde_json::Value> = args
+                        .scheme
+                        .iter()
+                        .map(|&sc| {
+                            let labels: serde_json::Map<String, serde_json::Value> = d
+                                .labels
+                                .iter()
+                                .map(|(l, m)| {
+                                    let c = m.get(&sc).copied().unwrap_or_default();
+                                    (l.clone(), serde_json::json!(c.score(sc)))
+                                })
+                                .collect();
+                            let overall = d.overall.get(&sc).copied().unwrap_or_default();
+                            (
+                                sc.name().to_string(),
+                                serde_json::json!({"overall": overall.score(sc), "labels": labels}),
+                            )
+                        })
+                        .collect();
+                    (dataset.clone(), by_scheme.into())
+                })
+                .collect();
+            value["schemes"] = per.into();
+        }
         if let Some(b) = &by_label {
             let per: serde_json::Map<String, serde_json::Value> = b
                 .0
@@ -162,6 +210,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut tables = report_tables(&report, setting);
     if let Some(b) = &by_label {
         tables.extend(label_tables(b, args.mode));
+    }
+    if let Some(all) = &schemes {
+        tables.extend(scheme_tables(all, &args.scheme));
     }
     tables.extend(confusion.map(|(_, t)| t));
     let mut text = render(&tables, args.format);
@@ -207,6 +258,83 @@ fn label_tables(b: &ByLabel, mode: Mode) -> Vec<ResultTable> {
                 .collect(),
         })
         .collect()
+}
+
+/// One table per NER dataset and scheme: each entity type, then overall.
+fn scheme_tables(all: &Schemes, schemes: &[Scheme]) -> Vec<ResultTable> {
+    let names = [
+        "correct",
+        "incorrect",
+        "partial",
+        "missed",
+        "spurious",
+        "possible",
+        "actual",
+        "precision",
+        "recall",
+        "f1",
+    ];
+    let row = |label: String, c: SchemeCounts, scheme: Scheme, summary: bool| {
+        let s = c.score(scheme);
+        let mut cells: Vec<Cell> = [
+            c.correct,
+            c.incorrect,
+            c.partial,
+            c.missed,
+            c.spurious,
+            s.possible,
+            s.actual,
+        ]
+        .into_iter()
+        .map(Cell::Count)
+        .collect();
+        cells.extend([
+            Cell::Score(s.precision),
+            Cell::Score(s.recall),
+            Cell::Score(s.f1),
+        ]);
+        Row {
+            label,
+            cells,
+            summary,
+        }
+    };
+    let mut out = Vec::new();
+    for (dataset, d) in &all.0 {
+        for &scheme in schemes {
+            let mut rows: Vec<Row> = d
+                .labels
+                .iter()
+                .map(|(l, m)| {
+                    row(
+                        l.clone(),
+                        m.get(&scheme).copied().unwrap_or_default(),
+                        scheme,
+                        false,
+                    )
+                })
+                .collect();
+            rows.push(row(
+                "overall".into(),
+                d.overall.get(&scheme).copied().unwrap_or_default(),
+                scheme,
+                true,
+            ));
+            out.push(ResultTable {
+                title: format!("{dataset}: {} scheme (nervaluate)", scheme.name()),
+                label_header: "Type".into(),
+                columns: names
+                    .iter()
+                    .map(|n| Column {
+                        name: n.to_string(),
+                        is_score: matches!(*n, "precision" | "recall" | "f1"),
+                    })
+                    .collect(),
+                rows,
+            });
+        }
+    }
+    out
 }
 
 /// The confusion matrix of dataset `key` in the predictions file.

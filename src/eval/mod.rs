@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod predictions;
 pub mod report;
+pub mod schemes;
 pub mod significance;
 pub mod verdict;
 

@@ -201,7 +201,7 @@ fn options(instruction: Option<&str>, task: TaskKind, mode: Mode) -> Option<Vec<
 }
 
 /// The sentence: given, or read back from an ie-bench source (`Text: ... \n`).
-fn sentence(line: &PredictionLine) -> Option<String> {
+pub(crate) fn sentence(line: &PredictionLine) -> Option<String> {
     if let Some(s) = &line.sentence {
         return Some(s.clone());
     }
