@@ -310,3 +310,68 @@ fn training_and_prediction_flags_explain_themselves() {
         "{predict}"
     );
 }
+
+/// Tags and notes: set from the command line, also while another process holds the
+/// database (over its socket), listed, filtered on and shown.
+#[test]
+fn runs_take_tags_and_notes_even_while_the_database_is_held() {
+    let (tmp, db) = two_runs();
+    ok(run(&db, &["runs", "tag", "1", "baseline", "sweep-a"]));
+    let release = tmp.path().join("release");
+    let child = common::holder(&db, &release);
+    let tagged = run(&db, &["runs", "tag", "2", "sweep-a", "oracle"]);
+    let untagged = run(&db, &["runs", "tag", "1", "--remove", "baseline"]);
+    let noted = run(
+        &db,
+        &["runs", "note", "2", "gold as predictions; an upper bound"],
+    );
+    let refused = run(&db, &["runs", "tag", "2", "two words"]);
+    common::end_holder(child, &release);
+    for out in [&tagged, &untagged, &noted] {
+        ok(out.clone());
+    }
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("no spaces"),
+        "{}",
+        stderr(&refused)
+    );
+    let listed: serde_json::Value = serde_json::from_str(&stdout(run(
+        &db,
+        &["runs", "--tag", "sweep-a", "--format", "json"],
+    )))
+    .unwrap();
+    let tags: Vec<&serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["tags"])
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            &serde_json::json!(["sweep-a"]),
+            &serde_json::json!(["oracle", "sweep-a"])
+        ]
+    );
+    let only: serde_json::Value = serde_json::from_str(&stdout(run(
+        &db,
+        &["runs", "--tag", "oracle", "--format", "json"],
+    )))
+    .unwrap();
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    let show: serde_json::Value = serde_json::from_str(&stdout(run(
+        &db,
+        &["runs", "show", "2", "--format", "json"],
+    )))
+    .unwrap();
+    assert_eq!(show["note"], "gold as predictions; an upper bound");
+    assert!(stdout(run(&db, &["runs", "show", "2"])).contains("note: gold as predictions"));
+    ok(run(&db, &["runs", "note", "2", "--clear"]));
+    let show: serde_json::Value = serde_json::from_str(&stdout(run(
+        &db,
+        &["runs", "show", "2", "--format", "json"],
+    )))
+    .unwrap();
+    assert_eq!(show["note"], serde_json::Value::Null);
+}

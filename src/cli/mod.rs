@@ -125,7 +125,7 @@ pub(crate) fn emit(text: &str) -> Result<()> {
 }
 
 /// Prints what a database write said: its output, then its notes.
-fn said(outcome: Result<Said>) -> Result<ExitCode> {
+pub(crate) fn said(outcome: Result<Said>) -> Result<ExitCode> {
     let said = outcome?;
     emit(&said.out)?;
     eprint!("{}", said.err);

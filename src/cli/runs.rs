@@ -57,6 +57,22 @@ pub enum RunsCommand {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Label a run: add tags (words: letters, digits, -_.:/+=@), or take some off with
+    /// --remove. `ie-bench runs --tag T` lists the runs with tag T.
+    Tag {
+        id: RunId,
+        tags: Vec<String>,
+        #[arg(long, num_args = 1..)]
+        remove: Vec<String>,
+    },
+    /// Write a free-text note on a run (`runs show` prints it); --clear removes it.
+    Note {
+        id: RunId,
+        #[arg(required_unless_present = "clear")]
+        text: Option<String>,
+        #[arg(long, conflicts_with = "text")]
+        clear: bool,
+    },
     /// Continue a cancelled or interrupted run from its newest checkpoint.
     Resume {
         id: RunId,
@@ -71,6 +87,9 @@ pub struct RunsArgs {
     command: Option<RunsCommand>,
     #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
     format: Format,
+    /// List only the runs with this tag (repeatable: runs with all of them).
+    #[arg(long)]
+    tag: Vec<String>,
 }
 
 fn open(db: &Path) -> Result<Store> {
@@ -79,7 +98,26 @@ fn open(db: &Path) -> Result<Store> {
 
 pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
     match a.command {
-        None => list(db, a.format),
+        None => list(db, a.format, &a.tag),
+        Some(RunsCommand::Tag { id, tags, remove }) => {
+            let req = Request::Tag {
+                id,
+                add: tags.clone(),
+                remove: remove.clone(),
+            };
+            super::said(crate::service::through::on_database(db, req, |s| {
+                service::tags::tag(s, id, &tags, &remove)
+            }))
+        }
+        Some(RunsCommand::Note { id, text, clear: _ }) => {
+            let req = Request::Note {
+                id,
+                text: text.clone(),
+            };
+            super::said(crate::service::through::on_database(db, req, |s| {
+                service::tags::note(s, id, text)
+            }))
+        }
         Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
         Some(RunsCommand::Cancel { id }) => cancel(db, id),
         Some(RunsCommand::Rescore { id }) => rescore(db, id),
@@ -118,9 +156,10 @@ fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
     launch::hold(store, db, Some((id, cmd)))
 }
 
-fn list(db: &Path, format: Format) -> Result<ExitCode> {
+fn list(db: &Path, format: Format, only: &[String]) -> Result<ExitCode> {
     let mut store = Reader::open(db).context("opening the database")?;
-    let runs = store.runs()?;
+    let mut runs = store.runs()?;
+    runs.retain(|(_, m)| only.iter().all(|t| m.tags.contains(t)));
     // A running training run's newest step and loss: what it is doing now.
     let mut progress = std::collections::HashMap::new();
     for (id, m) in &runs {
@@ -142,6 +181,8 @@ fn list(db: &Path, format: Format) -> Result<ExitCode> {
                     "model": m.model,
                     "progress": progress.get(id),
                     "error": m.error,
+                    "tags": m.tags,
+                    "note": m.note,
                 })
             })
             .collect();
@@ -152,7 +193,7 @@ fn list(db: &Path, format: Format) -> Result<ExitCode> {
     let table = ResultTable {
         title: "Runs".into(),
         label_header: "id".into(),
-        columns: ["kind", "status", "progress", "created", "model"]
+        columns: ["kind", "status", "progress", "created", "model", "tags"]
             .iter()
             .map(|c| Column {
                 name: c.to_string(),
@@ -169,6 +210,7 @@ fn list(db: &Path, format: Format) -> Result<ExitCode> {
                     text(progress.get(id).map_or("", String::as_str)),
                     text(&format_time(m.created)),
                     text(m.model.as_deref().unwrap_or("-")),
+                    text(&m.tags.join(" ")),
                 ],
                 summary: false,
             })
@@ -246,6 +288,10 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "checkpoint": m.checkpoint.as_ref().map(|(step, dir)| serde_json::json!({"step": step, "dir": dir})),
             "error": m.error,
             "trainer_group": m.trainer_group,
+            "tags": m.tags,
+            "note": m.note,
+            "rescore_error": m.rescore_error,
+            "templates": m.templates,
             "spec": m.spec,
             "command": command.as_ref().map(|w| w.join(" ")),
             "datasets": m.datasets,
@@ -297,6 +343,15 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
     }
     if let Some(e) = &m.error {
         text.push_str(&format!("error: {}\n", SafeText(e)));
+    }
+    if let Some(e) = &m.rescore_error {
+        text.push_str(&format!("re-scoring failed: {}\n", SafeText(e)));
+    }
+    if !m.tags.is_empty() {
+        text.push_str(&format!("tags: {}\n", SafeText(&m.tags.join(" "))));
+    }
+    if let Some(n) = &m.note {
+        text.push_str(&format!("note: {}\n", SafeText(n)));
     }
     if !m.datasets.is_empty() {
         let used: Vec<String> = m

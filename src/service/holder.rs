@@ -28,6 +28,14 @@ pub enum Request {
     Gold { words: Vec<String> },
     /// `ie-bench import WORDS...`, likewise.
     Import { words: Vec<String> },
+    /// `ie-bench runs tag`: add and remove tags of a run; answered with what it said.
+    Tag {
+        id: RunId,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// `ie-bench runs note`: set or clear a run's note; likewise.
+    Note { id: RunId, text: Option<String> },
 }
 
 pub struct Holder {
@@ -139,6 +147,10 @@ fn answer(
             let args = super::import::Args::from_words(&words)?;
             serde_json::to_value(super::import::apply(store, args)?)?
         }
+        Request::Tag { id, add, remove } => {
+            serde_json::to_value(super::tags::tag(store, id, &add, &remove)?)?
+        }
+        Request::Note { id, text } => serde_json::to_value(super::tags::note(store, id, text)?)?,
     })
 }
 

@@ -16,5 +16,6 @@ pub mod results;
 pub mod runs;
 pub mod sample;
 pub mod socket;
+pub mod tags;
 pub mod through;
 pub mod workspace;

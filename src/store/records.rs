@@ -110,6 +110,12 @@ pub struct RunManifest {
     /// The run itself is unchanged (its released-gold scores stand).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescore_error: Option<String>,
+    /// The user's labels for the run (`runs tag`), sorted, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The user's free-text note on the run (`runs note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The instruction-bank versions its prompts used (`instructions/FILE` and version).
     #[serde(default)]
     pub templates: Vec<DatasetRef>,
@@ -134,6 +140,8 @@ impl RunManifest {
             error: None,
             gold_version: 0,
             rescore_error: None,
+            tags: Vec::new(),
+            note: None,
             templates: Vec::new(),
         }
     }
