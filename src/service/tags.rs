@@ -87,7 +87,7 @@ mod tests {
         let id = store
             .create_run(&RunManifest::new(RunKind::Eval, 0))
             .unwrap();
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let s = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
         tag(&store, id, &s(&["lr-sweep", "baseline", "lr-sweep"]), &[]).unwrap();
         assert_eq!(store.run(id).unwrap().tags, ["baseline", "lr-sweep"]);
         tag(&store, id, &s(&["v2"]), &s(&["baseline"])).unwrap();
