@@ -375,3 +375,73 @@ fn runs_take_tags_and_notes_even_while_the_database_is_held() {
     .unwrap();
     assert_eq!(show["note"], serde_json::Value::Null);
 }
+
+/// `runs --wide` shows each run's settings, `--sort` orders on them (runs without the setting
+/// last), and the JSON list carries them.
+#[test]
+fn the_run_list_shows_and_sorts_by_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let model = tmp.path().join("m");
+    ok(run(
+        &db,
+        &[
+            "model",
+            "init",
+            "--shape",
+            "tiny",
+            "--out",
+            model.to_str().unwrap(),
+        ],
+    ));
+    for (lr, steps) in [("3e-3", "2"), ("1e-3", "3")] {
+        ok(run(
+            &db,
+            &[
+                "run",
+                "train",
+                "--model",
+                model.to_str().unwrap(),
+                "--max-steps",
+                steps,
+                "--lr",
+                lr,
+                "--save-every",
+                steps,
+            ],
+        ));
+    }
+    ok(with_db(&db)
+        .args(["run", "ingest"])
+        .arg(predictions())
+        .output()
+        .unwrap());
+    let ids = |args: &[&str]| -> Vec<(u64, serde_json::Value)> {
+        let v: serde_json::Value = serde_json::from_str(&stdout(run(&db, args))).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["id"].as_u64().unwrap(), r["settings"]["lr"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        ids(&["runs", "--sort", "lr", "--format", "json"]),
+        [
+            (2, serde_json::json!(0.001)),
+            (1, serde_json::json!(0.003)),
+            (3, serde_json::Value::Null)
+        ]
+    );
+    let by_steps: Vec<u64> = ids(&["runs", "--sort", "steps", "--format", "json"])
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(by_steps, [1, 2, 3]);
+    let wide = stdout(run(&db, &["runs", "--wide", "--sort", "lr"]));
+    let header = wide.lines().nth(1).unwrap();
+    for col in ["config", "lr", "steps", "batch", "seed", "note"] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+    let first = wide.lines().nth(3).unwrap();
+    assert!(first.starts_with('2') && first.contains("0.001"), "{wide}");
+}

@@ -90,6 +90,58 @@ pub struct RunsArgs {
     /// List only the runs with this tag (repeatable: runs with all of them).
     #[arg(long)]
     tag: Vec<String>,
+    /// Add each run's settings: config, data and instruction-bank versions, lr, steps, batch
+    /// size, seed, and its note.
+    #[arg(long)]
+    wide: bool,
+    /// Order of the list (ties by id).
+    #[arg(long, value_enum, default_value = "id")]
+    sort: SortBy,
+}
+
+/// What `runs --sort` orders by; settings a run does not have sort last.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SortBy {
+    Id,
+    Created,
+    Kind,
+    Status,
+    Model,
+    Lr,
+    Steps,
+    Batch,
+    Seed,
+}
+
+/// The value of the first `key` anywhere in a stored spec (settings sit in nested groups).
+fn setting<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get(key)
+            .filter(|x| !x.is_null())
+            .or_else(|| m.values().find_map(|x| setting(x, key))),
+        _ => None,
+    }
+}
+
+/// A run's settings as `runs --wide` and `runs --format json` give them.
+fn settings(m: &crate::store::RunManifest) -> serde_json::Value {
+    let spec = serde_json::to_value(&m.spec).unwrap_or_default();
+    let get = |k: &str| setting(&spec, k).cloned();
+    let versions = |refs: &[crate::store::DatasetRef]| -> Vec<String> {
+        refs.iter()
+            .map(|d| format!("{} v{}", d.name, d.version))
+            .collect()
+    };
+    serde_json::json!({
+        "config": get("config"),
+        "lr": get("lr"),
+        "max_steps": get("max_steps"),
+        "batch_size": get("batch_size"),
+        "seed": get("seed"),
+        "data": versions(&m.datasets),
+        "templates": versions(&m.templates),
+    })
 }
 
 fn open(db: &Path) -> Result<Store> {
@@ -98,7 +150,7 @@ fn open(db: &Path) -> Result<Store> {
 
 pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
     match a.command {
-        None => list(db, a.format, &a.tag),
+        None => list(db, &a),
         Some(RunsCommand::Tag { id, tags, remove }) => {
             let req = Request::Tag {
                 id,
@@ -156,10 +208,37 @@ fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
     launch::hold(store, db, Some((id, cmd)))
 }
 
-fn list(db: &Path, format: Format, only: &[String]) -> Result<ExitCode> {
+fn list(db: &Path, a: &RunsArgs) -> Result<ExitCode> {
+    let format = a.format;
     let mut store = Reader::open(db).context("opening the database")?;
     let mut runs = store.runs()?;
-    runs.retain(|(_, m)| only.iter().all(|t| m.tags.contains(t)));
+    runs.retain(|(_, m)| a.tag.iter().all(|t| m.tags.contains(t)));
+    let all_settings: std::collections::HashMap<RunId, serde_json::Value> =
+        runs.iter().map(|(id, m)| (*id, settings(m))).collect();
+    let number = |id: &RunId, k: &str| all_settings[id][k].as_f64();
+    runs.sort_by(|(ia, ma), (ib, mb)| {
+        let by_number = |k: &str| {
+            // Runs without the setting last.
+            match (number(ia, k), number(ib, k)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+        };
+        match a.sort {
+            SortBy::Id => std::cmp::Ordering::Equal,
+            SortBy::Created => ma.created.cmp(&mb.created),
+            SortBy::Kind => ma.kind.as_str().cmp(mb.kind.as_str()),
+            SortBy::Status => ma.status.as_str().cmp(mb.status.as_str()),
+            SortBy::Model => ma.model.cmp(&mb.model),
+            SortBy::Lr => by_number("lr"),
+            SortBy::Steps => by_number("max_steps"),
+            SortBy::Batch => by_number("batch_size"),
+            SortBy::Seed => by_number("seed"),
+        }
+        .then(ia.cmp(ib))
+    });
     // A running training run's newest step and loss: what it is doing now.
     let mut progress = std::collections::HashMap::new();
     for (id, m) in &runs {
@@ -183,6 +262,7 @@ fn list(db: &Path, format: Format, only: &[String]) -> Result<ExitCode> {
                     "error": m.error,
                     "tags": m.tags,
                     "note": m.note,
+                    "settings": all_settings[id],
                 })
             })
             .collect();
@@ -190,10 +270,34 @@ fn list(db: &Path, format: Format, only: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let text = |s: &str| Cell::Text(s.to_string());
+    let mut columns = vec!["kind", "status", "progress", "created", "model", "tags"];
+    let wide = [
+        "config",
+        "data",
+        "templates",
+        "lr",
+        "steps",
+        "batch",
+        "seed",
+        "note",
+    ];
+    if a.wide {
+        columns.extend(wide);
+    }
+    let shown = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(xs) => xs
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
     let table = ResultTable {
         title: "Runs".into(),
         label_header: "id".into(),
-        columns: ["kind", "status", "progress", "created", "model", "tags"]
+        columns: columns
             .iter()
             .map(|c| Column {
                 name: c.to_string(),
@@ -202,17 +306,35 @@ fn list(db: &Path, format: Format, only: &[String]) -> Result<ExitCode> {
             .collect(),
         rows: runs
             .iter()
-            .map(|(id, m)| Row {
-                label: id.to_string(),
-                cells: vec![
+            .map(|(id, m)| {
+                let mut cells = vec![
                     text(m.kind.as_str()),
                     text(m.status.as_str()),
                     text(progress.get(id).map_or("", String::as_str)),
                     text(&format_time(m.created)),
                     text(m.model.as_deref().unwrap_or("-")),
                     text(&m.tags.join(" ")),
-                ],
-                summary: false,
+                ];
+                if a.wide {
+                    let s = &all_settings[id];
+                    for k in [
+                        "config",
+                        "data",
+                        "templates",
+                        "lr",
+                        "max_steps",
+                        "batch_size",
+                        "seed",
+                    ] {
+                        cells.push(text(&shown(&s[k])));
+                    }
+                    cells.push(text(m.note.as_deref().unwrap_or("")));
+                }
+                Row {
+                    label: id.to_string(),
+                    cells,
+                    summary: false,
+                }
             })
             .collect(),
     };
