@@ -886,3 +886,26 @@ fn training_steps_read_nothing_back_from_the_store() {
     eprintln!("records read over 100 training steps: {reads}");
     assert_eq!(reads, 0);
 }
+
+/// A run's tags (`runs tag`) show after it in the Runs list, escaped like any stored text.
+#[test]
+fn the_run_list_shows_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = fixture_app(tmp.path());
+    let said = ie_bench::service::tags::tag(
+        engine.store(),
+        1,
+        &["sweep-a".to_string(), "baseline".to_string()],
+        &[],
+    )
+    .unwrap();
+    assert!(said.err.contains("baseline, sweep-a"), "{}", said.err);
+    keys(&mut app, &engine, &["3"]);
+    // Wide enough for the list's last column to hold the time and the tags.
+    let screen = render(&app, 200, 24);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("#baseline"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("#baseline #sweep-a"), "{row}");
+}

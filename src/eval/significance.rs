@@ -110,7 +110,7 @@ pub fn paired_bootstrap(examples: &[Joined], resamples: usize, seed: u64) -> Opt
     if n == 0 {
         return None;
     }
-    let delta_of = |pick: &mut dyn FnMut() -> usize| {
+    let scores_of = |pick: &mut dyn FnMut() -> usize| {
         let (mut sa, mut sb) = ([0u64; 3], [0u64; 3]);
         for _ in 0..n {
             let p = pairs[pick()];
@@ -122,7 +122,7 @@ pub fn paired_bootstrap(examples: &[Joined], resamples: usize, seed: u64) -> Opt
         (score(f1, sa), score(f1, sb))
     };
     let mut next = 0;
-    let (a, b) = delta_of(&mut || {
+    let (a, b) = scores_of(&mut || {
         next += 1;
         next - 1
     });
@@ -130,7 +130,7 @@ pub fn paired_bootstrap(examples: &[Joined], resamples: usize, seed: u64) -> Opt
     let mut rng = PyRandom::new(seed);
     let mut deltas: Vec<f64> = (0..resamples.max(1))
         .map(|_| {
-            let (ra, rb) = delta_of(&mut || rng.randbelow(n));
+            let (ra, rb) = scores_of(&mut || rng.randbelow(n));
             rb - ra
         })
         .collect();

@@ -81,6 +81,17 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                     .trim_end_matches('Z')
                     .to_string(),
             };
+            // The user's tags (`runs tag`) after it, so a sweep's runs stand out in the list.
+            let progress = if m.tags.is_empty() {
+                progress
+            } else {
+                let tags: Vec<String> = m
+                    .tags
+                    .iter()
+                    .map(|t| format!("#{}", crate::tui::screens::safe(t)))
+                    .collect();
+                format!("{progress}  {}", tags.join(" "))
+            };
             Row::new(vec![
                 Span::raw(format!("{mark}{id:>3}")),
                 Span::raw(m.kind.as_str()),
