@@ -13,6 +13,7 @@ use crate::eval::verdict::{tally, ErrorKind, Summary};
 use crate::eval::{score_file, Mode, Verdict};
 use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
 use crate::ie::Named;
+use crate::service::judged::Confusion;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -109,32 +110,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "note: {n} {task} predictions not scored: the official evaluator has no {task} scorer (use --mode strict)"
         );
     }
-    let schemes = if args.scheme.is_empty() {
-        None
+    // The schemes and the confusion matrix need whole lines, which the streaming pass does
+    // not keep: the file is read once more for both together.
+    let lines = if args.scheme.is_empty() && args.confusion.is_none() {
+        Vec::new()
     } else {
-        let mut all = Schemes::default();
-        for line in
-            crate::eval::read_predictions(&args.predictions).context("reading predictions")?
-        {
-            all.add(&line);
-        }
-        Some(all)
+        crate::eval::read_predictions(&args.predictions).context("reading predictions")?
     };
+    let schemes = (!args.scheme.is_empty()).then(|| {
+        let mut all = Schemes::default();
+        for line in &lines {
+            all.add(line);
+        }
+        all
+    });
     let confusion = match &args.confusion {
-        Some(key) => Some((key, confusion_table(&args.predictions, key, args.mode)?)),
+        Some(key) => Some((
+            key,
+            dataset_confusion(&args.predictions, lines, key, args.mode)?,
+        )),
         None => None,
     };
     if args.format == Format::Json {
         let mut value = report.to_json();
-        if let Some((key, table)) = &confusion {
-            let count = |c: &Cell| match c {
-                Cell::Count(n) => *n,
-                _ => 0,
-            };
+        if let Some((key, c)) = &confusion {
             value["confusion"] = serde_json::json!({
                 "dataset": key,
-                "labels": table.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-                "matrix": table.rows.iter().map(|r| r.cells.iter().map(count).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                "labels": c.labels,
+                "matrix": confusion_counts(c),
             });
         }
         if let Some(summary) = &summary {
@@ -214,7 +217,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(all) = &schemes {
         tables.extend(scheme_tables(all, &args.scheme));
     }
-    tables.extend(confusion.map(|(_, t)| t));
+    tables.extend(confusion.map(|(key, c)| confusion_table(key, args.mode, &c)));
     let mut text = render(&tables, args.format);
     if let Some(summary) = summary {
         text.push_str(&format!(
@@ -337,12 +340,13 @@ fn scheme_tables(all: &Schemes, schemes: &[Scheme]) -> Vec<ResultTable> {
     out
 }
 
-/// The confusion matrix of dataset `key` in the predictions file.
-fn confusion_table(path: &std::path::Path, key: &str, mode: Mode) -> Result<ResultTable> {
-    let lines: Vec<_> = crate::eval::read_predictions(path)
-        .context("reading predictions")?
-        .into_iter()
-        .collect();
+/// The confusion matrix of dataset `key` among `lines`, read from `path`.
+fn dataset_confusion(
+    path: &std::path::Path,
+    lines: Vec<crate::eval::PredictionLine>,
+    key: &str,
+    mode: Mode,
+) -> Result<Confusion> {
     let keys: std::collections::BTreeSet<String> = lines
         .iter()
         .map(|l| crate::ie::dataset_key(l.task, &l.dataset))
@@ -365,8 +369,27 @@ fn confusion_table(path: &std::path::Path, key: &str, mode: Mode) -> Result<Resu
         mode,
     );
     let all: Vec<usize> = (0..judged.examples.len()).collect();
-    let c = crate::service::judged::confusion(&judged.examples, &judged.labels, &all);
-    Ok(ResultTable {
+    Ok(crate::service::judged::confusion(
+        &judged.examples,
+        &judged.labels,
+        &all,
+    ))
+}
+
+/// Each cell's count of examples, rows gold and columns predicted.
+fn confusion_counts(c: &Confusion) -> Vec<Vec<u64>> {
+    (0..c.labels.len())
+        .map(|r| {
+            (0..c.labels.len())
+                .map(|col| c.cells.get(&(r, col)).map_or(0, |v| v.len() as u64))
+                .collect()
+        })
+        .collect()
+}
+
+/// The confusion matrix as a table.
+fn confusion_table(key: &str, mode: Mode, c: &Confusion) -> ResultTable {
+    ResultTable {
         title: format!(
             "{key}: gold (rows) by predicted (columns) label, examples per cell ({} mode)",
             mode.as_str()
@@ -383,16 +406,14 @@ fn confusion_table(path: &std::path::Path, key: &str, mode: Mode) -> Result<Resu
         rows: c
             .labels
             .iter()
-            .enumerate()
-            .map(|(r, label)| Row {
+            .zip(confusion_counts(c))
+            .map(|(label, counts)| Row {
                 label: label.clone(),
-                cells: (0..c.labels.len())
-                    .map(|col| Cell::Count(c.cells.get(&(r, col)).map_or(0, |v| v.len() as u64)))
-                    .collect(),
+                cells: counts.into_iter().map(Cell::Count).collect(),
                 summary: false,
             })
             .collect(),
-    })
+    }
 }
 
 /// Error-kind counts per dataset, one column per kind that occurs.

@@ -51,8 +51,9 @@ pub fn compare_runs(
             let examples = joined
                 .iter()
                 .map(|j| {
-                    flips.add(j.flip());
-                    (j.flip(), j.id.to_string())
+                    let flip = j.flip();
+                    flips.add(flip);
+                    (flip, j.id.to_string())
                 })
                 .collect();
             DatasetComparison {
