@@ -445,3 +445,61 @@ fn the_run_list_shows_and_sorts_by_settings() {
     let first = wide.lines().nth(3).unwrap();
     assert!(first.starts_with('2') && first.contains("0.001"), "{wide}");
 }
+
+/// A template A/B from the command line: `run eval --sample N` twice, once per bank, sees the
+/// same instances (so `runs compare` pairs every one), and `--task` keeps one task's.
+#[test]
+fn eval_runs_with_sample_see_the_same_instances_whatever_the_bank() {
+    let (tmp, db, model) = common::setup();
+    let saved = sample().join("configs/instruction_config.json");
+    let mut bank: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    bank["NER"][0]["instruction"] = "List every entity with its type. ".into();
+    let edited = tmp.path().join("edited.json");
+    std::fs::write(&edited, bank.to_string()).unwrap();
+    for b in [&saved, &edited] {
+        ok(with_db(&db)
+            .args(["run", "eval", "--model"])
+            .arg(&model)
+            .arg("--instructions")
+            .arg(b)
+            .args(["--split", "dev", "--sample", "5", "--task", "NER"])
+            .output()
+            .unwrap());
+    }
+    let compared = json(
+        with_db(&db)
+            .args(["runs", "compare", "1", "2", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let rows = compared["datasets"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{compared}"));
+    let mut n = 0;
+    for (dataset, r) in rows {
+        assert!(dataset.starts_with("NER/"), "{dataset}");
+        assert_eq!(r["unmatched"], 0, "{r}");
+        n += r["difference"]["n"].as_u64().unwrap();
+    }
+    assert_eq!(n, 5, "{compared}");
+    // The command that repeats each run names its sample and task.
+    let show = common::show(&db, "2");
+    let command = show["command"].as_str().unwrap_or_else(|| panic!("{show}"));
+    assert!(command.contains("--sample 5 --task NER"), "{command}");
+    // A task with no instances in the split is refused, naming it.
+    let o = run(
+        &db,
+        &[
+            "run",
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            "ner-demo",
+            "--task",
+            "EE",
+        ],
+    );
+    refused(&o, "the test split of config ner-demo is empty for task EE");
+}

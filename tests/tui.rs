@@ -909,3 +909,88 @@ fn the_run_list_shows_tags() {
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(row.contains("#baseline #sweep-a"), "{row}");
 }
+
+/// Template A/B from the Templates screen: an edit is scored zero-shot against the saved
+/// bank on the same sampled dev instances, as two stored eval runs; both scores and the
+/// flips show, Compare gets the pair, and the bank in force stays the saved one.
+#[test]
+fn a_template_ab_scores_the_saved_and_the_edited_bank_on_the_same_instances() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let (engine, mut app) = open_app(&db);
+    // Nothing to compare before an edit.
+    keys(&mut app, &engine, &["esc", "2", "a"]);
+    assert!(app.status.text.contains("edit an instruction first"));
+    assert!(engine.store().runs().unwrap().is_empty());
+    keys(&mut app, &engine, &["e", "ctrl-u"]);
+    typed(&mut app, &engine, "List the entities. ");
+    keys(&mut app, &engine, &["enter", "a"]);
+    let trial = app
+        .templates
+        .trial
+        .clone()
+        .unwrap_or_else(|| panic!("{}", app.status.text));
+    assert_eq!((trial.saved, trial.edited), (1, 2));
+    assert_eq!(trial.tasks, vec![TaskKind::Ner]);
+    assert_eq!(trial.split, Split::Dev);
+    wait(&mut app, &engine, 300, "the A/B", |a| {
+        a.templates.trial.as_ref().is_some_and(|t| t.rows.is_some())
+    });
+    let trial = app.templates.trial.clone().unwrap();
+    let rows = trial.rows.clone().unwrap();
+    assert!(!rows.is_empty());
+    // Every dataset is NER, every example was answered by both (the same instances), and
+    // the flips add up to the examples.
+    let sample_dev: usize = app
+        .ws
+        .datasets
+        .iter()
+        .filter(|d| d.task == TaskKind::Ner)
+        .map(|d| d.records(Split::Dev).len())
+        .sum();
+    let mut n = 0;
+    for r in &rows {
+        assert!(r.dataset.starts_with("NER/"), "{}", r.dataset);
+        assert_eq!(r.flips.unmatched, 0, "{}", r.dataset);
+        n += r.difference.as_ref().unwrap().n;
+    }
+    assert_eq!(n, sample_dev.min(50));
+    assert_eq!(trial.sample, n);
+    // Each run names its bank version and the command that repeats it.
+    for (run, v) in [(trial.a, 1), (trial.b, 2)] {
+        let m = engine.store().run(run).unwrap();
+        assert_eq!(m.status, RunStatus::Finished);
+        assert_eq!(m.templates[0].version, v);
+        let words = m.spec.unwrap().to_words().join(" ");
+        assert!(
+            words.contains("--split dev --sample 50 --task NER"),
+            "{words}"
+        );
+        assert!(
+            words.contains(&format!("instruction_config.v{v}.json")),
+            "{words}"
+        );
+    }
+    // The edit is still a draft; the saved bank stays in force.
+    assert_eq!(app.templates.version, Some(1));
+    assert!(app.templates.drafts.contains_key(&TaskKind::Ner));
+    // The panel draws at both sizes; Compare opens on the pair.
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = render(&app, w, h);
+        assert!(screen.contains("A/B: saved v1"), "{screen}");
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.contains("dataset") && l.contains("broken")),
+            "every column fits: {screen}"
+        );
+        assert!(screen.contains("NER/Tiny"), "{screen}");
+    }
+    assert_eq!(app.runs.baseline, Some(trial.a));
+    keys(&mut app, &engine, &["5"]);
+    compared(&mut app, &engine);
+    assert_eq!(app.compare.runs, Some((trial.a, trial.b)));
+    // Saving the edit now makes the A/B's edited version the bank in force.
+    keys(&mut app, &engine, &["2", "s"]);
+    assert_eq!(app.templates.version, Some(2), "{}", app.status.text);
+}

@@ -30,6 +30,10 @@ impl Reads {
         self.store.runs()
     }
 
+    pub fn run(&self, run: RunId) -> Result<RunManifest> {
+        self.store.run(run)
+    }
+
     pub fn scores(&self, run: RunId) -> Result<Vec<StoredScore>> {
         self.store.scores(run)
     }

@@ -310,6 +310,21 @@ fn first_of_each_dataset(
         .collect()
 }
 
+/// `n` instances drawn without replacement, in their order (all of them when `n` is 0 or
+/// there are no more). The draw sees only how many instances there are, so builds that differ
+/// only in their instructions keep the same instances.
+pub fn sample_instances(
+    instances: Vec<crate::prompt::PromptInstance>,
+    n: usize,
+    seed: u64,
+) -> Vec<crate::prompt::PromptInstance> {
+    if n == 0 || instances.len() <= n {
+        return instances;
+    }
+    let mut rng = crate::pyrandom::PyRandom::new(seed);
+    crate::data::sampling::resample_to(instances, n, &mut rng)
+}
+
 /// The task config a run reads: `supervised` is the `--config` default, so a zero-shot run
 /// left at it means the zero-shot config.
 pub fn run_config(zero_shot: bool, config: &str) -> &str {
@@ -321,6 +336,7 @@ pub fn run_config(zero_shot: bool, config: &str) -> &str {
 }
 
 fn eval_job(a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
+    let (sample, tasks) = (a.sample, a.tasks);
     let mut a = a.on;
     a.prompts.config = run_config(zero_shot, &a.prompts.config).to_string();
     let instances = a
@@ -329,9 +345,20 @@ fn eval_job(a: EvalArgs, zero_shot: bool) -> Result<EvalJob> {
         .build(a.split)?
         .output
         .instances;
+    let instances: Vec<_> = instances
+        .into_iter()
+        .filter(|i| tasks.is_empty() || tasks.contains(&i.task))
+        .collect();
+    let instances = sample_instances(instances, sample, a.prompts.seed);
     if instances.is_empty() {
+        let only = if tasks.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = tasks.iter().map(|t| t.as_str()).collect();
+            format!(" for task {}", names.join(","))
+        };
         bail!(
-            "the {} split of config {} is empty",
+            "the {} split of config {} is empty{only}",
             a.split,
             a.prompts.config
         );

@@ -222,6 +222,17 @@ pub struct ExternalArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     pub on: GenerateArgs,
+    /// Evaluate N instances drawn from the split without replacement (seeded by --seed, kept
+    /// in file order; 0: all). The draw does not depend on the instruction bank, so two runs
+    /// that differ only in --instructions see the same instances and `runs compare` pairs
+    /// them: a quick A/B of a template edit.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub sample: usize,
+    /// Keep only these tasks' instances (comma-separated: NER,RE,...; default: all).
+    #[arg(long = "task", value_delimiter = ',')]
+    #[serde(default, rename = "task")]
+    pub tasks: Vec<crate::ie::TaskKind>,
     #[arg(long)]
     #[serde(skip)]
     pub detach: bool,

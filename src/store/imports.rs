@@ -149,18 +149,23 @@ impl Store {
         self.scan(&self.examples, Key::new().str(name).u32(version).str(split))
     }
 
-    /// Stores a template or task config as its next version unless unchanged.
+    /// Stores a template or task config as its next version, unless its text is a stored
+    /// version already (then that version).
     pub fn import_template(&self, mut record: TemplateRecord) -> Result<Imported> {
-        let latest: Option<TemplateRecord> = self.last_under(
+        // Content names a version: a template that returns to an earlier text (an A/B's
+        // saved side after its edited side, a reverted edit) is that version again, so runs
+        // with the same text name the same version.
+        let versions: Vec<TemplateRecord> = self.scan(
             &self.templates,
             Key::new().str(&record.kind).str(&record.name),
         )?;
-        if let Some(old) = &latest {
-            if old.content_hash == record.content_hash {
-                return Ok(Imported::Unchanged(old.version));
-            }
+        if let Some(old) = versions
+            .iter()
+            .find(|old| old.content_hash == record.content_hash)
+        {
+            return Ok(Imported::Unchanged(old.version));
         }
-        record.version = latest.map_or(1, |t| t.version + 1);
+        record.version = versions.last().map_or(1, |t| t.version + 1);
         let key = Key::new()
             .str(&record.kind)
             .str(&record.name)

@@ -368,6 +368,7 @@ impl App {
             | self.datasets.poll()
             | self.inspect.poll(&mut self.status)
             | self.compare.poll(&mut self.status)
+            | self.templates.poll(&mut self.status)
             | self.export.poll(&mut self.status);
         let events = engine.events();
         let changed = searched || !events.is_empty();
@@ -467,6 +468,120 @@ impl App {
                 Ok((v, path)) => self.templates.saved(v, &path, &mut ctx),
                 Err(e) => ctx.status.error(e),
             },
+            Message::TemplateAb {
+                saved,
+                edited,
+                tasks,
+            } => {
+                if let Err(e) = self.template_ab(engine, &saved, &edited, tasks) {
+                    self.status.error(first_line(&format!("A/B: {e:#}")));
+                }
+            }
+        }
+    }
+
+    /// Stores both banks as versions and queues an `eval` run for each, on the same sampled
+    /// instances of the edited tasks (dev where they have one), with the model of the run
+    /// selected on Runs (a finished training run's, or an eval's) or else the default one.
+    fn template_ab(
+        &mut self,
+        engine: &Engine,
+        saved: &str,
+        edited: &str,
+        tasks: Vec<crate::ie::TaskKind>,
+    ) -> anyhow::Result<()> {
+        use crate::ie::Split;
+        let model = self.ab_model(engine)?;
+        let has_dev = self
+            .ws
+            .datasets
+            .iter()
+            .any(|d| tasks.contains(&d.task) && !d.records(Split::Dev).is_empty());
+        let split = if has_dev { Split::Dev } else { Split::Test };
+        let (saved_v, saved_path) = engine.save_bank(saved)?;
+        let (edited_v, edited_path) = engine.save_bank(edited)?;
+        anyhow::ensure!(
+            saved_v != edited_v,
+            "the edit leaves the instruction bank as it is (version {saved_v})"
+        );
+        let names: Vec<&str> = tasks.iter().map(|t| t.as_str()).collect();
+        let spec = |bank: &std::path::Path| {
+            let words: Vec<String> = [
+                "eval",
+                "--model",
+                &model,
+                "--data",
+                &self.ws.root.display().to_string(),
+                "--instructions",
+                &bank.display().to_string(),
+                "--split",
+                split.as_str(),
+                "--sample",
+                &templates::AB_SAMPLE.to_string(),
+                "--task",
+                &names.join(","),
+            ]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+            crate::spec::RunSpec::from_words(&words)
+        };
+        let (spec_a, spec_b) = (spec(&saved_path)?, spec(&edited_path)?);
+        let a = engine.launch(spec_a)?;
+        let b = engine.launch(spec_b)?;
+        let mut ctx = ctx!(self, engine);
+        self.runs.launched(b, &mut ctx);
+        let sample = self
+            .ws
+            .datasets
+            .iter()
+            .filter(|d| tasks.contains(&d.task))
+            .map(|d| d.records(split).len())
+            .sum::<usize>()
+            .min(templates::AB_SAMPLE);
+        self.templates.trial_started(
+            templates::Trial {
+                tasks,
+                a,
+                b,
+                saved: saved_v,
+                edited: edited_v,
+                split,
+                sample,
+                stopped: None,
+                rows: None,
+            },
+            &mut ctx,
+        );
+        ctx.status.info(format!(
+            "A/B queued: run {a} (saved, bank v{saved_v}) and run {b} (edited, bank v{edited_v}) on {sample} {split} instances with {model}"
+        ));
+        Ok(())
+    }
+
+    /// The model an A/B scores: the selected run's when it has a usable one, else the default
+    /// model once it is made.
+    fn ab_model(&self, engine: &Engine) -> anyhow::Result<String> {
+        use crate::spec::RunKind;
+        use crate::store::RunStatus;
+        if let Some((_, m)) = self.runs.runs.get(self.runs.cursor.selected) {
+            match (m.kind, m.status) {
+                (RunKind::Train, RunStatus::Finished) => {
+                    if let Some(out) = &m.out_dir {
+                        return Ok(out.clone());
+                    }
+                }
+                (RunKind::Eval | RunKind::ZeroShot, _) => {
+                    if let Some(model) = &m.model {
+                        return Ok(model.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        match engine.default_model() {
+            super::engine::DefaultModel::Ready(dir) => Ok(dir.display().to_string()),
+            other => anyhow::bail!("no model to score with: {}", other.describe()),
         }
     }
 
@@ -510,6 +625,19 @@ impl App {
                 self.rescoring.remove(run);
             }
             self.runs.on_event(e, &mut ctx);
+            if let JobEvent::Finished { run }
+            | JobEvent::Failed { run, .. }
+            | JobEvent::Cancelled { run } = e
+            {
+                if self.templates.trial_run_ended(*run, &mut ctx) {
+                    // Compare shows the A/B's flips: the saved side is the baseline.
+                    if let Some(trial) = &self.templates.trial {
+                        self.runs.baseline = Some(trial.a);
+                        let b = trial.b;
+                        self.runs.launched(b, &mut ctx);
+                    }
+                }
+            }
             if let JobEvent::Scores { run, .. } | JobEvent::Finished { run } = e {
                 if self.inspect.run == Some(*run) && !self.rescoring.contains(run) {
                     self.inspect.open(*run, &mut ctx);

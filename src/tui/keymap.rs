@@ -54,6 +54,7 @@ actions! {
     Edit "edit" "edit the template / the selected example's gold",
     Save "save" "save the template as a new version",
     Revert "revert" "revert the template to its saved version",
+    AbTest "ab_test" "A/B: score the saved and the edited template zero-shot on 50 sampled instances",
     Baseline "baseline" "make the selected run the baseline (Δ column, Compare's A)",
     Sort "sort" "sort the F1 table by the next column",
     Zoom "zoom" "loss chart: recent window or full history",

@@ -28,6 +28,13 @@ pub enum Message {
     StepGold { redo: bool },
     /// Store this instruction bank text as its next version.
     SaveBank(String),
+    /// Score the `saved` and the `edited` bank zero-shot on the same sampled instances of
+    /// `tasks`, as two stored `eval` runs (a template A/B).
+    TemplateAb {
+        saved: String,
+        edited: String,
+        tasks: Vec<crate::ie::TaskKind>,
+    },
     /// Open Inspect on `run`, narrowed to these (dataset key, example id) pairs; `what` says
     /// which (a Compare cell).
     InspectOnly {

@@ -110,6 +110,7 @@ fn hint_line(app: &App, width: usize) -> String {
         Screen::Templates => &[
             (Action::Edit, "edit"),
             (Action::Save, "save version"),
+            (Action::AbTest, "A/B"),
             (Action::Revert, "revert"),
             (Action::NextExample, "example"),
         ],

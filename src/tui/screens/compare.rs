@@ -44,7 +44,7 @@ pub struct State {
 }
 
 /// Run `b`'s answers against run `a`'s, per dataset, with `runs compare`'s bootstrap.
-fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, String> {
+pub fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, String> {
     let read = |id: RunId| {
         reads
             .predictions(id)

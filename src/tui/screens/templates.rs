@@ -1,6 +1,8 @@
 //! Templates: the instruction bank per task; edit a task's instruction with a live preview of
 //! the exact model input for an example (options filled in, token count, where truncation
-//! cuts), save the bank as a new version, or revert to the saved one.
+//! cuts), save the bank as a new version, or revert to the saved one. An edit can be tried
+//! before it is saved: an A/B scores the saved and the edited bank zero-shot on the same
+//! sampled instances, as two stored `eval` runs, and shows both scores and the flips.
 
 use crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,17 +13,42 @@ use ratatui::Frame;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::compare::{compare, CompareRow};
 use super::{Cursor, Screen};
 use crate::ie::{Split, TaskKind};
 use crate::model::TextTokenizer;
 use crate::prompt::InstructionBank;
+use crate::store::{RunId, RunStatus};
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
 use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
 use crate::tui::view::{block, fit, text_panel};
+use crate::tui::worker::Latest;
 use crate::tui::workspace::model_input;
+
+/// Instances an A/B draws (from the dev split where the edited tasks have one).
+pub const AB_SAMPLE: usize = 50;
+
+/// A template A/B: run `a` scores the saved bank (version `saved`), run `b` the edited one
+/// (version `edited`), on the same sampled instances of the edited tasks.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    pub tasks: Vec<TaskKind>,
+    pub a: RunId,
+    pub b: RunId,
+    pub saved: u32,
+    pub edited: u32,
+    pub split: Split,
+    /// Instances drawn (fewer when the split has fewer).
+    pub sample: usize,
+    /// The run that failed or was cancelled, and how it ended; none while they run or once
+    /// both finished.
+    pub stopped: Option<(RunId, String)>,
+    /// Both runs finished: per dataset, the two scores, the difference and the flips.
+    pub rows: Option<Vec<CompareRow>>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preview {
@@ -53,6 +80,12 @@ pub struct State {
     pub max_source_length: usize,
     /// Lines the model-input preview is scrolled by.
     pub scroll: u16,
+    /// The newest A/B, while it runs and after.
+    pub trial: Option<Trial>,
+    /// Bank versions stored only for an A/B's edited side: stored (so its run names a
+    /// version), not saved, so the bank in force stays the saved one.
+    trial_versions: Vec<u32>,
+    trial_loader: Latest<Vec<CompareRow>>,
 }
 
 impl State {
@@ -81,17 +114,32 @@ impl State {
             tokenizer,
             max_source_length: 512,
             scroll: 0,
+            trial: None,
+            trial_versions: Vec::new(),
+            trial_loader: Latest::default(),
         };
         s.refresh(ctx);
         s
     }
 
-    /// Picks up the newest stored version of the bank (saved here or imported).
+    /// Picks up a newer stored version of the bank (saved here or imported; an A/B's edited
+    /// side is not saved), else keeps the version in force.
     pub fn refresh(&mut self, ctx: &mut Ctx) {
         match ctx.reads.bank_versions() {
             Ok(v) => {
+                let seen = self.versions.iter().max().copied();
                 self.versions = v.iter().map(|t| t.version).collect();
-                if let Some(latest) = v.last() {
+                let saved =
+                    |t: &&crate::store::TemplateRecord| !self.trial_versions.contains(&t.version);
+                let newer = v
+                    .iter()
+                    .rev()
+                    .filter(saved)
+                    .find(|t| seen.is_none_or(|n| t.version > n));
+                let pick = newer
+                    .or_else(|| v.iter().find(|t| Some(t.version) == self.version))
+                    .or_else(|| v.iter().rev().find(saved));
+                if let Some(latest) = pick {
                     if let Some((_, text)) = latest.files.first() {
                         if let Ok(bank) = InstructionBank::from_text(&PathBuf::from("stored"), text)
                         {
@@ -210,6 +258,7 @@ impl State {
                 self.update_preview(ctx);
             }
             Action::Save => return self.save(ctx),
+            Action::AbTest => return self.ab(ctx),
             _ => {}
         }
         None
@@ -222,6 +271,27 @@ impl State {
                 .info("nothing to save: edit an instruction first");
             return None;
         }
+        self.edited_bank(ctx).map(Message::SaveBank)
+    }
+
+    /// An A/B of the drafts against the saved bank, for the workbench to run.
+    fn ab(&mut self, ctx: &mut Ctx) -> Option<Message> {
+        if self.drafts.is_empty() {
+            ctx.status
+                .info("A/B compares the saved template with an edit: edit an instruction first");
+            return None;
+        }
+        let mut tasks: Vec<TaskKind> = self.drafts.keys().copied().collect();
+        tasks.sort();
+        Some(Message::TemplateAb {
+            saved: self.bank_text.clone(),
+            edited: self.edited_bank(ctx)?,
+            tasks,
+        })
+    }
+
+    /// The bank's JSON text with the drafts in place of each task's first instruction.
+    fn edited_bank(&self, ctx: &mut Ctx) -> Option<String> {
         let mut text = self.bank_text.clone();
         for (task, draft) in &self.drafts {
             let mut list = self.bank.instructions(*task).to_vec();
@@ -238,12 +308,71 @@ impl State {
                 }
             }
         }
-        Some(Message::SaveBank(text))
+        Some(text)
+    }
+
+    /// The workbench stored the A/B's banks and queued its runs.
+    pub fn trial_started(&mut self, trial: Trial, ctx: &mut Ctx) {
+        // Versions seen before are saved ones (or an earlier trial's, listed already).
+        if !self.versions.contains(&trial.edited) {
+            self.trial_versions.push(trial.edited);
+        }
+        self.trial_loader.forget();
+        self.trial = Some(trial);
+        // The saved side may have just been stored for the first time.
+        self.refresh(ctx);
+    }
+
+    /// A run ended: when both of the A/B's runs finished, compare them on a worker thread;
+    /// true when it did (the workbench then makes them Compare's pair).
+    pub fn trial_run_ended(&mut self, run: RunId, ctx: &mut Ctx) -> bool {
+        let Some(trial) = self.trial.as_mut() else {
+            return false;
+        };
+        if run != trial.a && run != trial.b {
+            return false;
+        }
+        let status = |id: RunId| ctx.reads.run(id).ok().map(|m| m.status);
+        let (sa, sb) = (status(trial.a), status(trial.b));
+        for (id, st) in [(trial.a, sa), (trial.b, sb)] {
+            if let Some(st @ (RunStatus::Failed | RunStatus::Cancelled)) = st {
+                trial.stopped = Some((id, format!("{st:?}").to_lowercase()));
+                return false;
+            }
+        }
+        if sa != Some(RunStatus::Finished) || sb != Some(RunStatus::Finished) {
+            return false;
+        }
+        let (a, b, reads) = (trial.a, trial.b, ctx.reads.clone());
+        self.trial_loader.start(move |_| compare(&reads, a, b));
+        true
+    }
+
+    /// Takes a finished A/B comparison; true when one arrived.
+    pub fn poll(&mut self, status: &mut crate::tui::app::Status) -> bool {
+        let Some(answer) = self.trial_loader.take() else {
+            return false;
+        };
+        match (answer, self.trial.as_mut()) {
+            (Ok(rows), Some(trial)) => {
+                status.info(format!(
+                    "A/B done: run {} (saved, bank v{}) vs run {} (edited, bank v{}); Compare shows the flips",
+                    trial.a, trial.saved, trial.b, trial.edited
+                ));
+                trial.rows = Some(rows);
+            }
+            (Err(e), _) => status.error(e),
+            (Ok(_), None) => {}
+        }
+        true
     }
 
     /// The bank was stored as version `v` (and as file `path`): the drafts are in it.
     pub fn saved(&mut self, v: u32, path: &std::path::Path, ctx: &mut Ctx) {
         self.drafts.clear();
+        // An A/B's edited side, or an earlier version's text, saved now is the bank in force.
+        self.trial_versions.retain(|t| *t != v);
+        self.version = Some(v);
         ctx.status.info(format!(
             "saved instruction bank version {v} ({})",
             path.display()
@@ -321,8 +450,15 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         left,
         &mut state,
     );
-    let [edit, preview] =
-        Layout::vertical([Constraint::Length(7), Constraint::Min(3)]).areas(right);
+    let [edit, preview, ab] = Layout::vertical([
+        Constraint::Length(7),
+        Constraint::Min(3),
+        Constraint::Length(s.trial.as_ref().map_or(0, trial_height)),
+    ])
+    .areas(right);
+    if let Some(trial) = &s.trial {
+        f.render_widget(trial_panel(trial, ab.width, t), ab);
+    }
     let task = s.task();
     let mut lines = vec![];
     match &s.editing {
@@ -414,4 +550,88 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             preview,
         ),
     }
+}
+
+/// Rows the A/B panel takes: a line per dataset (at most six shown) and its border.
+fn trial_height(trial: &Trial) -> u16 {
+    let lines = trial.rows.as_ref().map_or(1, |r| r.len().clamp(1, 6));
+    lines as u16 + 3
+}
+
+/// The A/B's two scores, the difference (with its bootstrap interval where the panel is
+/// wide enough) and the flips, per dataset; or how far it has got.
+fn trial_panel<'a>(trial: &Trial, width: u16, t: &Theme) -> ratatui::widgets::Paragraph<'a> {
+    let tasks: Vec<&str> = trial.tasks.iter().map(|t| t.as_str()).collect();
+    let title = format!(
+        "A/B: saved v{} (run {}) vs edited v{} (run {}) · {} sampled {} instances of {}",
+        trial.saved,
+        trial.a,
+        trial.edited,
+        trial.b,
+        trial.sample,
+        trial.split,
+        tasks.join(",")
+    );
+    let wide = width >= 100;
+    let name_width = if wide { 22 } else { 11 };
+    let columns = |name: &str, a: &str, b: &str, d: &str, ci: &str, p: &str, fx: &str, br: &str| {
+        let ci = if wide {
+            format!(" {ci:>16}")
+        } else {
+            String::new()
+        };
+        (
+            format!("{name:<name_width$} {a:>6} {b:>6} "),
+            format!("{d:>7}"),
+            format!("{ci} {p:>9} {fx:>5} {br:>6}"),
+        )
+    };
+    let (h1, h2, h3) = columns(
+        "dataset", "A", "B", "B − A", "95% CI", "p", "fixed", "broken",
+    );
+    let mut lines = vec![Line::styled(format!("{h1}{h2}{h3}"), t.dimmed())];
+    match (&trial.stopped, &trial.rows) {
+        (Some((run, how)), _) => lines.push(Line::styled(
+            format!("run {run} {how}: the A/B has no result (see Runs)"),
+            Style::default().fg(t.error),
+        )),
+        (None, None) => lines.push(Line::styled(
+            "scoring both templates zero-shot (the runs are on the Runs screen)…",
+            t.dimmed(),
+        )),
+        (None, Some(rows)) => {
+            for row in rows.iter().take(6) {
+                let name = fit(&super::safe(&row.dataset), name_width);
+                let line = match &row.difference {
+                    Some(d) => {
+                        let (delta, interval, p) = d.words();
+                        let style = if !d.significant {
+                            t.dimmed()
+                        } else if d.delta > 0.0 {
+                            Style::default().fg(t.better).add_modifier(Modifier::BOLD)
+                        } else {
+                            Style::default().fg(t.worse).add_modifier(Modifier::BOLD)
+                        };
+                        let (c1, c2, c3) = columns(
+                            &name,
+                            &format!("{:.2}", d.a * 100.0),
+                            &format!("{:.2}", d.b * 100.0),
+                            &delta,
+                            &interval,
+                            &p,
+                            &row.flips.fixed.to_string(),
+                            &row.flips.broken.to_string(),
+                        );
+                        Line::from(vec![Span::raw(c1), Span::styled(c2, style), Span::raw(c3)])
+                    }
+                    None => Line::styled(
+                        format!("{name:<name_width$} no example both runs answered"),
+                        t.dimmed(),
+                    ),
+                };
+                lines.push(line);
+            }
+        }
+    }
+    ratatui::widgets::Paragraph::new(lines).block(block(title, false, t))
 }
