@@ -444,6 +444,17 @@ fn the_run_list_shows_and_sorts_by_settings() {
     }
     let first = wide.lines().nth(3).unwrap();
     assert!(first.starts_with('2') && first.contains("0.001"), "{wide}");
+    // The Runs screen's filter query: every term must match.
+    let only = |q: &str| -> Vec<u64> {
+        ids(&["runs", "--filter", q, "--format", "json"])
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+    };
+    assert_eq!(only("kind=train"), [1, 2]);
+    assert_eq!(only("kind=train lr=0.003"), [1]);
+    assert_eq!(only("ingest"), [3]);
+    assert_eq!(only("#nothing"), Vec::<u64>::new());
 }
 
 /// A template A/B from the command line: `run eval --sample N` twice, once per bank, sees the
@@ -502,4 +513,44 @@ fn eval_runs_with_sample_see_the_same_instances_whatever_the_bank() {
         ],
     );
     refused(&o, "the test split of config ner-demo is empty for task EE");
+}
+
+/// `runs compare A B C`: scores side by side and each run's flips against A.
+#[test]
+fn runs_compare_sets_several_runs_side_by_side() {
+    let (_tmp, db) = two_runs();
+    ok(with_db(&db)
+        .args(["run", "ingest"])
+        .arg(predictions())
+        .output()
+        .unwrap());
+    let v = json(
+        with_db(&db)
+            .args(["runs", "compare", "1", "2", "3", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["baseline"], 1);
+    let datasets = v["datasets"].as_object().unwrap();
+    assert!(!datasets.is_empty());
+    for (name, d) in datasets {
+        // The same predictions three times: equal scores, all best, nothing flips.
+        let scores = d["scores"].as_object().unwrap();
+        assert_eq!(scores.len(), 3, "{name}: {d}");
+        assert_eq!(d["best"].as_array().unwrap().len(), 3, "{name}: {d}");
+        assert!(
+            d["flips"]["1"].is_null(),
+            "the baseline against itself: {d}"
+        );
+        for run in ["2", "3"] {
+            assert_eq!(d["flips"][run]["fixed"], 0, "{d}");
+            assert_eq!(d["flips"][run]["broken"], 0, "{d}");
+        }
+    }
+    let table = stdout(run(&db, &["runs", "compare", "1", "2", "3"]));
+    assert!(table.contains("3 vs 1 (+fixed -broken)"), "{table}");
+    refused(
+        &run(&db, &["runs", "compare", "1", "2", "1"]),
+        "run 1 is named twice",
+    );
 }

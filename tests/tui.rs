@@ -30,6 +30,8 @@ fn key(app: &mut App, engine: &Engine, k: &str) {
         "enter" => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
         "esc" => KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
         "down" => KeyEvent::new(KeyCode::Down, KeyModifiers::NONE),
+        "up" => KeyEvent::new(KeyCode::Up, KeyModifiers::NONE),
+        "bottom" => KeyEvent::new(KeyCode::End, KeyModifiers::NONE),
         "right" => KeyEvent::new(KeyCode::Right, KeyModifiers::NONE),
         "space" => KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE),
         "ctrl-u" => KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),
@@ -993,4 +995,198 @@ fn a_template_ab_scores_the_saved_and_the_edited_bank_on_the_same_instances() {
     // Saving the edit now makes the A/B's edited version the bank in force.
     keys(&mut app, &engine, &["2", "s"]);
     assert_eq!(app.templates.version, Some(2), "{}", app.status.text);
+}
+
+/// The fixture and a fourth run: a second training run with its own loss curve and test
+/// predictions, tagged, with a learning rate in its spec.
+fn fixture_with_sweep(dir: &Path) -> (Engine, App) {
+    let db = dir.join("db");
+    let store = Store::open(&db).unwrap();
+    fixture(&store);
+    let words: Vec<String> = "train --model models/tiny --lr 0.001 --seed 7"
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let spec = ie_bench::spec::RunSpec::from_words(&words).unwrap();
+    let id = store
+        .create_run(&RunManifest {
+            status: RunStatus::Finished,
+            model: Some("models/tiny".into()),
+            spec: Some(spec),
+            tags: vec!["sweep".into()],
+            ..RunManifest::new(RunKind::Train, 1_790_010_800)
+        })
+        .unwrap();
+    let points: Vec<MetricPoint> = (1..=80u64)
+        .map(|s| MetricPoint {
+            step: s,
+            loss: 2.0 * (-(s as f64) / 20.0).exp() + 0.4,
+            lr: Some(1e-3),
+            tokens_per_s: None,
+            epoch: None,
+        })
+        .collect();
+    store.put_metrics(id, &points).unwrap();
+    let ner = |id: &str, gold: &str, pred: &str| line(TaskKind::Ner, "Tiny CoNLL", id, gold, pred);
+    store_test(
+        &store,
+        id,
+        &[
+            ner(
+                "0",
+                " person: Serena Williams; location: Melbourne",
+                " person: Serena Williams; location: Melbourne",
+            ),
+            ner(
+                "1",
+                " organization: Airbus; organization: Lufthansa",
+                " organization: Airbus",
+            ),
+            ner(
+                "2",
+                " organization: Nobel Prize",
+                " organization: Nobel Prize",
+            ),
+            ner("3", " person: Ann", " person: Ann"),
+        ],
+        80,
+    );
+    app_with(store, &db, &sample_root())
+}
+
+/// Marked runs: their loss curves overlaid on one chart, and Compare's N-run view with each
+/// run's scores side by side and its flips against the baseline.
+#[test]
+fn marked_runs_overlay_their_loss_and_compare_side_by_side() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = fixture_with_sweep(tmp.path());
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
+    let _guard = settings.bind_to_scope();
+    let snap = |name: &str, app: &App| {
+        for (w, h) in [(80, 24), (160, 48)] {
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
+        }
+    };
+    // Newest first: 4, 3, 2, 1. Mark 4 and 1 (the two with loss curves).
+    keys(&mut app, &engine, &["3", "space", "bottom", "space"]);
+    assert_eq!(app.runs.marked, vec![4, 1]);
+    assert_eq!(app.runs.marked_metrics.len(), 2);
+    assert!(
+        app.status.text.contains("marked runs 4, 1"),
+        "{}",
+        app.status.text
+    );
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("run 4") && screen.contains("run 1"),
+        "a legend: {screen}"
+    );
+    snap("runs_overlay", &app);
+    // Three marked: Compare sets them side by side against the first marked (run 4), or the
+    // baseline when it is one of them.
+    keys(&mut app, &engine, &["up", "space", "b"]);
+    assert_eq!(app.runs.marked, vec![4, 1, 2]);
+    assert_eq!(app.runs.baseline, Some(2));
+    keys(&mut app, &engine, &["5"]);
+    compared(&mut app, &engine);
+    let many = app.compare.many.clone().unwrap();
+    assert_eq!((many.runs.clone(), many.baseline), (vec![4, 1, 2], 2));
+    let ner = many
+        .rows
+        .iter()
+        .find(|r| r.dataset == "NER/Tiny CoNLL")
+        .unwrap();
+    assert!(ner.scores.iter().all(Option::is_some), "{ner:?}");
+    assert_eq!(
+        ner.flips[2], None,
+        "the baseline has no flips against itself"
+    );
+    let against = ner.flips[0].unwrap();
+    assert_eq!(
+        against.fixed + against.broken + against.both_right + against.both_wrong,
+        4,
+        "{against:?}"
+    );
+    // Run 4 has no RE predictions: its RE cells are empty, not zero.
+    let re = many
+        .rows
+        .iter()
+        .find(|r| r.dataset.starts_with("RE/"))
+        .unwrap();
+    assert_eq!((re.scores[0], re.flips[0]), (None, None));
+    snap("compare_many", &app);
+    // Two marked: the pair view, with the baseline as A.
+    keys(&mut app, &engine, &["3", "bottom", "space", "5"]);
+    compared(&mut app, &engine);
+    assert!(app.compare.many.is_none());
+    assert_eq!(app.compare.runs, Some((2, 4)));
+}
+
+/// The run list: a filter query (the `runs --filter` syntax), sorting by a setting, tags and
+/// a note written from the keyboard, and the wide view of the settings.
+#[test]
+fn the_run_list_filters_sorts_tags_and_notes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = fixture_with_sweep(tmp.path());
+    keys(&mut app, &engine, &["3", "/"]);
+    typed(&mut app, &engine, "kind=train");
+    // Applied as it is typed.
+    let ids = |app: &App| -> Vec<u64> { app.runs.runs.iter().map(|r| r.0).collect() };
+    assert_eq!(ids(&app), [4, 3, 1]);
+    key(&mut app, &engine, "enter");
+    assert!(
+        app.status.text.contains("3 of 4 runs"),
+        "{}",
+        app.status.text
+    );
+    assert!(render(&app, 80, 24).contains("Runs (3 of 4)"));
+    // Sort by lr: run 4 has one in its spec, the fixture's runs none (last, by id).
+    for _ in 0..5 {
+        key(&mut app, &engine, "O");
+    }
+    assert_eq!(app.runs.order, ie_bench::service::run_table::RunOrder::Lr);
+    assert_eq!(ids(&app), [4, 1, 3]);
+    // Tag run 1 and drop run 4's tag; note run 1.
+    keys(&mut app, &engine, &["down", "#"]);
+    typed(&mut app, &engine, "best  #sweep");
+    key(&mut app, &engine, "enter");
+    assert_eq!(
+        engine.store().run(1).unwrap().tags,
+        ["best", "sweep"],
+        "{}",
+        app.status.text
+    );
+    keys(&mut app, &engine, &["up", "#"]);
+    typed(&mut app, &engine, "-sweep");
+    key(&mut app, &engine, "enter");
+    assert!(engine.store().run(4).unwrap().tags.is_empty());
+    keys(&mut app, &engine, &["down", "N"]);
+    typed(&mut app, &engine, "lr too high?");
+    key(&mut app, &engine, "enter");
+    assert_eq!(
+        engine.store().run(1).unwrap().note.as_deref(),
+        Some("lr too high?")
+    );
+    // A tag query; esc on the prompt restores the query before it, esc after clears it.
+    keys(&mut app, &engine, &["/", "ctrl-u"]);
+    typed(&mut app, &engine, "#sweep");
+    assert_eq!(ids(&app), [1]);
+    key(&mut app, &engine, "esc");
+    assert_eq!(ids(&app), [4, 1, 3]);
+    key(&mut app, &engine, "esc");
+    assert_eq!(ids(&app).len(), 4);
+    // The wide view: settings columns, the note.
+    key(&mut app, &engine, "v");
+    let screen = render(&app, 160, 48);
+    for column in [
+        "model", "config", "lr", "steps", "batch", "seed", "bank", "note",
+    ] {
+        assert!(screen.contains(column), "{column}: {screen}");
+    }
+    assert!(screen.contains("lr too high?"), "{screen}");
+    assert!(screen.contains("0.001"), "{screen}");
+    // Every size draws.
+    render(&app, 80, 24);
+    render(&app, 20, 6);
 }

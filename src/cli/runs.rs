@@ -12,6 +12,7 @@ use crate::ie::Split;
 use crate::service;
 use crate::service::holder::{ask, Request};
 use crate::service::results::stored_report;
+use crate::service::run_table::{self, RunOrder};
 use crate::service::socket::{open_or_reach, open_waiting, Opened, Reader};
 use crate::store::{format_time, RunId, RunKind, RunStatus, Store};
 use crate::text::SafeText;
@@ -33,9 +34,15 @@ pub enum RunsCommand {
     /// examples both answered, and the difference B - A with a paired-bootstrap 95% interval
     /// and p-value ("n.s.": p >= 0.05; the method is in the README). Compat mode by default,
     /// as everywhere (the Compare screen too).
+    ///
+    /// With more runs (`runs compare A B C ...`): their scores side by side per dataset (each
+    /// run's stored test table, else its newest dev one) and the examples each fixed and
+    /// broke against run A, as the Compare screen shows runs marked on Runs.
     Compare {
         a: RunId,
         b: RunId,
+        /// More runs to set beside A and B.
+        more: Vec<RunId>,
         #[arg(long, default_value = "compat", value_parser = super::choice::<Mode>())]
         mode: Mode,
         #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
@@ -94,54 +101,15 @@ pub struct RunsArgs {
     /// size, seed, and its note.
     #[arg(long)]
     wide: bool,
-    /// Order of the list (ties by id).
+    /// Order of the list (ties by id; runs without the setting last).
     #[arg(long, value_enum, default_value = "id")]
-    sort: SortBy,
-}
-
-/// What `runs --sort` orders by; settings a run does not have sort last.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum SortBy {
-    Id,
-    Created,
-    Kind,
-    Status,
-    Model,
-    Lr,
-    Steps,
-    Batch,
-    Seed,
-}
-
-/// The value of the first `key` anywhere in a stored spec (settings sit in nested groups).
-fn setting<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
-    match v {
-        serde_json::Value::Object(m) => m
-            .get(key)
-            .filter(|x| !x.is_null())
-            .or_else(|| m.values().find_map(|x| setting(x, key))),
-        _ => None,
-    }
-}
-
-/// A run's settings as `runs --wide` and `runs --format json` give them.
-fn settings(m: &crate::store::RunManifest) -> serde_json::Value {
-    let spec = serde_json::to_value(&m.spec).unwrap_or_default();
-    let get = |k: &str| setting(&spec, k).cloned();
-    let versions = |refs: &[crate::store::DatasetRef]| -> Vec<String> {
-        refs.iter()
-            .map(|d| format!("{} v{}", d.name, d.version))
-            .collect()
-    };
-    serde_json::json!({
-        "config": get("config"),
-        "lr": get("lr"),
-        "max_steps": get("max_steps"),
-        "batch_size": get("batch_size"),
-        "seed": get("seed"),
-        "data": versions(&m.datasets),
-        "templates": versions(&m.templates),
-    })
+    sort: RunOrder,
+    /// List only the runs matching every term: `#tag`, `key=value` (kind, status, model,
+    /// config, lr, steps, batch, seed, note; numbers compare as numbers) or a substring of the
+    /// id, kind, status, model, tags, note or data and bank versions. The Runs screen's `/`
+    /// filter takes the same query.
+    #[arg(long, default_value = "")]
+    filter: String,
 }
 
 fn open(db: &Path) -> Result<Store> {
@@ -176,11 +144,19 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
         Some(RunsCommand::Compare {
             a,
             b,
+            more,
             mode,
             format,
             resamples,
             seed,
-        }) => compare(db, (a, b), mode, format, (resamples, seed)),
+        }) => {
+            if more.is_empty() {
+                compare(db, (a, b), mode, format, (resamples, seed))
+            } else {
+                let runs: Vec<RunId> = [a, b].into_iter().chain(more).collect();
+                compare_several(db, &runs, mode, format)
+            }
+        }
         Some(RunsCommand::Resume { id, detach }) => resume(db, id, detach),
         Some(RunsCommand::Export { id, out }) => export(db, id, &out),
     }
@@ -212,33 +188,14 @@ fn list(db: &Path, a: &RunsArgs) -> Result<ExitCode> {
     let format = a.format;
     let mut store = Reader::open(db).context("opening the database")?;
     let mut runs = store.runs()?;
-    runs.retain(|(_, m)| a.tag.iter().all(|t| m.tags.contains(t)));
-    let all_settings: std::collections::HashMap<RunId, serde_json::Value> =
-        runs.iter().map(|(id, m)| (*id, settings(m))).collect();
-    let number = |id: &RunId, k: &str| all_settings[id][k].as_f64();
-    runs.sort_by(|(ia, ma), (ib, mb)| {
-        let by_number = |k: &str| {
-            // Runs without the setting last.
-            match (number(ia, k), number(ib, k)) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            }
-        };
-        match a.sort {
-            SortBy::Id => std::cmp::Ordering::Equal,
-            SortBy::Created => ma.created.cmp(&mb.created),
-            SortBy::Kind => ma.kind.as_str().cmp(mb.kind.as_str()),
-            SortBy::Status => ma.status.as_str().cmp(mb.status.as_str()),
-            SortBy::Model => ma.model.cmp(&mb.model),
-            SortBy::Lr => by_number("lr"),
-            SortBy::Steps => by_number("max_steps"),
-            SortBy::Batch => by_number("batch_size"),
-            SortBy::Seed => by_number("seed"),
-        }
-        .then(ia.cmp(ib))
+    runs.retain(|(id, m)| {
+        a.tag.iter().all(|t| m.tags.contains(t)) && run_table::matches(*id, m, &a.filter)
     });
+    run_table::sort(&mut runs, a.sort);
+    let all_settings: std::collections::HashMap<RunId, serde_json::Value> = runs
+        .iter()
+        .map(|(id, m)| (*id, run_table::settings(m)))
+        .collect();
     // A running training run's newest step and loss: what it is doing now.
     let mut progress = std::collections::HashMap::new();
     for (id, m) in &runs {
@@ -284,16 +241,6 @@ fn list(db: &Path, a: &RunsArgs) -> Result<ExitCode> {
     if a.wide {
         columns.extend(wide);
     }
-    let shown = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => "-".to_string(),
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(xs) => xs
-            .iter()
-            .filter_map(|x| x.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    };
     let table = ResultTable {
         title: "Runs".into(),
         label_header: "id".into(),
@@ -326,7 +273,7 @@ fn list(db: &Path, a: &RunsArgs) -> Result<ExitCode> {
                         "batch_size",
                         "seed",
                     ] {
-                        cells.push(text(&shown(&s[k])));
+                        cells.push(text(&run_table::shown(&s[k])));
                     }
                     cells.push(text(m.note.as_deref().unwrap_or("")));
                 }
@@ -412,6 +359,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             "trainer_group": m.trainer_group,
             "tags": m.tags,
             "note": m.note,
+            "settings": run_table::settings(&m),
             "rescore_error": m.rescore_error,
             "templates": m.templates,
             "spec": m.spec,
@@ -645,6 +593,95 @@ fn compare(
                     }
                     None => cells.extend(std::iter::repeat_n(Cell::Empty, 5)),
                 }
+                Row {
+                    label: r.dataset.clone(),
+                    cells,
+                    summary: false,
+                }
+            })
+            .collect(),
+    };
+    super::emit(&render(&[table], format))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `runs compare A B C ...`: scores side by side, flips against run A.
+fn compare_several(db: &Path, runs: &[RunId], mode: Mode, format: Format) -> Result<ExitCode> {
+    use crate::service::results::{compare_many, Side};
+    for (i, run) in runs.iter().enumerate() {
+        if runs[..i].contains(run) {
+            bail!("run {run} is named twice");
+        }
+    }
+    let mut store = Reader::open(db).context("opening the database")?;
+    let mut sides = Vec::new();
+    for &run in runs {
+        store.run(run)?;
+        sides.push(Side {
+            run,
+            scores: store.scores(run)?,
+            predictions: store.predictions(run)?,
+        });
+    }
+    let rows = compare_many(&sides, 0, mode);
+    let base = runs[0];
+    if format == Format::Json {
+        let datasets: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let by_run = |v: Vec<serde_json::Value>| -> serde_json::Map<String, serde_json::Value> {
+                    runs.iter().map(ToString::to_string).zip(v).collect()
+                };
+                let scores = r.scores.iter().map(|x| serde_json::json!(x)).collect();
+                let flips = r.flips.iter().map(|x| serde_json::json!(x)).collect();
+                (
+                    r.dataset.clone(),
+                    serde_json::json!({"scores": by_run(scores), "flips": by_run(flips), "best": r.best().iter().map(|i| runs[*i]).collect::<Vec<_>>()}),
+                )
+            })
+            .collect();
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "runs": runs, "baseline": base, "mode": mode.as_str(), "datasets": datasets
+            }))?
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut columns: Vec<Column> = runs
+        .iter()
+        .map(|id| Column {
+            name: format!("run {id}"),
+            is_score: true,
+        })
+        .collect();
+    columns.extend(runs[1..].iter().map(|id| Column {
+        name: format!("{id} vs {base} (+fixed -broken)"),
+        is_score: false,
+    }));
+    let table = ResultTable {
+        title: format!(
+            "runs {} side by side ({} mode); flips against run {base}",
+            runs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            mode.as_str()
+        ),
+        label_header: "Dataset".into(),
+        columns,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let mut cells: Vec<Cell> = r
+                    .scores
+                    .iter()
+                    .map(|x| x.map_or(Cell::Empty, Cell::Score))
+                    .collect();
+                cells.extend(r.flips[1..].iter().map(|f| match f {
+                    Some(f) => Cell::Text(format!("+{} -{}", f.fixed, f.broken)),
+                    None => Cell::Empty,
+                }));
                 Row {
                     label: r.dataset.clone(),
                     cells,

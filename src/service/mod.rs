@@ -13,6 +13,7 @@ pub mod models;
 pub mod prompts;
 pub mod reads;
 pub mod results;
+pub mod run_table;
 pub mod runs;
 pub mod sample;
 pub mod socket;

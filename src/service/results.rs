@@ -66,6 +66,81 @@ pub fn compare_runs(
         .collect()
 }
 
+/// A run as one side of an N-run comparison: its stored score rows and predictions.
+pub struct Side {
+    pub run: crate::store::RunId,
+    pub scores: Vec<StoredScore>,
+    pub predictions: Vec<(String, u64, StoredPrediction)>,
+}
+
+/// One dataset of an N-run comparison: each run's score (its stored test table, else its
+/// newest dev one; `None` where it has no such dataset) and its flips against the baseline
+/// (`None` for the baseline itself and where the two share no example).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManyRow {
+    /// `TASK/dataset`.
+    pub dataset: String,
+    pub scores: Vec<Option<f64>>,
+    pub flips: Vec<Option<Flips>>,
+}
+
+impl ManyRow {
+    /// The columns holding the best score (ties are all best); none when no run has one.
+    pub fn best(&self) -> Vec<usize> {
+        let top = self
+            .scores
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::NAN, f64::max);
+        (0..self.scores.len())
+            .filter(|i| self.scores[*i] == Some(top))
+            .collect()
+    }
+}
+
+/// Several runs side by side, per dataset, against `sides[baseline]`.
+pub fn compare_many(sides: &[Side], baseline: usize, mode: Mode) -> Vec<ManyRow> {
+    let mut rows: std::collections::BTreeMap<String, ManyRow> = Default::default();
+    let n = sides.len();
+    fn row<'r>(
+        rows: &'r mut std::collections::BTreeMap<String, ManyRow>,
+        dataset: &str,
+        n: usize,
+    ) -> &'r mut ManyRow {
+        rows.entry(dataset.to_string()).or_insert_with(|| ManyRow {
+            dataset: dataset.to_string(),
+            scores: vec![None; n],
+            flips: vec![None; n],
+        })
+    }
+    for (i, side) in sides.iter().enumerate() {
+        let table = stored_report(&side.scores, Split::Test, mode, None)
+            .or_else(|| stored_report(&side.scores, Split::Dev, mode, None));
+        for (task, t) in table.iter().flat_map(|t| &t.report.tasks) {
+            for (name, d) in &t.datasets {
+                row(&mut rows, &crate::ie::dataset_key(*task, name), n).scores[i] = Some(d.score);
+            }
+        }
+    }
+    let base = answers(&sides[baseline].predictions);
+    for (i, side) in sides.iter().enumerate() {
+        if i == baseline {
+            continue;
+        }
+        for (dataset, joined) in join(&base, &answers(&side.predictions), mode) {
+            let mut flips = Flips::default();
+            for j in &joined {
+                flips.add(j.flip());
+            }
+            if flips.unmatched < joined.len() as u64 {
+                row(&mut rows, &dataset, n).flips[i] = Some(flips);
+            }
+        }
+    }
+    rows.into_values().collect()
+}
+
 /// Re-scores a stored run's predictions against the gold in force, at the step of its
 /// released-gold test table; the score rows are stored and told, then the outcome.
 pub fn rescore_run(rec: &mut Recorder) -> Result<Rescored> {

@@ -298,9 +298,33 @@ impl App {
                 }
             }
             Screen::Compare => {
+                let marked = self.runs.marked.clone();
                 let pair = (self.runs.baseline, self.runs.selected_id());
-                if let (Some(a), Some(b)) = pair {
-                    if self.compare.runs != Some((a, b)) {
+                if marked.len() > 2 {
+                    // The baseline when it is marked, else the first run marked.
+                    let base = self
+                        .runs
+                        .baseline
+                        .and_then(|b| marked.iter().position(|m| *m == b))
+                        .unwrap_or(0);
+                    let same = self
+                        .compare
+                        .many
+                        .as_ref()
+                        .is_some_and(|m| m.runs == marked && m.baseline == base);
+                    if !same {
+                        self.compare.open_many(marked, base, &mut ctx);
+                    }
+                } else if marked.len() == 2 {
+                    let (a, b) = match self.runs.baseline {
+                        Some(x) if x == marked[1] => (marked[1], marked[0]),
+                        _ => (marked[0], marked[1]),
+                    };
+                    if self.compare.runs != Some((a, b)) || self.compare.many.is_some() {
+                        self.compare.open(a, b, &mut ctx);
+                    }
+                } else if let (Some(a), Some(b)) = pair {
+                    if self.compare.runs != Some((a, b)) || self.compare.many.is_some() {
                         self.compare.open(a, b, &mut ctx);
                     }
                 } else if self.compare.runs.is_none() {
@@ -468,6 +492,20 @@ impl App {
                 Ok((v, path)) => self.templates.saved(v, &path, &mut ctx),
                 Err(e) => ctx.status.error(e),
             },
+            Message::Tag { id, add, remove } => {
+                match crate::service::tags::tag(engine.store(), id, &add, &remove) {
+                    Ok(said) => ctx.status.info(said.err.trim().to_string()),
+                    Err(e) => ctx.status.error(first_line(&format!("{e:#}"))),
+                }
+                self.runs.reload(&mut ctx);
+            }
+            Message::Note { id, text } => {
+                match crate::service::tags::note(engine.store(), id, text) {
+                    Ok(said) => ctx.status.info(said.err.trim().to_string()),
+                    Err(e) => ctx.status.error(first_line(&format!("{e:#}"))),
+                }
+                self.runs.reload(&mut ctx);
+            }
             Message::TemplateAb {
                 saved,
                 edited,
@@ -522,7 +560,7 @@ impl App {
                 &names.join(","),
             ]
             .iter()
-            .map(|w| w.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
             crate::spec::RunSpec::from_words(&words)
         };

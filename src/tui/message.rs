@@ -26,6 +26,14 @@ pub enum Message {
     /// Take back the newest gold correction in force (`redo: false`) or apply the newest
     /// undone one again.
     StepGold { redo: bool },
+    /// Add and remove tags of run `id` (`runs tag`).
+    Tag {
+        id: RunId,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// Set or clear run `id`'s note (`runs note`).
+    Note { id: RunId, text: Option<String> },
     /// Store this instruction bank text as its next version.
     SaveBank(String),
     /// Score the `saved` and the `edited` bank zero-shot on the same sampled instances of

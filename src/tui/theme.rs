@@ -40,6 +40,8 @@ pub struct Theme {
     pub dev_f1: Color,
     pub better: Color,
     pub worse: Color,
+    /// One colour per run where several share a chart, in order (`[chart] runs`).
+    pub runs: Vec<Color>,
 }
 
 impl Theme {
@@ -122,11 +124,37 @@ impl Theme {
             dev_f1: get("chart", "dev_f1")?,
             better: get("chart", "better")?,
             worse: get("chart", "worse")?,
+            runs: {
+                let entry = |message: String| ConfigError::Entry {
+                    path: origin.to_string(),
+                    key: "chart.runs".into(),
+                    message,
+                };
+                let list = t
+                    .get("chart")
+                    .and_then(|s| s.get("runs"))
+                    .and_then(|v| v.as_array())
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| entry("missing: a list of colours".into()))?;
+                list.iter()
+                    .map(|v| {
+                        let s = v
+                            .as_str()
+                            .ok_or_else(|| entry("expected colour strings".into()))?;
+                        Color::from_str(s).map_err(|_| entry(format!("{s:?} is not a colour")))
+                    })
+                    .collect::<Result<Vec<Color>, ConfigError>>()?
+            },
         })
     }
 
     pub fn dark() -> Theme {
         Theme::load("dark", None).expect("the built-in dark theme is valid")
+    }
+
+    /// The colour of the `i`th run on a shared chart (the list repeats past its end).
+    pub fn series(&self, i: usize) -> Color {
+        self.runs[i % self.runs.len()]
     }
 
     pub fn base(&self) -> Style {

@@ -122,6 +122,9 @@ fn hint_line(app: &App, width: usize) -> String {
             (Action::Sort, "sort"),
             (Action::Zoom, "zoom"),
             (Action::Open, "inspect"),
+            (Action::Search, "filter"),
+            (Action::Mark, "mark"),
+            (Action::Wide, "settings"),
         ],
         Screen::Inspect => &[
             (Action::FilterKind, "kind"),

@@ -1,5 +1,7 @@
 //! Compare: run A (the baseline) against run B, per dataset: fixed, broken, both wrong, both
-//! right; a cell opens its examples in Inspect.
+//! right; a cell opens its examples in Inspect. With several runs marked on Runs: their
+//! per-dataset scores side by side (the best in bold) and each one's flips against the
+//! baseline.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -12,7 +14,7 @@ use crate::eval::compare::Flip;
 use crate::eval::significance::{ALPHA, RESAMPLES, SEED};
 use crate::eval::Mode;
 use crate::service::reads::Reads;
-use crate::service::results::{compare_runs, DatasetComparison};
+use crate::service::results::{compare_many, compare_runs, DatasetComparison, ManyRow, Side};
 use crate::store::RunId;
 use crate::tui::app::{Ctx, Status};
 use crate::tui::keymap::Action;
@@ -31,9 +33,20 @@ pub const COLUMNS: [(Flip, &str); 4] = [
 /// One dataset's row: its counts, each example's flip with its id, and the difference.
 pub type CompareRow = DatasetComparison;
 
+/// Several runs side by side; `baseline` indexes `runs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Many {
+    pub runs: Vec<RunId>,
+    pub baseline: usize,
+    pub rows: Vec<ManyRow>,
+}
+
 #[derive(Default)]
 pub struct State {
     pub runs: Option<(RunId, RunId)>,
+    /// The N-run view, shown instead of the pair while it is set.
+    pub many: Option<Many>,
+    many_loader: Latest<Vec<ManyRow>>,
     /// Per `TASK/dataset`: the counts and each example's flip.
     pub rows: Vec<CompareRow>,
     pub cursor: Cursor,
@@ -54,9 +67,40 @@ pub fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, Str
     Ok(compare_runs(&pa, &pb, Mode::Compat, RESAMPLES, SEED))
 }
 
+/// The runs' scores side by side and their flips against `runs[baseline]`.
+fn compare_several(reads: &Reads, runs: &[RunId], baseline: usize) -> Result<Vec<ManyRow>, String> {
+    let sides = runs
+        .iter()
+        .map(|&run| {
+            let read = |e: crate::store::StoreError| format!("reading run {run}: {e}");
+            Ok(Side {
+                run,
+                scores: reads.scores(run).map_err(read)?,
+                predictions: reads.predictions(run).map_err(read)?,
+            })
+        })
+        .collect::<Result<Vec<Side>, String>>()?;
+    Ok(compare_many(&sides, baseline, Mode::Compat))
+}
+
 impl State {
+    /// Starts setting `runs` side by side, against `runs[baseline]`, on a worker thread.
+    pub fn open_many(&mut self, runs: Vec<RunId>, baseline: usize, ctx: &mut Ctx) {
+        self.many = Some(Many {
+            runs: runs.clone(),
+            baseline,
+            rows: Vec::new(),
+        });
+        self.cursor = Cursor::default();
+        let reads = ctx.reads.clone();
+        self.many_loader
+            .start(move |_| compare_several(&reads, &runs, baseline));
+    }
+
     /// Starts comparing run `b` with baseline `a` on a worker thread.
     pub fn open(&mut self, a: RunId, b: RunId, ctx: &mut Ctx) {
+        self.many = None;
+        self.many_loader.forget();
         self.runs = Some((a, b));
         self.rows.clear();
         let reads = ctx.reads.clone();
@@ -64,11 +108,21 @@ impl State {
     }
 
     pub fn is_loading(&self) -> bool {
-        self.loader.busy()
+        self.loader.busy() || self.many_loader.busy()
     }
 
     /// Installs a finished comparison; true when one arrived.
     pub fn poll(&mut self, status: &mut Status) -> bool {
+        if let Some(answer) = self.many_loader.take() {
+            match (answer, self.many.as_mut()) {
+                (Ok(rows), Some(many)) => many.rows = rows,
+                (Err(e), _) => status.error(e),
+                (Ok(_), None) => {}
+            }
+            let n = self.many.as_ref().map_or(0, |m| m.rows.len());
+            self.cursor.clamp(n);
+            return true;
+        }
         let Some(answer) = self.loader.take() else {
             return false;
         };
@@ -88,6 +142,14 @@ impl State {
     /// Moves; `Open` asks for the examples of the selected cell. Needs no store: what it
     /// shows was read by `open`.
     pub fn on_action(&mut self, a: Action, status: &mut Status) -> Option<Message> {
+        if let Some(many) = &self.many {
+            if !self.cursor.act(a, many.rows.len()) && a == Action::Open {
+                status.info(
+                    "the N-run view has no examples to open: mark two runs (or none) on Runs for the pair view",
+                );
+            }
+            return None;
+        }
         if self.cursor.act(a, self.rows.len()) {
             return None;
         }
@@ -127,6 +189,9 @@ impl Screen for State {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    if let Some(many) = &s.many {
+        return draw_many(f, area, s, many, t);
+    }
     let Some((a, b)) = s.runs else {
         f.render_widget(
             text_panel(
@@ -214,6 +279,78 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         &mut state,
     );
     f.render_widget(difference_panel(s, t), details);
+}
+
+/// Several runs: a score column per run (the best of each row in bold), then per run but
+/// the baseline, the examples it fixed and broke against the baseline (`+3 −1`).
+fn draw_many(f: &mut Frame, area: Rect, s: &State, many: &Many, t: &Theme) {
+    let base = many.runs[many.baseline];
+    let others: Vec<usize> = (0..many.runs.len())
+        .filter(|i| *i != many.baseline)
+        .collect();
+    let rows: Vec<Row> = many
+        .rows
+        .iter()
+        .map(|row| {
+            let best = row.best();
+            let mut cells = vec![Cell::from(super::safe(&row.dataset))];
+            for (i, score) in row.scores.iter().enumerate() {
+                let style = if best.contains(&i) && best.len() < row.scores.len() {
+                    Style::default().add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                };
+                cells.push(Cell::from(format!("{:>7}", super::pct(*score))).style(style));
+            }
+            for &i in &others {
+                cells.push(match &row.flips[i] {
+                    Some(fl) => Cell::from(ratatui::text::Line::from(vec![
+                        ratatui::text::Span::styled(
+                            format!("{:>4}", format!("+{}", fl.fixed)),
+                            Style::default().fg(t.better),
+                        ),
+                        ratatui::text::Span::styled(
+                            format!(" −{:<3}", fl.broken),
+                            Style::default().fg(t.worse),
+                        ),
+                    ])),
+                    None => Cell::from(format!("{:>9}", "—")).style(t.dimmed()),
+                });
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let mut header = vec!["dataset".to_string()];
+    header.extend(many.runs.iter().map(|id| {
+        let mark = if *id == base { "*" } else { "" };
+        format!("{:>7}", format!("{mark}run {id}"))
+    }));
+    header.extend(
+        others
+            .iter()
+            .map(|i| format!("{:>9}", format!("{} vs {base}", many.runs[*i]))),
+    );
+    let mut widths = vec![Constraint::Min(14)];
+    widths.extend(many.runs.iter().map(|_| Constraint::Length(7)));
+    widths.extend(others.iter().map(|_| Constraint::Length(9)));
+    let mut state = TableState::default().with_selected(Some(s.cursor.selected));
+    let ids: Vec<String> = many.runs.iter().map(ToString::to_string).collect();
+    f.render_stateful_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header).style(t.dimmed()))
+            .row_highlight_style(t.selected())
+            .block(block(
+                format!(
+                    "Runs {} side by side · F1 (compat; bold: best) · fixed/broken against baseline run {base} (*){}",
+                    ids.join(", "),
+                    if s.is_loading() { " · reading…" } else { "" }
+                ),
+                true,
+                t,
+            )),
+        area,
+        &mut state,
+    );
 }
 
 /// The selected dataset's difference in full: both scores, the interval and the p-value.

@@ -1,5 +1,5 @@
-//! The selected run's loss chart (raw and EMA-smoothed, recent window or full history) and
-//! its dev-score curve: the maths and the drawing.
+//! The selected run's loss chart (raw and EMA-smoothed, recent window or full history), the
+//! marked runs' curves overlaid, and the dev-score curve: the maths and the drawing.
 
 use super::*;
 
@@ -121,6 +121,63 @@ pub(super) fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let label = |v: f64| Span::styled(format!("{v:.2}"), t.dimmed());
     let chart = Chart::new(datasets)
         .block(block(title, false, t))
+        .x_axis(Axis::default().bounds(x).labels(vec![
+            Span::styled(format!("{:.0}", x[0].max(0.0)), t.dimmed()),
+            Span::styled(format!("{:.0}", x[1]), t.dimmed()),
+        ]))
+        .y_axis(Axis::default().bounds(y).labels(vec![
+            label(y[0]),
+            label((y[0] + y[1]) / 2.0),
+            label(y[1]),
+        ]));
+    f.render_widget(chart, area);
+}
+
+/// The marked runs' loss curves on one chart (EMA-smoothed, so the curves stay readable
+/// where they cross), each in its own colour from the theme, with a legend.
+pub(super) fn draw_overlay(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+    let curves: Vec<(RunId, Vec<(f64, f64)>)> = s
+        .marked_metrics
+        .iter()
+        .map(|(id, points)| {
+            let finite: Vec<MetricPoint> = points
+                .iter()
+                .filter(|p| p.loss.is_finite())
+                .cloned()
+                .collect();
+            (*id, ema(&finite, EMA_ALPHA))
+        })
+        .collect();
+    let all = || curves.iter().flat_map(|c| c.1.iter());
+    let title = format!(
+        "Loss of marked runs (EMA {EMA_ALPHA}) · {} runs · space unmarks",
+        curves.len()
+    );
+    if all().next().is_none() {
+        let none = Paragraph::new("the marked runs have no loss points (eval runs train nothing)")
+            .style(t.dimmed());
+        f.render_widget(none.block(block(title, false, t)), area);
+        return;
+    }
+    let x = fit_bounds(all().map(|p| p.0));
+    let y = loss_bounds(&all().copied().collect::<Vec<_>>(), &[]);
+    let datasets: Vec<Dataset> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, (id, points))| {
+            Dataset::default()
+                .name(format!("run {id}"))
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(t.series(i)))
+                .data(points)
+        })
+        .collect();
+    let label = |v: f64| Span::styled(format!("{v:.2}"), t.dimmed());
+    let chart = Chart::new(datasets)
+        .block(block(title, false, t))
+        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)))
         .x_axis(Axis::default().bounds(x).labels(vec![
             Span::styled(format!("{:.0}", x[0].max(0.0)), t.dimmed()),
             Span::styled(format!("{:.0}", x[1]), t.dimmed()),

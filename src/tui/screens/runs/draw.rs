@@ -18,10 +18,43 @@ fn status_style(s: RunStatus, t: &Theme) -> Style {
 pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
-    let [list, chart] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    // The wide list takes the chart's half.
+    let list_share = if s.wide { 100 } else { 50 };
+    let [list, chart] = Layout::horizontal([
+        Constraint::Percentage(list_share),
+        Constraint::Percentage(100 - list_share),
+    ])
+    .areas(top);
+    let list = match &s.prompt {
+        Some(p) => {
+            let [list, prompt] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(list);
+            let title = match p.kind {
+                PromptKind::Filter => "filter: #tag, key=value, text (enter keeps, esc drops)",
+                PromptKind::Tags => "tags to add, -tag removes (enter applies, esc drops)",
+                PromptKind::Note => "note (enter keeps, empty clears, esc drops)",
+            };
+            f.render_widget(
+                crate::tui::view::text_panel(
+                    title,
+                    vec![Line::from(p.input.with_cursor())],
+                    true,
+                    t,
+                ),
+                prompt,
+            );
+            list
+        }
+        None => list,
+    };
     draw_list(f, list, s, t);
-    draw_chart(f, chart, s, t);
+    if !s.wide {
+        if s.marked.is_empty() {
+            draw_chart(f, chart, s, t);
+        } else {
+            super::chart::draw_overlay(f, chart, s, t);
+        }
+    }
     draw_table(f, bottom, s, t);
     if let Some(form) = &s.form {
         draw_form(f, area, form, t);
@@ -59,7 +92,13 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .runs
         .iter()
         .map(|(id, m)| {
-            let mark = if s.baseline == Some(*id) { "B" } else { " " };
+            let mark = if s.baseline == Some(*id) {
+                "B"
+            } else if s.marked.contains(id) {
+                "•"
+            } else {
+                " "
+            };
             let progress = match (m.status, s.progress.get(id)) {
                 (RunStatus::Running, Some(p)) => p.clone(),
                 (RunStatus::Running, None) if m.kind == crate::store::RunKind::Train => {
@@ -92,31 +131,78 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                     .collect();
                 format!("{progress}  {}", tags.join(" "))
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Span::raw(format!("{mark}{id:>3}")),
                 Span::raw(m.kind.as_str()),
                 Span::styled(m.status.as_str(), status_style(m.status, t)),
-                Span::styled(progress, t.dimmed()),
-            ])
+            ];
+            if s.wide {
+                let set = run_table::settings(m);
+                let cell = |k: &str| crate::tui::screens::safe(&run_table::shown(&set[k]));
+                let model = m.model.as_deref().map_or("-".into(), |p| {
+                    crate::tui::view::short_path(std::path::Path::new(p))
+                });
+                cells.extend([
+                    Span::raw(crate::tui::screens::safe(&model)),
+                    Span::raw(cell("config")),
+                    Span::raw(cell("lr")),
+                    Span::raw(cell("max_steps")),
+                    Span::raw(cell("batch_size")),
+                    Span::raw(cell("seed")),
+                    Span::styled(versions(&set["data"]), t.dimmed()),
+                    Span::styled(versions(&set["templates"]), t.dimmed()),
+                    Span::raw(crate::tui::screens::safe(m.note.as_deref().unwrap_or(""))),
+                ]);
+            }
+            cells.push(Span::styled(progress, t.dimmed()));
+            Row::new(cells)
         })
         .collect();
     let mut state = TableState::default().with_selected(Some(s.cursor.selected));
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(4),
-            Constraint::Length(9),
-            Constraint::Length(11),
-            Constraint::Min(8),
-        ],
-    )
-    .header(Row::new(vec!["  id", "kind", "status", "progress / created"]).style(t.dimmed()))
-    .block(block(
-        format!("Runs ({})", s.runs.len()),
-        s.form.is_none(),
-        t,
-    ))
-    .row_highlight_style(t.selected());
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(9),
+        Constraint::Length(11),
+    ];
+    let mut header = vec!["  id", "kind", "status"];
+    if s.wide {
+        widths.extend([
+            Constraint::Length(16),
+            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(10),
+            Constraint::Length(5),
+            Constraint::Length(16),
+        ]);
+        header.extend([
+            "model", "config", "lr", "steps", "batch", "seed", "data", "bank", "note",
+        ]);
+    }
+    widths.push(Constraint::Min(8));
+    header.push("progress / created");
+    let shown = if s.runs.len() == s.all.len() {
+        format!("Runs ({})", s.runs.len())
+    } else {
+        format!("Runs ({} of {})", s.runs.len(), s.all.len())
+    };
+    let mut title = format!("{shown} · by {}", s.order.label());
+    if !s.filter.is_empty() {
+        title.push_str(&format!(
+            " · filter {}",
+            crate::tui::screens::safe(&s.filter)
+        ));
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.dimmed()))
+        .block(block(
+            fit(&title, area.width.saturating_sub(4) as usize),
+            s.form.is_none() && s.prompt.is_none(),
+            t,
+        ))
+        .row_highlight_style(t.selected());
     f.render_stateful_widget(table, area, &mut state);
     s.list_area.record(area, 1);
 }
@@ -209,4 +295,22 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     )
     .block(block(title, false, t));
     f.render_widget(table, area);
+}
+
+/// A run's data or bank versions, compactly: the newest version number of each, or how many
+/// datasets at which versions (`9 @v1`).
+fn versions(v: &serde_json::Value) -> String {
+    let list: Vec<&str> = v
+        .as_array()
+        .map(|xs| xs.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    let mut numbers: Vec<&str> = list.iter().filter_map(|x| x.rsplit(' ').next()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    match (list.len(), numbers.as_slice()) {
+        (0, _) => "-".into(),
+        (1, [v]) => (*v).to_string(),
+        (n, [v]) => format!("{n}@{v}"),
+        (n, _) => format!("{n}@mixed"),
+    }
 }

@@ -1,7 +1,9 @@
-//! Runs: the list of stored runs (queued, running, finished, …), a launch form, cancel and
-//! resume; the selected run's live loss chart (raw and EMA-smoothed, recent window or full
-//! history) and its per-dataset F1 table, which fills in as evaluations are stored, sortable,
-//! with Δ to a baseline run and to the paper.
+//! Runs: the list of stored runs (queued, running, finished, …), filtered by a query, sorted
+//! by a setting, tagged and annotated, with a wide view of each run's settings; a launch
+//! form, cancel and resume; the selected run's live loss chart (raw and EMA-smoothed, recent
+//! window or full history), or the marked runs' loss curves overlaid; and the selected run's
+//! per-dataset F1 table, which fills in as evaluations are stored, sortable, with Δ to a
+//! baseline run and to the paper.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -20,6 +22,7 @@ use crate::ie::Split;
 use crate::ie::TaskKind;
 use crate::jobs::JobEvent;
 use crate::service::results::stored_report;
+use crate::service::run_table::{self, RunOrder};
 use crate::spec::RunSpec;
 use crate::store::{MetricPoint, RunId, RunManifest, RunStatus, StoredScore};
 use crate::tui::app::Ctx;
@@ -85,10 +88,39 @@ impl SortBy {
     }
 }
 
+/// What a one-line prompt under the run list edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// The list's filter query (`runs --filter`'s syntax), applied as it is typed.
+    Filter,
+    /// Tags to add to the selected run (`-tag` removes one).
+    Tags,
+    /// The selected run's note (empty clears it).
+    Note,
+}
+
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextInput,
+    /// The filter before the prompt opened, for esc to restore.
+    before: String,
+}
+
 pub struct State {
     /// Where the run table was last drawn.
     pub list_area: ListArea,
+    /// Every stored run, and the ones the list shows (filtered, in order).
+    pub all: Vec<(RunId, RunManifest)>,
     pub runs: Vec<(RunId, RunManifest)>,
+    pub order: RunOrder,
+    pub filter: String,
+    pub prompt: Option<Prompt>,
+    /// The list widened to each run's settings (the chart makes room).
+    pub wide: bool,
+    /// Runs marked for the overlaid loss chart and Compare's N-run view, in marking order,
+    /// with their loss points.
+    pub marked: Vec<RunId>,
+    pub marked_metrics: Vec<(RunId, Vec<MetricPoint>)>,
     pub cursor: Cursor,
     pub metrics: Vec<MetricPoint>,
     pub scores: Vec<StoredScore>,
@@ -113,7 +145,14 @@ impl State {
     pub fn new(ctx: &mut Ctx) -> State {
         let mut s = State {
             list_area: Default::default(),
+            all: Vec::new(),
             runs: Vec::new(),
+            order: RunOrder::Id,
+            filter: String::new(),
+            prompt: None,
+            wide: false,
+            marked: Vec::new(),
+            marked_metrics: Vec::new(),
             cursor: Cursor::default(),
             metrics: Vec::new(),
             scores: Vec::new(),
@@ -142,21 +181,139 @@ impl State {
     pub fn reload(&mut self, ctx: &mut Ctx) {
         let store = ctx.reads;
         match store.runs() {
-            Ok(mut r) => {
-                // Newest first: the run just launched is at the top.
-                r.reverse();
-                let keep = self.selected_id();
-                self.runs = r;
-                if let Some(id) = keep {
-                    if let Some(p) = self.runs.iter().position(|x| x.0 == id) {
-                        self.cursor.selected = p;
-                    }
-                }
-                self.cursor.clamp(self.runs.len());
+            Ok(r) => {
+                self.all = r;
+                self.apply_view();
             }
             Err(e) => ctx.status.error(e),
         }
         self.load_selected(ctx);
+    }
+
+    /// The list from every run: the filter's matches in the chosen order (by id: newest
+    /// first, so the run just launched is at the top), keeping the selected run selected.
+    pub fn apply_view(&mut self) {
+        let keep = self.selected_id();
+        let mut runs: Vec<(RunId, RunManifest)> = self
+            .all
+            .iter()
+            .filter(|(id, m)| run_table::matches(*id, m, &self.filter))
+            .cloned()
+            .collect();
+        run_table::sort(&mut runs, self.order);
+        if self.order == RunOrder::Id {
+            runs.reverse();
+        }
+        self.runs = runs;
+        if let Some(id) = keep {
+            if let Some(p) = self.runs.iter().position(|x| x.0 == id) {
+                self.cursor.selected = p;
+            }
+        }
+        self.cursor.clamp(self.runs.len());
+    }
+
+    /// Marks or unmarks the selected run for the overlaid chart and the N-run compare.
+    fn toggle_mark(&mut self, id: RunId, ctx: &mut Ctx) {
+        if let Some(p) = self.marked.iter().position(|m| *m == id) {
+            self.marked.remove(p);
+        } else {
+            self.marked.push(id);
+        }
+        self.load_marked(ctx);
+        let ids: Vec<String> = self.marked.iter().map(ToString::to_string).collect();
+        ctx.status.info(if ids.is_empty() {
+            "no runs marked".to_string()
+        } else {
+            format!(
+                "marked runs {}: the chart overlays their loss; Compare sets them side by side",
+                ids.join(", ")
+            )
+        });
+    }
+
+    fn load_marked(&mut self, ctx: &mut Ctx) {
+        self.marked_metrics.clear();
+        for id in &self.marked {
+            match ctx.reads.metrics(*id) {
+                Ok(m) => self.marked_metrics.push((*id, m)),
+                Err(e) => ctx.status.error(e),
+            }
+        }
+    }
+
+    /// Opens a prompt under the list.
+    fn open_prompt(&mut self, kind: PromptKind) {
+        let text = match kind {
+            PromptKind::Filter => self.filter.clone(),
+            PromptKind::Tags => String::new(),
+            PromptKind::Note => self
+                .runs
+                .get(self.cursor.selected)
+                .and_then(|r| r.1.note.clone())
+                .unwrap_or_default(),
+        };
+        self.prompt = Some(Prompt {
+            kind,
+            input: TextInput::new(&text),
+            before: self.filter.clone(),
+        });
+    }
+
+    /// A key for the open prompt: the filter applies as it is typed; tags and notes go to
+    /// the workbench on enter.
+    fn prompt_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        let prompt = self.prompt.as_mut()?;
+        let edit = prompt.input.key(k);
+        let (kind, text, before) = (
+            prompt.kind,
+            prompt.input.text.clone(),
+            prompt.before.clone(),
+        );
+        match edit {
+            Edit::Changed if kind == PromptKind::Filter => {
+                self.filter = text;
+                self.apply_view();
+                self.load_selected(ctx);
+            }
+            Edit::Cancel => {
+                self.prompt = None;
+                if kind == PromptKind::Filter {
+                    self.filter = before;
+                    self.apply_view();
+                    self.load_selected(ctx);
+                }
+            }
+            Edit::Submit => {
+                self.prompt = None;
+                let id = self.selected_id()?;
+                match kind {
+                    PromptKind::Filter => ctx.status.info(format!(
+                        "{} of {} runs match {:?}",
+                        self.runs.len(),
+                        self.all.len(),
+                        self.filter
+                    )),
+                    PromptKind::Tags => {
+                        let (remove, add): (Vec<String>, Vec<String>) = text
+                            .split_whitespace()
+                            .map(|w| w.trim_start_matches('#').to_string())
+                            .partition(|w| w.starts_with('-'));
+                        let remove = remove
+                            .into_iter()
+                            .map(|w| w.trim_start_matches('-').to_string())
+                            .collect();
+                        return Some(Message::Tag { id, add, remove });
+                    }
+                    PromptKind::Note => {
+                        let text = (!text.trim().is_empty()).then_some(text);
+                        return Some(Message::Note { id, text });
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
     }
 
     fn load_selected(&mut self, ctx: &mut Ctx) {
@@ -269,6 +426,10 @@ impl State {
                     self.total_steps.insert(*run, *t);
                 }
                 self.progress.remove(run);
+                if let Some((_, m)) = self.marked_metrics.iter_mut().find(|m| m.0 == *run) {
+                    m.retain(|m| m.step < point.step);
+                    m.push(point.clone());
+                }
                 if self.selected_id() == Some(*run) {
                     // Stored already; appending spares a re-read per step.
                     self.metrics.retain(|m| m.step < point.step);
@@ -333,6 +494,28 @@ impl State {
                     .info(format!("F1 table sorted by {}", self.sort.label()));
             }
             Action::Zoom => self.zoom_full = !self.zoom_full,
+            Action::Search => self.open_prompt(PromptKind::Filter),
+            Action::Back if !self.filter.is_empty() => {
+                self.filter.clear();
+                self.apply_view();
+                self.load_selected(ctx);
+                ctx.status.info("filter cleared");
+            }
+            Action::SortRuns => {
+                self.order = self.order.next();
+                self.apply_view();
+                self.load_selected(ctx);
+                ctx.status
+                    .info(format!("runs sorted by {}", self.order.label()));
+            }
+            Action::Tag if id.is_some() => self.open_prompt(PromptKind::Tags),
+            Action::Note if id.is_some() => self.open_prompt(PromptKind::Note),
+            Action::Wide => self.wide = !self.wide,
+            Action::Mark => {
+                if let Some(id) = id {
+                    self.toggle_mark(id, ctx);
+                }
+            }
             _ => {}
         }
         None
@@ -441,7 +624,7 @@ impl State {
 
 impl Screen for State {
     fn capturing(&self) -> bool {
-        self.form.is_some()
+        self.form.is_some() || self.prompt.is_some()
     }
 
     fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
@@ -449,6 +632,9 @@ impl Screen for State {
     }
 
     fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        if self.prompt.is_some() {
+            return self.prompt_key(k, ctx);
+        }
         self.on_key(k, ctx)
     }
 
