@@ -1190,3 +1190,67 @@ fn the_run_list_filters_sorts_tags_and_notes() {
     render(&app, 80, 24);
     render(&app, 20, 6);
 }
+
+/// The F1 table opens a dataset's per-label table (precision, recall, F1, support, then the
+/// averages) in Inspect; its micro average is the dataset's F1.
+#[test]
+fn the_f1_table_opens_a_datasets_per_label_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = fixture_app(tmp.path());
+    // Run 1 (newest first: 3, 2, 1); → gives keys to the F1 table.
+    keys(&mut app, &engine, &["3", "bottom", "right"]);
+    assert!(app.runs.table_focus);
+    assert_eq!(app.runs.table[0].dataset, "Tiny CoNLL");
+    let f1 = app.runs.table[0].score;
+    key(&mut app, &engine, "enter");
+    assert_eq!(app.screen, Screen::Inspect);
+    examples_loaded(&mut app, &engine);
+    let table = app.inspect.by_label.clone().unwrap();
+    assert_eq!(table.dataset, "NER/Tiny CoNLL");
+    let labels: Vec<&str> = table.rows.iter().map(|r| r.0.as_str()).collect();
+    // Compat mode normalises as the official scorer does: `location` reads `located`.
+    assert_eq!(
+        labels,
+        [
+            "located",
+            "organization",
+            "person",
+            "micro avg",
+            "macro avg",
+            "weighted avg"
+        ]
+    );
+    let person = &table.rows[2].1;
+    assert_eq!((person.support, person.f1), (2, 1.0));
+    // Two of three organisations missed (one typed as a location, one cut short).
+    let org = &table.rows[1].1;
+    assert_eq!(org.support, 3);
+    assert!((org.recall - 1.0 / 3.0).abs() < 1e-12, "{org:?}");
+    let micro = &table.rows[3].1;
+    assert!((micro.f1 - f1).abs() < 1e-12, "{} vs {f1}", micro.f1);
+    assert_eq!(
+        app.inspect.filter_dataset.as_deref(),
+        Some("NER/Tiny CoNLL")
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = render(&app, w, h);
+        assert!(screen.contains("weighted avg"), "{screen}");
+    }
+    // P closes it; P opens it again for the dataset in view; an average row opens nothing.
+    key(&mut app, &engine, "P");
+    assert!(app.inspect.by_label.is_none());
+    key(&mut app, &engine, "P");
+    assert_eq!(
+        app.inspect.by_label.as_ref().unwrap().dataset,
+        "NER/Tiny CoNLL"
+    );
+    keys(&mut app, &engine, &["3", "bottom", "enter"]);
+    assert!(
+        app.status.text.contains("average row"),
+        "{}",
+        app.status.text
+    );
+    assert_eq!(app.screen, Screen::Runs);
+    key(&mut app, &engine, "esc");
+    assert!(!app.runs.table_focus);
+}

@@ -450,6 +450,13 @@ impl App {
                 self.runs.reload(&mut ctx);
             }
             Message::Inspect => self.go(engine, Screen::Inspect),
+            Message::LabelTable { run, dataset } => {
+                if self.inspect.run != Some(run) {
+                    self.inspect.open(run, &mut ctx);
+                }
+                self.inspect.show_by_label(&dataset);
+                self.screen = Screen::Inspect;
+            }
             Message::InspectOnly { run, ids, what } => {
                 self.inspect.open(run, &mut ctx);
                 self.inspect.only(ids, what);

@@ -66,6 +66,7 @@ actions! {
     FilterKind "filter_kind" "filter examples by the next error category",
     FilterLabel "filter_label" "filter examples by the next label",
     Confusion "confusion" "show or hide the label confusion matrix",
+    ByLabel "by_label" "show or hide the per-label precision, recall and F1 of the dataset in view",
     NextSame "next_same" "jump to the next example with the same error category",
     PrevExample "prev_example" "previous preview example",
     NextExample "next_example" "next preview example",

@@ -15,6 +15,8 @@ pub enum Message {
     Resume(RunId),
     /// Open Inspect on the selected run.
     Inspect,
+    /// Open Inspect on `run` with dataset `dataset`'s (`TASK/name`) per-label table.
+    LabelTable { run: RunId, dataset: String },
     /// Correct the gold of example `id` of dataset `key` from `before` to `after` (checked by
     /// the screen), then re-score the run shown.
     EditGold {

@@ -98,7 +98,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 &crate::tui::screens::safe(&title),
                 left.width.saturating_sub(4) as usize,
             ),
-            s.confusion.is_none(),
+            s.confusion.is_none() && s.by_label.is_none(),
             t,
         ))
         .row_highlight_style(t.selected()),
@@ -108,6 +108,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     s.list_area.record(left, 1);
     if let Some(c) = &s.confusion {
         draw_confusion(f, right, c, t);
+        return;
+    }
+    if let Some(table) = &s.by_label {
+        draw_by_label(f, right, table, t);
         return;
     }
     let Some(e) = s.selected() else {
@@ -352,6 +356,69 @@ fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
                 true,
                 t,
             )),
+        area,
+    );
+}
+
+/// A dataset's per-label table in seqeval's layout: each label, then the micro, macro and
+/// weighted averages.
+fn draw_by_label(f: &mut Frame, area: Rect, table: &super::LabelTable, t: &Theme) {
+    let rows: Vec<Row> = table
+        .rows
+        .iter()
+        .map(|(label, sc)| {
+            let average = label.ends_with(" avg");
+            let style = if average {
+                t.dimmed().add_modifier(Modifier::ITALIC)
+            } else {
+                Style::default()
+            };
+            Row::new(vec![
+                Cell::from(crate::tui::screens::safe(label)),
+                Cell::from(format!("{:>9.2}", sc.precision * 100.0)),
+                Cell::from(format!("{:>6.2}", sc.recall * 100.0)),
+                Cell::from(Span::styled(
+                    format!("{:>6.2}", sc.f1 * 100.0),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )),
+                Cell::from(format!("{:>7}", sc.support)),
+            ])
+            .style(style)
+        })
+        .collect();
+    let title = format!(
+        "Per label · {} · compat mode, as eval --by-label · P or esc closes",
+        table.dataset
+    );
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Min(12),
+                Constraint::Length(9),
+                Constraint::Length(6),
+                Constraint::Length(6),
+                Constraint::Length(7),
+            ],
+        )
+        .header(
+            Row::new(vec![
+                "label".to_string(),
+                format!("{:>9}", "precision"),
+                format!("{:>6}", "recall"),
+                format!("{:>6}", "F1"),
+                format!("{:>7}", "support"),
+            ])
+            .style(t.dimmed()),
+        )
+        .block(block(
+            fit(
+                &crate::tui::screens::safe(&title),
+                area.width.saturating_sub(4) as usize,
+            ),
+            true,
+            t,
+        )),
         area,
     );
 }

@@ -1,7 +1,8 @@
 //! Inspect: a run's examples, filtered by dataset, error category and label; gold and predicted
 //! items side by side, each marked matched / missing / spurious / wrong type / wrong boundary,
 //! with the raw generated text; a label confusion matrix whose cells open their examples; a
-//! jump to the next error of the same kind; gold corrections with undo and redo, re-scored at
+//! dataset's per-label precision, recall and F1 (`eval --by-label`'s table); a jump to the
+//! next error of the same kind; gold corrections with undo and redo, re-scored at
 //! once.
 
 use crossterm::event::KeyEvent;
@@ -28,6 +29,13 @@ mod draw;
 use crate::service::judged::{self, load, NONE_ID};
 pub use crate::service::judged::{Example, Loaded, NOTHING, OTHER};
 pub use draw::draw;
+
+/// One dataset's per-label table over all of its examples in the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelTable {
+    pub dataset: String,
+    pub rows: Vec<(String, crate::eval::by_label::LabelScore)>,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Confusion {
@@ -59,6 +67,11 @@ pub struct State {
     loading: Option<RunId>,
     loader: Latest<(RunId, Loaded)>,
     pub confusion: Option<Confusion>,
+    /// One dataset's per-label table, shown in place of the example while it is set.
+    pub by_label: Option<LabelTable>,
+    /// A per-label table asked for before the run was loaded (from the Runs screen's F1
+    /// table).
+    pending_by_label: Option<String>,
     pub gold_edit: Option<TextInput>,
     /// A gold refused by the checks once; entering it again stores it anyway.
     refused: Option<String>,
@@ -119,12 +132,16 @@ impl State {
             self.filter_kind = None;
             self.filter_label = None;
             self.only = None;
+            self.by_label = None;
             self.cursor = Cursor::default();
         }
         if let Some((ids, what)) = self.pending_only.take() {
             self.narrow(ids, what);
         }
         self.apply_filters();
+        if let Some(dataset) = self.pending_by_label.take() {
+            self.show_by_label(&dataset);
+        }
         if self.examples.is_empty() {
             status.info(format!("run {id} has no stored predictions yet"));
         }
@@ -195,6 +212,40 @@ impl State {
             .map(|&i| &self.examples[i])
     }
 
+    /// Shows `dataset`'s per-label table and filters the list to it (once the run is loaded,
+    /// when it is still loading).
+    pub fn show_by_label(&mut self, dataset: &str) {
+        if self.loading.is_some() {
+            self.pending_by_label = Some(dataset.to_string());
+            return;
+        }
+        self.confusion = None;
+        if self.datasets.iter().any(|d| d == dataset) {
+            self.filter_dataset = Some(dataset.to_string());
+            self.apply_filters();
+        }
+        self.by_label = Some(self.build_by_label(Some(dataset.to_string())));
+    }
+
+    /// The per-label table of one dataset (the dataset filter's, else the selected
+    /// example's), over all of its examples: labels do not depend on the kind filter.
+    fn build_by_label(&self, dataset: Option<String>) -> LabelTable {
+        let dataset = dataset
+            .or_else(|| self.filter_dataset.clone())
+            .or_else(|| self.selected().map(|e| e.key.clone()))
+            .unwrap_or_default();
+        let mut counts = crate::eval::by_label::ByLabel::default();
+        for e in self.examples.iter().filter(|e| e.key == dataset) {
+            counts.add(&e.verdict);
+        }
+        let rows = counts
+            .0
+            .get(&dataset)
+            .map(crate::eval::by_label::ByLabel::table)
+            .unwrap_or_default();
+        LabelTable { dataset, rows }
+    }
+
     /// The confusion matrix of one dataset (the dataset filter's, else the selected
     /// example's) over the examples in view. Predicted labels the gold never uses are pooled
     /// as `other`, so a model's invented labels cannot crowd the matrix.
@@ -242,10 +293,18 @@ impl State {
             }
             return None;
         }
+        if self.by_label.is_some() && matches!(a, Action::ByLabel | Action::Back) {
+            self.by_label = None;
+            return None;
+        }
         if self.cursor.act(a, self.visible.len()) {
             return None;
         }
         match a {
+            Action::ByLabel => {
+                self.confusion = None;
+                self.by_label = Some(self.build_by_label(None));
+            }
             Action::FilterDataset => {
                 self.filter_dataset = cycle(&self.filter_dataset, &self.datasets);
                 self.apply_filters();
@@ -271,7 +330,10 @@ impl State {
                 self.filter_label = None;
                 self.apply_filters();
             }
-            Action::Confusion => self.confusion = Some(self.build_confusion()),
+            Action::Confusion => {
+                self.by_label = None;
+                self.confusion = Some(self.build_confusion());
+            }
             Action::NextSame => self.next_same(ctx),
             Action::Edit => {
                 if let Some(e) = self.selected() {

@@ -199,7 +199,7 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .header(Row::new(header).style(t.dimmed()))
         .block(block(
             fit(&title, area.width.saturating_sub(4) as usize),
-            s.form.is_none() && s.prompt.is_none(),
+            s.form.is_none() && s.prompt.is_none() && !s.table_focus,
             t,
         ))
         .row_highlight_style(t.selected());
@@ -258,10 +258,15 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         "F1 (no scores stored yet)".to_string()
     } else {
         format!(
-            "F1 · {} at step {} · sorted by {}{curve}",
+            "F1 · {} at step {} · sorted by {}{}{curve}",
             s.table_split,
             s.table_step,
-            s.sort.label()
+            s.sort.label(),
+            if s.table_focus {
+                " · enter: per-label table"
+            } else {
+                ""
+            }
         )
     };
     let base = s
@@ -293,8 +298,14 @@ fn draw_table(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         ])
         .style(t.dimmed()),
     )
-    .block(block(title, false, t));
-    f.render_widget(table, area);
+    .block(block(title, s.table_focus, t))
+    .row_highlight_style(t.selected());
+    let selected = s.table_focus.then_some(s.table_cursor);
+    f.render_stateful_widget(
+        table,
+        area,
+        &mut TableState::default().with_selected(selected),
+    );
 }
 
 /// A run's data or bank versions, compactly: the newest version number of each, or how many

@@ -121,6 +121,10 @@ pub struct State {
     /// with their loss points.
     pub marked: Vec<RunId>,
     pub marked_metrics: Vec<(RunId, Vec<MetricPoint>)>,
+    /// Keys go to the F1 table (→; ← gives them back to the run list), whose selected row
+    /// opens that dataset's per-label table.
+    pub table_focus: bool,
+    pub table_cursor: usize,
     pub cursor: Cursor,
     pub metrics: Vec<MetricPoint>,
     pub scores: Vec<StoredScore>,
@@ -153,6 +157,8 @@ impl State {
             wide: false,
             marked: Vec::new(),
             marked_metrics: Vec::new(),
+            table_focus: false,
+            table_cursor: 0,
             cursor: Cursor::default(),
             metrics: Vec::new(),
             scores: Vec::new(),
@@ -468,7 +474,45 @@ impl State {
         self.load_selected(ctx);
     }
 
+    /// Keys while the F1 table has them: move, open a dataset's per-label table, or go back.
+    fn table_action(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        let n = self.table.len();
+        match a {
+            Action::Up => self.table_cursor = self.table_cursor.saturating_sub(1),
+            Action::Down => self.table_cursor = (self.table_cursor + 1).min(n.saturating_sub(1)),
+            Action::Top => self.table_cursor = 0,
+            Action::Bottom => self.table_cursor = n.saturating_sub(1),
+            Action::Left | Action::Back => self.table_focus = false,
+            Action::Open => {
+                let row = self.table.get(self.table_cursor)?;
+                if row.average {
+                    ctx.status
+                        .info("an average row has no labels: pick a dataset");
+                    return None;
+                }
+                return Some(Message::LabelTable {
+                    run: self.selected_id()?,
+                    dataset: crate::ie::dataset_key(row.task, &row.dataset),
+                });
+            }
+            _ => return self.run_action(a, ctx),
+        }
+        None
+    }
+
     fn on_action(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
+        if self.table_focus {
+            return self.table_action(a, ctx);
+        }
+        if a == Action::Right && !self.table.is_empty() {
+            self.table_focus = true;
+            self.table_cursor = self.table_cursor.min(self.table.len() - 1);
+            return None;
+        }
+        self.run_action(a, ctx)
+    }
+
+    fn run_action(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
         if self.cursor.act(a, self.runs.len()) {
             self.load_selected(ctx);
             return None;
