@@ -545,10 +545,14 @@ fn runs_compare_sets_several_runs_side_by_side() {
         for run in ["2", "3"] {
             assert_eq!(d["flips"][run]["fixed"], 0, "{d}");
             assert_eq!(d["flips"][run]["broken"], 0, "{d}");
+            assert_eq!(d["difference"][run]["delta"], 0.0, "{d}");
+            assert_eq!(d["difference"][run]["p"], 1.0, "{d}");
         }
     }
     let table = stdout(run(&db, &["runs", "compare", "1", "2", "3"]));
     assert!(table.contains("3 vs 1 (+fixed -broken)"), "{table}");
+    assert!(table.contains("3 - 1 (95% CI)"), "{table}");
+    assert!(table.contains("+0.00 [+0.00, +0.00] n.s."), "{table}");
     refused(
         &run(&db, &["runs", "compare", "1", "2", "1"]),
         "run 1 is named twice",

@@ -1254,3 +1254,34 @@ fn the_f1_table_opens_a_datasets_per_label_table() {
     key(&mut app, &engine, "esc");
     assert!(!app.runs.table_focus);
 }
+
+/// Export can add each marked run's difference from the first, with its bootstrap interval,
+/// in every format.
+#[test]
+fn export_adds_the_differences_with_their_intervals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = fixture_app(tmp.path());
+    keys(&mut app, &engine, &["6"]);
+    exports_read(&mut app, &engine);
+    // Runs with test scores: 2 and 1 (newest first); mark both.
+    keys(&mut app, &engine, &["space", "down", "space", "i"]);
+    exports_read(&mut app, &engine);
+    assert!(app.export.intervals);
+    let md = app.export.preview.clone();
+    // Run 2 fixes two of run 1's NER examples and breaks one (the fixture): +21.79 points,
+    // but four examples leave the interval wide (the seeded bootstrap gives the same every
+    // time).
+    assert!(
+        md.contains("| Tiny CoNLL | 61.54 | 83.33 |  | +21.79 [-19.05, +66.67] n.s. |"),
+        "{md}"
+    );
+    assert!(md.contains("| **Average** | 61.54 | 83.33 |  |  |"), "{md}");
+    key(&mut app, &engine, "t");
+    assert!(
+        app.export.preview.contains("95\\% CI"),
+        "{}",
+        app.export.preview
+    );
+    key(&mut app, &engine, "i");
+    assert!(!app.export.preview.contains("CI"));
+}

@@ -154,7 +154,7 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
                 compare(db, (a, b), mode, format, (resamples, seed))
             } else {
                 let runs: Vec<RunId> = [a, b].into_iter().chain(more).collect();
-                compare_several(db, &runs, mode, format)
+                compare_several(db, &runs, mode, format, (resamples, seed))
             }
         }
         Some(RunsCommand::Resume { id, detach }) => resume(db, id, detach),
@@ -606,7 +606,13 @@ fn compare(
 }
 
 /// `runs compare A B C ...`: scores side by side, flips against run A.
-fn compare_several(db: &Path, runs: &[RunId], mode: Mode, format: Format) -> Result<ExitCode> {
+fn compare_several(
+    db: &Path,
+    runs: &[RunId],
+    mode: Mode,
+    format: Format,
+    (resamples, seed): (usize, u64),
+) -> Result<ExitCode> {
     use crate::service::results::{compare_many, Side};
     for (i, run) in runs.iter().enumerate() {
         if runs[..i].contains(run) {
@@ -625,6 +631,23 @@ fn compare_several(db: &Path, runs: &[RunId], mode: Mode, format: Format) -> Res
     }
     let rows = compare_many(&sides, 0, mode);
     let base = runs[0];
+    // Each run's difference from run A with its bootstrap interval, per dataset.
+    let differences: Vec<std::collections::HashMap<String, crate::eval::significance::Difference>> =
+        sides[1..]
+            .iter()
+            .map(|side| {
+                crate::service::results::compare_runs(
+                    &sides[0].predictions,
+                    &side.predictions,
+                    mode,
+                    resamples,
+                    seed,
+                )
+                .into_iter()
+                .filter_map(|r| Some((r.dataset, r.difference?)))
+                .collect()
+            })
+            .collect();
     if format == Format::Json {
         let datasets: serde_json::Map<String, serde_json::Value> = rows
             .iter()
@@ -634,9 +657,12 @@ fn compare_several(db: &Path, runs: &[RunId], mode: Mode, format: Format) -> Res
                 };
                 let scores = r.scores.iter().map(|x| serde_json::json!(x)).collect();
                 let flips = r.flips.iter().map(|x| serde_json::json!(x)).collect();
+                let difference = std::iter::once(serde_json::Value::Null)
+                    .chain(differences.iter().map(|d| serde_json::json!(d.get(&r.dataset))))
+                    .collect();
                 (
                     r.dataset.clone(),
-                    serde_json::json!({"scores": by_run(scores), "flips": by_run(flips), "best": r.best().iter().map(|i| runs[*i]).collect::<Vec<_>>()}),
+                    serde_json::json!({"scores": by_run(scores), "flips": by_run(flips), "difference": by_run(difference), "best": r.best().iter().map(|i| runs[*i]).collect::<Vec<_>>()}),
                 )
             })
             .collect();
@@ -657,6 +683,10 @@ fn compare_several(db: &Path, runs: &[RunId], mode: Mode, format: Format) -> Res
         .collect();
     columns.extend(runs[1..].iter().map(|id| Column {
         name: format!("{id} vs {base} (+fixed -broken)"),
+        is_score: false,
+    }));
+    columns.extend(runs[1..].iter().map(|id| Column {
+        name: format!("{id} - {base} (95% CI)"),
         is_score: false,
     }));
     let table = ResultTable {
@@ -681,6 +711,10 @@ fn compare_several(db: &Path, runs: &[RunId], mode: Mode, format: Format) -> Res
                 cells.extend(r.flips[1..].iter().map(|f| match f {
                     Some(f) => Cell::Text(format!("+{} -{}", f.fixed, f.broken)),
                     None => Cell::Empty,
+                }));
+                cells.extend(differences.iter().map(|d| {
+                    d.get(&r.dataset)
+                        .map_or(Cell::Empty, |x| Cell::Text(x.cell()))
                 }));
                 Row {
                     label: r.dataset.clone(),

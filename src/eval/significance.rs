@@ -60,6 +60,14 @@ impl Difference {
             p,
         )
     }
+
+    /// One table cell: the difference and its interval, `n.s.` when not significant
+    /// (`+10.00 [+6.50, +14.50]`, `+2.00 [-1.50, +5.00] n.s.`).
+    pub fn cell(&self) -> String {
+        let (delta, interval, _) = self.words();
+        let mark = if self.significant { "" } else { " n.s." };
+        format!("{delta} {interval}{mark}")
+    }
 }
 
 /// One example's contribution, per run, in a form cheap to sum.

@@ -531,9 +531,95 @@ pub fn runs_tables(runs: &[(String, &Report)], paper: Option<Setting>) -> Vec<Re
         .collect()
 }
 
+/// One run's differences from the baseline, per `TASK/dataset`, for [`with_differences`].
+pub struct Differences {
+    /// The column's heading (`run 3 − run 1 (95% CI)`).
+    pub label: String,
+    pub by_dataset: std::collections::HashMap<String, crate::eval::significance::Difference>,
+}
+
+/// Adds a column per run of `diffs` to each task table from [`runs_tables`]: the run's
+/// difference from the baseline on each dataset with its bootstrap interval (empty where
+/// the two runs share no example, and on the average row).
+pub fn with_differences(tables: &mut [ResultTable], diffs: &[Differences]) {
+    for table in tables.iter_mut() {
+        for d in diffs {
+            table.columns.push(Column {
+                name: d.label.clone(),
+                is_score: false,
+            });
+            for row in &mut table.rows {
+                let key = table
+                    .title
+                    .parse::<TaskKind>()
+                    .map(|task| crate::ie::dataset_key(task, &row.label));
+                let cell = match (row.summary, key) {
+                    (false, Ok(key)) => d
+                        .by_dataset
+                        .get(&key)
+                        .map_or(Cell::Empty, |x| Cell::Text(x.cell())),
+                    _ => Cell::Empty,
+                };
+                row.cells.push(cell);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn differences_fill_their_datasets_and_leave_the_average_empty() {
+        use crate::eval::significance::Difference;
+        let d = Difference {
+            n: 10,
+            a: 0.5,
+            b: 0.6,
+            delta: 0.1,
+            low: 0.02,
+            high: 0.2,
+            p: 0.01,
+            significant: true,
+        };
+        let mut tables = vec![ResultTable {
+            title: "NER".into(),
+            label_header: "Dataset".into(),
+            columns: vec![],
+            rows: vec![
+                Row {
+                    label: "CoNLL".into(),
+                    cells: vec![],
+                    summary: false,
+                },
+                Row {
+                    label: "WNUT".into(),
+                    cells: vec![],
+                    summary: false,
+                },
+                Row {
+                    label: "Average".into(),
+                    cells: vec![],
+                    summary: true,
+                },
+            ],
+        }];
+        let diffs = Differences {
+            label: "run 2 − run 1 (95% CI)".into(),
+            by_dataset: [("NER/CoNLL".to_string(), d)].into_iter().collect(),
+        };
+        with_differences(&mut tables, &[diffs]);
+        let cells: Vec<&Cell> = tables[0].rows.iter().map(|r| &r.cells[0]).collect();
+        assert_eq!(
+            cells,
+            [
+                &Cell::Text("+10.00 [+2.00, +20.00]".into()),
+                &Cell::Empty,
+                &Cell::Empty
+            ]
+        );
+    }
 
     #[test]
     fn latex_bolds_every_tied_best_score() {

@@ -75,6 +75,7 @@ actions! {
     Mark "mark" "mark or unmark a run (Runs: overlaid loss and N-run Compare; Export: its table)",
     Format "format" "next export format (Markdown, LaTeX, CSV)",
     Write "write" "write the export to a file",
+    Intervals "intervals" "Export: add each marked run's difference from the first, with its 95% bootstrap interval",
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

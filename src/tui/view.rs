@@ -140,6 +140,7 @@ fn hint_line(app: &App, width: usize) -> String {
             (Action::Mark, "mark"),
             (Action::Format, "format"),
             (Action::Write, "write"),
+            (Action::Intervals, "intervals"),
         ],
     };
     let tail = format!("{} help · {} quit", k(Action::Help), k(Action::Quit));

@@ -1,5 +1,6 @@
 //! Export: mark runs, pick a format (Markdown, LaTeX, CSV), preview the result table (each
-//! run's test F1 side by side with the paper's), and write it to a file.
+//! run's test F1 side by side with the paper's, and on request each run's difference from
+//! the first with its bootstrap interval), and write it to a file.
 
 use crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,8 +12,9 @@ use std::collections::BTreeSet;
 
 use super::{Cursor, ListArea, Screen};
 use crate::data::catalog::infer_setting;
+use crate::eval::significance::{RESAMPLES, SEED};
 use crate::eval::Mode;
-use crate::export::{render, runs_tables, Format};
+use crate::export::{render, runs_tables, with_differences, Differences, Format};
 use crate::ie::Split;
 use crate::service::reads::Reads;
 use crate::service::results::stored_report;
@@ -45,6 +47,36 @@ pub struct State {
     scores: std::collections::HashMap<RunId, Vec<StoredScore>>,
     /// Reading every run's score rows takes longer than a frame on a database of many runs.
     loader: Latest<Vec<(RunId, RunManifest, Vec<StoredScore>)>>,
+    /// Add each chosen run's difference from the first, with its interval.
+    pub intervals: bool,
+    /// The differences for these chosen runs, once computed (reading and resampling two
+    /// runs' predictions is slower than a frame).
+    differences: Option<(Vec<RunId>, Vec<Differences>)>,
+    diff_loader: Latest<(Vec<RunId>, Vec<Differences>)>,
+}
+
+/// Each run of `runs` but the first against the first: the paired-bootstrap difference per
+/// dataset (`runs compare`'s).
+fn differences(reads: &Reads, runs: Vec<RunId>) -> Result<(Vec<RunId>, Vec<Differences>), String> {
+    let read = |id: RunId| {
+        reads
+            .predictions(id)
+            .map_err(|e| format!("reading run {id}'s predictions: {e}"))
+    };
+    let base = read(runs[0])?;
+    let mut out = Vec::new();
+    for &id in &runs[1..] {
+        let rows =
+            crate::service::results::compare_runs(&base, &read(id)?, Mode::Compat, RESAMPLES, SEED);
+        out.push(Differences {
+            label: format!("run {id} − run {} (95% CI)", runs[0]),
+            by_dataset: rows
+                .into_iter()
+                .filter_map(|r| Some((r.dataset, r.difference?)))
+                .collect(),
+        });
+    }
+    Ok((runs, out))
 }
 
 /// The runs with a test table, with their score rows.
@@ -74,6 +106,9 @@ impl State {
             written: None,
             scores: Default::default(),
             loader: Latest::default(),
+            intervals: false,
+            differences: None,
+            diff_loader: Latest::default(),
         };
         s.refresh(ctx);
         s
@@ -86,12 +121,20 @@ impl State {
     }
 
     pub fn is_loading(&self) -> bool {
-        self.loader.busy()
+        self.loader.busy() || self.diff_loader.busy()
     }
 
     /// Installs the runs read by the newest refresh, and the preview for the marked ones;
     /// true when they arrived.
     pub fn poll(&mut self, status: &mut Status) -> bool {
+        if let Some(answer) = self.diff_loader.take() {
+            match answer {
+                Ok(d) => self.differences = Some(d),
+                Err(e) => status.error(e),
+            }
+            self.rebuild();
+            return true;
+        }
         match self.loader.take() {
             None => return false,
             Some(Err(e)) => status.error(e),
@@ -150,7 +193,28 @@ impl State {
         let setting = infer_setting(names.iter().map(String::as_str));
         let refs: Vec<(String, &crate::eval::Report)> =
             reports.iter().map(|(l, r)| (l.clone(), r)).collect();
-        self.preview = render(&runs_tables(&refs, Some(setting)), FORMATS[self.format].0);
+        let mut tables = runs_tables(&refs, Some(setting));
+        if self.intervals {
+            if let Some((runs, diffs)) = &self.differences {
+                if *runs == self.chosen() {
+                    with_differences(&mut tables, diffs);
+                }
+            }
+        }
+        self.preview = render(&tables, FORMATS[self.format].0);
+    }
+
+    /// Starts computing the differences the preview needs, unless they are at hand.
+    fn want_differences(&mut self, ctx: &mut Ctx) {
+        let chosen = self.chosen();
+        if !self.intervals || chosen.len() < 2 {
+            return;
+        }
+        if self.differences.as_ref().is_some_and(|d| d.0 == chosen) {
+            return;
+        }
+        let reads = ctx.reads.clone();
+        self.diff_loader.start(move |_| differences(&reads, chosen));
     }
 
     fn on_click(&mut self, line: usize, height: usize) {
@@ -170,7 +234,17 @@ impl State {
                         self.marked.insert(*id);
                     }
                     self.rebuild();
+                    self.want_differences(ctx);
                 }
+            }
+            Action::Intervals => {
+                self.intervals = !self.intervals;
+                if self.intervals && self.chosen().len() < 2 {
+                    ctx.status
+                        .info("intervals compare runs: mark two or more (each against the first)");
+                }
+                self.rebuild();
+                self.want_differences(ctx);
             }
             Action::Format => {
                 self.format = (self.format + 1) % FORMATS.len();
@@ -286,8 +360,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         (right, None)
     };
     let title = format!(
-        "Preview · {} · runs {}",
+        "Preview · {}{} · runs {}",
         FORMATS[s.format].1,
+        match (s.intervals, s.diff_loader.busy()) {
+            (true, true) => " · with intervals (resampling…)",
+            (true, false) => " · with B − A intervals",
+            _ => "",
+        },
         s.chosen()
             .iter()
             .map(std::string::ToString::to_string)
