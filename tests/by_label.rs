@@ -182,3 +182,45 @@ fn every_scheme_equals_nervaluate() {
         "4 schemes, overall and 4 types, 10 fields"
     );
 }
+
+/// The schemes beyond NER: on the sample predictions (NER, RE, EET, EEA, every item's spans
+/// in its sentence), the strict scheme's overall F1 is strict mode's F1 for every dataset,
+/// and the looser schemes never score lower.
+#[test]
+fn the_strict_scheme_is_strict_mode_for_relations_and_events() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data/predictions/supervised-test.jsonl");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ie-bench"));
+    cmd.arg("eval")
+        .arg(&sample)
+        .args(["--mode", "strict", "--format", "json"]);
+    for s in ["strict", "exact", "partial", "type"] {
+        cmd.args(["--scheme", s]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut tasks_seen = Vec::new();
+    for (task, t) in v["tasks"].as_object().unwrap() {
+        for (name, d) in t["datasets"].as_object().unwrap() {
+            let key = format!("{task}/{name}");
+            let schemes = &v["schemes"][&key];
+            assert!(!schemes.is_null(), "{key} has no schemes");
+            let f1 = |s: &str| schemes[s]["overall"]["f1"].as_f64().unwrap();
+            assert!(
+                (f1("strict") - d["score"].as_f64().unwrap()).abs() < 1e-12,
+                "{key}"
+            );
+            for looser in ["exact", "partial", "type"] {
+                assert!(f1(looser) >= f1("strict") - 1e-12, "{key} {looser}");
+            }
+            tasks_seen.push(task.clone());
+        }
+    }
+    tasks_seen.dedup();
+    assert_eq!(tasks_seen, ["NER", "RE", "EET", "EEA"]);
+}

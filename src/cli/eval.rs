@@ -45,10 +45,12 @@ pub struct Args {
     /// each cell counts the examples with such an item pair.
     #[arg(long, value_name = "DATASET")]
     confusion: Option<String>,
-    /// NER under nervaluate's schemes (repeatable): `strict` (bounds and type exact), `exact`
-    /// (bounds exact), `partial` (bounds exact or overlapping, half credit), `type` (type right,
-    /// some overlap); per dataset, per entity type and overall. Entities are read as strict
-    /// mode reads them and found in the sentence; other tasks are left out.
+    /// nervaluate's schemes (repeatable): `strict` (bounds and type exact), `exact` (bounds
+    /// exact), `partial` (bounds exact or overlapping, half credit), `type` (type right, some
+    /// overlap); per dataset, per type and overall. NER entities as nervaluate scores them;
+    /// RE relations with the head and the tail as their bounds, EET triggers and EEA
+    /// arguments as typed spans. Items are read as strict mode reads them and found in the
+    /// sentence; other tasks are left out.
     #[arg(long, value_parser = super::choice::<Scheme>())]
     scheme: Vec<Scheme>,
 }
@@ -263,7 +265,7 @@ fn label_tables(b: &ByLabel, mode: Mode) -> Vec<ResultTable> {
         .collect()
 }
 
-/// One table per NER dataset and scheme: each entity type, then overall.
+/// One table per dataset and scheme: each type, then overall.
 fn scheme_tables(all: &Schemes, schemes: &[Scheme]) -> Vec<ResultTable> {
     let names = [
         "correct",

@@ -14,7 +14,13 @@
 //! whitespace tokens, nervaluate's units when it reads CoNLL; an entity whose text is not in
 //! the sentence overlaps nothing (a gold one is missed, a predicted one spurious). Per-type
 //! rows evaluate each type's entities alone, as nervaluate's `entities` results do.
-
+//!
+//! The same views extend to the other typed span tasks, our analogue where nervaluate has
+//! none: event triggers (EET, typed by event type) and event arguments (EEA, typed by role)
+//! are items of one span, read exactly as entities; a relation (RE) is an item of two spans,
+//! its head and its tail, typed by the relation. An item's boundaries are all of its spans:
+//! `exact` and `strict` need the head and the tail both exact, `partial` and `type` need each
+//! to overlap its counterpart (a relation with only its head right is not a partial match).
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -46,12 +52,16 @@ impl Named for Scheme {
     }
 }
 
-/// An entity: its type and its first and last token (inclusive); `None` when its text is not
-/// in the sentence.
+/// The tasks the schemes read: typed items of one span (entities, triggers, arguments) or
+/// of two (relations).
+pub const TASKS: [TaskKind; 4] = [TaskKind::Ner, TaskKind::Re, TaskKind::Eet, TaskKind::Eea];
+
+/// An item: its type and each of its spans' first and last token (inclusive: one span, or a
+/// relation's head and tail); `None` when some span's text is not in the sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entity {
     pub label: String,
-    pub at: Option<(usize, usize)>,
+    pub at: Option<Vec<(usize, usize)>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -118,16 +128,20 @@ impl SchemeCounts {
     }
 }
 
-/// Whether `p` overlaps at least 1% of `t` (nervaluate's default threshold).
+/// Whether each span of `p` overlaps at least 1% of its counterpart in `t` (nervaluate's
+/// default threshold).
 fn overlaps(p: &Entity, t: &Entity) -> bool {
-    let (Some((ps, pe)), Some((ts, te))) = (p.at, t.at) else {
+    let (Some(ps), Some(ts)) = (&p.at, &t.at) else {
         return false;
     };
-    if ps > te || pe < ts {
-        return false;
-    }
-    let overlap = (pe.min(te) - ps.max(ts) + 1) as f64;
-    overlap / (te - ts + 1) as f64 * 100.0 >= 1.0
+    ps.len() == ts.len()
+        && ps.iter().zip(ts).all(|(&(ps, pe), &(ts, te))| {
+            if ps > te || pe < ts {
+                return false;
+            }
+            let overlap = (pe.min(te) - ps.max(ts) + 1) as f64;
+            overlap / (te - ts + 1) as f64 * 100.0 >= 1.0
+        })
 }
 
 fn same_bounds(p: &Entity, t: &Entity) -> bool {
@@ -135,8 +149,12 @@ fn same_bounds(p: &Entity, t: &Entity) -> bool {
 }
 
 fn distance(p: &Entity, t: &Entity) -> usize {
-    match (p.at, t.at) {
-        (Some((ps, pe)), Some((ts, te))) => ps.abs_diff(ts) + pe.abs_diff(te),
+    match (&p.at, &t.at) {
+        (Some(ps), Some(ts)) => ps
+            .iter()
+            .zip(ts)
+            .map(|(&(ps, pe), &(ts, te))| ps.abs_diff(ts) + pe.abs_diff(te))
+            .sum(),
         _ => usize::MAX,
     }
 }
@@ -211,8 +229,9 @@ pub fn evaluate(scheme: Scheme, gold: &[Entity], pred: &[Entity]) -> SchemeCount
     c
 }
 
-/// The entities of an answer (strict items: typed, well formed), positioned in `sentence`.
-fn entities(answer: &str, sentence: Option<&str>) -> Vec<Entity> {
+/// The typed items of an answer (strict items: typed, well formed), positioned in
+/// `sentence`.
+fn entities(task: TaskKind, answer: &str, sentence: Option<&str>) -> Vec<Entity> {
     // Token index of each char: counts of whitespace-separated tokens started so far.
     let token_of: Vec<usize> = sentence.map_or_else(Vec::new, |s| {
         let mut n = 0usize;
@@ -228,15 +247,17 @@ fn entities(answer: &str, sentence: Option<&str>) -> Vec<Entity> {
             })
             .collect()
     });
-    strict_items(TaskKind::Ner, answer)
+    let pieces = if task == TaskKind::Re { 2 } else { 1 };
+    strict_items(task, answer)
         .iter()
         .filter_map(|item| {
-            let label = item_label(TaskKind::Ner, item)?;
-            let span = item_spans(TaskKind::Ner, item).into_iter().next();
-            let at = match (sentence, span) {
-                (Some(s), Some(span)) => {
-                    find_span(s, &span).map(|(a, b)| (token_of[a], token_of[b - 1]))
-                }
+            let label = item_label(task, item)?;
+            let spans = item_spans(task, item);
+            let at = match sentence {
+                Some(s) if spans.len() == pieces => spans
+                    .iter()
+                    .map(|span| find_span(s, span).map(|(a, b)| (token_of[a], token_of[b - 1])))
+                    .collect::<Option<Vec<_>>>(),
                 _ => None,
             };
             Some(Entity { label, at })
@@ -251,19 +272,19 @@ pub struct DatasetSchemes {
     pub labels: BTreeMap<String, BTreeMap<Scheme, SchemeCounts>>,
 }
 
-/// Every scheme's counts per NER dataset (`TASK/dataset`), in first-seen order; lines of other
-/// tasks are left out.
+/// Every scheme's counts per dataset (`TASK/dataset`) of the tasks in [`TASKS`], in
+/// first-seen order; lines of other tasks are left out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Schemes(pub IndexMap<String, DatasetSchemes>);
 
 impl Schemes {
     pub fn add(&mut self, line: &PredictionLine) {
-        if line.task != TaskKind::Ner {
+        if !TASKS.contains(&line.task) {
             return;
         }
         let s = sentence(line);
-        let gold = entities(&line.ground_truth, s.as_deref());
-        let pred = entities(&line.prediction, s.as_deref());
+        let gold = entities(line.task, &line.ground_truth, s.as_deref());
+        let pred = entities(line.task, &line.prediction, s.as_deref());
         let d = self
             .0
             .entry(dataset_key(line.task, &line.dataset))
@@ -298,8 +319,59 @@ mod tests {
     fn e(label: &str, a: usize, b: usize) -> Entity {
         Entity {
             label: label.into(),
-            at: Some((a, b)),
+            at: Some(vec![(a, b)]),
         }
+    }
+
+    /// A relation between the tokens `head` and `tail`.
+    fn r(label: &str, head: (usize, usize), tail: (usize, usize)) -> Entity {
+        Entity {
+            label: label.into(),
+            at: Some(vec![head, tail]),
+        }
+    }
+
+    /// Relations: both arguments are the boundaries.
+    #[test]
+    fn relations_match_on_both_arguments() {
+        let g = [r("work for", (0, 1), (5, 5))];
+        let c = |s, p: &[Entity]| evaluate(s, &g, p);
+        assert_eq!(
+            c(Scheme::Strict, &[r("work for", (0, 1), (5, 5))]).correct,
+            1
+        );
+        // Another relation between the same arguments: right under exact and partial only.
+        let other = [r("located in", (0, 1), (5, 5))];
+        assert_eq!(c(Scheme::Strict, &other).incorrect, 1);
+        assert_eq!(c(Scheme::Exact, &other).correct, 1);
+        assert_eq!(c(Scheme::Partial, &other).correct, 1);
+        assert_eq!(c(Scheme::Type, &other).incorrect, 1);
+        // The head cut short: partial, and right for `type`.
+        let short = [r("work for", (1, 1), (5, 5))];
+        assert_eq!(c(Scheme::Partial, &short).partial, 1);
+        assert_eq!(c(Scheme::Type, &short).correct, 1);
+        assert_eq!(c(Scheme::Exact, &short).incorrect, 1);
+        // The tail elsewhere: the arguments do not both overlap, so nothing matches.
+        let elsewhere = c(Scheme::Partial, &[r("work for", (0, 1), (7, 7))]);
+        assert_eq!((elsewhere.spurious, elsewhere.missed), (1, 1));
+    }
+
+    /// Items are read from answers and found in the sentence: RE heads and tails, EEA roles.
+    #[test]
+    fn answers_give_positioned_items() {
+        let sentence = Some("John Smith works for IBM in Rome .");
+        let rel = entities(TaskKind::Re, " work for: John Smith, IBM", sentence);
+        assert_eq!(rel, [r("work for", (0, 1), (4, 4))]);
+        // EEA writes the argument first: "argument: role".
+        let arg = entities(TaskKind::Eea, " IBM: employer", sentence);
+        assert_eq!(arg, [e("employer", 4, 4)]);
+        // A tail not in the sentence leaves the relation unpositioned.
+        let lost = entities(TaskKind::Re, " work for: John Smith, Apple", sentence);
+        assert_eq!(lost[0].at, None);
+        assert!(
+            entities(TaskKind::Es, " IBM", sentence).is_empty(),
+            "untyped: no items"
+        );
     }
 
     /// The five cases of the nervaluate README, one sentence each.
