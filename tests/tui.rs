@@ -35,6 +35,7 @@ fn key(app: &mut App, engine: &Engine, k: &str) {
         "right" => KeyEvent::new(KeyCode::Right, KeyModifiers::NONE),
         "space" => KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE),
         "ctrl-u" => KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),
+        "ctrl-r" => KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL),
         c => {
             let ch = c.chars().next().unwrap();
             assert_eq!(c.chars().count(), 1, "unknown key {c}");
@@ -1284,4 +1285,248 @@ fn export_adds_the_differences_with_their_intervals() {
     );
     key(&mut app, &engine, "i");
     assert!(!app.export.preview.contains("CI"));
+}
+
+/// A run whose predictions keep their sentences and prompts: nested NER spans, a relation,
+/// event arguments and a trigger, and a 10 kB sentence with its entities at the end.
+fn span_fixture(dir: &Path) -> (Engine, App) {
+    let db = dir.join("db");
+    let store = Store::open(&db).unwrap();
+    let with = |task, dataset: &str, options: &str, sentence: &str, gold: &str, pred: &str| {
+        let mut l = line(task, dataset, "0", gold, pred);
+        l.sentence = Some(sentence.to_string());
+        l.instruction = Some(format!(
+            "Please list them. \nOption: {options} \nText: {{0}} \nAnswer:"
+        ));
+        l
+    };
+    let long = format!("{}Ann Lee moved to Paris .", "word ".repeat(2000));
+    let lines = vec![
+        with(
+            TaskKind::Ner,
+            "nested",
+            "person, location, organization",
+            "The New York Times reported on New York City .",
+            " organization: New York Times; location: New York",
+            " organization: New York Times; location: York City",
+        ),
+        with(
+            TaskKind::Ner,
+            "long",
+            "person, location, organization",
+            &long,
+            " person: Ann Lee; location: Paris",
+            " person: Ann Lee",
+        ),
+        with(
+            TaskKind::Re,
+            "rel",
+            "work for, located in, live in",
+            "John Smith works for IBM in Rome .",
+            " work for: John Smith, IBM",
+            " work for: John Smith, IBM; located in: IBM, Rome",
+        ),
+        with(
+            TaskKind::Eet,
+            "events",
+            "attack, transport",
+            "The rebels attacked the convoy near Kabul .",
+            " attack: attacked",
+            " attack: attacked",
+        ),
+        with(
+            TaskKind::Eea,
+            "events",
+            "attacker, target, place",
+            "The rebels attacked the convoy near Kabul .",
+            " The rebels: attacker; the convoy: target",
+            " The rebels: attacker; Kabul: target",
+        ),
+    ];
+    let id = store
+        .create_run(&RunManifest {
+            status: RunStatus::Finished,
+            model: Some("models/tiny".into()),
+            ..RunManifest::new(RunKind::Eval, 1_790_000_000)
+        })
+        .unwrap();
+    store_test(&store, id, &lines, 0);
+    app_with(store, &db, &sample_root())
+}
+
+fn shift(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::SHIFT)
+}
+
+/// The span view: each item's spans bracketed with its number in the sentence (nested ones
+/// nested), a relation's head and tail, event arguments, and a 10 kB sentence scrolled to its
+/// first span; snapshots at 80×24 and 160×48.
+#[test]
+fn the_span_view_marks_items_in_the_sentence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = span_fixture(tmp.path());
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
+    let _guard = settings.bind_to_scope();
+    keys(&mut app, &engine, &["3", "enter"]);
+    examples_loaded(&mut app, &engine);
+    // Examples by dataset key: EEA/events, EET/events, NER/long, NER/nested, RE/rel.
+    let keys_in_order: Vec<String> = app.inspect.examples.iter().map(|e| e.key.clone()).collect();
+    for (name, key_) in [
+        ("span_eea", "EEA/events"),
+        ("span_eet", "EET/events"),
+        ("span_long", "NER/long"),
+        ("span_nested", "NER/nested"),
+        ("span_relation", "RE/rel"),
+    ] {
+        let at = keys_in_order.iter().position(|k| k == key_).unwrap();
+        app.inspect.cursor.selected = at;
+        for (w, h) in [(80, 24), (160, 48)] {
+            let screen = render(&app, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+        }
+    }
+    // The nested spans nest their brackets; a relation marks its head and tail.
+    let at = |k: &str| keys_in_order.iter().position(|x| x == k).unwrap();
+    app.inspect.cursor.selected = at("NER/nested");
+    assert!(render(&app, 160, 48).contains("[1:[2:New York] Times]"));
+    app.inspect.cursor.selected = at("RE/rel");
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("[1h:John Smith]") && screen.contains("[1t:[2h:IBM]]"),
+        "{screen}"
+    );
+    assert!(screen.contains("located in: ibm → rome"), "{screen}");
+    // The long sentence shows its entities, far past the first screenful.
+    app.inspect.cursor.selected = at("NER/long");
+    assert!(
+        render(&app, 80, 24).contains("[1:Ann Lee]"),
+        "{}",
+        render(&app, 80, 24)
+    );
+}
+
+/// Structural gold editing: add a relation picked from the sentence's words, relabel and
+/// delete an entity, re-span an argument; each edit is stored in the gold log and re-scores
+/// the run; undo and redo step through it; a label outside the options cannot be picked.
+#[test]
+fn span_edits_join_the_gold_log_and_rescore_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, mut app) = span_fixture(tmp.path());
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
+    let _guard = settings.bind_to_scope();
+    keys(&mut app, &engine, &["3", "enter"]);
+    examples_loaded(&mut app, &engine);
+    let at = |app: &App, k: &str| {
+        app.inspect
+            .examples
+            .iter()
+            .position(|e| e.key == k)
+            .unwrap()
+    };
+    app.inspect.cursor.selected = at(&app, "RE/rel");
+    let rescored = |app: &mut App, version: u64| {
+        wait(app, &engine, 60, "the re-score", |a| {
+            a.status
+                .text
+                .contains(&format!("re-scored against gold version {version}"))
+        });
+    };
+    // The model's extra relation is right: add it to the gold. Words: John Smith works for
+    // IBM in Rome; the head is IBM (word 4), the tail Rome (word 6).
+    key(&mut app, &engine, "E");
+    assert!(app.inspect.span_editor.is_some(), "{}", app.status.text);
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("span_editor_{w}x{h}"), render(&app, w, h));
+    }
+    keys(
+        &mut app,
+        &engine,
+        &["a", "l", "l", "l", "l", "enter", "l", "l", "enter"],
+    );
+    typed(&mut app, &engine, "loc");
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("span_editor_label_{w}x{h}"), render(&app, w, h));
+    }
+    key(&mut app, &engine, "enter");
+    let e = app.inspect.selected().unwrap().clone();
+    assert_eq!(
+        e.gold, " work for: John Smith, IBM; located in: IBM, Rome",
+        "{}",
+        app.status.text
+    );
+    assert!(e.corrected && e.verdict.correct);
+    rescored(&mut app, 1);
+    let f1 = |engine: &Engine, gold: u64| -> f64 {
+        let rows = engine.store().scores(1).unwrap();
+        ie_bench::service::results::stored_report(
+            &rows,
+            Split::Test,
+            ie_bench::eval::Mode::Compat,
+            Some(gold),
+        )
+        .unwrap()
+        .report
+        .tasks[&TaskKind::Re]
+            .datasets[0]
+            .1
+            .score
+    };
+    assert_eq!(f1(&engine, 1), 1.0);
+    assert!(f1(&engine, 0) < 1.0);
+    // Undo, then redo: the log holds each step, the run is re-scored each time.
+    key(&mut app, &engine, "u");
+    assert_eq!(
+        app.inspect.selected().unwrap().gold,
+        " work for: John Smith, IBM"
+    );
+    assert_eq!(app.inspect.span_editor.as_ref().unwrap().parts.len(), 1);
+    rescored(&mut app, 2);
+    key(&mut app, &engine, "ctrl-r");
+    assert_eq!(app.inspect.span_editor.as_ref().unwrap().parts.len(), 2);
+    rescored(&mut app, 3);
+    assert_eq!(f1(&engine, 3), 1.0);
+    assert_eq!(engine.store().gold_log().unwrap().len(), 3);
+    key(&mut app, &engine, "esc");
+    assert!(app.inspect.span_editor.is_none());
+    // NER: relabel the second entity, then delete the first.
+    app.inspect.cursor.selected = at(&app, "NER/nested");
+    keys(&mut app, &engine, &["E", "down", "l"]);
+    typed(&mut app, &engine, "org");
+    key(&mut app, &engine, "enter");
+    assert_eq!(
+        app.inspect.selected().unwrap().gold,
+        " organization: New York Times; organization: New York"
+    );
+    keys(&mut app, &engine, &["up", "x"]);
+    assert_eq!(
+        app.inspect.selected().unwrap().gold,
+        " organization: New York"
+    );
+    // A label no option matches is refused, and nothing is stored.
+    keys(&mut app, &engine, &["l"]);
+    typed(&mut app, &engine, "zzz");
+    key(&mut app, &engine, "enter");
+    assert!(
+        app.status.text.contains("no option matches"),
+        "{}",
+        app.status.text
+    );
+    assert_eq!(engine.store().gold_log().unwrap().len(), 5);
+    keys(&mut app, &engine, &["esc", "esc"]);
+    // EEA: move the target from "the convoy" to "the convoy near Kabul" (extend by two words).
+    app.inspect.cursor.selected = at(&app, "EEA/events");
+    keys(&mut app, &engine, &["E", "down", "s", "l", "l", "l"]);
+    for _ in 0..3 {
+        app.key(&engine, &shift(KeyCode::Right));
+    }
+    key(&mut app, &engine, "enter");
+    assert_eq!(
+        app.inspect.selected().unwrap().gold,
+        " The rebels: attacker; the convoy near Kabul: target",
+        "{}",
+        app.status.text
+    );
+    assert_eq!(engine.store().gold_log().unwrap().len(), 6);
 }

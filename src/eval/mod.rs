@@ -10,6 +10,7 @@ pub mod predictions;
 pub mod report;
 pub mod schemes;
 pub mod significance;
+pub mod structure;
 pub mod verdict;
 
 pub use extract::{score_instance, Mode, Outcome};

@@ -70,6 +70,7 @@ actions! {
     NextSame "next_same" "jump to the next example with the same error category",
     PrevExample "prev_example" "previous preview example",
     NextExample "next_example" "next preview example",
+    EditSpans "edit_spans" "edit the selected example's gold as items: relabel, delete, re-span or add (spans picked in the sentence)",
     Undo "undo" "undo the last gold correction",
     Redo "redo" "redo the last undone gold correction",
     Mark "mark" "mark or unmark a run (Runs: overlaid loss and N-run Compare; Export: its table)",

@@ -133,7 +133,9 @@ fn hint_line(app: &App, width: usize) -> String {
             (Action::NextSame, "next same"),
             (Action::Confusion, "confusion"),
             (Action::Edit, "fix gold"),
+            (Action::EditSpans, "edit items"),
             (Action::Undo, "undo"),
+            (Action::ByLabel, "per label"),
         ],
         Screen::Compare => &[(Action::Left, "column"), (Action::Open, "examples")],
         Screen::Export => &[

@@ -14,7 +14,9 @@ use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Cursor, ListArea, Screen};
-use crate::eval::verdict::{find_span, item_spans, ErrorKind, Summary};
+use crate::eval::structure::spans_per_item;
+use crate::eval::verdict::{find_span, item_label, item_spans, ErrorKind, Summary};
+use crate::ie::TaskKind;
 use crate::store::RunId;
 use crate::tui::app::Ctx;
 use crate::tui::keymap::Action;
@@ -25,6 +27,7 @@ use crate::tui::view::{block, fit, text_panel};
 use crate::tui::worker::Latest;
 
 mod draw;
+pub mod structure;
 
 use crate::service::judged::{self, load, NONE_ID};
 pub use crate::service::judged::{Example, Loaded, NOTHING, OTHER};
@@ -73,6 +76,8 @@ pub struct State {
     /// table).
     pending_by_label: Option<String>,
     pub gold_edit: Option<TextInput>,
+    /// The structural gold editor, while it is open.
+    pub span_editor: Option<structure::SpanEditor>,
     /// A gold refused by the checks once; entering it again stores it anyway.
     refused: Option<String>,
     /// Item counts per error kind and dataset, as `eval --errors` prints them.
@@ -340,11 +345,37 @@ impl State {
                     self.gold_edit = Some(TextInput::new(&e.gold));
                 }
             }
+            Action::EditSpans => {
+                if let Some(e) = self.selected() {
+                    match structure::SpanEditor::open(e) {
+                        Ok(ed) => self.span_editor = Some(ed),
+                        Err(why) => ctx.status.info(why),
+                    }
+                }
+            }
             Action::Undo => return Some(Message::StepGold { redo: false }),
             Action::Redo => return Some(Message::StepGold { redo: true }),
             _ => {}
         }
         None
+    }
+
+    /// A key for the structural editor: esc on its item list closes it; an edit it makes is
+    /// stored by the workbench, a refusal goes to the status line.
+    fn span_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        let e = self.selected().cloned()?;
+        let ed = self.span_editor.as_mut()?;
+        if k.code == crossterm::event::KeyCode::Esc && ed.stage == structure::Stage::Items {
+            self.span_editor = None;
+            return None;
+        }
+        match ed.key(k, &e) {
+            Ok(m) => m,
+            Err(why) => {
+                ctx.status.error(why);
+                None
+            }
+        }
     }
 
     /// The next example in view sharing the first error category of the selected one.
@@ -390,6 +421,11 @@ impl State {
                 correction.unwrap_or(&e.released_gold).clone(),
                 correction.is_some(),
             );
+            if let Some(ed) = self.span_editor.as_mut() {
+                if ed.key == e.key && ed.id == e.id {
+                    ed.reload(&e.gold);
+                }
+            }
             for l in &e.labels {
                 if !ids.contains_key(l) {
                     ids.insert(l.clone(), self.labels.len() as u32);
@@ -405,7 +441,7 @@ impl State {
 
 impl Screen for State {
     fn capturing(&self) -> bool {
-        self.gold_edit.is_some()
+        self.gold_edit.is_some() || self.span_editor.is_some()
     }
 
     fn act(&mut self, a: Action, ctx: &mut Ctx) -> Option<Message> {
@@ -423,6 +459,9 @@ impl Screen for State {
 
     /// The gold editor: a correction is checked here, and stored by the workbench.
     fn raw_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Option<Message> {
+        if self.span_editor.is_some() {
+            return self.span_key(k, ctx);
+        }
         let input = self.gold_edit.as_mut()?;
         match input.key(k) {
             Edit::Submit => {
