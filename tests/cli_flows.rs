@@ -558,3 +558,84 @@ fn runs_compare_sets_several_runs_side_by_side() {
         "run 1 is named twice",
     );
 }
+
+/// `gold item`: the item editor's edits from the command line, checked like `gold set`.
+#[test]
+fn gold_item_adds_deletes_relabels_and_respans_one_item() {
+    let (_tmp, db) = two_runs();
+    let item = |args: &[&str]| {
+        let all: Vec<&str> = ["gold", "item"].iter().chain(args).copied().collect();
+        run(&db, &all)
+    };
+    let gold_of = |db: &Path| -> String {
+        let log = json(
+            with_db(db)
+                .args(["gold", "log", "--format", "json"])
+                .output()
+                .unwrap(),
+        );
+        log.as_array().unwrap().last().unwrap()["after"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    ok(item(&[
+        "RE/conll04-mini",
+        "0",
+        "--relabel",
+        "2",
+        "located in",
+    ]));
+    assert_eq!(
+        gold_of(&db),
+        " work for: Ruth Park, BBC; located in: BBC, London"
+    );
+    ok(item(&[
+        "RE/conll04-mini",
+        "0",
+        "--respan",
+        "1",
+        "Ruth Park, the BBC",
+    ]));
+    assert_eq!(
+        gold_of(&db),
+        " work for: Ruth Park, the BBC; located in: BBC, London"
+    );
+    ok(item(&["RE/conll04-mini", "0", "--delete", "2"]));
+    assert_eq!(gold_of(&db), " work for: Ruth Park, the BBC");
+    ok(item(&[
+        "RE/conll04-mini",
+        "0",
+        "--add",
+        "live in: Ruth Park, London",
+    ]));
+    assert_eq!(
+        gold_of(&db),
+        " work for: Ruth Park, the BBC; live in: Ruth Park, London"
+    );
+    // Refusals name what is wrong and store nothing.
+    refused(
+        &item(&["RE/conll04-mini", "0", "--delete", "5"]),
+        "there is no item 5",
+    );
+    refused(
+        &item(&["RE/conll04-mini", "0", "--add", "live in: Ruth Park"]),
+        "is not one RE item",
+    );
+    refused(
+        &item(&["RE/conll04-mini", "0", "--relabel", "1", "born in"]),
+        "its label is not one of the options",
+    );
+    refused(
+        &item(&["NER/Tiny CoNLL", "0", "--respan", "1", "Venus Williams"]),
+        "its span is not in the sentence",
+    );
+    refused(&item(&["NER/Tiny CoNLL", "0"]), "required");
+    let log = json(
+        with_db(&db)
+            .args(["gold", "log", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(log.as_array().unwrap().len(), 4);
+}

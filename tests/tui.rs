@@ -722,6 +722,54 @@ fn no_size_panics_on_any_screen_with_real_data() {
         }
         let small = render(&app, 22, 6);
         assert!(small.contains("terminal too"), "{small}");
+        // The item editor on a real example of each typed task: opened, a span being picked
+        // (moved to the sentence's last word), and a label being picked, at every size.
+        keys(&mut app, &engine, &["m"]);
+        let typed_tasks = ["NER/", "RE/", "EET/", "EEA/"];
+        let mut opened = 0;
+        for prefix in typed_tasks {
+            let Some(at) = app
+                .inspect
+                .examples
+                .iter()
+                .position(|e| e.key.starts_with(prefix))
+            else {
+                continue;
+            };
+            app.inspect.cursor.selected = app
+                .inspect
+                .visible
+                .iter()
+                .position(|&i| i == at)
+                .unwrap_or(0);
+            if app
+                .inspect
+                .selected()
+                .is_none_or(|e| !e.key.starts_with(prefix))
+            {
+                continue;
+            }
+            keys(&mut app, &engine, &["E"]);
+            assert!(
+                app.inspect.span_editor.is_some(),
+                "{prefix}: {}",
+                app.status.text
+            );
+            let n = app.inspect.span_editor.as_ref().unwrap().words.len();
+            keys(&mut app, &engine, &["a"]);
+            for _ in 0..n + 3 {
+                keys(&mut app, &engine, &["l"]);
+            }
+            for w in widths {
+                for h in heights {
+                    render(&app, w, h);
+                }
+            }
+            keys(&mut app, &engine, &["esc", "esc"]);
+            assert!(app.inspect.span_editor.is_none());
+            opened += 1;
+        }
+        assert!(opened >= 2, "the real run has NER and RE examples");
     }
 }
 
@@ -1343,6 +1391,11 @@ fn span_fixture(dir: &Path) -> (Engine, App) {
             " The rebels: attacker; Kabul: target",
         ),
     ];
+    // EEA's prompt names the event (SPEC: `Event type: T \n  Option: roles`).
+    let mut lines = lines;
+    lines[4].instruction = Some(
+        "Given event type and trigger, please tell me the arguments. \nEvent type: attack \n  Option: attacker, target, place \nText: {0} \nAnswer:".into(),
+    );
     let id = store
         .create_run(&RunManifest {
             status: RunStatus::Finished,

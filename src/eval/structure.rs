@@ -4,14 +4,28 @@
 //! structure (relabel, delete, add an item from spans of the sentence) and store the text it
 //! gives, so a structural edit goes into the same gold log as a typed one.
 
-use super::verdict::{item_label, item_spans};
+use super::verdict::{find_span, item_label, item_spans};
 use crate::ie::TaskKind;
 
-/// One item of a target: its label and its spans, in order.
+/// One item of a target: its label and its spans, in order, and the text it was read from
+/// (kept while it is not edited, so the items an edit does not touch are written back byte
+/// for byte, quirks of the data included).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     pub label: String,
     pub spans: Vec<String>,
+    pub raw: Option<String>,
+}
+
+impl Part {
+    /// A new item (or an edited one): written from its label and spans.
+    pub fn new(label: impl Into<String>, spans: Vec<String>) -> Part {
+        Part {
+            label: label.into(),
+            spans,
+            raw: None,
+        }
+    }
 }
 
 /// Whether `task`'s targets are typed items this module reads and writes (the others, span
@@ -32,27 +46,46 @@ pub fn spans_per_item(task: TaskKind) -> usize {
     }
 }
 
-/// The items of `target` (" None" and an empty target have none). A piece that is not a
-/// well-formed item of the task (no label, the wrong number of spans) is kept with what it
-/// has, so the text it came from is not lost by an edit of another item.
-pub fn parts(task: TaskKind, target: &str) -> Vec<Part> {
-    let body = target.trim();
-    if body.is_empty() || body.eq_ignore_ascii_case("none") {
+/// The items of `target` (" None" and an empty target have none), split where the prompt
+/// builder joins them (`; `). A relation's head and tail are split at the first comma that
+/// leaves both in `sentence` (heads like `high-density , low-power array` hold commas), else
+/// at the first comma. A piece that is not a well-formed item keeps what it has.
+pub fn parts(task: TaskKind, target: &str, sentence: Option<&str>) -> Vec<Part> {
+    let body = target.strip_prefix(' ').unwrap_or(target);
+    if body.trim().is_empty() || body.trim().eq_ignore_ascii_case("none") {
         return Vec::new();
     }
-    body.split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|piece| Part {
-            label: item_label(task, piece).unwrap_or_default(),
-            spans: item_spans(task, piece),
+    body.split("; ")
+        .map(|piece| {
+            let mut spans = item_spans(task, piece);
+            if spans_per_item(task) == 2 {
+                if let (Some(s), Some((_, args))) = (sentence, piece.split_once(':')) {
+                    if let Some(split) = split_in(args, s) {
+                        spans = split;
+                    }
+                }
+            }
+            Part {
+                label: item_label(task, piece).unwrap_or_default(),
+                spans,
+                raw: Some(piece.to_string()),
+            }
         })
         .collect()
 }
 
+/// `args` (`head, tail`) split at the first comma that leaves both pieces in `sentence`.
+fn split_in(args: &str, sentence: &str) -> Option<Vec<String>> {
+    args.match_indices(',').find_map(|(i, _)| {
+        let (head, tail) = (args[..i].trim(), args[i + 1..].trim());
+        let found = |x: &str| !x.is_empty() && find_span(sentence, x).is_some();
+        (found(head) && found(tail)).then(|| vec![head.to_string(), tail.to_string()])
+    })
+}
+
 /// The target `parts` linearise to, as the prompt builder writes it: a leading space, items
 /// joined by `; `, " None" for none; `label: span`, `relation: head, tail`, and EEA's
-/// `argument: role`.
+/// `argument: role`. An item not edited since it was read is written as it was.
 pub fn target(task: TaskKind, parts: &[Part]) -> String {
     if parts.is_empty() {
         return " None".to_string();
@@ -60,6 +93,9 @@ pub fn target(task: TaskKind, parts: &[Part]) -> String {
     let items: Vec<String> = parts
         .iter()
         .map(|p| {
+            if let Some(raw) = &p.raw {
+                return raw.clone();
+            }
             let spans = p.spans.join(", ");
             if task == TaskKind::Eea {
                 format!("{spans}: {}", p.label)
@@ -89,23 +125,49 @@ mod tests {
             (TaskKind::Eet, " attack: fired"),
             (TaskKind::Eea, " the rebels: attacker; Kabul: place"),
             (TaskKind::Ner, " None"),
+            // The data's own quirks survive an edit of another item.
+            (
+                TaskKind::Re,
+                " NA: , Basel; employee of: ; Punja, r Amarinder Sing",
+            ),
         ] {
-            assert_eq!(target(task, &parts(task, t)), t, "{task}");
+            assert_eq!(target(task, &parts(task, t, None)), t, "{task}");
         }
-        let rel = parts(TaskKind::Re, " work for: John Smith, IBM");
-        assert_eq!(
-            rel,
-            [Part {
-                label: "work for".into(),
-                spans: vec!["John Smith".into(), "IBM".into()],
-            }]
-        );
+        let rel = parts(TaskKind::Re, " work for: John Smith, IBM", None);
+        assert_eq!(rel[0].label, "work for");
+        assert_eq!(rel[0].spans, ["John Smith", "IBM"]);
         // EEA names the argument first.
-        let arg = &parts(TaskKind::Eea, " the rebels: attacker")[0];
+        let arg = &parts(TaskKind::Eea, " the rebels: attacker", None)[0];
         assert_eq!(
             (arg.label.as_str(), arg.spans[0].as_str()),
             ("attacker", "the rebels")
         );
-        assert!(parts(TaskKind::Ner, "").is_empty());
+        assert!(parts(TaskKind::Ner, "", None).is_empty());
+        // Edited items are written from their parts.
+        let mut items = parts(TaskKind::Eea, " the rebels: attacker", None);
+        items.push(Part::new("place", vec!["Kabul".into()]));
+        items[0] = Part::new("attacker", vec!["The rebels".into()]);
+        assert_eq!(
+            target(TaskKind::Eea, &items),
+            " The rebels: attacker; Kabul: place"
+        );
+    }
+
+    /// A head with a comma in it: the sentence says where the head ends.
+    #[test]
+    fn the_sentence_splits_a_relation_whose_head_has_a_comma() {
+        let s = "A high-density , low-power analog array is part of the digital architecture .";
+        let t = " part of: high-density , low-power analog array, digital architecture";
+        let rel = &parts(TaskKind::Re, t, Some(s))[0];
+        assert_eq!(
+            rel.spans,
+            [
+                "high-density , low-power analog array",
+                "digital architecture"
+            ]
+        );
+        assert_eq!(target(TaskKind::Re, &parts(TaskKind::Re, t, Some(s))), t);
+        // Without the sentence, the first comma.
+        assert_eq!(parts(TaskKind::Re, t, None)[0].spans[0], "high-density");
     }
 }

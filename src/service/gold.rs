@@ -25,6 +25,32 @@ pub enum GoldCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Correct one item of an example's gold, as the workbench's item editor does: add an
+    /// item, delete, relabel or re-span item N (numbered from 1 as `gold show`-style listings
+    /// and Inspect number them). NER, ET, RE, EPR, EET and EEA golds; the result is checked
+    /// and stored like `gold set`.
+    #[command(group(clap::ArgGroup::new("edit").required(true).args(["add", "delete", "relabel", "respan"])))]
+    Item {
+        /// `TASK/dataset`, e.g. `NER/CoNLL 2003`.
+        dataset: String,
+        /// The example's id.
+        id: String,
+        /// A new item as the target writes it: `person: Ann`, `work for: John, IBM`, EEA's
+        /// `the rebels: attacker`.
+        #[arg(long)]
+        add: Option<String>,
+        /// Delete item N.
+        #[arg(long, value_name = "N")]
+        delete: Option<usize>,
+        /// Give item N another label.
+        #[arg(long, num_args = 2, value_names = ["N", "LABEL"])]
+        relabel: Option<Vec<String>>,
+        /// Give item N other spans (a relation: `HEAD, TAIL`).
+        #[arg(long, num_args = 2, value_names = ["N", "SPANS"])]
+        respan: Option<Vec<String>>,
+        #[arg(long)]
+        force: bool,
+    },
     /// Take back the newest correction in force.
     Undo,
     /// Apply the most recently undone correction again.
@@ -59,6 +85,33 @@ impl GoldCommand {
                 force,
             } => {
                 let mut w = vec!["set".into(), dataset.clone(), id.clone(), gold.clone()];
+                if *force {
+                    w.push("--force".into());
+                }
+                w
+            }
+            GoldCommand::Item {
+                dataset,
+                id,
+                add,
+                delete,
+                relabel,
+                respan,
+                force,
+            } => {
+                let mut w = vec!["item".into(), dataset.clone(), id.clone()];
+                if let Some(a) = add {
+                    w.extend(["--add".into(), a.clone()]);
+                }
+                if let Some(n) = delete {
+                    w.extend(["--delete".into(), n.to_string()]);
+                }
+                for (flag, v) in [("--relabel", relabel), ("--respan", respan)] {
+                    if let Some(v) = v {
+                        w.push(flag.into());
+                        w.extend(v.iter().cloned());
+                    }
+                }
                 if *force {
                     w.push("--force".into());
                 }
@@ -111,32 +164,83 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
             id,
             gold,
             force,
+        } => set(store, &dataset, &id, &gold, force, &mut said)?,
+        GoldCommand::Item {
+            dataset,
+            id,
+            add,
+            delete,
+            relabel,
+            respan,
+            force,
         } => {
-            let example = current_example(store, &dataset, &id)?;
-            let before = example.gold.clone();
-            if before == gold {
-                bail!("{dataset} example {id} already has that gold");
-            }
+            use crate::eval::structure::{editable, parts, spans_per_item, target};
             let (task, _) = parse_dataset_key(&dataset)
                 .with_context(|| format!("{dataset}: expected TASK/name, e.g. NER/CoNLL 2003"))?;
-            let problems = crate::eval::verdict::gold_problems(
-                task,
-                &gold,
-                example.sentence.as_deref(),
-                example.instruction.as_deref(),
-            );
-            if !problems.is_empty() && !force {
-                bail!(
-                    "{dataset} example {id}: the new gold was not stored:\n  {}\n(sentence: {:?}; --force stores it anyway)",
-                    problems.join("\n  "),
-                    example.sentence.as_deref().unwrap_or("unknown")
-                );
+            if !editable(task) {
+                bail!("{task} golds are not typed items: use `gold set`");
             }
-            let e = store.gold_edit(&dataset, &id, &before, &gold)?;
-            said.note(format!(
-                "gold version {}: {dataset} example {id}: {before:?} -> {gold:?}",
-                e.seq
-            ));
+            let example = current_example(store, &dataset, &id)?;
+            let sentence = example.sentence.as_deref();
+            let mut items = parts(task, &example.gold, sentence);
+            // One edit per command (the group allows one), so the numbering is the stored one.
+            let count = items.len();
+            let n_of = |n: &str| -> Result<usize> {
+                let n: usize = n
+                    .parse()
+                    .with_context(|| format!("{n:?} is not an item number"))?;
+                if n == 0 || n > count {
+                    bail!(
+                        "{dataset} example {id} has {count} items (numbered from 1); there is no item {n}"
+                    );
+                }
+                Ok(n - 1)
+            };
+            if let Some(item) = add {
+                match parts(task, &item, sentence).as_slice() {
+                    [one] if one.spans.len() == spans_per_item(task) && !one.label.is_empty() => {
+                        items.push(one.clone());
+                    }
+                    _ => bail!(
+                        "{item:?} is not one {task} item (e.g. {})",
+                        example_item(task)
+                    ),
+                }
+            }
+            if let Some(n) = delete {
+                let i = n_of(&n.to_string())?;
+                items.remove(i);
+            }
+            if let Some(v) = relabel {
+                let i = n_of(&v[0])?;
+                items[i].label = v[1].trim().to_string();
+                items[i].raw = None;
+            }
+            if let Some(v) = respan {
+                let i = n_of(&v[0])?;
+                let spans: Vec<String> = if spans_per_item(task) == 2 {
+                    v[1].splitn(2, ',').map(|x| x.trim().to_string()).collect()
+                } else {
+                    vec![v[1].trim().to_string()]
+                };
+                if spans.len() != spans_per_item(task) || spans.iter().any(String::is_empty) {
+                    bail!(
+                        "{:?}: a {task} item needs {} span(s)",
+                        v[1],
+                        spans_per_item(task)
+                    );
+                }
+                items[i].spans = spans;
+                items[i].raw = None;
+            }
+            set(
+                store,
+                &dataset,
+                &id,
+                &target(task, &items),
+                force,
+                &mut said,
+            )?;
         }
         GoldCommand::Undo => match store.gold_undo()? {
             Some(e) => said.note(format!(
@@ -177,6 +281,54 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
         }
     }
     Ok(said)
+}
+
+/// Stores `gold` as example `id` of `dataset`'s correction, checked first unless `force`.
+fn set(
+    store: &Store,
+    dataset: &str,
+    id: &str,
+    gold: &str,
+    force: bool,
+    said: &mut Said,
+) -> Result<()> {
+    let example = current_example(store, dataset, id)?;
+    let before = example.gold.clone();
+    if before == gold {
+        bail!("{dataset} example {id} already has that gold");
+    }
+    let (task, _) = parse_dataset_key(dataset)
+        .with_context(|| format!("{dataset}: expected TASK/name, e.g. NER/CoNLL 2003"))?;
+    let problems = crate::eval::verdict::gold_problems(
+        task,
+        gold,
+        example.sentence.as_deref(),
+        example.instruction.as_deref(),
+    );
+    if !problems.is_empty() && !force {
+        bail!(
+            "{dataset} example {id}: the new gold was not stored:\n  {}\n(sentence: {:?}; --force stores it anyway)",
+            problems.join("\n  "),
+            example.sentence.as_deref().unwrap_or("unknown")
+        );
+    }
+    let e = store.gold_edit(dataset, id, &before, gold)?;
+    said.note(format!(
+        "gold version {}: {dataset} example {id}: {before:?} -> {gold:?}",
+        e.seq
+    ));
+    Ok(())
+}
+
+/// One item of `task` as the target writes it, for messages.
+fn example_item(task: crate::ie::TaskKind) -> &'static str {
+    use crate::ie::TaskKind;
+    match task {
+        TaskKind::Re | TaskKind::Epr => "`work for: John, IBM`",
+        TaskKind::Eea => "`the rebels: attacker`",
+        TaskKind::Eet => "`attack: fired`",
+        _ => "`person: Ann`",
+    }
 }
 
 /// `gold export`: the corrected test splits of the changed datasets, as IE INSTRUCTIONS
@@ -328,4 +480,28 @@ fn imported_example(store: &Store, dataset: &str, id: &str) -> Result<Option<Exa
         sentence: Some(record.sentence.clone()),
         instruction: Some(r.template),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command sent to the process holding the database travels as its words.
+    #[test]
+    fn item_commands_survive_their_words() {
+        for words in [
+            &["item", "RE/x y", "3", "--relabel", "2", "located in"][..],
+            &["item", "NER/x", "0", "--add", "person: Ann", "--force"],
+            &["item", "NER/x", "0", "--delete", "1"],
+            &["item", "RE/x", "0", "--respan", "1", "Ann, the BBC"],
+        ] {
+            let words: Vec<String> = words.iter().map(|w| (*w).to_string()).collect();
+            let cmd = GoldCommand::from_words(&words).unwrap();
+            assert_eq!(cmd.words(), words);
+        }
+        let two: Vec<String> = ["item", "NER/x", "0", "--delete", "1", "--add", "a: b"]
+            .map(String::from)
+            .to_vec();
+        assert!(GoldCommand::from_words(&two).is_err(), "one edit at a time");
+    }
 }

@@ -153,7 +153,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 (None, None) => None,
             }
         })
-        .flat_map(|(n, item, style)| marks_of(e.verdict.task, n + 1, item, style))
+        .flat_map(|(n, item, style)| {
+            marks_of(
+                e.verdict.task,
+                n + 1,
+                item_spans(e.verdict.task, item),
+                style,
+            )
+        })
         .collect();
     draw_sentence(
         f,
@@ -212,7 +219,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             ],
         )
         .header(Row::new(vec!["#", "gold", "predicted", "verdict"]).style(t.dimmed()))
-        .block(block(format!("{} #{}", e.key, e.id), false, t)),
+        .block(block(
+            format!("{} #{}{}", e.key, e.id, event_of(e.instruction.as_deref())),
+            false,
+            t,
+        )),
         items,
     );
     let mut lines = vec![
@@ -250,6 +261,16 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     );
 }
 
+/// The event an EEA prompt gives its arguments for (`Event type: attack`), as ` · event
+/// attack`; nothing for other prompts.
+fn event_of(instruction: Option<&str>) -> String {
+    instruction
+        .and_then(|i| i.split_once("Event type: "))
+        .and_then(|(_, rest)| rest.split('\n').next())
+        .map(|t| format!(" · event {}", crate::tui::screens::safe(t.trim())))
+        .unwrap_or_default()
+}
+
 /// An item as the tables show it: a relation's head and tail joined by an arrow
 /// (`work for: John → IBM`), the rest as written.
 fn item_text(task: TaskKind, item: &str) -> String {
@@ -272,8 +293,7 @@ struct Mark {
     style: Style,
 }
 
-fn marks_of(task: TaskKind, n: usize, item: &str, style: Style) -> Vec<Mark> {
-    let spans = item_spans(task, item);
+fn marks_of(task: TaskKind, n: usize, spans: Vec<String>, style: Style) -> Vec<Mark> {
     let two = spans.len() == 2 && spans_per_item(task) == 2;
     spans
         .into_iter()
@@ -478,8 +498,7 @@ fn draw_editor(
             if n == ed.item && ed.stage == structure::Stage::Items {
                 style = style.add_modifier(Modifier::REVERSED);
             }
-            let text = crate::eval::structure::target(task, std::slice::from_ref(p));
-            marks_of(task, n + 1, text.trim_start(), style)
+            marks_of(task, n + 1, p.spans.clone(), style)
         })
         .collect();
     draw_sentence(

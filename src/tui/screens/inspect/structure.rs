@@ -106,7 +106,7 @@ impl SpanEditor {
             key: e.key.clone(),
             id: e.id.clone(),
             task,
-            parts: parts(task, &e.gold),
+            parts: parts(task, &e.gold, Some(sentence)),
             item: 0,
             stage: Stage::Items,
             options: options(e.instruction.as_deref()),
@@ -117,7 +117,8 @@ impl SpanEditor {
 
     /// The example's gold changed (an edit stored, undone or redone): read it again.
     pub fn reload(&mut self, gold: &str) {
-        self.parts = parts(self.task, gold);
+        let sentence: String = self.chars.iter().collect();
+        self.parts = parts(self.task, gold, Some(&sentence));
         self.item = self.item.min(self.parts.len().saturating_sub(1));
         self.stage = Stage::Items;
     }
@@ -263,7 +264,7 @@ impl SpanEditor {
                             };
                         } else if let Some(i) = respan {
                             let mut after = self.parts.clone();
-                            after[i].spans = spans;
+                            after[i] = Part::new(after[i].label.clone(), spans);
                             return self.commit(after, e).map(Some);
                         } else {
                             self.stage = Stage::Label {
@@ -304,11 +305,8 @@ impl SpanEditor {
                     }
                     let mut after = self.parts.clone();
                     match spans {
-                        Some(spans) => after.push(Part {
-                            label,
-                            spans: spans.clone(),
-                        }),
-                        None => after[self.item].label = label,
+                        Some(spans) => after.push(Part::new(label, spans.clone())),
+                        None => after[self.item] = Part::new(label, after[self.item].spans.clone()),
                     }
                     return self.commit(after, e).map(Some);
                 }
