@@ -639,3 +639,65 @@ fn gold_item_adds_deletes_relabels_and_respans_one_item() {
     );
     assert_eq!(log.as_array().unwrap().len(), 4);
 }
+
+/// Event corrections go back to the EE files EET and EEA share: an EEA edit (an argument
+/// removed) and an EET edit (an event added) of one dataset land in the same record, and the
+/// import gives a version that differs by exactly that record.
+#[test]
+fn event_corrections_export_into_the_shared_ee_records() {
+    let (tmp, db) = two_runs();
+    let data = sample().join("IE_INSTRUCTIONS");
+    ok(with_db(&db).arg("import").arg(&data).output().unwrap());
+    ok(run(
+        &db,
+        &["gold", "item", "EEA/ace-mini", "0", "--delete", "3"],
+    ));
+    ok(run(
+        &db,
+        &[
+            "gold",
+            "item",
+            "EET/ace-mini",
+            "0",
+            "--add",
+            "transport: bridge",
+        ],
+    ));
+    let out = tmp.path().join("corrected");
+    let said = run(&db, &["gold", "export", "--out", out.to_str().unwrap()]);
+    assert!(
+        stderr(&said).contains("EE/ace-mini: 2 corrected records"),
+        "{}",
+        stderr(&said)
+    );
+    ok(said);
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, ["EE"], "only the EE directory");
+    ok(with_db(&db).arg("import").arg(&out).output().unwrap());
+    let store = ie_bench::store::Store::open(&db).unwrap();
+    let name = "EE/ace-mini";
+    assert_eq!(store.dataset(name).unwrap().unwrap().version, 2);
+    let old = store.examples(name, 1, "test").unwrap();
+    let new = store.examples(name, 2, "test").unwrap();
+    let changed: Vec<usize> = (0..old.len()).filter(|&i| old[i] != new[i]).collect();
+    assert_eq!(changed, [0]);
+    let ie_bench::ie::Gold::Events(events) = &new[0].gold else {
+        panic!()
+    };
+    assert_eq!(events.len(), 2);
+    // The attack keeps its trigger and its two remaining arguments; the new event has none.
+    assert_eq!(events[0].trigger, "bombed");
+    let roles: Vec<&str> = events[0]
+        .arguments
+        .iter()
+        .map(|a| a.role.as_str())
+        .collect();
+    assert_eq!(roles, ["attacker", "target"]);
+    assert_eq!(
+        (events[1].kind.as_str(), events[1].pos.clone()),
+        ("transport", vec![19, 25])
+    );
+}

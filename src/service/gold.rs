@@ -340,17 +340,29 @@ fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()>
     if corrections.is_empty() {
         bail!("no gold corrections in force: nothing to export");
     }
-    let mut by_dataset: std::collections::BTreeMap<&str, Vec<(&str, &str)>> = Default::default();
+    // By the directory that holds the records: EET and EEA corrections of a dataset both
+    // change its EE files, so they are applied to the same records.
+    type Edits<'a> = Vec<(crate::ie::TaskKind, &'a str, &'a str, &'a str)>;
+    let mut by_dir: std::collections::BTreeMap<(crate::ie::TaskKind, &str), Edits> =
+        Default::default();
     for ((key, id), gold) in &corrections {
-        by_dataset.entry(key).or_default().push((id, gold));
-    }
-    for (key, edits) in by_dataset {
         let (task, name) =
             parse_dataset_key(key).with_context(|| format!("{key}: not a TASK/name dataset"))?;
-        let loc = DatasetLocation::locate(root, task, name)?;
+        by_dir
+            .entry((task.main_task(), name))
+            .or_default()
+            .push((task, key, id, gold));
+    }
+    for ((main, name), mut edits) in by_dir {
+        // EEA edits name the arguments of a record's one event: they go before EET edits,
+        // which may add events. Otherwise by dataset and id, so the output is the same each
+        // time.
+        edits.sort_by_key(|e| (e.0 != crate::ie::TaskKind::Eea, e.1, e.2));
+        let (first_task, first_key) = (edits[0].0, edits[0].1);
+        let loc = DatasetLocation::locate(root, first_task, name)?;
         let split = crate::ie::Split::Test;
         let mut records = loc.read_split(split)?;
-        for (id, gold) in &edits {
+        for (task, key, id, gold) in &edits {
             let index: usize = id
                 .parse()
                 .ok()
@@ -361,10 +373,15 @@ fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()>
                         loc.split_path(split).display()
                     )
                 })?;
-            records[index] = record_from_target(task, &records[index].sentence, gold)
+            records[index] = record_from_target(*task, &records[index], gold)
                 .map_err(|e| anyhow::anyhow!("{key} example {id}: {e}"))?;
         }
-        let dir = out.join(task.main_task().as_str()).join(name);
+        let key = if edits.iter().all(|e| e.1 == first_key) {
+            first_key.to_string()
+        } else {
+            format!("{main}/{name}")
+        };
+        let dir = out.join(main.as_str()).join(name);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for entry in std::fs::read_dir(&loc.data_dir)? {
             let path = entry?.path();
