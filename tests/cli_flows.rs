@@ -455,6 +455,31 @@ fn the_run_list_shows_and_sorts_by_settings() {
     assert_eq!(only("kind=train lr=0.003"), [1]);
     assert_eq!(only("ingest"), [3]);
     assert_eq!(only("#nothing"), Vec::<u64>::new());
+    // The overlaid loss curves as numbers: each run's points, the EMA starting at the loss.
+    let curves = json(
+        with_db(&db)
+            .args(["runs", "loss", "1", "2", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let points = |id: &str| curves["runs"][id].as_array().unwrap().clone();
+    assert_eq!((points("1").len(), points("2").len()), (2, 3), "{curves}");
+    let first = &points("2")[0];
+    assert_eq!(first["loss"], first["ema"]);
+    let csv = stdout(run(&db, &["runs", "loss", "1", "2", "--format", "csv"]));
+    assert!(
+        csv.contains("run 1 loss") && csv.contains("run 2 EMA"),
+        "{csv}"
+    );
+    // Step 3 exists for run 2 only: run 1's cells are empty there.
+    let row: Vec<&str> = csv
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|cells| cells.get(1) == Some(&"3"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert_eq!((row[2], row[3]), ("", ""), "{row:?}");
+    assert!(!row[4].is_empty(), "{row:?}");
+    refused(&run(&db, &["runs", "loss", "9"]), "no run with id 9");
 }
 
 /// A template A/B from the command line: `run eval --sample N` twice, once per bank, sees the

@@ -27,6 +27,18 @@ pub enum RunsCommand {
         #[arg(long, default_value = "compat", value_parser = super::choice::<Mode>())]
         mode: Mode,
     },
+    /// The loss curves of one or more runs side by side, by step: each run's loss and its EMA
+    /// (alpha 0.1), as the Runs screen overlays the marked runs' curves; for plotting
+    /// elsewhere (`--format csv` or `json`).
+    Loss {
+        #[arg(required = true)]
+        ids: Vec<RunId>,
+        /// Print every Nth step (0: about 20 rows over the longest run; json always has all).
+        #[arg(long, default_value_t = 0)]
+        every: u64,
+        #[arg(long, default_value = "table", value_parser = super::choice::<Format>())]
+        format: Format,
+    },
     /// Stop a run after its current step (it can be resumed).
     Cancel { id: RunId },
     /// Per dataset, how many test examples run B fixed, broke, or left right or wrong
@@ -139,6 +151,7 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
             }))
         }
         Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
+        Some(RunsCommand::Loss { ids, every, format }) => loss(db, &ids, every, format),
         Some(RunsCommand::Cancel { id }) => cancel(db, id),
         Some(RunsCommand::Rescore { id }) => rescore(db, id),
         Some(RunsCommand::Compare {
@@ -723,6 +736,88 @@ fn compare_several(
                 }
             })
             .collect(),
+    };
+    super::emit(&render(&[table], format))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `runs loss ID...`: steps down, each run's loss and EMA across.
+fn loss(db: &Path, ids: &[RunId], every: u64, format: Format) -> Result<ExitCode> {
+    use crate::service::curves::{ema, EMA_ALPHA};
+    use std::collections::BTreeMap;
+    let mut store = Reader::open(db).context("opening the database")?;
+    // Per run: step -> (loss, EMA at that step).
+    let mut curves: Vec<(RunId, BTreeMap<u64, (f64, Option<f64>)>)> = Vec::new();
+    for &id in ids {
+        store.run(id)?;
+        let points = store.metrics(id)?;
+        let smooth: BTreeMap<u64, f64> = ema(&points, EMA_ALPHA)
+            .into_iter()
+            .map(|(step, v)| (step as u64, v))
+            .collect();
+        let by_step = points
+            .iter()
+            .map(|p| (p.step, (p.loss, smooth.get(&p.step).copied())))
+            .collect();
+        curves.push((id, by_step));
+    }
+    if format == Format::Json {
+        let runs: serde_json::Map<String, serde_json::Value> = curves
+            .iter()
+            .map(|(id, c)| {
+                let points: Vec<serde_json::Value> = c
+                    .iter()
+                    .map(|(step, (loss, e))| {
+                        // A NaN loss is JSON null, as `runs show` writes it.
+                        let loss = loss.is_finite().then_some(*loss);
+                        serde_json::json!({"step": step, "loss": loss, "ema": e})
+                    })
+                    .collect();
+                (id.to_string(), points.into())
+            })
+            .collect();
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({"alpha": EMA_ALPHA, "runs": runs}))?
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let steps: std::collections::BTreeSet<u64> =
+        curves.iter().flat_map(|(_, c)| c.keys().copied()).collect();
+    let last = steps.iter().next_back().copied().unwrap_or(0);
+    let every = if every > 0 { every } else { (last / 20).max(1) };
+    let mut columns = Vec::new();
+    for (id, _) in &curves {
+        for what in ["loss", "EMA"] {
+            columns.push(Column {
+                name: format!("run {id} {what}"),
+                is_score: false,
+            });
+        }
+    }
+    let rows = steps
+        .iter()
+        .filter(|s| *s % every == 0 || **s == last)
+        .map(|step| Row {
+            label: step.to_string(),
+            cells: curves
+                .iter()
+                .flat_map(|(_, c)| match c.get(step) {
+                    Some((loss, e)) => [
+                        Cell::Text(format!("{loss:.4}")),
+                        e.map_or(Cell::Empty, |v| Cell::Text(format!("{v:.4}"))),
+                    ],
+                    None => [Cell::Empty, Cell::Empty],
+                })
+                .collect(),
+            summary: false,
+        })
+        .collect();
+    let table = ResultTable {
+        title: format!("loss every {every} steps (EMA alpha {EMA_ALPHA})"),
+        label_header: "step".into(),
+        columns,
+        rows,
     };
     super::emit(&render(&[table], format))?;
     Ok(ExitCode::SUCCESS)

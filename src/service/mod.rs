@@ -5,6 +5,7 @@
 //! [`workspace`], [`sample`]), and carries the short database writes (`gold`, `import`) to
 //! wherever the database is held ([`through`]).
 
+pub mod curves;
 pub mod gold;
 pub mod holder;
 pub mod import;

@@ -27,22 +27,6 @@ pub(super) fn dev_curve(rows: &[StoredScore]) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// Exponential moving average of the loss, as (step, value) points; NaN and infinite losses
-/// (a diverged run) are left out rather than poisoning every later point.
-pub fn ema(points: &[MetricPoint], alpha: f64) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(points.len());
-    let mut acc: Option<f64> = None;
-    for p in points.iter().filter(|p| p.loss.is_finite()) {
-        let v = match acc {
-            Some(a) => a + alpha * (p.loss - a),
-            None => p.loss,
-        };
-        acc = Some(v);
-        out.push((p.step as f64, v));
-    }
-    out
-}
-
 /// Axis bounds fitted to the data, with a little headroom; a flat series gets a unit range.
 pub fn fit_bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -139,14 +123,7 @@ pub(super) fn draw_overlay(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let curves: Vec<(RunId, Vec<(f64, f64)>)> = s
         .marked_metrics
         .iter()
-        .map(|(id, points)| {
-            let finite: Vec<MetricPoint> = points
-                .iter()
-                .filter(|p| p.loss.is_finite())
-                .cloned()
-                .collect();
-            (*id, ema(&finite, EMA_ALPHA))
-        })
+        .map(|(id, points)| (*id, ema(points, EMA_ALPHA)))
         .collect();
     let all = || curves.iter().flat_map(|c| c.1.iter());
     let title = format!(

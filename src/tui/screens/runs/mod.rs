@@ -36,16 +36,15 @@ mod chart;
 mod draw;
 mod form;
 
+pub use crate::service::curves::{ema, EMA_ALPHA};
 use crate::tui::message::Message;
 use chart::dev_curve;
-pub use chart::{ema, fit_bounds, loss_bounds};
+pub use chart::{fit_bounds, loss_bounds};
 pub use draw::draw;
 pub use form::{Field, LaunchForm};
 
 /// Steps the chart shows when zoomed to the recent window.
 pub const RECENT: usize = 200;
-/// EMA smoothing factor (weight of the newest point).
-pub const EMA_ALPHA: f64 = 0.1;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct F1Row {
