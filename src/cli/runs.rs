@@ -747,7 +747,8 @@ fn loss(db: &Path, ids: &[RunId], every: u64, format: Format) -> Result<ExitCode
     use std::collections::BTreeMap;
     let mut store = Reader::open(db).context("opening the database")?;
     // Per run: step -> (loss, EMA at that step).
-    let mut curves: Vec<(RunId, BTreeMap<u64, (f64, Option<f64>)>)> = Vec::new();
+    type Curve = BTreeMap<u64, (f64, Option<f64>)>;
+    let mut curves: Vec<(RunId, Curve)> = Vec::new();
     for &id in ids {
         store.run(id)?;
         let points = store.metrics(id)?;
