@@ -236,6 +236,14 @@ fn settled(app: &mut App, engine: &Engine) {
     });
 }
 
+/// Snapshot settings, until the guard drops, that write the temporary directory `tmp` as
+/// `[TMP]` (its name changes from run to run).
+fn snapshots_without(tmp: &Path) -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&tmp.display().to_string()), "[TMP]");
+    settings.bind_to_scope()
+}
+
 fn regex_escape(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -1109,9 +1117,7 @@ fn fixture_with_sweep(dir: &Path) -> (Engine, App) {
 fn marked_runs_overlay_their_loss_and_compare_side_by_side() {
     let tmp = tempfile::tempdir().unwrap();
     let (engine, mut app) = fixture_with_sweep(tmp.path());
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
-    let _guard = settings.bind_to_scope();
+    let _guard = snapshots_without(tmp.path());
     let snap = |name: &str, app: &App| {
         for (w, h) in [(80, 24), (160, 48)] {
             insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
@@ -1418,9 +1424,7 @@ fn shift(code: KeyCode) -> KeyEvent {
 fn the_span_view_marks_items_in_the_sentence() {
     let tmp = tempfile::tempdir().unwrap();
     let (engine, mut app) = span_fixture(tmp.path());
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
-    let _guard = settings.bind_to_scope();
+    let _guard = snapshots_without(tmp.path());
     keys(&mut app, &engine, &["3", "enter"]);
     examples_loaded(&mut app, &engine);
     // Examples by dataset key: EEA/events, EET/events, NER/long, NER/nested, RE/rel.
@@ -1466,9 +1470,7 @@ fn the_span_view_marks_items_in_the_sentence() {
 fn span_edits_join_the_gold_log_and_rescore_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let (engine, mut app) = span_fixture(tmp.path());
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "[TMP]");
-    let _guard = settings.bind_to_scope();
+    let _guard = snapshots_without(tmp.path());
     keys(&mut app, &engine, &["3", "enter"]);
     examples_loaded(&mut app, &engine);
     let at = |app: &App, k: &str| {

@@ -298,8 +298,7 @@ fn list(db: &Path, a: &RunsArgs) -> Result<ExitCode> {
             })
             .collect(),
     };
-    super::emit(&render(&[table], format))?;
-    Ok(ExitCode::SUCCESS)
+    print(&table, format)
 }
 
 /// `runs export ID --out FILE`: the stored predictions as official prediction lines.
@@ -614,8 +613,7 @@ fn compare(
             })
             .collect(),
     };
-    super::emit(&render(&[table], format))?;
-    Ok(ExitCode::SUCCESS)
+    print(&table, format)
 }
 
 /// `runs compare A B C ...`: scores side by side, flips against run A.
@@ -737,7 +735,12 @@ fn compare_several(
             })
             .collect(),
     };
-    super::emit(&render(&[table], format))?;
+    print(&table, format)
+}
+
+/// Prints one table in `format`.
+fn print(table: &ResultTable, format: Format) -> Result<ExitCode> {
+    super::emit(&render(std::slice::from_ref(table), format))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -820,8 +823,7 @@ fn loss(db: &Path, ids: &[RunId], every: u64, format: Format) -> Result<ExitCode
         columns,
         rows,
     };
-    super::emit(&render(&[table], format))?;
-    Ok(ExitCode::SUCCESS)
+    print(&table, format)
 }
 
 fn rescore(db: &Path, id: RunId) -> Result<ExitCode> {

@@ -152,6 +152,20 @@ impl Theme {
         Theme::load("dark", None).expect("the built-in dark theme is valid")
     }
 
+    /// A difference between two runs: bold in its direction's colour where the bootstrap
+    /// finds it significant, dimmed where it does not.
+    pub fn difference(&self, d: &crate::eval::significance::Difference) -> Style {
+        if !d.significant {
+            self.dimmed()
+        } else if d.delta > 0.0 {
+            Style::default()
+                .fg(self.better)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().fg(self.worse).add_modifier(Modifier::BOLD)
+        }
+    }
+
     /// The colour of the `i`th run on a shared chart (the list repeats past its end).
     pub fn series(&self, i: usize) -> Color {
         self.runs[i % self.runs.len()]

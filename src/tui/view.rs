@@ -27,6 +27,19 @@ pub fn block<'a>(title: impl Into<String>, focused: bool, t: &Theme) -> Block<'a
         ))
 }
 
+/// A block for a pane `width` columns wide whose title (escaped, it may hold stored text) is
+/// cut with `…` where the border leaves it no room.
+pub fn fitted_block<'a>(title: &str, width: u16, focused: bool, t: &Theme) -> Block<'a> {
+    block(
+        fit(
+            &crate::tui::screens::safe(title),
+            width.saturating_sub(4) as usize,
+        ),
+        focused,
+        t,
+    )
+}
+
 /// Below this size the screens have no room to draw; a line says so instead.
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;

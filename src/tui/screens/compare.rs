@@ -228,19 +228,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 cells.push(Cell::from(format!("{:>10}", f.get(*flip))).style(style));
             }
             cells.push(Cell::from(format!("{:>9}", f.unmatched)).style(t.dimmed()));
-            // The difference; bold in its direction's colour where the bootstrap finds it
-            // significant, dimmed where it does not.
             cells.push(match &row.difference {
-                Some(d) => {
-                    let style = if !d.significant {
-                        t.dimmed()
-                    } else if d.delta > 0.0 {
-                        Style::default().fg(t.better).add_modifier(Modifier::BOLD)
-                    } else {
-                        Style::default().fg(t.worse).add_modifier(Modifier::BOLD)
-                    };
-                    Cell::from(format!("{:>8}", d.words().0)).style(style)
-                }
+                Some(d) => Cell::from(format!("{:>8}", d.words().0)).style(t.difference(d)),
                 None => Cell::from(format!("{:>8}", "—")).style(t.dimmed()),
             });
             Row::new(cells)

@@ -605,13 +605,7 @@ fn trial_panel<'a>(trial: &Trial, width: u16, t: &Theme) -> ratatui::widgets::Pa
                 let line = match &row.difference {
                     Some(d) => {
                         let (delta, interval, p) = d.words();
-                        let style = if !d.significant {
-                            t.dimmed()
-                        } else if d.delta > 0.0 {
-                            Style::default().fg(t.better).add_modifier(Modifier::BOLD)
-                        } else {
-                            Style::default().fg(t.worse).add_modifier(Modifier::BOLD)
-                        };
+                        let style = t.difference(d);
                         let (c1, c2, c3) = columns(
                             &name,
                             &format!("{:.2}", d.a * 100.0),

@@ -93,11 +93,9 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             ],
         )
         .header(Row::new(vec!["id", "dataset", "verdict"]).style(t.dimmed()))
-        .block(block(
-            fit(
-                &crate::tui::screens::safe(&title),
-                left.width.saturating_sub(4) as usize,
-            ),
+        .block(fitted_block(
+            &title,
+            left.width,
             s.confusion.is_none() && s.by_label.is_none(),
             t,
         ))
@@ -409,11 +407,7 @@ fn draw_sentence(
         .min(lines.len().saturating_sub(height));
     let visible: Vec<Line> = lines.into_iter().skip(scroll).take(height).collect();
     f.render_widget(
-        ratatui::widgets::Paragraph::new(visible).block(block(
-            fit(title, area.width.saturating_sub(4) as usize),
-            false,
-            t,
-        )),
+        ratatui::widgets::Paragraph::new(visible).block(fitted_block(title, area.width, false, t)),
         area,
     );
 }
@@ -547,14 +541,12 @@ fn draw_editor(
         )
         .header(Row::new(vec!["#", "label", what]).style(t.dimmed()))
         .row_highlight_style(t.selected())
-        .block(block(
-            fit(
-                &format!(
-                    "Gold items ({}) · each edit is stored and re-scored",
-                    ed.parts.len()
-                ),
-                items.width.saturating_sub(4) as usize,
+        .block(fitted_block(
+            &format!(
+                "Gold items ({}) · each edit is stored and re-scored",
+                ed.parts.len()
             ),
+            items.width,
             true,
             t,
         )),
@@ -673,14 +665,7 @@ fn draw_confusion(f: &mut Frame, area: Rect, c: &Confusion, t: &Theme) {
     f.render_widget(
         Table::new(rows, widths)
             .header(Row::new(header).style(t.dimmed()))
-            .block(block(
-                fit(
-                    &crate::tui::screens::safe(&title),
-                    area.width.saturating_sub(4) as usize,
-                ),
-                true,
-                t,
-            )),
+            .block(fitted_block(&title, area.width, true, t)),
         area,
     );
 }
@@ -736,14 +721,7 @@ fn draw_by_label(f: &mut Frame, area: Rect, table: &super::LabelTable, t: &Theme
             ])
             .style(t.dimmed()),
         )
-        .block(block(
-            fit(
-                &crate::tui::screens::safe(&title),
-                area.width.saturating_sub(4) as usize,
-            ),
-            true,
-            t,
-        )),
+        .block(fitted_block(&title, area.width, true, t)),
         area,
     );
 }

@@ -23,7 +23,7 @@ use crate::tui::keymap::Action;
 use crate::tui::message::Message;
 use crate::tui::text_input::{Edit, TextInput};
 use crate::tui::theme::Theme;
-use crate::tui::view::{block, fit, text_panel};
+use crate::tui::view::{block, fit, fitted_block, text_panel};
 use crate::tui::worker::Latest;
 
 mod draw;

@@ -102,9 +102,14 @@ pub(super) fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             .style(Style::default().fg(t.smoothed))
             .data(&smooth),
     ];
+    let chart = Chart::new(datasets).block(block(title, false, t));
+    f.render_widget(with_axes(chart, x, y, t), area);
+}
+
+/// Steps along x (first and last), the loss along y (bottom, middle, top).
+fn with_axes<'a>(chart: Chart<'a>, x: [f64; 2], y: [f64; 2], t: &Theme) -> Chart<'a> {
     let label = |v: f64| Span::styled(format!("{v:.2}"), t.dimmed());
-    let chart = Chart::new(datasets)
-        .block(block(title, false, t))
+    chart
         .x_axis(Axis::default().bounds(x).labels(vec![
             Span::styled(format!("{:.0}", x[0].max(0.0)), t.dimmed()),
             Span::styled(format!("{:.0}", x[1]), t.dimmed()),
@@ -113,8 +118,7 @@ pub(super) fn draw_chart(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             label(y[0]),
             label((y[0] + y[1]) / 2.0),
             label(y[1]),
-        ]));
-    f.render_widget(chart, area);
+        ]))
 }
 
 /// The marked runs' loss curves on one chart (EMA-smoothed, so the curves stay readable
@@ -150,21 +154,11 @@ pub(super) fn draw_overlay(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 .data(points)
         })
         .collect();
-    let label = |v: f64| Span::styled(format!("{v:.2}"), t.dimmed());
     let chart = Chart::new(datasets)
         .block(block(title, false, t))
         .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)))
-        .x_axis(Axis::default().bounds(x).labels(vec![
-            Span::styled(format!("{:.0}", x[0].max(0.0)), t.dimmed()),
-            Span::styled(format!("{:.0}", x[1]), t.dimmed()),
-        ]))
-        .y_axis(Axis::default().bounds(y).labels(vec![
-            label(y[0]),
-            label((y[0] + y[1]) / 2.0),
-            label(y[1]),
-        ]));
-    f.render_widget(chart, area);
+        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)));
+    f.render_widget(with_axes(chart, x, y, t), area);
 }
 
 #[cfg(test)]

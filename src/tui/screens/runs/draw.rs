@@ -190,15 +190,13 @@ fn draw_list(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     };
     let mut title = format!("{shown} · by {}", s.order.label());
     if !s.filter.is_empty() {
-        title.push_str(&format!(
-            " · filter {}",
-            crate::tui::screens::safe(&s.filter)
-        ));
+        title.push_str(&format!(" · filter {}", s.filter));
     }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.dimmed()))
-        .block(block(
-            fit(&title, area.width.saturating_sub(4) as usize),
+        .block(crate::tui::view::fitted_block(
+            &title,
+            area.width,
             s.form.is_none() && s.prompt.is_none() && !s.table_focus,
             t,
         ))
