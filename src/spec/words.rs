@@ -151,6 +151,10 @@ mod tests {
                         "test" => "dev".into(),
                         _ => format!("{s}-x").into(),
                     },
+                    // Lists: other names of what they list.
+                    Value::Array(_) if path.last().is_some_and(|k| k == "task") => {
+                        Value::Array(vec!["NER".into(), "EEA".into()])
+                    }
                     Value::Array(_) => Value::Array(vec!["q_proj".into(), "v_proj".into()]),
                     Value::Object(_) => unreachable!(),
                 };

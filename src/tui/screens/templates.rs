@@ -41,7 +41,7 @@ pub struct Trial {
     pub saved: u32,
     pub edited: u32,
     pub split: Split,
-    /// Instances drawn (fewer when the split has fewer).
+    /// Instances drawn (fewer when the split has fewer): planned, then as scored.
     pub sample: usize,
     /// The run that failed or was cancelled, and how it ended; none while they run or once
     /// both finished.
@@ -359,6 +359,9 @@ impl State {
                     "A/B done: run {} (saved, bank v{}) vs run {} (edited, bank v{}); Compare shows the flips",
                     trial.a, trial.saved, trial.b, trial.edited
                 ));
+                // What the runs actually scored (the config may hold fewer instances than
+                // the data).
+                trial.sample = rows.iter().map(|r| r.examples.len()).sum();
                 trial.rows = Some(rows);
             }
             (Err(e), _) => status.error(e),

@@ -291,14 +291,18 @@ impl State {
             }
             Edit::Submit => {
                 self.prompt = None;
-                let id = self.selected_id()?;
-                match kind {
-                    PromptKind::Filter => ctx.status.info(format!(
+                if kind == PromptKind::Filter {
+                    ctx.status.info(format!(
                         "{} of {} runs match {:?}",
                         self.runs.len(),
                         self.all.len(),
                         self.filter
-                    )),
+                    ));
+                    return None;
+                }
+                let id = self.selected_id()?;
+                match kind {
+                    PromptKind::Filter => {}
                     PromptKind::Tags => {
                         let (remove, add): (Vec<String>, Vec<String>) = text
                             .split_whitespace()
