@@ -434,7 +434,7 @@ fn the_workbench_runs_its_defaults_on_the_real_benchmark() {
         pty.wait_for("run 1 finished", 120);
         // Inspect on the run: its examples with their sentences.
         pty.send("\r");
-        pty.wait_for("Sentence (gold bold", 120);
+        pty.wait_for("item n; gold bold", 120);
         for _ in 0..12 {
             if pty.contents().contains("kind missing") {
                 break;
@@ -452,12 +452,23 @@ fn the_workbench_runs_its_defaults_on_the_real_benchmark() {
             let rows: Vec<String> = screen.rows(0, COLS).collect();
             let title = rows
                 .iter()
-                .position(|r| r.contains("Sentence (gold bold"))
+                .position(|r| r.contains("item n; gold bold"))
                 .expect("the sentence pane");
-            let highlighted = (COLS / 2..COLS).any(|c| {
-                screen
-                    .cell(title as u16 + 1, c)
-                    .is_some_and(|cell| cell.bold() && !cell.contents().trim().is_empty())
+            // The pane's rows, down to its bottom border (a long sentence scrolls its first
+            // span into the middle of them), and its columns.
+            let row: Vec<char> = rows[title].chars().collect();
+            let left = (COLS as usize / 3..row.len())
+                .find(|&c| row[c] == '┌')
+                .expect("the sentence pane's corner");
+            let bottom = (title + 1..rows.len())
+                .find(|&r| rows[r].chars().nth(left) == Some('└'))
+                .expect("the sentence pane's bottom");
+            let highlighted = (title + 1..bottom).any(|r| {
+                (left as u16 + 1..COLS - 1).any(|c| {
+                    screen
+                        .cell(r as u16, c)
+                        .is_some_and(|cell| cell.bold() && !cell.contents().trim().is_empty())
+                })
             });
             assert!(
                 highlighted,

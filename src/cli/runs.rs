@@ -31,6 +31,7 @@ pub enum RunsCommand {
     /// (alpha 0.1), as the Runs screen overlays the marked runs' curves; for plotting
     /// elsewhere (`--format csv` or `json`).
     Loss {
+        /// The runs, by id.
         #[arg(required = true)]
         ids: Vec<RunId>,
         /// Print every Nth step (0: about 20 rows over the longest run; json always has all).

@@ -26,9 +26,9 @@ pub enum GoldCommand {
         force: bool,
     },
     /// Correct one item of an example's gold, as the workbench's item editor does: add an
-    /// item, delete, relabel or re-span item N (numbered from 1 as `gold show`-style listings
-    /// and Inspect number them). NER, ET, RE, EPR, EET and EEA golds; the result is checked
-    /// and stored like `gold set`.
+    /// item, delete, relabel or re-span item N (numbered from 1 in the gold's order, as
+    /// Inspect numbers them). NER, ET, RE, EPR, EET and EEA golds; the result is checked and
+    /// stored like `gold set`.
     #[command(group(clap::ArgGroup::new("edit").required(true).args(["add", "delete", "relabel", "respan"])))]
     Item {
         /// `TASK/dataset`, e.g. `NER/CoNLL 2003`.
@@ -48,6 +48,8 @@ pub enum GoldCommand {
         /// Give item N other spans (a relation: `HEAD, TAIL`).
         #[arg(long, num_args = 2, value_names = ["N", "SPANS"])]
         respan: Option<Vec<String>>,
+        /// Store it even if a label is not among the example's options or a span is not in
+        /// its sentence.
         #[arg(long)]
         force: bool,
     },
