@@ -166,7 +166,10 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
             id,
             gold,
             force,
-        } => set(store, &dataset, &id, &gold, force, &mut said)?,
+        } => {
+            let example = current_example(store, &dataset, &id)?;
+            set(store, &example, (&dataset, &id), &gold, force, &mut said)?;
+        }
         GoldCommand::Item {
             dataset,
             id,
@@ -237,8 +240,8 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
             }
             set(
                 store,
-                &dataset,
-                &id,
+                &example,
+                (&dataset, &id),
                 &target(task, &items),
                 force,
                 &mut said,
@@ -285,16 +288,16 @@ pub fn apply(store: &Store, cmd: GoldCommand) -> Result<Said> {
     Ok(said)
 }
 
-/// Stores `gold` as example `id` of `dataset`'s correction, checked first unless `force`.
+/// Stores `gold` as the correction of `example` (example `id` of `dataset`, as
+/// `current_example` found it), checked first unless `force`.
 fn set(
     store: &Store,
-    dataset: &str,
-    id: &str,
+    example: &Example,
+    (dataset, id): (&str, &str),
     gold: &str,
     force: bool,
     said: &mut Said,
 ) -> Result<()> {
-    let example = current_example(store, dataset, id)?;
     let before = example.gold.clone();
     if before == gold {
         bail!("{dataset} example {id} already has that gold");

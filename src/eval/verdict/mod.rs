@@ -194,10 +194,14 @@ fn options(instruction: Option<&str>, task: TaskKind, mode: Mode) -> Option<Vec<
     if matches!(task, TaskKind::Ee | TaskKind::Es | TaskKind::Ep) {
         return None;
     }
-    let text = instruction?;
-    let start = text.find("Option:")? + "Option:".len();
-    let line = text[start..].split('\n').next()?;
+    let line = option_line(instruction?)?;
     Some(line.split(',').map(|o| mode.norm(o)).collect())
+}
+
+/// The options of a model input as written: the rest of its `Option:` line.
+pub fn option_line(instruction: &str) -> Option<&str> {
+    let start = instruction.find("Option:")? + "Option:".len();
+    instruction[start..].split('\n').next()
 }
 
 /// The sentence: given, or read back from an ie-bench source (`Text: ... \n`).

@@ -76,13 +76,9 @@ fn words(chars: &[char]) -> Vec<(usize, usize)> {
 
 /// The option labels of a model input (`Option: a, b, c \n`), as written.
 fn options(instruction: Option<&str>) -> Vec<String> {
-    let Some(text) = instruction else {
-        return Vec::new();
-    };
-    let Some(start) = text.find("Option:").map(|i| i + "Option:".len()) else {
-        return Vec::new();
-    };
-    let line = text[start..].split('\n').next().unwrap_or_default();
+    let line = instruction
+        .and_then(crate::eval::verdict::option_line)
+        .unwrap_or_default();
     line.split(',')
         .map(|o| o.trim().to_string())
         .filter(|o| !o.is_empty())
