@@ -103,6 +103,25 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Opens sled's files once this process holds `ie-bench.lock`. No other process can then hold
+/// sled's own lock, but a store this process just dropped can, for a moment: sled's flusher
+/// thread keeps the files open until it finishes its last flush. So a lock refusal here is
+/// waited out (up to five seconds) rather than reported.
+fn open_sled(dir: &Path) -> std::result::Result<sled::Db, sled::Error> {
+    let start = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn take_lock(path: &Path) -> Result<File> {
     let io = |source| StoreError::Io {
         path: path.to_path_buf(),
@@ -243,20 +262,17 @@ impl Store {
     fn open_with(path: &Path, current: u32, migrations: &[Migration]) -> Result<Store> {
         let lock = take_lock(path)?;
         remove_stale_snapshots(&path.join("sled"))?;
-        let db = sled::Config::new()
-            .path(path.join("sled"))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(source) => StoreError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                },
-                sled::Error::Corruption { .. } => StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                },
-                other => StoreError::Sled(other),
-            })?;
+        let db = open_sled(&path.join("sled")).map_err(|e| match e {
+            sled::Error::Io(source) => StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            sled::Error::Corruption { .. } => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+            other => StoreError::Sled(other),
+        })?;
         let meta = db.open_tree("meta")?;
         let found = match meta.get(SCHEMA_KEY)? {
             Some(v) => {
@@ -596,6 +612,38 @@ mod tests {
             settings: serde_json::json!({}),
             ..RunManifest::new(RunKind::Train, 1_764_028_800)
         }
+    }
+
+    /// A store dropped and opened again at once, as the workbench and its tests do: sled's
+    /// flusher can still hold its files for a moment, which must not fail the second open.
+    #[test]
+    fn a_store_reopens_at_once_after_it_is_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        for i in 0..40u64 {
+            let store = Store::open(&path).unwrap_or_else(|e| panic!("open {i}: {e}"));
+            let id = store.create_run(&manifest()).unwrap();
+            // Enough writes that sled still has segments to write out when the store drops.
+            let lines: Vec<(u64, StoredPrediction)> = (0..300u64)
+                .map(|k| {
+                    (
+                        k,
+                        StoredPrediction {
+                            task: crate::ie::TaskKind::Ner,
+                            id: k.to_string(),
+                            ground_truth: "person: Ann".repeat(20),
+                            prediction: format!("person: {k}"),
+                            truncated: false,
+                            sentence: Some("Ann ".repeat(200)),
+                            instruction: None,
+                        },
+                    )
+                })
+                .collect();
+            store.put_predictions(id, "d", &lines).unwrap();
+            drop(store);
+        }
+        assert_eq!(Store::open(&path).unwrap().runs().unwrap().len(), 40);
     }
 
     #[test]
