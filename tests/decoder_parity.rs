@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
 
-use ie_bench::model::cpu::decoder::Prepared;
+use ie_bench::model::cpu::decoder::{Grads, Prepared};
 use ie_bench::model::cpu::decoder_generate::{all_logits, generate, last_logits, Constraint, Stop};
 use ie_bench::model::decoder::constrain::TokenBytes;
 use ie_bench::model::decoder::tokenizer::DecoderExample;
@@ -172,7 +172,7 @@ fn loss_and_gradient_norms_match_transformers() {
     let count: usize = batch.iter().map(|e| e.target_len).sum();
     let refs: Vec<&DecoderExample> = batch.iter().collect();
     let mut grads = DecoderWeights::zeros_like(&m.cfg, false);
-    let (loss, n) = p.accumulate(&refs, 1.0 / count as f32, &mut grads);
+    let (loss, n) = p.accumulate(&refs, 1.0 / count as f32, Grads::Weights(&mut grads));
     assert_eq!(n, count);
     let loss = loss / count as f64;
     let want = t["loss"].as_f64().unwrap();
@@ -210,9 +210,9 @@ fn train_batch(fx: &Value) -> Vec<DecoderExample> {
         .collect()
 }
 
-/// LoRA's gradients, taken from those of the merged weights, against central differences of
-/// the loss in the adapters themselves (f64 sums over f32 passes; B made non-zero so that A has
-/// a gradient at all).
+/// LoRA's gradients, taken straight from the pass, against central differences of the loss
+/// in the adapters themselves (f64 sums over f32 passes; B made non-zero so that A has a
+/// gradient at all), and against the merged weights' gradient G: dB = s·G·Aᵀ, dA = s·Bᵀ·G.
 #[test]
 fn lora_gradients_match_finite_differences() {
     use ie_bench::model::decoder::lora::{Adapters, LoraOptions};
@@ -233,13 +233,52 @@ fn lora_gradients_match_finite_differences() {
         let mut w = m.weights.clone();
         ad.merge(&m.cfg, &frozen, &mut w);
         let p = Prepared::new(&m.cfg, &w, 64);
-        let mut g = DecoderWeights::zeros_like(&m.cfg, false);
-        let (loss, _) = p.accumulate(&refs, 1.0, &mut g);
+        let mut g = ad.zeros_like();
+        let (loss, _) = p.accumulate(&refs, 1.0, Grads::Adapters(ad, &mut g));
         (loss, g)
     };
-    let (_, g) = run(&ad);
-    let grads = ad.grads(&m.cfg, &g);
+    let (_, grads) = run(&ad);
     let names = ad.names();
+    // The same pass with every weight trained gives G; the adapters' gradients follow from it.
+    let mut merged = m.weights.clone();
+    ad.merge(&m.cfg, &frozen, &mut merged);
+    let mut g = DecoderWeights::zeros_like(&m.cfg, false);
+    Prepared::new(&m.cfg, &merged, 64).accumulate(&refs, 1.0, Grads::Weights(&mut g));
+    let (r, s) = (options.rank, options.scale());
+    for (t, name) in names.iter().enumerate() {
+        let (layer, k) = (t / (2 * ad.parts.len()), t / 2 % ad.parts.len());
+        let gw = &g.layers[layer][ad.parts[k]];
+        let cols = ad.a[layer][k].len() / r;
+        let rows = gw.len() / cols;
+        let from_g: Vec<f32> = if t % 2 == 0 {
+            // dA[j, i] = s·Σₒ B[o, j]·G[o, i]
+            (0..r * cols)
+                .map(|ji| {
+                    let (j, i) = (ji / cols, ji % cols);
+                    s * (0..rows)
+                        .map(|o| ad.b[layer][k][o * r + j] * gw[o * cols + i])
+                        .sum::<f32>()
+                })
+                .collect()
+        } else {
+            // dB[o, j] = s·Σᵢ G[o, i]·A[j, i]
+            (0..rows * r)
+                .map(|oj| {
+                    let (o, j) = (oj / r, oj % r);
+                    s * (0..cols)
+                        .map(|i| gw[o * cols + i] * ad.a[layer][k][j * cols + i])
+                        .sum::<f32>()
+                })
+                .collect()
+        };
+        let scale = from_g.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        for (i, (got, want)) in grads[t].iter().zip(&from_g).enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-4 * scale,
+                "{name}[{i}]: {got} from the pass, {want} from the merged weight's gradient"
+            );
+        }
+    }
     let eps = 1e-2f32;
     let mut checked = 0;
     for (t, name) in names.iter().enumerate() {

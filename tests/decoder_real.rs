@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
 
-use ie_bench::model::cpu::decoder::Prepared;
+use ie_bench::model::cpu::decoder::{Grads, Prepared};
 use ie_bench::model::cpu::decoder_generate::{generate, Stop};
 use ie_bench::model::decoder::DecoderModel;
 use std::path::Path;
@@ -101,7 +101,7 @@ fn loss_and_gradient_norms_equal_transformers_on_the_real_model() {
     let longest = batch.iter().map(|e| e.ids.len()).max().unwrap();
     let p = Prepared::new(&m.cfg, &m.weights, longest);
     let mut grads = DecoderWeights::zeros_like(&m.cfg, false);
-    let (loss, _) = p.accumulate(&refs, 1.0 / count as f32, &mut grads);
+    let (loss, _) = p.accumulate(&refs, 1.0 / count as f32, Grads::Weights(&mut grads));
     let loss = loss / count as f64;
     let want = fx["loss"].as_f64().unwrap();
     assert!((loss - want).abs() < 1e-4, "loss {loss} vs {want}");

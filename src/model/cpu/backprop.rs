@@ -205,7 +205,7 @@ impl Batch {
                 linear_backward(&dv, src, nk, &w[slots.v], &mut g[slots.v], d_src, true);
             }
         }
-        c.input.backward(&w[ln], &dxn, &mut g[ln], dx, true);
+        c.input.backward(&w[ln], &dxn, Some(&mut g[ln]), dx, true);
         c.probs
     }
 
@@ -259,7 +259,7 @@ impl Batch {
                 linear_backward(&dh1, xn, rows, &w[*wi1], &mut g[*wi1], &mut dxn, true);
             }
         }
-        c.input.backward(&w[ln], &dxn, &mut g[ln], dx, true);
+        c.input.backward(&w[ln], &dxn, Some(&mut g[ln]), dx, true);
     }
 
     /// The LM head and mean cross-entropy over the label tokens: returns the loss and the
@@ -338,7 +338,7 @@ impl Batch {
         let mut dx = vec![0f32; d_out.len()];
         let fl = slots.final_ln;
         out.last
-            .backward(&w[fl], &d_out, &mut g[fl], &mut dx, false);
+            .backward(&w[fl], &d_out, Some(&mut g[fl]), &mut dx, false);
         let mut d_scores_sum = vec![0f32; b * heads * n * n];
         for (blk, cache) in slots.blocks.iter().zip(out.blocks).rev() {
             self.ff_backward(w, g, &blk.ff, blk.ff_ln, cache.ff, &mut dx);

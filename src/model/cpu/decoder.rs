@@ -12,7 +12,11 @@ use rayon::prelude::*;
 
 use super::kernels;
 use super::matmul::{matmul, Out, Threads, View};
-use super::ops::{linear, linear_backward, par_add_assign, rows_per_task, Normed};
+use super::ops::{
+    linear, linear_backward, linear_input_grad, low_rank_weight_grads, par_add_assign,
+    rows_per_task, Normed,
+};
+use crate::model::decoder::lora::Adapters;
 use crate::model::decoder::tokenizer::DecoderExample;
 use crate::model::decoder::weights::*;
 use crate::model::decoder::{DecoderConfig, DecoderWeights, LayerKind};
@@ -451,6 +455,97 @@ fn own_rows(m: &[f32], width: usize, s: Span) -> &[f32] {
     &m[s.row * width..(s.row + s.rows) * width]
 }
 
+/// Where the backward pass puts the gradients of what is trained.
+pub enum Grads<'a> {
+    /// Every weight's but the embedding's (full fine-tuning), added into these buffers.
+    Weights(&'a mut DecoderWeights),
+    /// LoRA adapters' alone, added into buffers in `Adapters::names()` order. The base weights
+    /// are frozen, so their gradients are never formed: each adapter pair's come from the
+    /// pass's own dy and x (`ops::low_rank_weight_grads`), and the norms get none.
+    Adapters(&'a Adapters, &'a mut [Vec<f32>]),
+}
+
+/// One layer's share of `Grads`.
+enum LayerGrads<'a> {
+    Weights(&'a mut Layer),
+    Adapters {
+        ad: &'a Adapters,
+        layer: usize,
+        /// dA, dB of each of `ad.parts`, in turn.
+        grads: &'a mut [Vec<f32>],
+    },
+}
+
+impl<'a> Grads<'a> {
+    /// Each layer's share, and the final norm's buffer when it is trained.
+    fn split(self) -> (Vec<LayerGrads<'a>>, Option<&'a mut [f32]>) {
+        match self {
+            Grads::Weights(w) => (
+                w.layers.iter_mut().map(LayerGrads::Weights).collect(),
+                Some(w.final_norm.as_mut_slice()),
+            ),
+            Grads::Adapters(ad, grads) => {
+                let per = 2 * ad.parts.len();
+                let mut rest = grads;
+                let mut layers = Vec::with_capacity(ad.a.len());
+                for layer in 0..ad.a.len() {
+                    let (mine, tail) = std::mem::take(&mut rest).split_at_mut(per);
+                    rest = tail;
+                    layers.push(LayerGrads::Adapters {
+                        ad,
+                        layer,
+                        grads: mine,
+                    });
+                }
+                (layers, None)
+            }
+        }
+    }
+}
+
+impl LayerGrads<'_> {
+    /// The backward pass of part `p`, `y = x·wᵀ`: dx (+)= dy·w, and the gradient of what is
+    /// trained in it (the weight, its adapters, or nothing).
+    #[allow(clippy::too_many_arguments)]
+    fn linear(
+        &mut self,
+        p: usize,
+        dy: &[f32],
+        x: &[f32],
+        rows: usize,
+        w: &[f32],
+        dx: &mut [f32],
+        accumulate: bool,
+    ) {
+        match self {
+            LayerGrads::Weights(g) => linear_backward(dy, x, rows, w, &mut g[p], dx, accumulate),
+            LayerGrads::Adapters { ad, layer, grads } => {
+                linear_input_grad(dy, rows, w, dx, accumulate);
+                if let Some(k) = ad.parts.iter().position(|&q| q == p) {
+                    let (da, db) = grads[2 * k..2 * k + 2].split_at_mut(1);
+                    low_rank_weight_grads(
+                        dy,
+                        x,
+                        rows,
+                        (&ad.a[*layer][k], &ad.b[*layer][k]),
+                        ad.options.scale(),
+                        &mut da[0],
+                        &mut db[0],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Norm `p`'s gradient buffer, when norms are trained.
+    fn norm(&mut self, p: usize) -> Option<&mut [f32]> {
+        match self {
+            LayerGrads::Weights(g) => Some(g[p].as_mut_slice()),
+            LayerGrads::Adapters { .. } => None,
+        }
+    }
+}
+
 /// A training batch's forward pass, kept for the backward pass.
 pub struct Forward {
     pub spans: Vec<Span>,
@@ -483,9 +578,10 @@ impl Prepared<'_> {
         fwd: Forward,
         targets: &[(usize, u32)],
         scale: f32,
-        grads: &mut DecoderWeights,
+        grads: Grads,
     ) -> f64 {
         let c = self.cfg;
+        let (mut layer_grads, final_grad) = grads.split();
         let d = c.hidden;
         let rows: Vec<usize> = targets.iter().map(|t| t.0).collect();
         let fin = self.final_rows(&fwd.x, &rows);
@@ -514,19 +610,13 @@ impl Prepared<'_> {
         );
         drop(logits);
         let mut dsel_x = vec![0f32; targets.len() * d];
-        fin.backward(
-            &self.final_norm,
-            &dsel,
-            &mut grads.final_norm,
-            &mut dsel_x,
-            false,
-        );
+        fin.backward(&self.final_norm, &dsel, final_grad, &mut dsel_x, false);
         let mut dx = vec![0f32; fwd.x.len()];
         for (i, &r) in rows.iter().enumerate() {
             kernels::add_assign(&mut dx[r * d..(r + 1) * d], &dsel_x[i * d..(i + 1) * d]);
         }
         for (li, cache) in fwd.layers.into_iter().enumerate().rev() {
-            self.layer_backward(li, cache, &fwd.spans, &mut dx, &mut grads.layers[li]);
+            self.layer_backward(li, cache, &fwd.spans, &mut dx, &mut layer_grads[li]);
         }
         loss
     }
@@ -539,7 +629,7 @@ impl Prepared<'_> {
         c: LayerCache,
         spans: &[Span],
         dx: &mut [f32],
-        g: &mut Layer,
+        g: &mut LayerGrads,
     ) {
         let cfg = self.cfg;
         let (d, f, qd, kvd) = (cfg.hidden, cfg.intermediate, cfg.q_dim(), cfg.kv_dim());
@@ -551,12 +641,12 @@ impl Prepared<'_> {
         c.post_ffn.backward(
             &nw[POST_FFN_NORM],
             dx,
-            &mut g[POST_FFN_NORM],
+            g.norm(POST_FFN_NORM),
             &mut dm,
             false,
         );
         let mut dact = vec![0f32; rows * f];
-        linear_backward(&dm, &c.act, rows, &l[DOWN], &mut g[DOWN], &mut dact, false);
+        g.linear(DOWN, &dm, &c.act, rows, &l[DOWN], &mut dact, false);
         drop(dm);
         let (mut dgate, mut dup) = (vec![0f32; rows * f], vec![0f32; rows * f]);
         let per = rows_per_task(rows, f) * f;
@@ -568,43 +658,35 @@ impl Prepared<'_> {
             .for_each(|(((da, db), (a, b)), gr)| kernels::gated_gelu_backward(a, b, gr, da, db));
         drop(dact);
         let mut dh = vec![0f32; rows * d];
-        linear_backward(
-            &dgate,
-            &c.ffn_in.out,
-            rows,
-            &l[GATE],
-            &mut g[GATE],
-            &mut dh,
-            false,
-        );
-        linear_backward(&dup, &c.ffn_in.out, rows, &l[UP], &mut g[UP], &mut dh, true);
+        g.linear(GATE, &dgate, &c.ffn_in.out, rows, &l[GATE], &mut dh, false);
+        g.linear(UP, &dup, &c.ffn_in.out, rows, &l[UP], &mut dh, true);
         drop((dgate, dup));
         c.ffn_in
-            .backward(&nw[FFN_NORM], &dh, &mut g[FFN_NORM], dx, true);
+            .backward(&nw[FFN_NORM], &dh, g.norm(FFN_NORM), dx, true);
         // Attention: xm = x + post(o(attn(rope(norm(q)), rope(norm(k)), v))).
         let mut do_ = vec![0f32; rows * d];
         c.post_attn.backward(
             &nw[POST_ATTN_NORM],
             dx,
-            &mut g[POST_ATTN_NORM],
+            g.norm(POST_ATTN_NORM),
             &mut do_,
             false,
         );
         let mut dctx = vec![0f32; rows * qd];
-        linear_backward(&do_, &c.ctx, rows, &l[O], &mut g[O], &mut dctx, false);
+        g.linear(O, &do_, &c.ctx, rows, &l[O], &mut dctx, false);
         drop(do_);
         let (mut dq, mut dk, dv) = self.attention_backward(&c, spans, &dctx);
         self.rope(li).rotate(&mut dq, qd, spans, true);
         self.rope(li).rotate(&mut dk, kvd, spans, true);
         let (mut dqn, mut dkn) = (vec![0f32; rows * qd], vec![0f32; rows * kvd]);
-        c.q.backward(&nw[Q_NORM], &dq, &mut g[Q_NORM], &mut dqn, false);
-        c.k.backward(&nw[K_NORM], &dk, &mut g[K_NORM], &mut dkn, false);
+        c.q.backward(&nw[Q_NORM], &dq, g.norm(Q_NORM), &mut dqn, false);
+        c.k.backward(&nw[K_NORM], &dk, g.norm(K_NORM), &mut dkn, false);
         let xn = &c.attn_in.out;
-        linear_backward(&dqn, xn, rows, &l[Q], &mut g[Q], &mut dh, false);
-        linear_backward(&dkn, xn, rows, &l[K], &mut g[K], &mut dh, true);
-        linear_backward(&dv, xn, rows, &l[V], &mut g[V], &mut dh, true);
+        g.linear(Q, &dqn, xn, rows, &l[Q], &mut dh, false);
+        g.linear(K, &dkn, xn, rows, &l[K], &mut dh, true);
+        g.linear(V, &dv, xn, rows, &l[V], &mut dh, true);
         c.attn_in
-            .backward(&nw[ATTN_NORM], &dh, &mut g[ATTN_NORM], dx, true);
+            .backward(&nw[ATTN_NORM], &dh, g.norm(ATTN_NORM), dx, true);
     }
 
     /// Gradients of (rotated) q, k and v from the context's: per span and head, dv = pᵀ·dc,
@@ -716,12 +798,7 @@ impl Prepared<'_> {
     /// Adds into `grads` the gradient of `scale` × the summed cross-entropy of the target
     /// tokens of `batch` (the decoder-only format: each example's last `target_len` tokens),
     /// and returns (summed loss, target tokens).
-    pub fn accumulate(
-        &self,
-        batch: &[&DecoderExample],
-        scale: f32,
-        grads: &mut DecoderWeights,
-    ) -> (f64, usize) {
+    pub fn accumulate(&self, batch: &[&DecoderExample], scale: f32, grads: Grads) -> (f64, usize) {
         let seqs: Vec<&[u32]> = batch.iter().map(|e| e.ids.as_slice()).collect();
         let fwd = self.forward(&seqs, true);
         let mut targets = Vec::new();

@@ -47,12 +47,78 @@ pub(super) fn linear_backward(
         true,
         Threads::All,
     );
+    linear_input_grad(dy, rows, w, dx, accumulate);
+}
+
+/// The input's gradient of `y = x·wᵀ` alone (a frozen `w`): dx = dy·w, or dx += with
+/// `accumulate`.
+pub(super) fn linear_input_grad(
+    dy: &[f32],
+    rows: usize,
+    w: &[f32],
+    dx: &mut [f32],
+    accumulate: bool,
+) {
+    let out_dim = dy.len() / rows.max(1);
+    let in_dim = w.len() / out_dim.max(1);
     matmul(
         Out::new(dx, rows, in_dim),
         View::new(dy, rows, out_dim),
         View::new(w, out_dim, in_dim),
         1.0,
         accumulate,
+        Threads::All,
+    );
+}
+
+/// A LoRA pair's gradients for `y = x·(W0 + s·B·A)ᵀ`, A [rank, in] and B [out, rank], without
+/// forming the [out, in] gradient of the merged weight G = dyᵀ·x: dB += s·G·Aᵀ = s·dyᵀ·(x·Aᵀ)
+/// and dA += s·Bᵀ·G = s·(dy·B)ᵀ·x, about 2·rows·rank·(in + out) products instead of
+/// rows·in·out.
+pub(super) fn low_rank_weight_grads(
+    dy: &[f32],
+    x: &[f32],
+    rows: usize,
+    (a, b): (&[f32], &[f32]),
+    scale: f32,
+    da: &mut [f32],
+    db: &mut [f32],
+) {
+    let out_dim = dy.len() / rows.max(1);
+    let in_dim = x.len() / rows.max(1);
+    let rank = a.len() / in_dim.max(1);
+    let mut xa = vec![0f32; rows * rank];
+    matmul(
+        Out::new(&mut xa, rows, rank),
+        View::new(x, rows, in_dim),
+        View::new(a, rank, in_dim).t(),
+        1.0,
+        false,
+        Threads::All,
+    );
+    matmul(
+        Out::new(db, out_dim, rank),
+        View::new(dy, rows, out_dim).t(),
+        View::new(&xa, rows, rank),
+        scale,
+        true,
+        Threads::All,
+    );
+    let mut dyb = xa;
+    matmul(
+        Out::new(&mut dyb, rows, rank),
+        View::new(dy, rows, out_dim),
+        View::new(b, out_dim, rank),
+        1.0,
+        false,
+        Threads::All,
+    );
+    matmul(
+        Out::new(da, rank, in_dim),
+        View::new(&dyb, rows, rank).t(),
+        View::new(x, rows, in_dim),
+        scale,
+        true,
         Threads::All,
     );
 }
@@ -86,17 +152,19 @@ impl Normed {
         Normed { x, out, inv_rms }
     }
 
-    /// dw += Σ dy⊙x·r, and dx (+)= the input gradient.
+    /// dw += Σ dy⊙x·r (unless the weight is frozen: `None`), and dx (+)= the input gradient.
     pub(super) fn backward(
         &self,
         w: &[f32],
         dy: &[f32],
-        dw: &mut [f32],
+        dw: Option<&mut [f32]>,
         dx: &mut [f32],
         accumulate: bool,
     ) {
         let d = w.len();
-        kernels::rms_norm_weight_grad(&self.x, &self.inv_rms, dy, d, dw);
+        if let Some(dw) = dw {
+            kernels::rms_norm_weight_grad(&self.x, &self.inv_rms, dy, d, dw);
+        }
         let rows = self.x.len() / d;
         let per = rows_per_task(rows, d);
         dx.par_chunks_mut(per * d)

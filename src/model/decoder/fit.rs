@@ -12,7 +12,7 @@ use super::lora::{self, AdapterInfo, Adapters};
 use super::tokenizer::DecoderExample;
 use super::{resolve, save_folder, DecoderModel, DecoderWeights};
 use crate::model::backbone::Backbone;
-use crate::model::cpu::decoder::Prepared;
+use crate::model::cpu::decoder::{Grads, Prepared};
 use crate::model::error::Result;
 use crate::model::fit::{drive, FitHooks, FitOutcome, FitSpec, Start, Stepper};
 use crate::model::train::{epoch_batches_by_length, AdamW, StepReport};
@@ -21,18 +21,27 @@ struct DecoderRun {
     model: Backbone,
     opt: AdamW,
     examples: Vec<DecoderExample>,
-    grads: DecoderWeights,
     names: Vec<String>,
     max_len: usize,
-    lora: Option<LoraRun>,
+    trained: Trained,
 }
 
-/// A LoRA run's adapters, the frozen weights they add to, and the base model's path (which
-/// the saved adapter names).
+/// What a run trains, with its gradient buffers.
+enum Trained {
+    /// Every weight but the embedding (and so the tied head).
+    Weights {
+        grads: DecoderWeights,
+    },
+    Lora(LoraRun),
+}
+
+/// A LoRA run's adapters, the frozen weights they add to, the base model's path (which the
+/// saved adapter names) and the adapters' gradients (in `Adapters::names()` order).
 struct LoraRun {
     adapters: Adapters,
     frozen: Vec<Vec<Vec<f32>>>,
     base: PathBuf,
+    grads: Vec<Vec<f32>>,
 }
 
 impl DecoderRun {
@@ -61,8 +70,11 @@ impl Stepper for DecoderRun {
         step: usize,
     ) -> Result<StepReport> {
         let started = std::time::Instant::now();
-        self.grads
-            .trainable_mut()
+        let buffers: Vec<&mut Vec<f32>> = match &mut self.trained {
+            Trained::Weights { grads } => grads.trainable_mut(),
+            Trained::Lora(l) => l.grads.iter_mut().collect(),
+        };
+        buffers
             .into_par_iter()
             .for_each(|g| g.iter_mut().for_each(|v| *v = 0.0));
         let targets: usize = micro
@@ -80,27 +92,26 @@ impl Stepper for DecoderRun {
             for batch in micro {
                 let refs: Vec<&DecoderExample> = batch.iter().map(|&i| &self.examples[i]).collect();
                 tokens += refs.iter().map(|e| e.ids.len()).sum::<usize>();
-                loss += p.accumulate(&refs, scale, &mut self.grads).0;
+                let sink = match &mut self.trained {
+                    Trained::Weights { grads } => Grads::Weights(grads),
+                    Trained::Lora(l) => Grads::Adapters(&l.adapters, &mut l.grads),
+                };
+                loss += p.accumulate(&refs, scale, sink).0;
             }
         }
         let passes = started.elapsed().as_secs_f64();
         let Backbone::Decoder(m) = &mut self.model else {
             unreachable!("a decoder run holds a decoder")
         };
-        // The gradients of what is trained: the adapters', from those of the merged weights,
-        // or the weights' own.
-        let adapter_grads = self
-            .lora
-            .as_ref()
-            .map(|l| l.adapters.grads(&m.cfg, &self.grads));
-        let grads: Vec<&[f32]> = match &adapter_grads {
-            Some(g) => g.iter().map(Vec::as_slice).collect(),
-            None => self
-                .grads
-                .trainable()
-                .into_iter()
-                .map(Vec::as_slice)
-                .collect(),
+        let (params, grads): (Vec<&mut Vec<f32>>, Vec<&[f32]>) = match &mut self.trained {
+            Trained::Weights { grads } => (
+                m.weights.trainable_mut(),
+                grads.trainable().into_iter().map(Vec::as_slice).collect(),
+            ),
+            Trained::Lora(l) => (
+                l.adapters.tensors_mut(),
+                l.grads.iter().map(Vec::as_slice).collect(),
+            ),
         };
         let norm = grads
             .par_iter()
@@ -114,10 +125,6 @@ impl Stepper for DecoderRun {
             1.0
         };
         let opt_started = std::time::Instant::now();
-        let params = match &mut self.lora {
-            Some(l) => l.adapters.tensors_mut(),
-            None => m.weights.trainable_mut(),
-        };
         self.opt.step_slices(
             self.names
                 .iter()
@@ -127,7 +134,7 @@ impl Stepper for DecoderRun {
             lr,
             factor as f32,
         );
-        if let Some(l) = &self.lora {
+        if let Trained::Lora(l) = &self.trained {
             l.adapters.merge(&m.cfg, &l.frozen, &mut m.weights);
         }
         Ok(StepReport {
@@ -144,9 +151,9 @@ impl Stepper for DecoderRun {
 
     fn save_model(&self, dir: &std::path::Path) -> Result<()> {
         let m = self.decoder();
-        match &self.lora {
-            Some(l) => l.adapters.save(dir, &m.cfg, &l.base),
-            None => save_folder(dir, &m.cfg, &m.weights, &m.tokenizer),
+        match &self.trained {
+            Trained::Lora(l) => l.adapters.save(dir, &m.cfg, &l.base),
+            Trained::Weights { .. } => save_folder(dir, &m.cfg, &m.weights, &m.tokenizer),
         }
     }
 }
@@ -177,10 +184,12 @@ pub fn fit<H: FitHooks>(
             };
             let frozen = adapters.frozen_parts(&m.weights);
             adapters.merge(&m.cfg, &frozen, &mut m.weights);
+            let grads = adapters.zeros_like();
             let run = LoraRun {
                 adapters,
                 frozen,
                 base,
+                grads,
             };
             (m, Some(run))
         }
@@ -197,18 +206,22 @@ pub fn fit<H: FitHooks>(
         .len()
         .div_ceil(o.grad_accum);
     let (opt, state) = start.state(&spec, per_epoch)?;
-    let names = match &lora {
-        Some(l) => l.adapters.names(),
-        None => m.weights.trainable_names(&m.cfg),
+    let (names, trained) = match lora {
+        Some(l) => (l.adapters.names(), Trained::Lora(l)),
+        None => (
+            m.weights.trainable_names(&m.cfg),
+            Trained::Weights {
+                grads: DecoderWeights::zeros_like(&m.cfg, false),
+            },
+        ),
     };
     let mut run = DecoderRun {
-        grads: DecoderWeights::zeros_like(&m.cfg, false),
         max_len: lens.iter().copied().max().unwrap_or(1),
         model: Backbone::Decoder(Box::new(m)),
         opt,
         examples,
         names,
-        lora,
+        trained,
     };
     hooks.started(&run.model, &state, per_epoch)?;
     drive(&spec, hooks, &mut run, &lens, state, &start)

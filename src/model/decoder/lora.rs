@@ -3,10 +3,11 @@
 //! `base_model.model.<module>.lora_{A,B}.weight` keys, and an `adapter_config.json` that
 //! `PeftModel.from_pretrained` reads).
 //!
-//! Training runs the engine's passes on the merged weights W = W0 + s·B·A (s = alpha / rank)
-//! and turns the gradient G of each merged weight into the adapters' exactly: dB = s·G·Aᵀ,
-//! dA = s·Bᵀ·G. The base weights are kept apart, so merging again after each step adds no
-//! drift and a resumed run is the uninterrupted one.
+//! Training runs the engine's passes on the merged weights W = W0 + s·B·A (s = alpha / rank);
+//! the backward pass gives the adapters' gradients straight from each projection's dy and x
+//! (dB = s·dyᵀ·(x·Aᵀ), dA = s·(dy·B)ᵀ·x, which are s·G·Aᵀ and s·Bᵀ·G for the merged weight's
+//! gradient G = dyᵀ·x, never formed). The base weights are kept apart, so merging again after
+//! each step adds no drift and a resumed run is the uninterrupted one.
 
 use std::path::{Path, PathBuf};
 
@@ -183,41 +184,14 @@ impl Adapters {
         }
     }
 
-    /// The adapters' gradients (in `names()` order) from the gradients of the merged weights.
-    pub fn grads(&self, cfg: &DecoderConfig, full: &DecoderWeights) -> Vec<Vec<f32>> {
-        let (r, s) = (self.options.rank, self.options.scale());
-        let mut out = Vec::new();
-        for l in 0..self.a.len() {
-            for (k, &p) in self.parts.iter().enumerate() {
-                let cols = part_shape(cfg, p)[1];
-                let (a, b, g) = (&self.a[l][k], &self.b[l][k], &full.layers[l][p]);
-                // dA[j] = s·Σₒ B[o, j]·G[o]
-                let da: Vec<f32> = (0..r)
-                    .into_par_iter()
-                    .flat_map_iter(|j| {
-                        let mut row = vec![0f32; cols];
-                        for (grow, brow) in g.chunks_exact(cols).zip(b.chunks_exact(r)) {
-                            if brow[j] != 0.0 {
-                                kernels::axpy(&mut row, s * brow[j], grow);
-                            }
-                        }
-                        row
-                    })
-                    .collect();
-                // dB[o, j] = s·G[o]·A[j]
-                let db: Vec<f32> = g
-                    .par_chunks(cols)
-                    .flat_map_iter(|grow| {
-                        a.chunks_exact(cols)
-                            .map(|arow| s * kernels::dot(grow, arow))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                out.push(da);
-                out.push(db);
-            }
-        }
-        out
+    /// Zeroed buffers shaped as the tensors in `names()` order: the adapters' gradients.
+    pub fn zeros_like(&self) -> Vec<Vec<f32>> {
+        self.a
+            .iter()
+            .zip(&self.b)
+            .flat_map(|(la, lb)| la.iter().zip(lb).flat_map(|(a, b)| [a, b]))
+            .map(|t| vec![0f32; t.len()])
+            .collect()
     }
 
     /// Writes the adapter in PEFT's layout; `base` is what `base_model_name_or_path` names.
