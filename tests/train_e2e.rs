@@ -120,12 +120,17 @@ fn killed_and_resumed_training_matches_an_uninterrupted_run() {
     kill_and_resume(tmp.path(), &m, &[], "model.safetensors");
 }
 
-/// The same for a decoder-only model (the tiny Gemma 3 fixture).
+/// The same for decoder-only models: the tiny Gemma 3, Llama (its own head) and Qwen2 (q/k/v
+/// biases) fixtures.
 #[test]
 fn a_killed_and_resumed_decoder_fine_tune_matches_an_uninterrupted_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-tiny");
-    kill_and_resume(tmp.path(), &m, &[], "model.safetensors");
+    for arch in ["gemma3", "llama", "qwen2"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let m = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("{arch}-tiny"));
+        kill_and_resume(tmp.path(), &m, &[], "model.safetensors");
+    }
 }
 
 /// The same for LoRA adapters on the tiny Gemma 3: the adapter after a kill and resume is the

@@ -1,6 +1,8 @@
-//! A decoder-only model's passes on the CPU (Gemma 3's layer: RMSNorm (1 + w) before and after
+//! A decoder-only model's passes on the CPU. Gemma 3's layer: RMSNorm (1 + w) before and after
 //! each sublayer, q/k norms, RoPE with a local and a global base, grouped-query attention with
-//! sliding-window layers, GELU-tanh gated MLP, scaled embedding, tied head).
+//! sliding-window layers, GELU-tanh gated MLP, scaled embedding, tied head. Llama's is the same
+//! less the norms after each sublayer and on q/k, with SiLU, RoPE scaling by frequency and
+//! perhaps its own head; Qwen2's adds q/k/v biases.
 //!
 //! Sequences are packed, not padded: every linear layer runs once over the rows of all
 //! sequences, and attention runs per sequence, each query at position p seeing keys 0..=p
@@ -16,6 +18,7 @@ use super::ops::{
     linear, linear_backward, linear_input_grad, low_rank_weight_grads, par_add_assign,
     rows_per_task, Normed,
 };
+use crate::model::decoder::config::{Activation, RopeScaling};
 use crate::model::decoder::lora::Adapters;
 use crate::model::decoder::tokenizer::DecoderExample;
 use crate::model::decoder::weights::*;
@@ -41,10 +44,10 @@ pub struct Rope {
 }
 
 impl Rope {
-    pub fn new(theta: f32, scale: f32, head_dim: usize, len: usize) -> Rope {
+    pub fn new(theta: f32, scaling: RopeScaling, head_dim: usize, len: usize) -> Rope {
         let half = head_dim / 2;
         let inv: Vec<f32> = (0..half)
-            .map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32) / scale)
+            .map(|i| scaling.apply(1.0 / theta.powf((2 * i) as f32 / head_dim as f32)))
             .collect();
         let mut cos = Vec::with_capacity(len * half);
         let mut sin = Vec::with_capacity(len * half);
@@ -154,8 +157,13 @@ impl<'a> Prepared<'a> {
             w,
             norms,
             final_norm: effective(cfg, &w.final_norm),
-            global: Rope::new(cfg.rope_theta, cfg.rope_scale, cfg.head_dim, max_len),
-            local: Rope::new(cfg.rope_local_theta, 1.0, cfg.head_dim, max_len),
+            global: Rope::new(cfg.rope_theta, cfg.rope_scaling, cfg.head_dim, max_len),
+            local: Rope::new(
+                cfg.rope_local_theta,
+                RopeScaling::None,
+                cfg.head_dim,
+                max_len,
+            ),
         }
     }
 
@@ -202,38 +210,70 @@ impl<'a> Prepared<'a> {
     /// Logits of one normalised row at the given token ids only.
     pub fn logits_of(&self, xn: &[f32], ids: &[u32]) -> Vec<f32> {
         let d = self.cfg.hidden;
+        let head = self.w.head();
         ids.iter()
             .map(|&id| {
-                let e = &self.w.embed[id as usize * d..(id as usize + 1) * d];
+                let e = &head[id as usize * d..(id as usize + 1) * d];
                 kernels::dot(xn, e)
             })
             .collect()
     }
 
-    /// Logits of normalised rows: x·Eᵀ.
+    /// Logits of normalised rows: x·Hᵀ (H the head, the embedding when tied).
     pub fn logits(&self, xn: &[f32]) -> Vec<f32> {
         let d = self.cfg.hidden;
-        linear(xn, xn.len() / d, &self.w.embed, self.cfg.vocab_size)
+        linear(xn, xn.len() / d, self.w.head(), self.cfg.vocab_size)
+    }
+
+    /// `x` through norm `p` of `layer` when the architecture has it: the output, and what the
+    /// backward pass needs.
+    fn maybe_norm(
+        &self,
+        layer: usize,
+        p: usize,
+        x: Vec<f32>,
+        width: usize,
+    ) -> (Vec<f32>, Option<Normed>) {
+        if self.norms[layer][p].is_empty() {
+            return (x, None);
+        }
+        let n = Normed::new(x, &self.norms[layer][p], self.cfg.eps, width);
+        (n.out.clone(), Some(n))
+    }
+
+    /// `x·wᵀ (+ b)` for part `p` of `layer` and its bias part, when there is one.
+    fn projection(&self, layer: usize, p: usize, bias: usize, x: &[f32], out: usize) -> Vec<f32> {
+        let l = &self.w.layers[layer];
+        let mut y = linear(x, x.len() / self.cfg.hidden, &l[p], out);
+        if !l[bias].is_empty() {
+            let per = rows_per_task(y.len() / out, out) * out;
+            y.par_chunks_mut(per).for_each(|rows| {
+                rows.chunks_exact_mut(out)
+                    .for_each(|row| kernels::add_assign(row, &l[bias]));
+            });
+        }
+        y
     }
 }
 
 /// What attention keeps per layer for the backward pass.
 pub struct LayerCache {
     attn_in: Normed,
-    q: Normed,
-    k: Normed,
+    /// The q/k norms and the norms after each sublayer, where the architecture has them.
+    q: Option<Normed>,
+    k: Option<Normed>,
     q_rot: Vec<f32>,
     k_rot: Vec<f32>,
     v: Vec<f32>,
     /// Per (span, head): the softmax rows, [rows, rows].
     probs: Vec<Vec<f32>>,
     ctx: Vec<f32>,
-    post_attn: Normed,
+    post_attn: Option<Normed>,
     ffn_in: Normed,
     gate: Vec<f32>,
     up: Vec<f32>,
     act: Vec<f32>,
-    post_ffn: Normed,
+    post_ffn: Option<Normed>,
 }
 
 /// Keys and values a span attends to: [keys, kv_dim] each, rotated keys.
@@ -318,23 +358,21 @@ impl Prepared<'_> {
         (ctx, probs)
     }
 
-    /// Projections, q/k norms and RoPE of a layer's attention input: (q, k, v) and, for the
-    /// backward pass, the norms' inputs.
+    /// Projections (with biases), q/k norms and RoPE of a layer's attention input: (q, k, v)
+    /// and, for the backward pass, the norms' inputs.
+    #[allow(clippy::type_complexity)]
     fn qkv(
         &self,
         layer: usize,
         h: &[f32],
         spans: &[Span],
-    ) -> (Normed, Normed, Vec<f32>, Vec<f32>, Vec<f32>) {
+    ) -> (Option<Normed>, Option<Normed>, Vec<f32>, Vec<f32>, Vec<f32>) {
         let c = self.cfg;
-        let l = &self.w.layers[layer];
-        let rows = h.len() / c.hidden;
-        let q = linear(h, rows, &l[Q], c.q_dim());
-        let k = linear(h, rows, &l[K], c.kv_dim());
-        let v = linear(h, rows, &l[V], c.kv_dim());
-        let qn = Normed::new(q, &self.norms[layer][Q_NORM], c.eps, c.head_dim);
-        let kn = Normed::new(k, &self.norms[layer][K_NORM], c.eps, c.head_dim);
-        let (mut q_rot, mut k_rot) = (qn.out.clone(), kn.out.clone());
+        let q = self.projection(layer, Q, Q_BIAS, h, c.q_dim());
+        let k = self.projection(layer, K, K_BIAS, h, c.kv_dim());
+        let v = self.projection(layer, V, V_BIAS, h, c.kv_dim());
+        let (mut q_rot, qn) = self.maybe_norm(layer, Q_NORM, q, c.head_dim);
+        let (mut k_rot, kn) = self.maybe_norm(layer, K_NORM, k, c.head_dim);
         self.rope(layer).rotate(&mut q_rot, c.q_dim(), spans, false);
         self.rope(layer)
             .rotate(&mut k_rot, c.kv_dim(), spans, false);
@@ -384,21 +422,25 @@ impl Prepared<'_> {
             }
         };
         let o = linear(&ctx, rows, &l[O], d);
-        let post_attn = Normed::new(o, &nw[POST_ATTN_NORM], c.eps, d);
+        let (o, post_attn) = self.maybe_norm(layer, POST_ATTN_NORM, o, d);
         let mut xm = attn_in.x.clone();
-        par_add_assign(&mut xm, &post_attn.out);
+        par_add_assign(&mut xm, &o);
         let ffn_in = Normed::new(xm, &nw[FFN_NORM], c.eps, d);
         let gate = linear(&ffn_in.out, rows, &l[GATE], f);
         let up = linear(&ffn_in.out, rows, &l[UP], f);
         let mut act = vec![0f32; gate.len()];
         let per = rows_per_task(rows, f) * f;
+        let gated = match c.activation {
+            Activation::GeluTanh => kernels::gated_gelu,
+            Activation::Silu => kernels::gated_silu,
+        };
         act.par_chunks_mut(per)
             .zip(gate.par_chunks(per).zip(up.par_chunks(per)))
-            .for_each(|(o, (a, b))| kernels::gated_gelu(a, b, o));
+            .for_each(|(o, (a, b))| gated(a, b, o));
         let m = linear(&act, rows, &l[DOWN], d);
-        let post_ffn = Normed::new(m, &nw[POST_FFN_NORM], c.eps, d);
+        let (m, post_ffn) = self.maybe_norm(layer, POST_FFN_NORM, m, d);
         let mut out = ffn_in.x.clone();
-        par_add_assign(&mut out, &post_ffn.out);
+        par_add_assign(&mut out, &m);
         *x = out;
         keep.then_some(LayerCache {
             attn_in,
@@ -537,6 +579,18 @@ impl LayerGrads<'_> {
         }
     }
 
+    /// Bias part `p`'s gradient, db += Σ_rows dy, when the architecture has it and it is
+    /// trained.
+    fn bias(&mut self, p: usize, dy: &[f32]) {
+        if let LayerGrads::Weights(g) = self {
+            let b = &mut g[p];
+            if !b.is_empty() {
+                dy.chunks_exact(b.len())
+                    .for_each(|row| kernels::add_assign(b, row));
+            }
+        }
+    }
+
     /// Norm `p`'s gradient buffer, when norms are trained.
     fn norm(&mut self, p: usize) -> Option<&mut [f32]> {
         match self {
@@ -603,7 +657,7 @@ impl Prepared<'_> {
         matmul(
             Out::new(&mut dsel, targets.len(), d),
             View::new(&logits, targets.len(), v),
-            View::new(&self.w.embed, v, d),
+            View::new(self.w.head(), v, d),
             1.0,
             false,
             Threads::All,
@@ -636,15 +690,9 @@ impl Prepared<'_> {
         let l = &self.w.layers[li];
         let nw = &self.norms[li];
         let rows = dx.len() / d;
-        // Feed-forward: out = xm + post(down(gelu(gate)⊙up)).
-        let mut dm = vec![0f32; rows * d];
-        c.post_ffn.backward(
-            &nw[POST_FFN_NORM],
-            dx,
-            g.norm(POST_FFN_NORM),
-            &mut dm,
-            false,
-        );
+        // Feed-forward: out = xm + post(down(act(gate)⊙up)), post the identity where the
+        // architecture has no norm there.
+        let dm = self.norm_backward(c.post_ffn.as_ref(), li, POST_FFN_NORM, dx, g);
         let mut dact = vec![0f32; rows * f];
         g.linear(DOWN, &dm, &c.act, rows, &l[DOWN], &mut dact, false);
         drop(dm);
@@ -655,7 +703,10 @@ impl Prepared<'_> {
             .zip(dup.par_chunks_mut(per))
             .zip(c.gate.par_chunks(per).zip(c.up.par_chunks(per)))
             .zip(dact.par_chunks(per))
-            .for_each(|(((da, db), (a, b)), gr)| kernels::gated_gelu_backward(a, b, gr, da, db));
+            .for_each(|(((da, db), (a, b)), gr)| match cfg.activation {
+                Activation::GeluTanh => kernels::gated_gelu_backward(a, b, gr, da, db),
+                Activation::Silu => kernels::gated_silu_backward(a, b, gr, da, db),
+            });
         drop(dact);
         let mut dh = vec![0f32; rows * d];
         g.linear(GATE, &dgate, &c.ffn_in.out, rows, &l[GATE], &mut dh, false);
@@ -664,29 +715,42 @@ impl Prepared<'_> {
         c.ffn_in
             .backward(&nw[FFN_NORM], &dh, g.norm(FFN_NORM), dx, true);
         // Attention: xm = x + post(o(attn(rope(norm(q)), rope(norm(k)), v))).
-        let mut do_ = vec![0f32; rows * d];
-        c.post_attn.backward(
-            &nw[POST_ATTN_NORM],
-            dx,
-            g.norm(POST_ATTN_NORM),
-            &mut do_,
-            false,
-        );
+        let do_ = self.norm_backward(c.post_attn.as_ref(), li, POST_ATTN_NORM, dx, g);
         let mut dctx = vec![0f32; rows * qd];
         g.linear(O, &do_, &c.ctx, rows, &l[O], &mut dctx, false);
         drop(do_);
         let (mut dq, mut dk, dv) = self.attention_backward(&c, spans, &dctx);
         self.rope(li).rotate(&mut dq, qd, spans, true);
         self.rope(li).rotate(&mut dk, kvd, spans, true);
-        let (mut dqn, mut dkn) = (vec![0f32; rows * qd], vec![0f32; rows * kvd]);
-        c.q.backward(&nw[Q_NORM], &dq, g.norm(Q_NORM), &mut dqn, false);
-        c.k.backward(&nw[K_NORM], &dk, g.norm(K_NORM), &mut dkn, false);
+        let dqn = self.norm_backward(c.q.as_ref(), li, Q_NORM, &dq, g);
+        let dkn = self.norm_backward(c.k.as_ref(), li, K_NORM, &dk, g);
+        g.bias(Q_BIAS, &dqn);
+        g.bias(K_BIAS, &dkn);
+        g.bias(V_BIAS, &dv);
         let xn = &c.attn_in.out;
         g.linear(Q, &dqn, xn, rows, &l[Q], &mut dh, false);
         g.linear(K, &dkn, xn, rows, &l[K], &mut dh, true);
         g.linear(V, &dv, xn, rows, &l[V], &mut dh, true);
         c.attn_in
             .backward(&nw[ATTN_NORM], &dh, g.norm(ATTN_NORM), dx, true);
+    }
+
+    /// The input gradient of norm `p` of layer `li` from its output's `dy` (and its weight's
+    /// into `g`), or `dy` itself where the architecture has no such norm.
+    fn norm_backward(
+        &self,
+        n: Option<&Normed>,
+        li: usize,
+        p: usize,
+        dy: &[f32],
+        g: &mut LayerGrads,
+    ) -> Vec<f32> {
+        let Some(n) = n else {
+            return dy.to_vec();
+        };
+        let mut dx = vec![0f32; dy.len()];
+        n.backward(&self.norms[li][p], dy, g.norm(p), &mut dx, false);
+        dx
     }
 
     /// Gradients of (rotated) q, k and v from the context's: per span and head, dv = pᵀ·dc,

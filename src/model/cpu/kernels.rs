@@ -283,6 +283,33 @@ simd_fn! {
     }
 }
 
+/// SiLU, x·σ(x), and its derivative σ(x)·(1 + x·(1 − σ(x))).
+#[inline(always)]
+pub fn silu<M: MulAdd>(x: f32) -> (f32, f32) {
+    let sig = 1.0 / (1.0 + exp::<M>(-x));
+    (x * sig, sig * M::mul_add(x, 1.0 - sig, 1.0))
+}
+
+simd_fn! {
+    /// out = silu(a)⊙b (Llama's gated MLP).
+    pub fn gated_silu<M>(a: &[f32], b: &[f32], out: &mut [f32]) {
+        for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+            *o = silu::<M>(*a).0 * b;
+        }
+    }
+}
+
+simd_fn! {
+    /// The gradients of `gated_silu`: da = g⊙b⊙silu'(a), db = g⊙silu(a).
+    pub fn gated_silu_backward<M>(a: &[f32], b: &[f32], g: &[f32], da: &mut [f32], db: &mut [f32]) {
+        for ((((da, db), a), b), g) in da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g) {
+            let (value, slope) = silu::<M>(*a);
+            *da = g * b * slope;
+            *db = g * value;
+        }
+    }
+}
+
 simd_fn! {
     /// Products of a few rows `x` [rows, k] with a block of weight rows `w` [n, k]:
     /// `out[j·rows + r] = w[j]·x[r]`. Each weight row is read from memory once and used for
@@ -358,6 +385,24 @@ mod tests {
                 "gelu'({x}): {slope} vs {want}"
             );
         }
+    }
+
+    #[test]
+    fn silu_slope_is_the_derivative() {
+        for i in -120..=120 {
+            let x = i as f32 * 0.1;
+            let h = 1e-3f64;
+            let f = |x: f64| x / (1.0 + (-x).exp());
+            let want = (f(x as f64 + h) - f(x as f64 - h)) / (2.0 * h);
+            let (value, slope) = silu::<Fused>(x);
+            assert!((value as f64 - f(x as f64)).abs() < 1e-5, "silu({x})");
+            assert!(
+                (slope as f64 - want).abs() < 1e-4,
+                "silu'({x}): {slope} vs {want}"
+            );
+        }
+        assert!(silu::<Plain>(-200.0).0.abs() < 1e-30);
+        assert_eq!(silu::<Plain>(200.0).0, 200.0);
     }
 
     #[test]

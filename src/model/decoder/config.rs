@@ -1,7 +1,8 @@
 //! The shape of a decoder-only language model, read from a Hugging Face `config.json` or from
 //! a GGUF file's metadata, with the per-architecture switches that make Gemma 3 differ from a
 //! Llama-style decoder (norm weights stored as offsets from one, scaled embeddings, q/k norms,
-//! norms after each sublayer, GELU-tanh, alternating sliding-window layers).
+//! norms after each sublayer, GELU-tanh, alternating sliding-window layers) and Qwen2 from
+//! Llama (biases on the q/k/v projections).
 
 use serde_json::Value;
 use std::path::Path;
@@ -12,12 +13,22 @@ use crate::model::error::ModelError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     Gemma3,
+    /// Llama 2 and 3.x, and the models built on its layer (Mistral without sliding windows,
+    /// SmolLM, TinyLlama, ...).
+    Llama,
+    /// Qwen2 and Qwen2.5: Llama's layer with biases on the q/k/v projections.
+    Qwen2,
 }
+
+/// What the architectures are called where a message lists them.
+pub const ARCH_NAMES: &str = "gemma3, llama, qwen2";
 
 impl Arch {
     pub fn name(self) -> &'static str {
         match self {
             Arch::Gemma3 => "gemma3",
+            Arch::Llama => "llama",
+            Arch::Qwen2 => "qwen2",
         }
     }
 
@@ -25,6 +36,8 @@ impl Arch {
     pub fn parse(s: &str) -> Option<Arch> {
         match s {
             "gemma3" | "gemma3_text" => Some(Arch::Gemma3),
+            "llama" => Some(Arch::Llama),
+            "qwen2" => Some(Arch::Qwen2),
             _ => None,
         }
     }
@@ -32,6 +45,152 @@ impl Arch {
     /// RMSNorm multiplies by (1 + w): Hugging Face stores w, GGUF stores 1 + w.
     pub fn norm_plus_one(self) -> bool {
         matches!(self, Arch::Gemma3)
+    }
+
+    /// RMS norms on each head's query and key, and after each sublayer (Gemma 3's "sandwich"
+    /// norms); Llama-style layers have neither.
+    pub fn gemma_norms(self) -> bool {
+        matches!(self, Arch::Gemma3)
+    }
+}
+
+/// The gate's activation in the gated MLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// GELU, tanh approximation (`gelu_pytorch_tanh`).
+    GeluTanh,
+    /// SiLU (`silu`), Llama's and Qwen2's.
+    Silu,
+}
+
+impl Activation {
+    pub fn parse(s: &str) -> Option<Activation> {
+        match s {
+            "gelu_pytorch_tanh" | "gelu_new" | "gelu_fast" => Some(Activation::GeluTanh),
+            "silu" | "swish" => Some(Activation::Silu),
+            _ => None,
+        }
+    }
+
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Activation::GeluTanh => "gelu_pytorch_tanh",
+            Activation::Silu => "silu",
+        }
+    }
+}
+
+/// How full-attention layers stretch RoPE beyond the trained context.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RopeScaling {
+    None,
+    /// Positions divided by `factor` (Gemma 3's global layers).
+    Linear {
+        factor: f32,
+    },
+    /// Llama 3.1's: low frequencies divided by `factor`, high ones kept, a smooth ramp
+    /// between (wavelengths against `original` positions).
+    Llama3 {
+        factor: f32,
+        low_freq_factor: f32,
+        high_freq_factor: f32,
+        original: f32,
+    },
+}
+
+impl std::fmt::Display for RopeScaling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RopeScaling::None => write!(f, "no scaling"),
+            RopeScaling::Linear { factor } => write!(f, "linear scaling {factor}"),
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original,
+            } => write!(
+                f,
+                "llama3 scaling {factor} (low {low_freq_factor}, high {high_freq_factor}, original context {original})"
+            ),
+        }
+    }
+}
+
+impl RopeScaling {
+    /// One inverse frequency as this scaling leaves it.
+    pub fn apply(self, inv_freq: f32) -> f32 {
+        match self {
+            RopeScaling::None => inv_freq,
+            RopeScaling::Linear { factor } => inv_freq / factor,
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original,
+            } => {
+                let wavelen = 2.0 * std::f32::consts::PI / inv_freq;
+                let (low_wavelen, high_wavelen) =
+                    (original / low_freq_factor, original / high_freq_factor);
+                if wavelen < high_wavelen {
+                    inv_freq
+                } else if wavelen > low_wavelen {
+                    inv_freq / factor
+                } else {
+                    let smooth = (original / wavelen - low_freq_factor)
+                        / (high_freq_factor - low_freq_factor);
+                    (1.0 - smooth) * inv_freq / factor + smooth * inv_freq
+                }
+            }
+        }
+    }
+
+    /// From a Hugging Face `rope_scaling` / `rope_parameters` object.
+    fn from_hf(v: Option<&Value>) -> Result<RopeScaling, String> {
+        let Some(v) = v.filter(|v| v.is_object()) else {
+            return Ok(RopeScaling::None);
+        };
+        let kind = v
+            .get("rope_type")
+            .or_else(|| v.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let f = |k: &str, default: f64| v.get(k).and_then(Value::as_f64).unwrap_or(default) as f32;
+        match kind {
+            "default" => Ok(RopeScaling::None),
+            "linear" => Ok(RopeScaling::Linear {
+                factor: f("factor", 1.0),
+            }),
+            "llama3" => Ok(RopeScaling::Llama3 {
+                factor: f("factor", 8.0),
+                low_freq_factor: f("low_freq_factor", 1.0),
+                high_freq_factor: f("high_freq_factor", 4.0),
+                original: f("original_max_position_embeddings", 8192.0),
+            }),
+            other => Err(format!(
+                "RoPE scaling {other:?} is not supported (linear, llama3)"
+            )),
+        }
+    }
+
+    fn to_hf(self) -> Value {
+        match self {
+            RopeScaling::None => Value::Null,
+            RopeScaling::Linear { factor } => {
+                serde_json::json!({"rope_type": "linear", "factor": factor})
+            }
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original,
+            } => serde_json::json!({
+                "rope_type": "llama3",
+                "factor": factor,
+                "low_freq_factor": low_freq_factor,
+                "high_freq_factor": high_freq_factor,
+                "original_max_position_embeddings": original,
+            }),
+        }
     }
 }
 
@@ -55,8 +214,13 @@ pub struct DecoderConfig {
     /// RoPE base of full-attention layers and of sliding-window ones.
     pub rope_theta: f32,
     pub rope_local_theta: f32,
-    /// Linear RoPE scaling of full-attention layers (1 when none).
-    pub rope_scale: f32,
+    /// RoPE scaling of full-attention layers.
+    pub rope_scaling: RopeScaling,
+    pub activation: Activation,
+    /// Biases on the q, k and v projections (Qwen2).
+    pub qkv_bias: bool,
+    /// The LM head is the embedding; otherwise it is its own `lm_head.weight`.
+    pub tie_embeddings: bool,
     pub sliding_window: usize,
     pub layers: Vec<LayerKind>,
     /// Scores are multiplied by this^-1/2.
@@ -90,12 +254,17 @@ impl DecoderConfig {
         self.query_pre_attn_scalar.powf(-0.5)
     }
 
-    /// Gemma scales the embedding by √hidden (in the weights' dtype; f32 here).
+    /// Gemma scales the embedding by √hidden (in the weights' dtype; f32 here); Llama-style
+    /// models do not.
     pub fn embed_scale(&self) -> f32 {
-        (self.hidden as f32).sqrt()
+        if self.arch == Arch::Gemma3 {
+            (self.hidden as f32).sqrt()
+        } else {
+            1.0
+        }
     }
 
-    /// Parameters in all, the tied embedding counted once.
+    /// Parameters in all, a tied embedding counted once.
     pub fn param_count(&self) -> u64 {
         let (d, f) = (self.hidden as u64, self.intermediate as u64);
         let (q, kv, hd) = (
@@ -103,8 +272,15 @@ impl DecoderConfig {
             self.kv_dim() as u64,
             self.head_dim as u64,
         );
-        let layer = d * q * 2 + d * kv * 2 + 3 * d * f + 4 * d + 2 * hd;
-        self.vocab_size as u64 * d + layer * self.layers.len() as u64 + d
+        let norms = if self.arch.gemma_norms() {
+            4 * d + 2 * hd
+        } else {
+            2 * d
+        };
+        let bias = if self.qkv_bias { q + 2 * kv } else { 0 };
+        let layer = d * q * 2 + d * kv * 2 + 3 * d * f + norms + bias;
+        let head = if self.tie_embeddings { 1 } else { 2 };
+        head * self.vocab_size as u64 * d + layer * self.layers.len() as u64 + d
     }
 
     /// Gemma 3's default layer pattern: five sliding-window layers, then one full one.
@@ -137,7 +313,7 @@ impl DecoderConfig {
             .ok_or_else(|| bad("no model_type".into()))?;
         let arch = Arch::parse(model_type).ok_or_else(|| {
             bad(format!(
-                "model_type {model_type:?} is not a supported decoder (gemma3)"
+                "model_type {model_type:?} is not a supported decoder ({ARCH_NAMES})"
             ))
         })?;
         let num = |k: &str| c.get(k).and_then(Value::as_u64).map(|v| v as usize);
@@ -146,24 +322,72 @@ impl DecoderConfig {
         let hidden = need("hidden_size")?;
         let heads = need("num_attention_heads")?;
         let n_layers = need("num_hidden_layers")?;
-        // transformers 5 nests RoPE settings per layer kind; 4.x has flat keys.
+        // transformers 5 keeps RoPE settings in `rope_parameters`, nested per layer kind for
+        // Gemma 3 and flat for Llama-style models; 4.x has `rope_theta` and `rope_scaling`.
         let rope = c.get("rope_parameters");
-        let rope_of = |kind: &str, flat: &str, default: f64| {
-            rope.and_then(|r| r.get(kind))
-                .and_then(|r| r.get("rope_theta"))
+        let full = rope
+            .and_then(|r| r.get("full_attention"))
+            .or(rope.filter(|r| r.get("rope_theta").is_some()));
+        let rope_of = |r: Option<&Value>, flat: &str, default: f64| {
+            r.and_then(|r| r.get("rope_theta"))
                 .and_then(Value::as_f64)
                 .or_else(|| float(flat))
                 .unwrap_or(default)
         };
-        let rope_theta = rope_of("full_attention", "rope_theta", 1_000_000.0);
-        let rope_local_theta = rope_of("sliding_attention", "rope_local_base_freq", 10_000.0);
-        let scaling = rope
-            .and_then(|r| r.get("full_attention"))
-            .or_else(|| c.get("rope_scaling"))
-            .filter(|s| s.get("rope_type").and_then(Value::as_str) == Some("linear"))
-            .and_then(|s| s.get("factor"))
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0);
+        let default_theta = if arch == Arch::Gemma3 {
+            1_000_000.0
+        } else {
+            10_000.0
+        };
+        let rope_theta = rope_of(full, "rope_theta", default_theta);
+        let rope_local_theta = match arch {
+            Arch::Gemma3 => rope_of(
+                rope.and_then(|r| r.get("sliding_attention")),
+                "rope_local_base_freq",
+                10_000.0,
+            ),
+            _ => rope_theta,
+        };
+        let rope_scaling =
+            RopeScaling::from_hf(full.or_else(|| c.get("rope_scaling"))).map_err(&bad)?;
+        let activation = match c
+            .get("hidden_activation")
+            .or_else(|| c.get("hidden_act"))
+            .and_then(Value::as_str)
+        {
+            Some(a) => Activation::parse(a).ok_or_else(|| {
+                bad(format!(
+                    "activation {a:?} is not supported (gelu_pytorch_tanh, silu)"
+                ))
+            })?,
+            None if arch == Arch::Gemma3 => Activation::GeluTanh,
+            None => Activation::Silu,
+        };
+        let flag = |k: &str| c.get(k).or_else(|| root.get(k)).and_then(Value::as_bool);
+        // Qwen2's layer has q/k/v biases without saying so; Llama's says `attention_bias`.
+        let qkv_bias = arch == Arch::Qwen2 || flag("attention_bias").unwrap_or(false);
+        let tie_embeddings = flag("tie_word_embeddings").unwrap_or(arch == Arch::Gemma3);
+        // Qwen2 windows attention only with `use_sliding_window`, on the layers from
+        // `max_window_layers` on; Llama never does.
+        let uniform = |kind| vec![kind; n_layers];
+        let default_layers = match arch {
+            Arch::Gemma3 => {
+                DecoderConfig::gemma3_layers(n_layers, num("sliding_window_pattern").unwrap_or(6))
+            }
+            Arch::Qwen2 if flag("use_sliding_window") == Some(true) => {
+                let from = num("max_window_layers").unwrap_or(n_layers);
+                (0..n_layers)
+                    .map(|i| {
+                        if i >= from {
+                            LayerKind::Sliding
+                        } else {
+                            LayerKind::Full
+                        }
+                    })
+                    .collect()
+            }
+            _ => uniform(LayerKind::Full),
+        };
         let layers = match c.get("layer_types").and_then(Value::as_array) {
             Some(kinds) => kinds
                 .iter()
@@ -173,9 +397,7 @@ impl DecoderConfig {
                     other => Err(bad(format!("layer_types holds {other:?}"))),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
-            None => {
-                DecoderConfig::gemma3_layers(n_layers, num("sliding_window_pattern").unwrap_or(6))
-            }
+            None => default_layers,
         };
         let head_dim = num("head_dim").unwrap_or(hidden / heads.max(1));
         let ids = |k: &str| -> Vec<u32> {
@@ -200,7 +422,10 @@ impl DecoderConfig {
             eps: float("rms_norm_eps").unwrap_or(1e-6) as f32,
             rope_theta: rope_theta as f32,
             rope_local_theta: rope_local_theta as f32,
-            rope_scale: scaling as f32,
+            rope_scaling,
+            activation,
+            qkv_bias,
+            tie_embeddings,
             sliding_window: num("sliding_window").unwrap_or(4096),
             layers,
             query_pre_attn_scalar: float("query_pre_attn_scalar").unwrap_or(head_dim as f64) as f32,
@@ -267,9 +492,12 @@ impl DecoderConfig {
         Ok(())
     }
 
-    /// The `config.json` transformers reads for this model (Gemma3ForCausalLM), so that a
-    /// checkpoint we save loads there.
+    /// The `config.json` transformers reads for this model (Gemma3ForCausalLM,
+    /// LlamaForCausalLM or Qwen2ForCausalLM), so that a checkpoint we save loads there.
     pub fn to_hf(&self) -> Value {
+        if self.arch != Arch::Gemma3 {
+            return self.llama_style_hf();
+        }
         let kinds: Vec<&str> = self
             .layers
             .iter()
@@ -291,9 +519,7 @@ impl DecoderConfig {
             "rms_norm_eps": self.eps,
             "rope_theta": self.rope_theta,
             "rope_local_base_freq": self.rope_local_theta,
-            "rope_scaling": if self.rope_scale == 1.0 { Value::Null } else {
-                serde_json::json!({"rope_type": "linear", "factor": self.rope_scale})
-            },
+            "rope_scaling": self.rope_scaling.to_hf(),
             "sliding_window": self.sliding_window,
             "layer_types": kinds,
             // transformers' config class takes an integer here and refuses 256.0.
@@ -303,7 +529,7 @@ impl DecoderConfig {
                 serde_json::json!(self.query_pre_attn_scalar)
             },
             "max_position_embeddings": self.max_positions,
-            "hidden_activation": "gelu_pytorch_tanh",
+            "hidden_activation": self.activation.hf_name(),
             "attn_logit_softcapping": null,
             "final_logit_softcapping": null,
             "bos_token_id": self.bos,
@@ -312,5 +538,51 @@ impl DecoderConfig {
             "tie_word_embeddings": true,
             "torch_dtype": "float32",
         })
+    }
+
+    fn llama_style_hf(&self) -> Value {
+        let (class, model_type) = match self.arch {
+            Arch::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
+            _ => ("LlamaForCausalLM", "llama"),
+        };
+        let windowed = self.layers.contains(&LayerKind::Sliding);
+        let mut v = serde_json::json!({
+            "architectures": [class],
+            "model_type": model_type,
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden,
+            "intermediate_size": self.intermediate,
+            "num_hidden_layers": self.layers.len(),
+            "num_attention_heads": self.heads,
+            "num_key_value_heads": self.kv_heads,
+            "head_dim": self.head_dim,
+            "rms_norm_eps": self.eps,
+            "rope_theta": self.rope_theta,
+            "rope_scaling": self.rope_scaling.to_hf(),
+            "hidden_act": self.activation.hf_name(),
+            "max_position_embeddings": self.max_positions,
+            "bos_token_id": self.bos,
+            "eos_token_id": self.eos,
+            "pad_token_id": self.pad,
+            "tie_word_embeddings": self.tie_embeddings,
+            "torch_dtype": "float32",
+        });
+        match self.arch {
+            Arch::Qwen2 => {
+                v["use_sliding_window"] = windowed.into();
+                v["sliding_window"] = self.sliding_window.into();
+                v["max_window_layers"] = self
+                    .layers
+                    .iter()
+                    .position(|k| *k == LayerKind::Sliding)
+                    .unwrap_or(self.layers.len())
+                    .into();
+            }
+            _ => {
+                v["attention_bias"] = self.qkv_bias.into();
+                v["mlp_bias"] = false.into();
+            }
+        }
+        v
     }
 }

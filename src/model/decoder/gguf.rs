@@ -8,7 +8,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use super::config::{Arch, DecoderConfig, LayerKind};
+use super::config::{Activation, Arch, DecoderConfig, LayerKind, RopeScaling};
 use super::weights::{self, DecoderWeights, PARTS};
 use crate::model::error::{ModelError, Result};
 
@@ -19,20 +19,23 @@ pub struct Gguf {
 }
 
 /// llama.cpp's tensor names for the parts of a layer, in `weights::PARTS` order.
-const GGUF_PARTS: [&str; 13] = [
-    "attn_norm",
-    "attn_q",
-    "attn_k",
-    "attn_v",
-    "attn_output",
-    "attn_q_norm",
-    "attn_k_norm",
-    "post_attention_norm",
-    "ffn_norm",
-    "ffn_gate",
-    "ffn_up",
-    "ffn_down",
-    "post_ffw_norm",
+const GGUF_PARTS: [&str; PARTS.len()] = [
+    "attn_norm.weight",
+    "attn_q.weight",
+    "attn_k.weight",
+    "attn_v.weight",
+    "attn_output.weight",
+    "attn_q_norm.weight",
+    "attn_k_norm.weight",
+    "post_attention_norm.weight",
+    "ffn_norm.weight",
+    "ffn_gate.weight",
+    "ffn_up.weight",
+    "ffn_down.weight",
+    "post_ffw_norm.weight",
+    "attn_q.bias",
+    "attn_k.bias",
+    "attn_v.bias",
 ];
 
 /// llama.cpp's name for a tensor of Hugging Face name `hf` (as `DecoderWeights::named` gives).
@@ -43,12 +46,11 @@ pub fn gguf_name(hf: &str) -> String {
     if hf == weights::FINAL_NORM {
         return "output_norm.weight".into();
     }
-    // model.layers.{i}.{part}.weight
+    // model.layers.{i}.{part} (Gemma 3's names)
     let rest = hf.trim_start_matches("model.layers.");
     let (i, part) = rest.split_once('.').unwrap_or(("0", rest));
-    let part = part.trim_end_matches(".weight");
     let p = PARTS.iter().position(|x| *x == part).unwrap_or(0);
-    format!("blk.{i}.{}.weight", GGUF_PARTS[p])
+    format!("blk.{i}.{}", GGUF_PARTS[p])
 }
 
 impl Gguf {
@@ -97,8 +99,18 @@ impl Gguf {
         let name = self
             .string("general.architecture")
             .ok_or_else(|| self.bad("general.architecture is missing".into()))?;
-        Arch::parse(&name)
-            .ok_or_else(|| self.bad(format!("architecture {name:?} is not supported (gemma3)")))
+        match Arch::parse(&name) {
+            Some(Arch::Gemma3) => Ok(Arch::Gemma3),
+            // llama.cpp reorders the query and key rows of these for its own RoPE, and names
+            // their tensors its own way; their Hugging Face folders load.
+            Some(other) => Err(self.bad(format!(
+                "GGUF files of {} models are not read yet (only gemma3); load its Hugging Face folder (config.json, tokenizer.json, safetensors) instead",
+                other.name()
+            ))),
+            None => Err(self.bad(format!(
+                "architecture {name:?} is not supported (gemma3)"
+            ))),
+        }
     }
 
     /// The model's shape from `<arch>.*` keys and the tokenizer's special ids.
@@ -132,11 +144,13 @@ impl Gguf {
             Some(v) => DecoderConfig::gemma3_layers(n_layers, v.to_u32().unwrap_or(6) as usize),
             None => DecoderConfig::gemma3_layers(n_layers, 6),
         };
-        let scale = match self.string(&format!("{a}.rope.scaling.type")).as_deref() {
-            Some("linear") => self
-                .float(&format!("{a}.rope.scaling.factor"))
-                .unwrap_or(1.0),
-            _ => 1.0,
+        let rope_scaling = match self.string(&format!("{a}.rope.scaling.type")).as_deref() {
+            Some("linear") => RopeScaling::Linear {
+                factor: self
+                    .float(&format!("{a}.rope.scaling.factor"))
+                    .unwrap_or(1.0),
+            },
+            _ => RopeScaling::None,
         };
         let cfg = DecoderConfig {
             arch,
@@ -156,7 +170,10 @@ impl Gguf {
             rope_local_theta: self
                 .float(&format!("{a}.rope.freq_base_swa"))
                 .unwrap_or(10_000.0),
-            rope_scale: scale,
+            rope_scaling,
+            activation: Activation::GeluTanh,
+            qkv_bias: false,
+            tie_embeddings: true,
             sliding_window: self
                 .uint(&format!("{a}.attention.sliding_window"))
                 .unwrap_or(512),

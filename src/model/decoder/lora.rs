@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::DecoderConfig;
-use super::weights::{part_shape, DecoderWeights, PARTS};
+use super::weights::{module, part_shape, DecoderWeights, PARTS};
 use crate::model::cpu::kernels;
 use crate::model::error::{ModelError, Result};
 use crate::model::params::{write_f32_safetensors, OwnedView, SplitMix, WeightFiles};
@@ -56,9 +56,12 @@ impl LoraOptions {
         }
         let mut parts = Vec::new();
         for t in &self.targets {
-            let p = PARTS
-                .iter()
-                .position(|p| p.ends_with(&format!(".{t}")) && p.contains("proj"))
+            let p = (0..PARTS.len())
+                .position(|p| {
+                    PARTS[p].ends_with(".weight")
+                        && module(p).ends_with(&format!(".{t}"))
+                        && module(p).contains("proj")
+                })
                 .ok_or_else(|| {
                     ModelError::Unsupported(format!(
                         "LoRA target {t:?} is not a projection of this model (choose from {})",
@@ -85,7 +88,7 @@ pub struct Adapters {
 fn peft_key(layer: usize, part: usize, ab: char) -> String {
     format!(
         "base_model.model.model.layers.{layer}.{}.lora_{ab}.weight",
-        PARTS[part]
+        module(part)
     )
 }
 

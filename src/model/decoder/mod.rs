@@ -1,4 +1,4 @@
-//! Decoder-only language models (Gemma 3 first) for InstructUIE: loading from a GGUF file or a
+//! Decoder-only language models (Gemma 3, Llama, Qwen2) for InstructUIE: loading from a GGUF file or a
 //! Hugging Face folder, the tokenizer with the official decoder-only instance format, and
 //! saving in Hugging Face layout. The passes themselves run on `model::cpu::decoder`.
 
@@ -167,7 +167,7 @@ impl DecoderModel {
     }
 
     /// Writes `config.json`, `model.safetensors` (f32) and `tokenizer.json` into `dir`, a folder
-    /// transformers' `Gemma3ForCausalLM.from_pretrained` loads.
+    /// transformers' `AutoModelForCausalLM.from_pretrained` loads.
     pub fn save(&self, dir: &Path) -> Result<()> {
         save_folder(dir, &self.cfg, &self.weights, &self.tokenizer)
     }
@@ -185,15 +185,35 @@ impl DecoderModel {
             ("parameters".into(), c.param_count().to_string()),
             (
                 "layers".into(),
-                format!(
-                    "{} ({} full attention, {} sliding window of {})",
-                    c.layers.len(),
-                    kinds(LayerKind::Full),
-                    kinds(LayerKind::Sliding),
-                    c.sliding_window
-                ),
+                match kinds(LayerKind::Sliding) {
+                    0 => format!("{} (full attention)", c.layers.len()),
+                    sliding => format!(
+                        "{} ({} full attention, {sliding} sliding window of {})",
+                        c.layers.len(),
+                        kinds(LayerKind::Full),
+                        c.sliding_window
+                    ),
+                },
             ),
             ("hidden".into(), c.hidden.to_string()),
+            (
+                "layer".into(),
+                format!(
+                    "{} gated MLP, {}{}{}",
+                    c.activation.hf_name(),
+                    if c.arch.gemma_norms() {
+                        "q/k norms and norms after each sublayer"
+                    } else {
+                        "norms before each sublayer"
+                    },
+                    if c.qkv_bias { ", q/k/v biases" } else { "" },
+                    if c.tie_embeddings {
+                        ", head tied to the embedding"
+                    } else {
+                        ", own head"
+                    }
+                ),
+            ),
             ("intermediate".into(), c.intermediate.to_string()),
             (
                 "attention".into(),
@@ -204,10 +224,14 @@ impl DecoderModel {
             ),
             (
                 "rope".into(),
-                format!(
-                    "base {} (full), {} (sliding), scale {}",
-                    c.rope_theta, c.rope_local_theta, c.rope_scale
-                ),
+                if c.layers.contains(&LayerKind::Sliding) {
+                    format!(
+                        "base {} (full), {} (sliding), {}",
+                        c.rope_theta, c.rope_local_theta, c.rope_scaling
+                    )
+                } else {
+                    format!("base {}, {}", c.rope_theta, c.rope_scaling)
+                },
             ),
             ("vocabulary".into(), c.vocab_size.to_string()),
             (

@@ -1,23 +1,27 @@
 //! A decoder's weights as f32 vectors in Hugging Face naming, with Gemma's norm weights kept
-//! as Hugging Face stores them (the offset from one).
+//! as Hugging Face stores them (the offset from one). One layout serves every architecture:
+//! a part an architecture lacks (Llama's q/k norms, Gemma's biases) is an empty vector.
 
-use super::config::DecoderConfig;
+use super::config::{Arch, DecoderConfig};
 
-/// The tensors of one layer, in this order.
-pub const PARTS: [&str; 13] = [
-    "input_layernorm",
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.o_proj",
-    "self_attn.q_norm",
-    "self_attn.k_norm",
-    "post_attention_layernorm",
-    "pre_feedforward_layernorm",
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-    "post_feedforward_layernorm",
+/// The tensors of one layer, in this order, as Gemma 3 and Qwen2 name them.
+pub const PARTS: [&str; 16] = [
+    "input_layernorm.weight",
+    "self_attn.q_proj.weight",
+    "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight",
+    "self_attn.o_proj.weight",
+    "self_attn.q_norm.weight",
+    "self_attn.k_norm.weight",
+    "post_attention_layernorm.weight",
+    "pre_feedforward_layernorm.weight",
+    "mlp.gate_proj.weight",
+    "mlp.up_proj.weight",
+    "mlp.down_proj.weight",
+    "post_feedforward_layernorm.weight",
+    "self_attn.q_proj.bias",
+    "self_attn.k_proj.bias",
+    "self_attn.v_proj.bias",
 ];
 
 pub const ATTN_NORM: usize = 0;
@@ -33,28 +37,60 @@ pub const GATE: usize = 9;
 pub const UP: usize = 10;
 pub const DOWN: usize = 11;
 pub const POST_FFN_NORM: usize = 12;
+pub const Q_BIAS: usize = 13;
+pub const K_BIAS: usize = 14;
+pub const V_BIAS: usize = 15;
 
 pub const EMBED: &str = "model.embed_tokens.weight";
 pub const FINAL_NORM: &str = "model.norm.weight";
+/// An untied LM head's.
+pub const HEAD: &str = "lm_head.weight";
 
 pub type Layer = [Vec<f32>; PARTS.len()];
 
-/// Every weight of a decoder (the LM head is the embedding, tied).
+/// Every weight of a decoder.
 #[derive(Clone)]
 pub struct DecoderWeights {
     pub embed: Vec<f32>,
     pub layers: Vec<Layer>,
     pub final_norm: Vec<f32>,
+    /// The LM head when it is not the embedding (`tie_word_embeddings` false); else empty.
+    pub head: Vec<f32>,
 }
 
-/// The Hugging Face name of part `p` of layer `i`.
-pub fn part_name(i: usize, p: usize) -> String {
-    format!("model.layers.{i}.{}.weight", PARTS[p])
+/// The module a projection part belongs to (`self_attn.q_proj`), as PEFT names it.
+pub fn module(p: usize) -> &'static str {
+    PARTS[p].trim_end_matches(".weight")
 }
 
-/// Each part's shape as [rows, cols] (cols is 1 for a vector), for a config.
+/// Whether an architecture has part `p`.
+pub fn part_present(cfg: &DecoderConfig, p: usize) -> bool {
+    match p {
+        Q_NORM | K_NORM | POST_ATTN_NORM | POST_FFN_NORM => cfg.arch.gemma_norms(),
+        Q_BIAS | K_BIAS | V_BIAS => cfg.qkv_bias,
+        _ => true,
+    }
+}
+
+/// The Hugging Face name of part `p` of layer `i`. Llama-style layers have one norm before
+/// the MLP and call it `post_attention_layernorm`, the name Gemma gives the norm after
+/// attention.
+pub fn part_name(cfg: &DecoderConfig, i: usize, p: usize) -> String {
+    let part = if p == FFN_NORM && cfg.arch != Arch::Gemma3 {
+        PARTS[POST_ATTN_NORM]
+    } else {
+        PARTS[p]
+    };
+    format!("model.layers.{i}.{part}")
+}
+
+/// Each part's shape as [rows, cols], or [len] for a vector; [0] for a part the architecture
+/// lacks.
 pub fn part_shape(cfg: &DecoderConfig, p: usize) -> Vec<usize> {
     let (d, f, q, kv) = (cfg.hidden, cfg.intermediate, cfg.q_dim(), cfg.kv_dim());
+    if !part_present(cfg, p) {
+        return vec![0];
+    }
     match p {
         Q => vec![q, d],
         K | V => vec![kv, d],
@@ -62,6 +98,8 @@ pub fn part_shape(cfg: &DecoderConfig, p: usize) -> Vec<usize> {
         GATE | UP => vec![f, d],
         DOWN => vec![d, f],
         Q_NORM | K_NORM => vec![cfg.head_dim],
+        Q_BIAS => vec![q],
+        K_BIAS | V_BIAS => vec![kv],
         _ => vec![d],
     }
 }
@@ -81,10 +119,11 @@ impl DecoderWeights {
                 .map(|_| std::array::from_fn(|p| n(part_shape(cfg, p))))
                 .collect(),
             final_norm: vec![0f32; cfg.hidden],
+            head: Vec::new(),
         }
     }
 
-    /// Every tensor with its Hugging Face name and shape.
+    /// Every tensor the architecture has, with its Hugging Face name and shape.
     pub fn named<'a>(&'a self, cfg: &DecoderConfig) -> Vec<(String, Vec<usize>, &'a [f32])> {
         let mut out = vec![(
             EMBED.to_string(),
@@ -93,7 +132,9 @@ impl DecoderWeights {
         )];
         for (i, layer) in self.layers.iter().enumerate() {
             for (p, t) in layer.iter().enumerate() {
-                out.push((part_name(i, p), part_shape(cfg, p), t.as_slice()));
+                if part_present(cfg, p) {
+                    out.push((part_name(cfg, i, p), part_shape(cfg, p), t.as_slice()));
+                }
             }
         }
         out.push((
@@ -101,13 +142,25 @@ impl DecoderWeights {
             vec![cfg.hidden],
             self.final_norm.as_slice(),
         ));
+        if !cfg.tie_embeddings {
+            out.push((
+                HEAD.to_string(),
+                vec![cfg.vocab_size, cfg.hidden],
+                self.head.as_slice(),
+            ));
+        }
         out
     }
 
-    /// The trainable tensors (all but the embedding), mutably, in `named` order.
+    /// The trainable tensors (all the architecture has but the embedding and head), mutably,
+    /// in `named` order.
     pub fn trainable_mut(&mut self) -> Vec<&mut Vec<f32>> {
-        let mut out: Vec<&mut Vec<f32>> =
-            self.layers.iter_mut().flat_map(|l| l.iter_mut()).collect();
+        let mut out: Vec<&mut Vec<f32>> = self
+            .layers
+            .iter_mut()
+            .flat_map(|l| l.iter_mut())
+            .filter(|t| !t.is_empty())
+            .collect();
         out.push(&mut self.final_norm);
         out
     }
@@ -115,16 +168,34 @@ impl DecoderWeights {
     /// The names of `trainable_mut`'s tensors, in its order.
     pub fn trainable_names(&self, cfg: &DecoderConfig) -> Vec<String> {
         let mut out: Vec<String> = (0..cfg.layers.len())
-            .flat_map(|i| (0..PARTS.len()).map(move |p| part_name(i, p)))
+            .flat_map(|i| {
+                (0..PARTS.len())
+                    .filter(|&p| part_present(cfg, p))
+                    .map(move |p| part_name(cfg, i, p))
+            })
             .collect();
         out.push(FINAL_NORM.to_string());
         out
     }
 
     pub fn trainable(&self) -> Vec<&Vec<f32>> {
-        let mut out: Vec<&Vec<f32>> = self.layers.iter().flat_map(|l| l.iter()).collect();
+        let mut out: Vec<&Vec<f32>> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.iter())
+            .filter(|t| !t.is_empty())
+            .collect();
         out.push(&self.final_norm);
         out
+    }
+
+    /// The rows of the LM head: the embedding's when tied.
+    pub fn head(&self) -> &[f32] {
+        if self.head.is_empty() {
+            &self.embed
+        } else {
+            &self.head
+        }
     }
 
     /// Builds the weights from a lookup by Hugging Face name, checking every shape.
@@ -137,15 +208,25 @@ impl DecoderWeights {
         for i in 0..cfg.layers.len() {
             let mut parts: Vec<Vec<f32>> = Vec::with_capacity(PARTS.len());
             for p in 0..PARTS.len() {
-                parts.push(take(&part_name(i, p), &part_shape(cfg, p))?);
+                parts.push(if part_present(cfg, p) {
+                    take(&part_name(cfg, i, p), &part_shape(cfg, p))?
+                } else {
+                    Vec::new()
+                });
             }
             layers.push(parts.try_into().expect("PARTS.len() parts"));
         }
         let final_norm = take(FINAL_NORM, &[cfg.hidden])?;
+        let head = if cfg.tie_embeddings {
+            Vec::new()
+        } else {
+            take(HEAD, &[cfg.vocab_size, cfg.hidden])?
+        };
         Ok(DecoderWeights {
             embed,
             layers,
             final_norm,
+            head,
         })
     }
 
@@ -168,10 +249,16 @@ impl DecoderWeights {
             })
             .collect();
         let final_norm = fill(&[cfg.hidden], 0.1);
+        let head = if cfg.tie_embeddings {
+            Vec::new()
+        } else {
+            fill(&[cfg.vocab_size, cfg.hidden], 0.5)
+        };
         DecoderWeights {
             embed,
             layers,
             final_norm,
+            head,
         }
     }
 }

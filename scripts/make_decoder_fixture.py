@@ -1,14 +1,19 @@
-"""Tiny random Gemma 3 fixtures for the Rust parity tests (tests/decoder_parity.rs).
+"""Tiny random decoder fixtures for the Rust parity tests (tests/decoder_parity.rs).
 
-Builds a 3-layer Gemma 3 text model with transformers (two sliding-window layers with a window
-of 4, one full-attention layer, grouped-query attention, q/k norms), gives every weight a random
-value (norm offsets included, so that "1 + w" is tested), and writes beside it what transformers
-computes: the logits at every position of three sequences, the greedy continuation of each
-prompt, and the loss and per-tensor gradient norms of a training batch in the decoder-only
-InstructUIE format (loss on target and eos tokens only, embedding frozen).
+ARCH gemma3 (the default): a 3-layer Gemma 3 text model (two sliding-window layers with a
+window of 4, one full-attention layer, grouped-query attention, q/k norms). ARCH llama: a
+3-layer Llama with Llama 3.1's RoPE scaling (a base and original context chosen so that the
+kept, the ramped and the divided frequencies all occur) and its own LM head. ARCH qwen2: a
+3-layer Qwen2 (q/k/v biases, tied head). Every weight gets a random value (norm offsets
+included, so that "1 + w" is tested), and beside the model go what transformers computes: the
+logits at every position of three sequences, the greedy continuation of each prompt, and the
+loss and per-tensor gradient norms of a training batch in the decoder-only InstructUIE format
+(loss on target and eos tokens only, embedding and head frozen).
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch transformers tokenizers
-    /tmp/venv/bin/python scripts/make_gemma_fixture.py tests/fixtures/gemma3-tiny
+    /tmp/venv/bin/python scripts/make_decoder_fixture.py tests/fixtures/gemma3-tiny
+    /tmp/venv/bin/python scripts/make_decoder_fixture.py tests/fixtures/llama-tiny llama
+    /tmp/venv/bin/python scripts/make_decoder_fixture.py tests/fixtures/qwen2-tiny qwen2
 """
 import json
 import sys
@@ -16,14 +21,22 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+from transformers import (
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/gemma3-tiny")
+arch = sys.argv[2] if len(sys.argv) > 2 else "gemma3"
 out.mkdir(parents=True, exist_ok=True)
 torch.manual_seed(7)
 
 V = 97
-cfg = Gemma3TextConfig(
+common = dict(
     vocab_size=V,
     hidden_size=32,
     intermediate_size=48,
@@ -31,11 +44,6 @@ cfg = Gemma3TextConfig(
     num_attention_heads=4,
     num_key_value_heads=2,
     head_dim=16,
-    layer_types=["sliding_attention", "sliding_attention", "full_attention"],
-    sliding_window=4,
-    rope_theta=1_000_000.0,
-    rope_local_base_freq=10_000.0,
-    query_pre_attn_scalar=16,
     max_position_embeddings=64,
     rms_norm_eps=1e-6,
     bos_token_id=2,
@@ -44,11 +52,40 @@ cfg = Gemma3TextConfig(
     attn_implementation="eager",
     torch_dtype="float32",
 )
-model = Gemma3ForCausalLM(cfg).float().eval()
+if arch == "llama":
+    cfg = LlamaConfig(
+        **common,
+        rope_theta=500.0,
+        rope_scaling={
+            "rope_type": "llama3",
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 32,
+        },
+        tie_word_embeddings=False,
+    )
+    Model = LlamaForCausalLM
+elif arch == "qwen2":
+    cfg = Qwen2Config(**common, rope_theta=10_000.0, tie_word_embeddings=True)
+    Model = Qwen2ForCausalLM
+else:
+    cfg = Gemma3TextConfig(
+        **common,
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+        sliding_window=4,
+        rope_theta=1_000_000.0,
+        rope_local_base_freq=10_000.0,
+        query_pre_attn_scalar=16,
+    )
+    Model = Gemma3ForCausalLM
+model = Model(cfg).float().eval()
 with torch.no_grad():
     for name, p in model.named_parameters():
         if name.endswith("norm.weight"):
-            p.copy_(torch.randn_like(p) * 0.1)
+            # Gemma stores the offset from one; the others the weight itself.
+            offset = 0.0 if arch == "gemma3" else 1.0
+            p.copy_(offset + torch.randn_like(p) * 0.1)
         elif "embed_tokens" in name:
             p.copy_(torch.randn_like(p) * 0.5)
         else:
@@ -85,6 +122,7 @@ with torch.no_grad():
 # token of the batch (the positions before them predict them).
 batch = [(seqs[0], 4), (seqs[2], 6), (seqs[1], 3)]
 model.model.embed_tokens.weight.requires_grad_(False)
+model.lm_head.weight.requires_grad_(False)
 model.zero_grad()
 total, count = 0.0, 0
 losses = []
