@@ -457,6 +457,21 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
         .expect("a cut file is refused")
         .to_string();
     assert!(err.contains("cut.gguf"), "{err}");
+
+    // A Llama GGUF (llama.cpp reorders its q/k rows) is refused with the way round it.
+    let llama = tmp.path().join("llama.gguf");
+    let mut f = std::fs::File::create(&llama).unwrap();
+    let arch = Value::String("llama".into());
+    gguf_file::write(&mut f, &[("general.architecture", &arch)], &[]).unwrap();
+    drop(f);
+    let err = DecoderModel::load(&llama)
+        .err()
+        .expect("a llama GGUF is refused")
+        .to_string();
+    assert!(
+        err.contains("llama.gguf") && err.contains("Hugging Face folder"),
+        "{err}"
+    );
 }
 
 /// A saved model loads back to the same weights, in a `config.json` transformers accepts
