@@ -5,10 +5,13 @@
       tokenizer ie-bench built from the GGUF (NAME.tokenizer.json beside the file) tokenizes
       every source of the file as transformers' GGUF tokenizer does. OUT.json is the fixture
       tests/decoder_real.rs compares against.
-  train   PROMPTS.jsonl SECONDS [BATCH]
+  train   PROMPTS.jsonl SECONDS [BATCH] [SAVE_DIR]
       The PyTorch fine-tuning recipe (embedding and tied head frozen, loss on target + eos,
       head only at target positions, AdamW 1e-4, 10 warm-up steps then cosine over the time
-      budget, batch 4, right padding): prints tokens/s and examples/s.
+      budget, batch 4, right padding): prints tokens/s and examples/s. With SAVE_DIR, the
+      fine-tuned model is saved there as a Hugging Face folder (with ie-bench's tokenizer.json
+      for the GGUF), so that `ie-bench predict --model SAVE_DIR` scores it: an equal-time
+      quality comparison with the same decoding (ie-bench's greedy equals transformers').
   generate PROMPTS.jsonl N BATCH MAX_NEW
       transformers `generate` speed (greedy, left padding): new tokens/s.
   peft    ADAPTER_DIR PROMPTS.jsonl PREDICTIONS.jsonl
@@ -98,7 +101,7 @@ def generate(path, n, batch, max_new):
     print(f"transformers generate batch {batch}: {new} new tokens in {dt:.1f} s = {new / dt:.1f} tok/s")
 
 
-def train(path, seconds, batch=4):
+def train(path, seconds, batch=4, save=None):
     tok, model = load()
     model.train()
     model.model.embed_tokens.weight.requires_grad_(False)
@@ -143,6 +146,21 @@ def train(path, seconds, batch=4):
             print(f"step {step} loss {loss.item():.4f} {toks / dt:.1f} tok/s {seen / dt:.2f} ex/s", file=sys.stderr)
     dt = time.time() - t0
     print(f"pytorch train: {step} steps, {seen} examples, {toks} tokens in {dt:.0f} s = {toks / dt:.1f} tok/s, {seen / dt:.2f} ex/s")
+    if save:
+        # save_pretrained refuses a model loaded from a GGUF (it counts as quantized), so the
+        # f32 weights and the config are written directly; the tied head is the embedding.
+        import shutil
+        from safetensors.torch import save_file
+
+        out = Path(save)
+        out.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+        save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+        shutil.copy(GGUF.with_suffix(".tokenizer.json"), out / "tokenizer.json")
+        print(f"saved to {save}")
 
 
 def peft_check(adapter, prompts_path, predictions_path):
@@ -178,7 +196,7 @@ if __name__ == "__main__":
     if cmd == "parity":
         parity(args[0], args[1], *(int(a) for a in args[2:]))
     elif cmd == "train":
-        train(args[0], float(args[1]), *(int(a) for a in args[2:]))
+        train(args[0], float(args[1]), *(int(a) for a in args[2:3]), *args[3:4])
     elif cmd == "generate":
         generate(args[0], *(int(a) for a in args[1:]))
     elif cmd == "peft":
