@@ -495,57 +495,11 @@ impl DecoderConfig {
     /// The `config.json` transformers reads for this model (Gemma3ForCausalLM,
     /// LlamaForCausalLM or Qwen2ForCausalLM), so that a checkpoint we save loads there.
     pub fn to_hf(&self) -> Value {
-        if self.arch != Arch::Gemma3 {
-            return self.llama_style_hf();
-        }
-        let kinds: Vec<&str> = self
-            .layers
-            .iter()
-            .map(|k| match k {
-                LayerKind::Full => "full_attention",
-                LayerKind::Sliding => "sliding_attention",
-            })
-            .collect();
-        serde_json::json!({
-            "architectures": ["Gemma3ForCausalLM"],
-            "model_type": "gemma3_text",
-            "vocab_size": self.vocab_size,
-            "hidden_size": self.hidden,
-            "intermediate_size": self.intermediate,
-            "num_hidden_layers": self.layers.len(),
-            "num_attention_heads": self.heads,
-            "num_key_value_heads": self.kv_heads,
-            "head_dim": self.head_dim,
-            "rms_norm_eps": self.eps,
-            "rope_theta": self.rope_theta,
-            "rope_local_base_freq": self.rope_local_theta,
-            "rope_scaling": self.rope_scaling.to_hf(),
-            "sliding_window": self.sliding_window,
-            "layer_types": kinds,
-            // transformers' config class takes an integer here and refuses 256.0.
-            "query_pre_attn_scalar": if self.query_pre_attn_scalar.fract() == 0.0 {
-                serde_json::json!(self.query_pre_attn_scalar as u64)
-            } else {
-                serde_json::json!(self.query_pre_attn_scalar)
-            },
-            "max_position_embeddings": self.max_positions,
-            "hidden_activation": self.activation.hf_name(),
-            "attn_logit_softcapping": null,
-            "final_logit_softcapping": null,
-            "bos_token_id": self.bos,
-            "eos_token_id": self.eos,
-            "pad_token_id": self.pad,
-            "tie_word_embeddings": true,
-            "torch_dtype": "float32",
-        })
-    }
-
-    fn llama_style_hf(&self) -> Value {
         let (class, model_type) = match self.arch {
+            Arch::Gemma3 => ("Gemma3ForCausalLM", "gemma3_text"),
+            Arch::Llama => ("LlamaForCausalLM", "llama"),
             Arch::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
-            _ => ("LlamaForCausalLM", "llama"),
         };
-        let windowed = self.layers.contains(&LayerKind::Sliding);
         let mut v = serde_json::json!({
             "architectures": [class],
             "model_type": model_type,
@@ -559,7 +513,6 @@ impl DecoderConfig {
             "rms_norm_eps": self.eps,
             "rope_theta": self.rope_theta,
             "rope_scaling": self.rope_scaling.to_hf(),
-            "hidden_act": self.activation.hf_name(),
             "max_position_embeddings": self.max_positions,
             "bos_token_id": self.bos,
             "eos_token_id": self.eos,
@@ -567,21 +520,47 @@ impl DecoderConfig {
             "tie_word_embeddings": self.tie_embeddings,
             "torch_dtype": "float32",
         });
-        match self.arch {
-            Arch::Qwen2 => {
-                v["use_sliding_window"] = windowed.into();
-                v["sliding_window"] = self.sliding_window.into();
-                v["max_window_layers"] = self
+        let kinds: Vec<&str> = self
+            .layers
+            .iter()
+            .map(|k| match k {
+                LayerKind::Full => "full_attention",
+                LayerKind::Sliding => "sliding_attention",
+            })
+            .collect();
+        let extra = match self.arch {
+            Arch::Gemma3 => serde_json::json!({
+                "rope_local_base_freq": self.rope_local_theta,
+                "sliding_window": self.sliding_window,
+                "layer_types": kinds,
+                // transformers' config class takes an integer here and refuses 256.0.
+                "query_pre_attn_scalar": if self.query_pre_attn_scalar.fract() == 0.0 {
+                    serde_json::json!(self.query_pre_attn_scalar as u64)
+                } else {
+                    serde_json::json!(self.query_pre_attn_scalar)
+                },
+                "hidden_activation": self.activation.hf_name(),
+                "attn_logit_softcapping": null,
+                "final_logit_softcapping": null,
+            }),
+            Arch::Qwen2 => serde_json::json!({
+                "hidden_act": self.activation.hf_name(),
+                "use_sliding_window": self.layers.contains(&LayerKind::Sliding),
+                "sliding_window": self.sliding_window,
+                "max_window_layers": self
                     .layers
                     .iter()
                     .position(|k| *k == LayerKind::Sliding)
-                    .unwrap_or(self.layers.len())
-                    .into();
-            }
-            _ => {
-                v["attention_bias"] = self.qkv_bias.into();
-                v["mlp_bias"] = false.into();
-            }
+                    .unwrap_or(self.layers.len()),
+            }),
+            Arch::Llama => serde_json::json!({
+                "hidden_act": self.activation.hf_name(),
+                "attention_bias": self.qkv_bias,
+                "mlp_bias": false,
+            }),
+        };
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
         }
         v
     }
