@@ -1,7 +1,7 @@
 //! Fine-tuning a decoder-only model on the CPU engine: the official decoder-only examples,
-//! every weight but the embedding and the LM head (tied or not) trained with AdamW, the loss the mean
-//! cross-entropy over the target and eos tokens of a step, the head computed only at those
-//! positions. With LoRA options, adapters are trained instead (`lora`) and checkpoints are PEFT
+//! every weight but the embedding and the LM head (tied or not) trained with AdamW, the loss
+//! the mean cross-entropy over the target and eos tokens of a step, the head computed only at
+//! those positions. With LoRA options, adapters are trained instead (`lora`) and checkpoints are PEFT
 //! adapter folders. The loop, checkpoints and exact resume are the shared ones (`fit::drive`).
 
 use rayon::prelude::*;
