@@ -56,6 +56,11 @@ impl ByLabel {
                 .map(|t| item_label(v.task, t).unwrap_or_else(|| UNLABELLED.to_string()))
         };
         for item in &v.items {
+            // Text that is no item (`person` without its colon, cut off by the length limit)
+            // is reported by the verdict but scored by neither mode as an item of a label.
+            if item.kind == ErrorKind::Unparsable {
+                continue;
+            }
             if item.kind == ErrorKind::Correct {
                 if let Some(l) = label(&item.gold) {
                     labels.entry(l).or_default().tp += 1;
@@ -166,5 +171,26 @@ mod tests {
         let micro = &table[3].1;
         assert!((micro.precision - 0.4).abs() < 1e-12 && (micro.recall - 0.5).abs() < 1e-12);
         assert_eq!(micro.support, 4);
+    }
+
+    /// A prediction cut off mid-item (`person` with no colon) is no item of any label: strict
+    /// scoring drops it, so the micro average stays the dataset's strict F1.
+    #[test]
+    fn text_that_is_no_item_counts_for_no_label() {
+        let (g, p) = ("person: ann; location: rome", "person: ann; location: oslo; person");
+        let mut b = ByLabel::default();
+        b.add(&verdict(&line(g, p), Mode::Strict));
+        let labels = &b.0["NER/d"];
+        assert!(!labels.contains_key(UNLABELLED), "{labels:?}");
+        let mut micro = Counts::default();
+        for c in labels.values() {
+            micro.add(*c);
+        }
+        let Some(crate::eval::Outcome::F1(scored)) =
+            crate::eval::score_instance(TaskKind::Ner, g, p, Mode::Strict)
+        else {
+            panic!("strict NER is scored with F1")
+        };
+        assert_eq!(micro, scored);
     }
 }
