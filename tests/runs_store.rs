@@ -527,7 +527,7 @@ fn import_versions_changed_datasets_only() {
     std::fs::write(&test, text.replacen("Melbourne", "Sydney", 1)).unwrap();
     let third = import();
     assert!(third.contains("NER/Tiny CoNLL: version 2"), "{third}");
-    assert!(third.contains(": 1 new versions, 12 unchanged"), "{third}");
+    assert!(third.contains(": 1 new version, 12 unchanged"), "{third}");
     assert_eq!(used(&db), before);
 }
 

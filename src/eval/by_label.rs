@@ -177,7 +177,10 @@ mod tests {
     /// scoring drops it, so the micro average stays the dataset's strict F1.
     #[test]
     fn text_that_is_no_item_counts_for_no_label() {
-        let (g, p) = ("person: ann; location: rome", "person: ann; location: oslo; person");
+        let (g, p) = (
+            "person: ann; location: rome",
+            "person: ann; location: oslo; person",
+        );
         let mut b = ByLabel::default();
         b.add(&verdict(&line(g, p), Mode::Strict));
         let labels = &b.0["NER/d"];

@@ -58,14 +58,15 @@ pub enum GoldCommand {
     /// Apply the most recently undone correction again.
     Redo,
     /// Write every dataset with corrections in force to DIR in IE INSTRUCTIONS format: its
-    /// test.json with the corrected records (offsets found in the sentence), its other files
-    /// copied. Only changed datasets are written; `ie-bench import DIR` then stores them as
+    /// test.json with the corrected records (offsets found in the sentence), its labels and
+    /// other splits as they are. Only changed datasets are written; `ie-bench import DIR` then stores them as
     /// new versions.
     Export {
         #[arg(long)]
         out: std::path::PathBuf,
-        /// The IE INSTRUCTIONS directory the corrected examples come from (default: the
-        /// sample data).
+        /// The IE INSTRUCTIONS directory the corrected examples come from when their
+        /// dataset was never imported (default: the sample data); an imported dataset's
+        /// records come from its newest version in the database.
         #[arg(long)]
         data: Option<std::path::PathBuf>,
     },
@@ -336,10 +337,78 @@ fn example_item(task: crate::ie::TaskKind) -> &'static str {
     }
 }
 
+/// Where `gold export` reads a dataset's records: the newest version stored by `import`
+/// (so the files need not be at hand, nor under `--data`), else its directory under the data
+/// root.
+enum Source {
+    Stored(crate::store::imports::DatasetManifest),
+    Files(crate::data::DatasetLocation),
+}
+
+impl Source {
+    fn find(store: &Store, root: &Path, task: crate::ie::TaskKind, name: &str) -> Result<Source> {
+        let key = crate::ie::dataset_key(task.main_task(), name);
+        Ok(match store.dataset(&key)? {
+            Some(m) => Source::Stored(m),
+            None => Source::Files(crate::data::DatasetLocation::locate(root, task, name)?),
+        })
+    }
+
+    fn records(&self, store: &Store, split: crate::ie::Split) -> Result<Vec<crate::ie::Record>> {
+        Ok(match self {
+            Source::Stored(m) => store.examples(&m.name, m.version, split.as_str())?,
+            Source::Files(loc) => loc.read_split(split)?,
+        })
+    }
+
+    /// Writes into `dir` everything of the dataset but `split`: the stored labels and other
+    /// splits, or the directory's other files as they are.
+    fn write_rest(&self, store: &Store, dir: &Path, split: crate::ie::Split) -> Result<()> {
+        fn write(dir: &Path, file: &str, value: &impl serde::Serialize) -> Result<()> {
+            let path = dir.join(file);
+            std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))
+        }
+        match self {
+            Source::Stored(m) => {
+                write(dir, "labels.json", &m.labels)?;
+                for (name, _) in &m.splits {
+                    let other: crate::ie::Split = name
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("{}: stored split {name:?}: {e}", m.name))?;
+                    if other != split {
+                        write(
+                            dir,
+                            other.file_name(),
+                            &store.examples(&m.name, m.version, name)?,
+                        )?;
+                    }
+                }
+            }
+            Source::Files(loc) => {
+                for entry in std::fs::read_dir(&loc.data_dir)? {
+                    let path = entry?.path();
+                    if path.is_file() && path.file_name() != Some(split.file_name().as_ref()) {
+                        std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default()))
+                            .with_context(|| format!("copying {}", path.display()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Source::Stored(m) => format!("version {} in the database", m.version),
+            Source::Files(loc) => loc.data_dir.display().to_string(),
+        }
+    }
+}
+
 /// `gold export`: the corrected test splits of the changed datasets, as IE INSTRUCTIONS
 /// directories under `out`.
 fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()> {
-    use crate::data::DatasetLocation;
     use crate::prompt::parse_target::record_from_target;
     let corrections = store.gold_state()?.corrections();
     if corrections.is_empty() {
@@ -364,9 +433,9 @@ fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()>
         // time.
         edits.sort_by_key(|e| (e.0 != crate::ie::TaskKind::Eea, e.1, e.2));
         let (first_task, first_key) = (edits[0].0, edits[0].1);
-        let loc = DatasetLocation::locate(root, first_task, name)?;
+        let source = Source::find(store, root, first_task, name)?;
         let split = crate::ie::Split::Test;
-        let mut records = loc.read_split(split)?;
+        let mut records = source.records(store, split)?;
         for (task, key, id, gold) in &edits {
             let index: usize = id
                 .parse()
@@ -374,8 +443,8 @@ fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()>
                 .filter(|i| *i < records.len())
                 .with_context(|| {
                     format!(
-                        "{key} example {id}: not a record of {}",
-                        loc.split_path(split).display()
+                        "{key} example {id}: not a record of the {split} split ({})",
+                        source.describe()
                     )
                 })?;
             records[index] = record_from_target(*task, &records[index], gold)
@@ -388,19 +457,14 @@ fn export(store: &Store, root: &Path, out: &Path, said: &mut Said) -> Result<()>
         };
         let dir = out.join(main.as_str()).join(name);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        for entry in std::fs::read_dir(&loc.data_dir)? {
-            let path = entry?.path();
-            if path.is_file() && path.file_name() != Some(split.file_name().as_ref()) {
-                std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default()))
-                    .with_context(|| format!("copying {}", path.display()))?;
-            }
-        }
+        source.write_rest(store, &dir, split)?;
         let text = serde_json::to_string_pretty(&records)?;
         std::fs::write(dir.join(split.file_name()), text + "\n")
             .with_context(|| format!("writing {}", dir.display()))?;
         said.note(format!(
-            "{key}: {} corrected records -> {}",
+            "{key}: {} corrected records ({}) -> {}",
             edits.len(),
+            source.describe(),
             dir.join(split.file_name()).display()
         ));
     }

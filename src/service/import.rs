@@ -150,8 +150,9 @@ pub fn apply(store: &Store, a: Args) -> Result<Said> {
         }
     }
     said.note(format!(
-        "imported {}: {new} new versions, {same} unchanged{}",
+        "imported {}: {new} new version{}, {same} unchanged{}",
         a.dir.display(),
+        if new == 1 { "" } else { "s" },
         configs
             .map(|c| format!(" (configs from {})", c.display()))
             .unwrap_or_default()

@@ -423,7 +423,17 @@ pub fn gold_problems(
         sentence: sentence.map(str::to_string),
         truncated: false,
     };
-    let v = verdict(&line, Mode::Compat);
+    // Strict mode keeps labels as written (compat renames `location` to `located`), and each
+    // problem is quoted as the user wrote it where a piece of `gold` normalises to it.
+    let mode = Mode::Strict;
+    let v = verdict(&line, mode);
+    let written = |item: &str| {
+        gold.split(';')
+            .map(str::trim)
+            .find(|raw| mode.norm(raw) == item)
+            .unwrap_or(item)
+            .to_string()
+    };
     let mut out: Vec<String> = v
         .items
         .iter()
@@ -436,7 +446,7 @@ pub fn gold_problems(
                 }
                 _ => return None,
             };
-            Some(format!("{:?}: {what}", i.pred.as_deref().unwrap_or_default()))
+            Some(format!("{:?}: {what}", written(i.pred.as_deref().unwrap_or_default())))
         })
         .collect();
     out.dedup();
