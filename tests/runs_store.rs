@@ -394,6 +394,24 @@ fn bad_input_to_run_commands_fails_clearly() {
         bin(&newer).arg("runs"),
         "has schema version 99, newer than this ie-bench understands (2)",
     );
+
+    // An instruction bank that does not parse fails the run with its file, entry and field,
+    // and is not stored as a version of the bank.
+    let banked = tmp.path().join("banked");
+    let bank = tmp.path().join("edited.json");
+    std::fs::write(
+        &bank,
+        r#"{"NER": [{"instruction_type": "NER", "instruction": "Find them."}]}"#,
+    )
+    .unwrap();
+    fails_with(
+        bin(&banked)
+            .args(["run", "eval", "--model", "nowhere", "--instructions"])
+            .arg(&bank),
+        "edited.json: NER[0]: invalid instruction_type \"NER\"",
+    );
+    let store = ie_bench::store::Store::open(&banked).unwrap();
+    assert!(store.templates().unwrap().is_empty());
 }
 
 /// A gold correction re-scores a stored run with both tables kept; undo and redo survive

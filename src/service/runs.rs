@@ -216,9 +216,12 @@ fn eval_run(
 }
 
 /// Records which version of the instruction bank a run's prompts use; a bank the store has
-/// not seen becomes its next version, so every run names one.
+/// not seen becomes its next version, so every run names one. A bank that does not parse
+/// fails the run before it is stored, so no version of it exists.
 fn link_bank(store: &Store, id: RunId, prompts: &PromptArgs) -> Result<()> {
-    let (_, text) = prompts.bank_source()?;
+    let (origin, text) = prompts.bank_source()?;
+    crate::prompt::InstructionBank::from_text(&origin, &text)
+        .context("reading instruction bank")?;
     let record = crate::store::TemplateRecord::instruction_bank(&text);
     let name = format!("{}/{}", record.kind, record.name);
     let version = match store.import_template(record)? {
