@@ -736,3 +736,70 @@ fn event_corrections_export_into_the_shared_ee_records() {
         ("transport", vec![19, 25])
     );
 }
+
+/// `runs show --by-label`: a stored run's per-label table equals `eval --by-label` on the
+/// same predictions; after a gold correction it, and `runs compare`, judge against the gold
+/// in force, read the same way from a process that holds the database.
+#[test]
+fn runs_show_by_label_and_compare_follow_gold_corrections() {
+    let (tmp, db) = two_runs();
+    let shown = |db: &Path| {
+        json(run(
+            db,
+            &[
+                "runs",
+                "show",
+                "1",
+                "--by-label",
+                "--mode",
+                "strict",
+                "--format",
+                "json",
+            ],
+        ))["by_label"]
+            .clone()
+    };
+    let file = common::json(
+        common::ie_bench()
+            .arg("eval")
+            .arg(predictions())
+            .args(["--by-label", "--mode", "strict", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let compared = |db: &Path| {
+        json(run(db, &["runs", "compare", "1", "2", "--format", "json"]))["datasets"]
+            ["NER/Tiny CoNLL"]["difference"]["a"]
+            .as_f64()
+            .unwrap()
+    };
+    let score_before = compared(&db);
+    let before = shown(&db);
+    assert_eq!(before, file["by_label"]);
+    let organization =
+        |v: &serde_json::Value| v["NER/Tiny CoNLL"]["organization"]["support"].clone();
+    assert_eq!(organization(&before), 3);
+    // Airbus stays an organization, Lufthansa is dropped: one organization less in the gold.
+    ok(gold_set(
+        &db,
+        &["NER/Tiny CoNLL", "1", " organization: Airbus"],
+    ));
+    assert_eq!(organization(&shown(&db)), 2);
+    let release = tmp.path().join("release");
+    let child = common::holder(&db, &release);
+    let held = shown(&db);
+    let score_held = compared(&db);
+    common::end_holder(child, &release);
+    assert_eq!(organization(&held), 2);
+    // Against the corrected gold, example 1's answer (`organization: Airbus; location:
+    // Lufthansa`) misses nothing: the run's score moves.
+    let score_after = compared(&db);
+    assert!(score_after != score_before, "{score_before} {score_after}");
+    assert_eq!(score_held, score_after);
+    // The text table carries it too.
+    let text = stdout(run(&db, &["runs", "show", "1", "--by-label"]));
+    assert!(
+        text.contains("NER/Tiny CoNLL by label (compat mode)"),
+        "{text}"
+    );
+}

@@ -186,18 +186,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             value["schemes"] = per.into();
         }
         if let Some(b) = &by_label {
-            let per: serde_json::Map<String, serde_json::Value> = b
-                .0
-                .iter()
-                .map(|(dataset, labels)| {
-                    let rows: serde_json::Map<String, serde_json::Value> = ByLabel::table(labels)
-                        .into_iter()
-                        .map(|(l, s)| (l, serde_json::to_value(s).expect("numbers serialise")))
-                        .collect();
-                    (dataset.clone(), rows.into())
-                })
-                .collect();
-            value["by_label"] = per.into();
+            value["by_label"] = label_json(b);
         }
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         return Ok(ExitCode::SUCCESS);
@@ -232,8 +221,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `{dataset: {label: {precision, recall, f1-score, support}}}`, the averages included.
+pub(super) fn label_json(b: &ByLabel) -> serde_json::Value {
+    let per: serde_json::Map<String, serde_json::Value> =
+        b.0.iter()
+            .map(|(dataset, labels)| {
+                let rows: serde_json::Map<String, serde_json::Value> = ByLabel::table(labels)
+                    .into_iter()
+                    .map(|(l, s)| (l, serde_json::to_value(s).expect("numbers serialise")))
+                    .collect();
+                (dataset.clone(), rows.into())
+            })
+            .collect();
+    per.into()
+}
+
 /// One table per dataset: each label's precision, recall, F1 and support, then the averages.
-fn label_tables(b: &ByLabel, mode: Mode) -> Vec<ResultTable> {
+pub(super) fn label_tables(b: &ByLabel, mode: Mode) -> Vec<ResultTable> {
     let column = |name: &str, is_score| Column {
         name: name.to_string(),
         is_score,

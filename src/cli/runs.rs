@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::launch;
+use crate::eval::by_label::ByLabel;
 use crate::eval::Mode;
 use crate::export::{render, report_tables, Cell, Column, Format, ResultTable, Row};
 use crate::ie::Split;
@@ -26,6 +27,11 @@ pub enum RunsCommand {
         format: Format,
         #[arg(long, default_value = "compat", value_parser = super::choice::<Mode>())]
         mode: Mode,
+        /// Add each dataset's per-label precision, recall, F1 and support over the run's
+        /// stored predictions, judged against the gold corrections in force (the table the
+        /// workbench's F1 table opens; `eval --by-label` on a file).
+        #[arg(long)]
+        by_label: bool,
     },
     /// The loss curves of one or more runs side by side, by step: each run's loss and its EMA
     /// (alpha 0.1), as the Runs screen overlays the marked runs' curves; for plotting
@@ -151,7 +157,12 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
                 service::tags::note(s, id, text)
             }))
         }
-        Some(RunsCommand::Show { id, format, mode }) => show(db, id, format, mode),
+        Some(RunsCommand::Show {
+            id,
+            format,
+            mode,
+            by_label,
+        }) => show(db, id, format, mode, by_label),
         Some(RunsCommand::Loss { ids, every, format }) => loss(db, &ids, every, format),
         Some(RunsCommand::Cancel { id }) => cancel(db, id),
         Some(RunsCommand::Rescore { id }) => rescore(db, id),
@@ -339,11 +350,28 @@ fn export(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
+/// Per-label counts of a run's stored predictions, judged as the workbench judges them: with
+/// the gold corrections in force.
+fn run_by_label(store: &mut Reader, id: RunId, mode: Mode) -> Result<ByLabel> {
+    let predictions = store.predictions(id)?;
+    let corrections = store.corrections()?;
+    let mut counts = ByLabel::default();
+    for (line, _) in crate::jobs::evaluate::corrected_lines(&predictions, &corrections) {
+        counts.add(&crate::eval::verdict(&line, mode));
+    }
+    Ok(counts)
+}
+
+fn show(db: &Path, id: RunId, format: Format, mode: Mode, by_label: bool) -> Result<ExitCode> {
     let mut store = Reader::open(db).context("opening the database")?;
     let m = store.run(id)?;
     let metrics = store.metrics(id)?;
     let rows = store.scores(id)?;
+    let labels = if by_label {
+        Some(run_by_label(&mut store, id, mode)?)
+    } else {
+        None
+    };
     let test = stored_report(&rows, Split::Test, mode, None);
     // Zero-shot tables show the paper's zero-shot scores and the fold means beside them.
     let paper = (m.kind == RunKind::ZeroShot).then_some(crate::data::catalog::Setting::ZeroShot);
@@ -392,6 +420,7 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
             }),
             "gold_version": test.as_ref().map(|t| t.gold_version),
             "scores_original_gold": original.as_ref().map(|t| t.report.to_json()),
+            "by_label": labels.as_ref().map(super::eval::label_json),
         });
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         return Ok(ExitCode::SUCCESS);
@@ -474,6 +503,10 @@ fn show(db: &Path, id: RunId, format: Format, mode: Mode) -> Result<ExitCode> {
         text.push_str("\ntest scores against the released gold\n");
         text.push_str(&render(&report_tables(&t.report, paper), format));
     }
+    if let Some(b) = &labels {
+        text.push_str("\nper label, against the gold in force\n");
+        text.push_str(&render(&super::eval::label_tables(b, mode), format));
+    }
     super::emit(&as_format(&text, format))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -531,7 +564,10 @@ fn compare(
     (resamples, seed): (usize, u64),
 ) -> Result<ExitCode> {
     let mut store = Reader::open(db).context("opening the database")?;
-    let (pa, pb) = (store.predictions(a)?, store.predictions(b)?);
+    let (pa, pb) = (
+        store.predictions_in_force(a)?,
+        store.predictions_in_force(b)?,
+    );
     for (id, p) in [(a, &pa), (b, &pb)] {
         if p.is_empty() {
             store.run(id)?;
@@ -638,7 +674,7 @@ fn compare_several(
         sides.push(Side {
             run,
             scores: store.scores(run)?,
-            predictions: store.predictions(run)?,
+            predictions: store.predictions_in_force(run)?,
         });
     }
     let rows = compare_many(&sides, 0, mode);

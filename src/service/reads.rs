@@ -51,6 +51,15 @@ impl Reads {
         self.store.gold_state()
     }
 
+    /// A run's predictions judged against the gold in force: a corrected example carries its
+    /// correction as its gold.
+    pub fn predictions_in_force(&self, run: RunId) -> Result<Vec<(String, u64, StoredPrediction)>> {
+        Ok(super::results::with_gold_in_force(
+            self.predictions(run)?,
+            &self.gold_state()?.corrections(),
+        ))
+    }
+
     pub fn gold_log(&self) -> Result<Vec<GoldEntry>> {
         self.store.gold_log()
     }

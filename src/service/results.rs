@@ -11,6 +11,22 @@ use crate::jobs::evaluate::rescore;
 use crate::jobs::{Recorder, Rescored, Result};
 use crate::store::{StoredPrediction, StoredScore};
 
+/// Stored predictions with each corrected example's gold replaced by its correction in force,
+/// so that comparisons judge against the gold the re-scored tables and Inspect use.
+pub fn with_gold_in_force(
+    mut predictions: Vec<(String, u64, StoredPrediction)>,
+    corrections: &std::collections::HashMap<(String, String), String>,
+) -> Vec<(String, u64, StoredPrediction)> {
+    if !corrections.is_empty() {
+        for (key, _, p) in &mut predictions {
+            if let Some(gold) = corrections.get(&(key.clone(), p.id.clone())) {
+                p.ground_truth.clone_from(gold);
+            }
+        }
+    }
+    predictions
+}
+
 /// Stored predictions as the answers `eval::compare` matches.
 pub fn answers(rows: &[(String, u64, StoredPrediction)]) -> Vec<crate::eval::compare::Answer<'_>> {
     rows.iter()

@@ -12,6 +12,7 @@
 mod server;
 mod unix;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -31,10 +32,20 @@ use crate::store::{
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Request {
     Runs,
-    Run { id: RunId },
-    Metrics { id: RunId },
-    Scores { id: RunId },
-    Predictions { id: RunId },
+    Run {
+        id: RunId,
+    },
+    Metrics {
+        id: RunId,
+    },
+    Scores {
+        id: RunId,
+    },
+    Predictions {
+        id: RunId,
+    },
+    /// The gold corrections in force, as `(TASK/dataset, id, gold)`.
+    Corrections,
 }
 
 pub fn socket_path(db: &Path) -> PathBuf {
@@ -244,6 +255,39 @@ impl Reader {
     pub fn predictions(&mut self, id: RunId) -> Result<Vec<(String, u64, StoredPrediction)>> {
         self.ask(Request::Predictions { id }, |s| s.predictions(id, None))
     }
+
+    /// A run's stored predictions judged against the gold in force (see
+    /// `results::with_gold_in_force`).
+    pub fn predictions_in_force(
+        &mut self,
+        id: RunId,
+    ) -> Result<Vec<(String, u64, StoredPrediction)>> {
+        let predictions = self.predictions(id)?;
+        Ok(crate::service::results::with_gold_in_force(
+            predictions,
+            &self.corrections()?,
+        ))
+    }
+
+    /// The gold corrections in force, by `(TASK/dataset, id)`.
+    pub fn corrections(&mut self) -> Result<HashMap<(String, String), String>> {
+        let listed: Vec<(String, String, String)> =
+            self.ask(Request::Corrections, corrections_listed)?;
+        Ok(listed
+            .into_iter()
+            .map(|(dataset, id, gold)| ((dataset, id), gold))
+            .collect())
+    }
+}
+
+/// The corrections as a list: JSON has no pair keys.
+fn corrections_listed(store: &Store) -> Result<Vec<(String, String, String)>> {
+    Ok(store
+        .gold_state()?
+        .corrections()
+        .into_iter()
+        .map(|((dataset, id), gold)| (dataset, id, gold))
+        .collect())
 }
 
 fn exchange<T: serde::de::DeserializeOwned>(

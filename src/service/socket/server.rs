@@ -232,6 +232,7 @@ fn respond(store: &Store, req: Request) -> Result<serde_json::Value> {
         Request::Metrics { id } => serde_json::to_value(store.metrics(id)?),
         Request::Scores { id } => serde_json::to_value(store.scores(id)?),
         Request::Predictions { id } => serde_json::to_value(store.predictions(id, None)?),
+        Request::Corrections => serde_json::to_value(super::corrections_listed(store)?),
     };
     Ok(value.expect("records serialise"))
 }

@@ -60,7 +60,7 @@ pub struct State {
 pub fn compare(reads: &Reads, a: RunId, b: RunId) -> Result<Vec<CompareRow>, String> {
     let read = |id: RunId| {
         reads
-            .predictions(id)
+            .predictions_in_force(id)
             .map_err(|e| format!("reading run {id}'s predictions: {e}"))
     };
     let (pa, pb) = (read(a)?, read(b)?);
@@ -76,7 +76,7 @@ fn compare_several(reads: &Reads, runs: &[RunId], baseline: usize) -> Result<Vec
             Ok(Side {
                 run,
                 scores: reads.scores(run).map_err(read)?,
-                predictions: reads.predictions(run).map_err(read)?,
+                predictions: reads.predictions_in_force(run).map_err(read)?,
             })
         })
         .collect::<Result<Vec<Side>, String>>()?;

@@ -60,7 +60,7 @@ pub struct State {
 fn differences(reads: &Reads, runs: Vec<RunId>) -> Result<(Vec<RunId>, Vec<Differences>), String> {
     let read = |id: RunId| {
         reads
-            .predictions(id)
+            .predictions_in_force(id)
             .map_err(|e| format!("reading run {id}'s predictions: {e}"))
     };
     let base = read(runs[0])?;
