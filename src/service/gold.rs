@@ -59,8 +59,8 @@ pub enum GoldCommand {
     Redo,
     /// Write every dataset with corrections in force to DIR in IE INSTRUCTIONS format: its
     /// test.json with the corrected records (offsets found in the sentence), its labels and
-    /// other splits as they are. Only changed datasets are written; `ie-bench import DIR` then stores them as
-    /// new versions.
+    /// other splits as they are. Only changed datasets are written; `ie-bench import DIR`
+    /// then stores them as new versions.
     Export {
         #[arg(long)]
         out: std::path::PathBuf,
