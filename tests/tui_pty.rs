@@ -301,14 +301,15 @@ fn the_restoration_check_catches_a_terminal_left_raw() {
 }
 
 /// Run by the test below in a pseudo-terminal (this test binary again, with
-/// `IE_BENCH_PANIC_CHILD` set): takes the terminal with the workbench's own guard, draws, and
-/// panics. Without the variable it does nothing.
+/// `IE_BENCH_PANIC_CHILD` naming the guard's log file, in the parent's temporary directory):
+/// takes the terminal with the workbench's own guard, draws, and panics. Without the variable
+/// it does nothing.
 #[test]
 fn panicking_child() {
-    if std::env::var_os("IE_BENCH_PANIC_CHILD").is_none() {
+    let Some(log) = std::env::var_os("IE_BENCH_PANIC_CHILD") else {
         return;
-    }
-    let log = std::env::temp_dir().join(format!("ie-bench-panic-{}.log", std::process::id()));
+    };
+    let log = std::path::PathBuf::from(log);
     let _guard = ie_bench::tui::terminal::TerminalGuard::enter(&log).unwrap();
     let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
     let mut term = ratatui::Terminal::new(backend).unwrap();
@@ -321,6 +322,7 @@ fn panicking_child() {
 #[test]
 fn a_panic_inside_the_tui_restores_the_terminal_and_reports_it() {
     let pty = open_pty();
+    let tmp = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -329,7 +331,7 @@ fn a_panic_inside_the_tui_restores_the_terminal_and_reports_it() {
         "--test-threads",
         "1",
     ])
-    .env("IE_BENCH_PANIC_CHILD", "1");
+    .env("IE_BENCH_PANIC_CHILD", tmp.path().join("tui.log"));
     let mut child = pty.spawn(&mut cmd);
     let status = wait_exit(&mut child, 60);
     assert!(!status.success(), "the child test panicked");
