@@ -237,6 +237,59 @@ fn train_batch(fx: &Value) -> Vec<DecoderExample> {
         .collect()
 }
 
+/// A batch whose sequences share a long beginning (an instruction and its options) runs that
+/// beginning once: the loss and every gradient equal the unshared pass's, on every
+/// architecture, with the shared part longer than the sliding window, and with two identical
+/// sequences (the prefix then stops short of the first target).
+#[test]
+fn a_shared_prefix_runs_once_and_changes_nothing() {
+    use ie_bench::model::cpu::decoder::shared_prefix;
+    let common: Vec<u32> = vec![2, 10, 11, 12, 13, 14, 15, 16, 17];
+    let ex = |tail: &[u32], target_len: usize| DecoderExample {
+        ids: common.iter().chain(tail).copied().collect(),
+        target_len,
+    };
+    let batch = [
+        ex(&[20, 21, 22, 30, 31, 1], 3),
+        ex(&[23, 24, 30, 1], 2),
+        ex(&[20, 21, 22, 30, 31, 1], 3),
+        ex(&[25, 26, 27, 28, 29, 32, 33, 1], 4),
+    ];
+    let refs: Vec<&DecoderExample> = batch.iter().collect();
+    assert_eq!(shared_prefix(&refs), common.len());
+    assert_eq!(shared_prefix(&refs[..1]), 0, "one example shares nothing");
+    // The two identical examples alone: shared up to the row before their first target.
+    assert_eq!(shared_prefix(&[refs[0], refs[2]]), common.len() + 2);
+    for (m, _) in fixtures() {
+        let name = m.cfg.arch.name();
+        let p = Prepared::new(&m.cfg, &m.weights, 64);
+        for subset in [&refs[..], &[refs[0], refs[2]][..]] {
+            let mut plain = DecoderWeights::zeros_like(&m.cfg, false);
+            let mut shared = DecoderWeights::zeros_like(&m.cfg, false);
+            let (l0, n0) = p.accumulate_shared(subset, 0, 0.1, Grads::Weights(&mut plain));
+            let (l1, n1) = p.accumulate(subset, 0.1, Grads::Weights(&mut shared));
+            assert_eq!(n0, n1);
+            assert!(
+                (l0 - l1).abs() < 1e-5 * l0.abs(),
+                "{name}: loss {l0} vs {l1}"
+            );
+            let mut compared = 0;
+            for ((a_name, _, a), (_, _, b)) in
+                plain.named(&m.cfg).into_iter().zip(shared.named(&m.cfg))
+            {
+                let scale = a.iter().fold(1e-3f32, |s, v| s.max(v.abs()));
+                let w = worst(a, b);
+                assert!(
+                    w < 1e-5 * scale.max(1.0),
+                    "{name}: {a_name} differs by {w} (scale {scale})"
+                );
+                compared += 1;
+            }
+            assert!(compared > 10, "{name}: only {compared} gradients compared");
+        }
+    }
+}
+
 /// LoRA's gradients, taken straight from the pass, against central differences of the loss
 /// in the adapters themselves (f64 sums over f32 passes; B made non-zero so that A has a
 /// gradient at all), and against the merged weights' gradient G: dB = s·G·Aᵀ, dA = s·Bᵀ·G.

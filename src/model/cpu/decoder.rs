@@ -10,6 +10,8 @@
 //! outputs are those it has alone. Training keeps what the backward pass needs; generation
 //! (`decoder_generate`) runs the same layer over key/value caches.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use super::kernels;
@@ -265,7 +267,7 @@ pub struct LayerCache {
     q_rot: Vec<f32>,
     k_rot: Vec<f32>,
     v: Vec<f32>,
-    /// Per (span, head): the softmax rows, [rows, rows].
+    /// Per (span, head): the softmax rows, [rows, keys] (keys: the span's position + rows).
     probs: Vec<Vec<f32>>,
     ctx: Vec<f32>,
     post_attn: Option<Normed>,
@@ -379,15 +381,14 @@ impl Prepared<'_> {
         (qn, kn, q_rot, k_rot, v)
     }
 
-    /// One layer over `x` [rows, hidden], in place. With `caches` (generation), each span's
-    /// new keys and values are appended to its cache and attention reads the cache; without,
-    /// a span attends to its own rows. With `keep` the cache for the backward pass comes back.
+    /// One layer over `x` [rows, hidden], in place, attention reading what `keys` says. With
+    /// `keep` the cache for the backward pass comes back.
     pub fn layer(
         &self,
         layer: usize,
         x: &mut Vec<f32>,
         spans: &[Span],
-        caches: Option<&mut [Vec<KvCache>]>,
+        keys: Keys,
         keep: bool,
     ) -> Option<LayerCache> {
         let c = self.cfg;
@@ -397,8 +398,8 @@ impl Prepared<'_> {
         let rows = x.len() / d;
         let attn_in = Normed::new(std::mem::take(x), &nw[ATTN_NORM], c.eps, d);
         let (qn, kn, q_rot, k_rot, v) = self.qkv(layer, &attn_in.out, spans);
-        let (ctx, probs) = match caches {
-            Some(caches) => {
+        let (ctx, probs) = match keys {
+            Keys::Cached(caches) => {
                 for (s, cache) in spans.iter().zip(caches.iter_mut()) {
                     let kc = &mut cache[layer];
                     kc.k.truncate(s.pos * kvd);
@@ -413,10 +414,14 @@ impl Prepared<'_> {
                 };
                 self.attention(layer, &q_rot, spans, &kv, keep)
             }
-            None => {
+            Keys::Packed => {
+                let keys: Vec<Cow<[f32]>> =
+                    spans.iter().map(|&s| span_keys(&k_rot, kvd, s)).collect();
+                let values: Vec<Cow<[f32]>> =
+                    spans.iter().map(|&s| span_keys(&v, kvd, s)).collect();
                 let kv = |i: usize| KeysValues {
-                    k: own_rows(&k_rot, kvd, spans[i]),
-                    v: own_rows(&v, kvd, spans[i]),
+                    k: &keys[i],
+                    v: &values[i],
                 };
                 self.attention(layer, &q_rot, spans, &kv, keep)
             }
@@ -492,9 +497,32 @@ pub fn pack(lens: &[usize]) -> Vec<Span> {
         .collect()
 }
 
-/// Rows `span.row..` of a [rows, width] matrix, as keys/values for attention in training.
+/// What a layer's attention reads besides the rows it computes.
+pub enum Keys<'c> {
+    /// A packed batch (training, scoring): a span from position 0 attends to its own rows; a
+    /// span from position p > 0 continues a prefix shared by the batch, held in the first p
+    /// rows, and attends to those, then to its own.
+    Packed,
+    /// Generation: each span's new keys and values are appended to its cache (cut to the
+    /// span's position first), and attention reads the cache.
+    Cached(&'c mut [Vec<KvCache>]),
+}
+
+/// Rows `span.row..` of a [rows, width] matrix.
 fn own_rows(m: &[f32], width: usize, s: Span) -> &[f32] {
     &m[s.row * width..(s.row + s.rows) * width]
+}
+
+/// The keys (or values) span `s` attends to in a packed batch, positions `0..s.pos + s.rows`:
+/// its own rows, after the shared prefix's (the batch's first `s.pos` rows) when it has one.
+fn span_keys(m: &[f32], width: usize, s: Span) -> Cow<'_, [f32]> {
+    if s.pos == 0 {
+        return Cow::Borrowed(own_rows(m, width, s));
+    }
+    let mut joined = Vec::with_capacity((s.pos + s.rows) * width);
+    joined.extend_from_slice(&m[..s.pos * width]);
+    joined.extend_from_slice(own_rows(m, width, s));
+    Cow::Owned(joined)
 }
 
 /// Where the backward pass puts the gradients of what is trained.
@@ -611,13 +639,33 @@ pub struct Forward {
 impl Prepared<'_> {
     /// Runs every layer over packed `seqs` (each from position 0).
     pub fn forward(&self, seqs: &[&[u32]], keep: bool) -> Forward {
-        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
-        let spans = pack(&lens);
-        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
+        self.forward_shared(0, seqs, keep)
+    }
+
+    /// Runs every layer over `seqs`, whose first `shared` tokens are the same in all: those
+    /// are computed once, as the batch's first span, and each sequence's rest is a span from
+    /// position `shared` that attends to them. Outputs are the unshared pass's (up to float
+    /// rounding) at a fraction of the rows when the sequences share a long instruction.
+    pub fn forward_shared(&self, shared: usize, seqs: &[&[u32]], keep: bool) -> Forward {
+        let mut lens = Vec::with_capacity(seqs.len() + 1);
+        let mut ids: Vec<u32> = Vec::new();
+        if shared > 0 {
+            lens.push(shared);
+            ids.extend_from_slice(&seqs[0][..shared]);
+        }
+        for s in seqs {
+            debug_assert_eq!(s[..shared], seqs[0][..shared]);
+            lens.push(s.len() - shared);
+            ids.extend_from_slice(&s[shared..]);
+        }
+        let mut spans = pack(&lens);
+        if shared > 0 {
+            spans.iter_mut().skip(1).for_each(|s| s.pos = shared);
+        }
         let mut x = self.embed(&ids);
         let mut layers = Vec::new();
         for li in 0..self.cfg.layers.len() {
-            layers.extend(self.layer(li, &mut x, &spans, None, keep));
+            layers.extend(self.layer(li, &mut x, &spans, Keys::Packed, keep));
         }
         Forward { spans, layers, x }
     }
@@ -768,7 +816,8 @@ impl Prepared<'_> {
         let scale = cfg.scale();
         let rows = dctx.len() / qd;
         // One task per (span, key/value head): its query heads run in turn, adding into the
-        // shared dk and dv.
+        // shared dk and dv. A span that continues the shared prefix has keys over the
+        // prefix's rows too (`span_keys`), whose gradients are added into those rows.
         let tasks: Vec<(usize, usize)> = (0..spans.len())
             .flat_map(|s| (0..cfg.kv_heads).map(move |g| (s, g)))
             .collect();
@@ -776,23 +825,20 @@ impl Prepared<'_> {
             .par_iter()
             .map(|&(si, g)| {
                 let s = spans[si];
-                let n = s.rows;
-                let kv_ = View::new(&c.k_rot, rows, kvd)
-                    .rows(s.row, n)
-                    .columns(g * hd, hd);
-                let vv = View::new(&c.v, rows, kvd)
-                    .rows(s.row, n)
-                    .columns(g * hd, hd);
-                let mut dq = vec![0f32; n * group * hd];
+                let (r, n) = (s.rows, s.pos + s.rows);
+                let (keys, values) = (span_keys(&c.k_rot, kvd, s), span_keys(&c.v, kvd, s));
+                let kv_ = View::new(&keys, n, kvd).columns(g * hd, hd);
+                let vv = View::new(&values, n, kvd).columns(g * hd, hd);
+                let mut dq = vec![0f32; r * group * hd];
                 let (mut dk, mut dv) = (vec![0f32; n * hd], vec![0f32; n * hd]);
                 for j in 0..group {
                     let h = g * group + j;
                     let p = &c.probs[si * heads + h];
                     let qv = View::new(&c.q_rot, rows, qd)
-                        .rows(s.row, n)
+                        .rows(s.row, r)
                         .columns(h * hd, hd);
-                    let dc = View::new(dctx, rows, qd).rows(s.row, n).columns(h * hd, hd);
-                    let pv = View::new(p, n, n);
+                    let dc = View::new(dctx, rows, qd).rows(s.row, r).columns(h * hd, hd);
+                    let pv = View::new(p, r, n);
                     matmul(
                         Out::new(&mut dv, n, hd),
                         pv.t(),
@@ -801,9 +847,9 @@ impl Prepared<'_> {
                         true,
                         Threads::One,
                     );
-                    let mut ds = vec![0f32; n * n];
+                    let mut ds = vec![0f32; r * n];
                     matmul(
-                        Out::new(&mut ds, n, n),
+                        Out::new(&mut ds, r, n),
                         dc,
                         vv.t(),
                         1.0,
@@ -811,11 +857,11 @@ impl Prepared<'_> {
                         Threads::One,
                     );
                     kernels::softmax_backward_rows(p, &mut ds, n);
-                    let dsv = View::new(&ds, n, n);
+                    let dsv = View::new(&ds, r, n);
                     matmul(
                         Out {
                             data: &mut dq[j * hd..],
-                            rows: n,
+                            rows: r,
                             cols: hd,
                             rs: group * hd,
                         },
@@ -844,14 +890,17 @@ impl Prepared<'_> {
         );
         for (&(si, g), (pq, pk, pv)) in tasks.iter().zip(parts) {
             let s = spans[si];
+            let w = group * hd;
             for i in 0..s.rows {
                 let r = s.row + i;
-                let w = group * hd;
                 dq[r * qd + g * w..r * qd + (g + 1) * w].copy_from_slice(&pq[i * w..(i + 1) * w]);
-                dk[r * kvd + g * hd..r * kvd + (g + 1) * hd]
-                    .copy_from_slice(&pk[i * hd..(i + 1) * hd]);
-                dv[r * kvd + g * hd..r * kvd + (g + 1) * hd]
-                    .copy_from_slice(&pv[i * hd..(i + 1) * hd]);
+            }
+            // Key j is position j: a prefix row below the span's position, its own after.
+            for j in 0..s.pos + s.rows {
+                let r = if j < s.pos { j } else { s.row + j - s.pos };
+                let at = r * kvd + g * hd;
+                kernels::add_assign(&mut dk[at..at + hd], &pk[j * hd..(j + 1) * hd]);
+                kernels::add_assign(&mut dv[at..at + hd], &pv[j * hd..(j + 1) * hd]);
             }
         }
         (dq, dk, dv)
@@ -863,13 +912,28 @@ impl Prepared<'_> {
     /// tokens of `batch` (the decoder-only format: each example's last `target_len` tokens),
     /// and returns (summed loss, target tokens).
     pub fn accumulate(&self, batch: &[&DecoderExample], scale: f32, grads: Grads) -> (f64, usize) {
+        self.accumulate_shared(batch, shared_prefix(batch), scale, grads)
+    }
+
+    /// `accumulate` with the batch's first `shared` tokens computed once (`forward_shared`);
+    /// `shared` must not reach a row that predicts a target.
+    pub fn accumulate_shared(
+        &self,
+        batch: &[&DecoderExample],
+        shared: usize,
+        scale: f32,
+        grads: Grads,
+    ) -> (f64, usize) {
         let seqs: Vec<&[u32]> = batch.iter().map(|e| e.ids.as_slice()).collect();
-        let fwd = self.forward(&seqs, true);
+        let fwd = self.forward_shared(shared, &seqs, true);
+        let own = &fwd.spans[fwd.spans.len() - batch.len()..];
         let mut targets = Vec::new();
-        for (e, s) in batch.iter().zip(&fwd.spans) {
+        for (e, s) in batch.iter().zip(own) {
             let (len, n) = (e.ids.len(), e.targets());
             for k in 0..n {
-                targets.push((s.row + len - n - 1 + k, e.ids[len - n + k]));
+                let at = len - n - 1 + k;
+                assert!(at >= s.pos, "a target's row lies in the shared prefix");
+                targets.push((s.row + at - s.pos, e.ids[len - n + k]));
             }
         }
         if targets.is_empty() {
@@ -878,4 +942,29 @@ impl Prepared<'_> {
         let count = targets.len();
         (self.backward(fwd, &targets, scale, grads), count)
     }
+}
+
+/// How many leading tokens every example of `batch` shares and can be computed once: their
+/// common prefix (the instruction and options, when a batch holds one dataset's prompts),
+/// short of the row that predicts any example's first target. None (0) for a single example.
+pub fn shared_prefix(batch: &[&DecoderExample]) -> usize {
+    let Some((first, rest)) = batch.split_first() else {
+        return 0;
+    };
+    if rest.is_empty() {
+        return 0;
+    }
+    let mut n = batch
+        .iter()
+        .map(|e| (e.ids.len() - e.targets()).saturating_sub(1))
+        .min()
+        .unwrap_or(0);
+    for e in rest {
+        n = first.ids[..n]
+            .iter()
+            .zip(&e.ids)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    n
 }

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::decoder::{pack, KvCache, Prepared, Span};
+use super::decoder::{pack, Keys, KvCache, Prepared, Span};
 use crate::model::decoder::constrain::TokenBytes;
 use crate::prompt::{AnswerGrammar, Cursor};
 
@@ -60,7 +60,7 @@ pub fn generate(
     let ids: Vec<u32> = prompts.iter().flatten().copied().collect();
     let mut x = p.embed(&ids);
     for li in 0..cfg.layers.len() {
-        p.layer(li, &mut x, &spans, Some(&mut caches), false);
+        p.layer(li, &mut x, &spans, Keys::Cached(&mut caches), false);
     }
     let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
     let mut active: Vec<usize> = (0..n).collect();
@@ -108,7 +108,7 @@ pub fn generate(
             .collect();
         let mut x = p.embed(&last_ids);
         for li in 0..cfg.layers.len() {
-            p.layer(li, &mut x, &spans, Some(&mut caches), false);
+            p.layer(li, &mut x, &spans, Keys::Cached(&mut caches), false);
         }
         let rows: Vec<usize> = (0..active.len()).collect();
         next = choose(p, &x, &rows, &active, stop, constraint, &mut cursors);
