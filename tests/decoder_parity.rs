@@ -125,6 +125,39 @@ fn greedy_ids_match_transformers_generate() {
     }
 }
 
+/// Prompts that share a beginning (an instruction) have it prefilled once for the batch: each
+/// continuation equals the prompt's alone, on every architecture (the shared part longer than
+/// the sliding window; one prompt is the shared part and one token more).
+#[test]
+fn prompts_sharing_a_beginning_decode_as_they_do_alone() {
+    let common: Vec<u32> = vec![2, 10, 11, 12, 13, 14, 15, 16, 17];
+    let tails: [&[u32]; 4] = [&[20, 21, 22], &[23], &[25, 26, 27, 28, 29], &[20, 21, 30]];
+    let prompts: Vec<Vec<u32>> = tails
+        .iter()
+        .map(|t| common.iter().chain(*t).copied().collect())
+        .collect();
+    let stop = Stop {
+        eos: vec![1],
+        newline: vec![],
+    };
+    for (m, _) in fixtures() {
+        let name = m.cfg.arch.name();
+        let p = Prepared::new(&m.cfg, &m.weights, 64);
+        let together = generate(&p, &prompts, 12, &stop, None, &mut |_| {});
+        let alone: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|pr| {
+                generate(&p, std::slice::from_ref(pr), 12, &stop, None, &mut |_| {}).remove(0)
+            })
+            .collect();
+        assert_eq!(together, alone, "{name}");
+        assert!(
+            alone.iter().any(|a| a.len() > 2),
+            "{name}: {alone:?} too short to tell"
+        );
+    }
+}
+
 /// Constrained decoding on the tiny model, with made-up texts for its token ids: every
 /// continuation stays inside its grammar, one that stops at eos is a whole answer, and each
 /// first token is the best of the allowed ones under the full head.

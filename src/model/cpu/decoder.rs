@@ -948,21 +948,29 @@ impl Prepared<'_> {
 /// common prefix (the instruction and options, when a batch holds one dataset's prompts),
 /// short of the row that predicts any example's first target. None (0) for a single example.
 pub fn shared_prefix(batch: &[&DecoderExample]) -> usize {
-    let Some((first, rest)) = batch.split_first() else {
+    let cap = batch
+        .iter()
+        .map(|e| (e.ids.len() - e.targets()).saturating_sub(1))
+        .min()
+        .unwrap_or(0);
+    let seqs: Vec<&[u32]> = batch.iter().map(|e| e.ids.as_slice()).collect();
+    common_prefix(&seqs, cap)
+}
+
+/// The length of the longest beginning all of `seqs` share, at most `cap`; 0 for fewer than
+/// two sequences, where nothing is shared.
+pub fn common_prefix(seqs: &[&[u32]], cap: usize) -> usize {
+    let Some((first, rest)) = seqs.split_first() else {
         return 0;
     };
     if rest.is_empty() {
         return 0;
     }
-    let mut n = batch
-        .iter()
-        .map(|e| (e.ids.len() - e.targets()).saturating_sub(1))
-        .min()
-        .unwrap_or(0);
-    for e in rest {
-        n = first.ids[..n]
+    let mut n = cap.min(first.len());
+    for s in rest {
+        n = first[..n]
             .iter()
-            .zip(&e.ids)
+            .zip(*s)
             .take_while(|(a, b)| a == b)
             .count();
     }

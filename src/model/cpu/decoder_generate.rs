@@ -1,10 +1,10 @@
-//! Batched greedy decoding for decoder-only models: the prompts are prefilled packed, then
-//! every unfinished sequence advances one token per step over its own preallocated key/value
+//! Batched greedy decoding for decoder-only models: the prompts are prefilled packed (their
+//! common beginning once), then every unfinished sequence advances one token per step over its own preallocated key/value
 //! cache, so no padding is computed and a sequence's output is what it would be alone.
 
 use rayon::prelude::*;
 
-use super::decoder::{pack, Keys, KvCache, Prepared, Span};
+use super::decoder::{common_prefix, pack, Keys, KvCache, Prepared, Span};
 use crate::model::decoder::constrain::TokenBytes;
 use crate::prompt::{AnswerGrammar, Cursor};
 
@@ -54,10 +54,38 @@ pub fn generate(
         .iter()
         .map(|pr| KvCache::for_sequence(cfg, pr.len() + max_new))
         .collect();
-    // Prefill, packed.
-    let lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
-    let spans = pack(&lens);
-    let ids: Vec<u32> = prompts.iter().flatten().copied().collect();
+    // Prefill, packed. The prompts' common beginning (an instruction and its options) is run
+    // once, alone, and its keys and values copied into every cache; each prompt's rest then
+    // continues from there. Every prompt keeps at least its last token, whose row gives the
+    // first new token.
+    let seqs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    let shortest = seqs.iter().map(|s| s.len()).min().unwrap_or(0);
+    let shared = common_prefix(&seqs, shortest.saturating_sub(1));
+    if shared > 0 {
+        let mut prefix = vec![KvCache::for_sequence(cfg, shared)];
+        let mut x = p.embed(&seqs[0][..shared]);
+        let whole = [Span {
+            row: 0,
+            rows: shared,
+            pos: 0,
+        }];
+        for li in 0..cfg.layers.len() {
+            p.layer(li, &mut x, &whole, Keys::Cached(&mut prefix), false);
+        }
+        for cache in &mut caches {
+            for (mine, theirs) in cache.iter_mut().zip(&prefix[0]) {
+                mine.k.extend_from_slice(&theirs.k);
+                mine.v.extend_from_slice(&theirs.v);
+            }
+        }
+    }
+    let lens: Vec<usize> = seqs.iter().map(|s| s.len() - shared).collect();
+    let mut spans = pack(&lens);
+    spans.iter_mut().for_each(|s| s.pos = shared);
+    let ids: Vec<u32> = seqs
+        .iter()
+        .flat_map(|s| s[shared..].iter().copied())
+        .collect();
     let mut x = p.embed(&ids);
     for li in 0..cfg.layers.len() {
         p.layer(li, &mut x, &spans, Keys::Cached(&mut caches), false);
