@@ -1,6 +1,7 @@
 //! Batched greedy decoding for decoder-only models: the prompts are prefilled packed (their
-//! common beginning once), then every unfinished sequence advances one token per step over its own preallocated key/value
-//! cache, so no padding is computed and a sequence's output is what it would be alone.
+//! common beginning once), then every unfinished sequence advances one token per step over
+//! its own preallocated key/value cache, so no padding is computed and a sequence's output is
+//! what it would be alone.
 
 use rayon::prelude::*;
 
