@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# llama.cpp's generation speed on the Gemma 3 270M GGUF, as a second anchor beside
+# transformers `generate` (issue 15): its own Q4_K_M weights, and the same weights dequantized
+# to f32 (what ie-bench runs), at batch 1 (llama-bench, llama-batched-bench) and batch 8
+# (llama-batched-bench), on 80-token prompts and 32 new tokens, with the machine's threads.
+# Usage: scripts/llama-cpp-anchor.sh WORK_DIR
+# llama.cpp is built from the llama-cpp-python 0.3.36 sdist (the package index is the one
+# registry these machines reach), with cmake from pip. Environment: PYTHON (python3), THREADS
+# (nproc), IE_BENCH_GEMMA (the GGUF; default: where `ie-bench model fetch gemma-3-270m` puts it).
+# The build targets AVX2, plus AVX-512 where the CPU has it, without -march=native: a native
+# build (AMX and every AVX-512 extension the CPU reports) died here with "Illegal instruction".
+set -euo pipefail
+WORK=${1:?work directory}
+PY=${PYTHON:-python3}
+THREADS=${THREADS:-$(nproc)}
+GGUF=${IE_BENCH_GEMMA:-${IE_BENCH_MODELS:-$HOME/.cache/ie-bench/models}/gemma-3-270m/gemma-3-270m-q4_k_m.gguf}
+[ -f "$GGUF" ] || { echo "no GGUF at $GGUF: run ie-bench model fetch gemma-3-270m" >&2; exit 2; }
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+if [ ! -x "$WORK/venv/bin/cmake" ]; then
+  "$PY" -m venv "$WORK/venv"
+  "$WORK/venv/bin/pip" install -q cmake
+fi
+SRC="$WORK/llama_cpp_python-0.3.36/vendor/llama.cpp"
+if [ ! -d "$SRC" ]; then
+  # The sdist's address and hash from the index (its JSON simple API): `pip download
+  # --no-binary` would first build the sdist's build dependencies (cmake itself) from source.
+  "$PY" - "$WORK" <<'PYEOF'
+import hashlib, json, sys, urllib.request
+req = urllib.request.Request("https://pypi.org/simple/llama-cpp-python/",
+                             headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+files = json.load(urllib.request.urlopen(req))["files"]
+f = next(f for f in files if f["filename"] == "llama_cpp_python-0.3.36.tar.gz")
+data = urllib.request.urlopen(f["url"]).read()
+if hashlib.sha256(data).hexdigest() != f["hashes"]["sha256"]:
+    sys.exit(f"{f['filename']}: sha256 differs from the index's")
+open(f"{sys.argv[1]}/{f['filename']}", "wb").write(data)
+PYEOF
+  tar xzf "$WORK/llama_cpp_python-0.3.36.tar.gz" -C "$WORK"
+fi
+BUILD="$SRC/build"
+AVX512=OFF
+grep -qw avx512f /proc/cpuinfo && AVX512=ON
+if [ ! -x "$BUILD/bin/llama-batched-bench" ]; then
+  "$WORK/venv/bin/cmake" -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON \
+    -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=$AVX512 \
+    -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF >"$WORK/cmake.log" 2>&1
+  "$WORK/venv/bin/cmake" --build "$BUILD" -j "$THREADS" \
+    --target llama-bench llama-batched-bench llama-quantize >"$WORK/build.log" 2>&1
+fi
+BIN="$BUILD/bin"
+export LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+F32="$WORK/gemma-3-270m-f32.gguf"
+[ -f "$F32" ] || "$BIN/llama-quantize" --allow-requantize "$GGUF" "$F32" F32 >"$WORK/quantize.log" 2>&1
+"$BIN/llama-bench" -m "$GGUF" -m "$F32" -t "$THREADS" -p 80 -n 32 -r 3 2>/dev/null
+for m in "$GGUF" "$F32"; do
+  echo "llama-batched-bench $(basename "$m") (T s: prompt 80 tokens + 32 new, end to end):"
+  "$BIN/llama-batched-bench" -m "$m" -c 4096 -b 2048 -ub 512 -npp 80 -ntg 32 -npl 1,8 \
+    -t "$THREADS" 2>/dev/null | grep '^|'
+done
