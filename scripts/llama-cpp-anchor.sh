@@ -6,17 +6,25 @@
 # Usage: scripts/llama-cpp-anchor.sh WORK_DIR
 # llama.cpp is built from the llama-cpp-python 0.3.36 sdist (the package index is the one
 # registry these machines reach), with cmake from pip. Environment: PYTHON (python3), THREADS
-# (nproc), IE_BENCH_GEMMA (the GGUF; default: where `ie-bench model fetch gemma-3-270m` puts it).
+# (nproc), BIN (an ie-bench binary; default: a release build), IE_BENCH_GEMMA (the GGUF;
+# default: the one `ie-bench model fetch gemma-3-270m` installs, fetched if absent).
 # The build targets AVX2, plus AVX-512 where the CPU has it, without -march=native: a native
 # build (AMX and every AVX-512 extension the CPU reports) died here with "Illegal instruction".
 set -euo pipefail
 WORK=${1:?work directory}
 PY=${PYTHON:-python3}
 THREADS=${THREADS:-$(nproc)}
-GGUF=${IE_BENCH_GEMMA:-${IE_BENCH_MODELS:-$HOME/.cache/ie-bench/models}/gemma-3-270m/gemma-3-270m-q4_k_m.gguf}
-[ -f "$GGUF" ] || { echo "no GGUF at $GGUF: run ie-bench model fetch gemma-3-270m" >&2; exit 2; }
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
+cd "$(dirname "$0")/.."
+if [ -z "${IE_BENCH_GEMMA:-}" ]; then
+  if [ -z "${BIN:-}" ]; then
+    BIN=./target/release/ie-bench
+    cargo build --release -q
+  fi
+  IE_BENCH_GEMMA=$($BIN model fetch gemma-3-270m)
+fi
+GGUF=$IE_BENCH_GEMMA
 if [ ! -x "$WORK/venv/bin/cmake" ]; then
   "$PY" -m venv "$WORK/venv"
   "$WORK/venv/bin/pip" install -q cmake
@@ -49,13 +57,14 @@ if [ ! -x "$BUILD/bin/llama-batched-bench" ]; then
   "$WORK/venv/bin/cmake" --build "$BUILD" -j "$THREADS" \
     --target llama-bench llama-batched-bench llama-quantize >"$WORK/build.log" 2>&1
 fi
-BIN="$BUILD/bin"
-export LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+LLAMA_BIN="$BUILD/bin"
+export LD_LIBRARY_PATH="$LLAMA_BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 F32="$WORK/gemma-3-270m-f32.gguf"
-[ -f "$F32" ] || "$BIN/llama-quantize" --allow-requantize "$GGUF" "$F32" F32 >"$WORK/quantize.log" 2>&1
-"$BIN/llama-bench" -m "$GGUF" -m "$F32" -t "$THREADS" -p 80 -n 32 -r 3 2>/dev/null
+[ -f "$F32" ] || "$LLAMA_BIN/llama-quantize" --allow-requantize "$GGUF" "$F32" F32 >"$WORK/quantize.log" 2>&1
+# Their progress goes to bench.log, which says why when one fails.
+"$LLAMA_BIN/llama-bench" -m "$GGUF" -m "$F32" -t "$THREADS" -p 80 -n 32 -r 3 2>"$WORK/bench.log"
 for m in "$GGUF" "$F32"; do
   echo "llama-batched-bench $(basename "$m") (T s: prompt 80 tokens + 32 new, end to end):"
-  "$BIN/llama-batched-bench" -m "$m" -c 4096 -b 2048 -ub 512 -npp 80 -ntg 32 -npl 1,8 \
-    -t "$THREADS" 2>/dev/null | grep '^|'
+  "$LLAMA_BIN/llama-batched-bench" -m "$m" -c 4096 -b 2048 -ub 512 -npp 80 -ntg 32 -npl 1,8 \
+    -t "$THREADS" 2>>"$WORK/bench.log" | grep '^|'
 done
