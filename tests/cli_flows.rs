@@ -6,6 +6,7 @@
 mod common;
 
 use common::{json, ok, with_db};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -101,6 +102,46 @@ fn runs_export_writes_lines_that_score_as_the_original() {
     let (a, b) = (score(&file), score(&predictions()));
     assert_eq!(a["tasks"], b["tasks"]);
     assert_eq!(a["errors"], b["errors"]);
+}
+
+/// With a gold correction in force, the export carries it (as the workbench scores the run),
+/// says so, and `--stored-gold` writes the gold as stored.
+#[test]
+fn runs_export_writes_the_gold_corrections_in_force() {
+    let (tmp, db) = two_runs();
+    ok(gold_set(
+        &db,
+        &["NER/Tiny CoNLL", "0", " hero: Serena Williams", "--force"],
+    ));
+    let gold_of_first = |args: &[&str]| {
+        let file = tmp.path().join("out.jsonl");
+        let mut all = vec!["runs", "export", "1", "--out", file.to_str().unwrap()];
+        all.extend(args);
+        let said = stderr(&ok(run(&db, &all)));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let line = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|l| l["Dataset"] == "Tiny CoNLL" && l["Instance"]["id"] == "0")
+            .expect("item 0 exported");
+        assert_eq!(line["Instance"]["label"], line["Instance"]["ground_truth"]);
+        (
+            line["Instance"]["ground_truth"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            said,
+        )
+    };
+    let (gold, said) = gold_of_first(&[]);
+    assert_eq!(gold, " hero: Serena Williams");
+    assert!(
+        said.contains("1 with the gold corrections in force"),
+        "{said}"
+    );
+    let (gold, said) = gold_of_first(&["--stored-gold"]);
+    assert_ne!(gold, " hero: Serena Williams");
+    assert!(!said.contains("corrections"), "{said}");
 }
 
 #[test]

@@ -77,11 +77,15 @@ pub enum RunsCommand {
     /// earlier scores are kept.
     Rescore { id: RunId },
     /// Write a run's stored predictions in the official predictions format
-    /// (predict_eval_predictions.jsonl), for `ie-bench eval` or the official scorer.
+    /// (predict_eval_predictions.jsonl), for `ie-bench eval` or the official scorer, with the
+    /// gold corrections in force (as the workbench scores them).
     Export {
         id: RunId,
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Write the gold as the run stored it, without the corrections.
+        #[arg(long)]
+        stored_gold: bool,
     },
     /// Label a run: add tags (words: letters, digits, -_.:/+=@), or take some off with
     /// --remove. `ie-bench runs --tag T` lists the runs with tag T.
@@ -183,7 +187,11 @@ pub fn runs(db: &Path, a: RunsArgs) -> Result<ExitCode> {
             }
         }
         Some(RunsCommand::Resume { id, detach }) => resume(db, id, detach),
-        Some(RunsCommand::Export { id, out }) => export(db, id, &out),
+        Some(RunsCommand::Export {
+            id,
+            out,
+            stored_gold,
+        }) => export(db, id, &out, stored_gold),
     }
 }
 
@@ -313,8 +321,9 @@ fn list(db: &Path, a: &RunsArgs) -> Result<ExitCode> {
     print(&table, format)
 }
 
-/// `runs export ID --out FILE`: the stored predictions as official prediction lines.
-fn export(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
+/// `runs export ID --out FILE`: the stored predictions as official prediction lines, their
+/// gold corrected as the workbench scores them unless `stored_gold`.
+fn export(db: &Path, id: RunId, out: &Path, stored_gold: bool) -> Result<ExitCode> {
     use crate::eval::predictions::{OfficialInstance, OfficialLine};
     let mut store = Reader::open(db).context("opening the database")?;
     let predictions = store.predictions(id)?;
@@ -322,12 +331,17 @@ fn export(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
         store.run(id)?;
         bail!("run {id} has no stored predictions to export");
     }
+    let corrections = if stored_gold {
+        Default::default()
+    } else {
+        store.corrections()?
+    };
+    let lines = crate::jobs::evaluate::corrected_lines(&predictions, &corrections);
     let mut buf = Vec::new();
-    for (key, _, p) in &predictions {
-        let task = p.task;
+    for (p, _) in &lines {
         let line = OfficialLine {
-            task,
-            dataset: crate::ie::dataset_of_key(key),
+            task: p.task,
+            dataset: &p.dataset,
             instance: OfficialInstance {
                 id: &p.id,
                 sentence: p.sentence.as_deref().unwrap_or_default(),
@@ -342,8 +356,16 @@ fn export(db: &Path, id: RunId, out: &Path) -> Result<ExitCode> {
         buf.push(b'\n');
     }
     std::fs::write(out, buf).with_context(|| format!("writing {}", out.display()))?;
+    let corrected = lines.iter().filter(|l| l.1).count();
+    let note = if corrected > 0 {
+        format!(
+            " ({corrected} with the gold corrections in force; --stored-gold writes the gold as stored)"
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "run {id}: {} predictions -> {}",
+        "run {id}: {} predictions -> {}{note}",
         predictions.len(),
         out.display()
     );
