@@ -7,7 +7,10 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
 
 use ie_bench::model::cpu::decoder::{Grads, Prepared};
-use ie_bench::model::cpu::decoder_generate::{all_logits, generate, last_logits, Constraint, Stop};
+use ie_bench::model::cpu::decoder_generate::{
+    all_logits, generate, last_logits, stepwise_logits, Constraint, Stop,
+};
+use ie_bench::model::cpu::quantized::Q8Decoder;
 use ie_bench::model::decoder::constrain::TokenBytes;
 use ie_bench::model::decoder::tokenizer::DecoderExample;
 use ie_bench::model::decoder::{DecoderModel, DecoderWeights};
@@ -41,6 +44,16 @@ fn ids(v: &Value) -> Vec<u32> {
         .unwrap()
         .iter()
         .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// The fixture's token sequences.
+fn sequences(fx: &Value) -> Vec<Vec<u32>> {
+    fx["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(ids)
         .collect()
 }
 
@@ -81,12 +94,7 @@ fn logits_match_transformers_at_every_position() {
 fn a_packed_batch_equals_each_sequence_alone() {
     for (m, fx) in fixtures() {
         let p = Prepared::new(&m.cfg, &m.weights, 64);
-        let seqs: Vec<Vec<u32>> = fx["sequences"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(ids)
-            .collect();
+        let seqs = sequences(&fx);
         let refs: Vec<&[u32]> = seqs.iter().map(std::vec::Vec::as_slice).collect();
         let together = last_logits(&p, &refs);
         let v = m.cfg.vocab_size;
@@ -178,13 +186,8 @@ fn constrained_greedy_stays_inside_the_grammar_and_picks_the_best_allowed_token(
         .iter()
         .map(|s| AnswerGrammar::new(ie_bench::ie::TaskKind::Ner, &options, s))
         .collect();
-    let prompts: Vec<Vec<u32>> = fx["sequences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take(grammars.len())
-        .map(ids)
-        .collect();
+    let mut prompts = sequences(&fx);
+    prompts.truncate(grammars.len());
     assert_eq!(prompts.len(), grammars.len());
     let stop = Stop {
         eos: vec![1],
@@ -588,5 +591,43 @@ fn a_saved_model_loads_back_the_same() {
         for ((n, _, a), (_, _, b)) in mine.iter().zip(&theirs) {
             assert_eq!(a, b, "{n}");
         }
+    }
+}
+
+/// Decoding with int8 copies of the weights (`--decode-weights q8`) stays near the f32 logits
+/// on every architecture (the tiny models' 48-wide MLP keeps its down projection in f32, as a
+/// matrix whose rows do not split into blocks does), and a batch still decodes as each prompt
+/// alone. Fed one token at a time, f32 gives the packed pass's logits.
+#[test]
+fn int8_decoding_stays_near_f32_and_a_batch_decodes_as_each_prompt_alone() {
+    let stop = Stop {
+        eos: vec![1],
+        newline: vec![],
+    };
+    for (m, fx) in fixtures() {
+        let name = m.cfg.arch.name();
+        let q8 = Q8Decoder::of(&m.cfg, &m.weights);
+        let p = Prepared::new(&m.cfg, &m.weights, 64);
+        let p8 = Prepared::new(&m.cfg, &m.weights, 64).with_q8(Some(&q8));
+        let seqs = sequences(&fx);
+        for s in &seqs {
+            let packed = all_logits(&p, s);
+            let w = worst(&stepwise_logits(&p, s), &packed);
+            assert!(w < 1e-5, "{name}: stepwise logits differ by {w}");
+            let near = stepwise_logits(&p8, s);
+            let range = packed.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let w = worst(&near, &packed);
+            assert!(w > 0.0, "{name}: the int8 copies were not used");
+            assert!(
+                w < 0.05 * range,
+                "{name}: logits differ by {w} (largest {range})"
+            );
+        }
+        let together = generate(&p8, &seqs, 12, &stop, None, &mut |_| {});
+        let alone: Vec<Vec<u32>> = seqs
+            .iter()
+            .map(|s| generate(&p8, std::slice::from_ref(s), 12, &stop, None, &mut |_| {}).remove(0))
+            .collect();
+        assert_eq!(together, alone, "{name}");
     }
 }

@@ -6,7 +6,7 @@ use candle_core::Device;
 use super::checkpoint::{self, Loaded};
 use super::decoder::{self, DecoderModel};
 use super::error::{ModelError, Result};
-use super::predict::{predict, Generation, PredictOptions};
+use super::predict::{predict, DecodeWeights, Generation, PredictOptions};
 use crate::prompt::{AnswerGrammar, PromptInstance};
 
 pub enum Backbone {
@@ -65,6 +65,11 @@ impl Backbone {
             Backbone::T5(_) if grammars.is_some() => Err(ModelError::Unsupported(
                 "--constrain is for decoder-only models (a .gguf file, a Gemma 3 folder or gemma-3-270m); T5 decoding is not constrained".into(),
             )),
+            Backbone::T5(_) if opts.decode_weights != DecodeWeights::F32 => {
+                Err(ModelError::Unsupported(
+                    "--decode-weights q8 is for decoder-only models (a .gguf file, a Gemma 3 folder or gemma-3-270m); T5 decodes with its own weights".into(),
+                ))
+            }
             Backbone::T5(l) => predict(
                 &super::predict::Decoding::of(&l.model, &l.params),
                 &l.tokenizer,

@@ -67,6 +67,30 @@ pub struct PredictOptions {
     /// Decoder-only models: keep every answer inside its instance's answer grammar (labels
     /// from the options, spans from the sentence); the callers pass the grammars.
     pub constrain: bool,
+    /// Decoder-only models: the weights decoding steps multiply by.
+    pub decode_weights: DecodeWeights,
+}
+
+/// The weights a decoder-only model's decoding steps multiply by. Prefill and training always
+/// use f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecodeWeights {
+    /// The model's own: greedy answers equal transformers'.
+    #[default]
+    F32,
+    /// Int8 blocks of 32 weights with an f32 scale each (llama.cpp's Q8_0 layout): 3.6× fewer
+    /// bytes per step; answers can differ from f32's where two tokens score alike.
+    Q8,
+}
+
+impl crate::ie::Named for DecodeWeights {
+    const ALL: &'static [Self] = &[DecodeWeights::F32, DecodeWeights::Q8];
+    fn name(self) -> &'static str {
+        match self {
+            DecodeWeights::F32 => "f32",
+            DecodeWeights::Q8 => "q8",
+        }
+    }
 }
 
 impl Default for PredictOptions {
@@ -77,6 +101,7 @@ impl Default for PredictOptions {
             max_source_length: 512,
             stop_at_newline: false,
             constrain: false,
+            decode_weights: DecodeWeights::F32,
         }
     }
 }

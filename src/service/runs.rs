@@ -288,6 +288,7 @@ fn train_job(a: RunTrainArgs, out: PathBuf) -> Result<TrainJob> {
             max_source_length: a.settings.max_source_length,
             stop_at_newline: false,
             constrain: a.constrain,
+            decode_weights: a.decode_weights,
         },
         device: device(&a.settings.device)?,
         stop_on_nan: a.stop_on_nan,

@@ -20,6 +20,7 @@ use super::ops::{
     linear, linear_backward, linear_input_grad, low_rank_weight_grads, par_add_assign,
     rows_per_task, Normed,
 };
+use super::quantized::{Q8Decoder, Q8Matrix};
 use crate::model::decoder::config::{Activation, RopeScaling};
 use crate::model::decoder::lora::Adapters;
 use crate::model::decoder::tokenizer::DecoderExample;
@@ -119,6 +120,8 @@ pub struct Prepared<'a> {
     final_norm: Vec<f32>,
     global: Rope,
     local: Rope,
+    /// Int8 copies of the projections and head, for decoding steps (`with_q8`).
+    q8: Option<&'a Q8Decoder>,
 }
 
 fn effective(cfg: &DecoderConfig, w: &[f32]) -> Vec<f32> {
@@ -166,6 +169,22 @@ impl<'a> Prepared<'a> {
                 cfg.head_dim,
                 max_len,
             ),
+            q8: None,
+        }
+    }
+
+    /// Decoding steps (`Keys::Steps`) and the head that picks each new token multiply by
+    /// `q8`'s int8 copies instead of the f32 weights; prefill and training keep f32.
+    pub fn with_q8(self, q8: Option<&'a Q8Decoder>) -> Prepared<'a> {
+        Prepared { q8, ..self }
+    }
+
+    /// `x·wᵀ` for `x` [rows, in] and weight `w` [out_dim, in], or through `q`, its int8 copy.
+    fn times(&self, x: &[f32], w: &[f32], q: Option<&Q8Matrix>, out_dim: usize) -> Vec<f32> {
+        let rows = x.len() / (w.len() / out_dim.max(1)).max(1);
+        match q {
+            Some(q) => q.times(x, rows),
+            None => linear(x, rows, w, out_dim),
         }
     }
 
@@ -213,18 +232,19 @@ impl<'a> Prepared<'a> {
     pub fn logits_of(&self, xn: &[f32], ids: &[u32]) -> Vec<f32> {
         let d = self.cfg.hidden;
         let head = self.w.head();
+        let q8 = self.q8.and_then(Q8Decoder::head);
         ids.iter()
-            .map(|&id| {
-                let e = &head[id as usize * d..(id as usize + 1) * d];
-                kernels::dot(xn, e)
+            .map(|&id| match q8 {
+                Some(q) => q.dot_row(id as usize, xn),
+                None => kernels::dot(xn, &head[id as usize * d..(id as usize + 1) * d]),
             })
             .collect()
     }
 
     /// Logits of normalised rows: x·Hᵀ (H the head, the embedding when tied).
     pub fn logits(&self, xn: &[f32]) -> Vec<f32> {
-        let d = self.cfg.hidden;
-        linear(xn, xn.len() / d, self.w.head(), self.cfg.vocab_size)
+        let q8 = self.q8.and_then(Q8Decoder::head);
+        self.times(xn, self.w.head(), q8, self.cfg.vocab_size)
     }
 
     /// `x` through norm `p` of `layer` when the architecture has it: the output, and what the
@@ -244,9 +264,17 @@ impl<'a> Prepared<'a> {
     }
 
     /// `x·wᵀ (+ b)` for part `p` of `layer` and its bias part, when there is one.
-    fn projection(&self, layer: usize, p: usize, bias: usize, x: &[f32], out: usize) -> Vec<f32> {
+    fn projection(
+        &self,
+        layer: usize,
+        p: usize,
+        bias: usize,
+        x: &[f32],
+        out: usize,
+        q8: Option<&Q8Decoder>,
+    ) -> Vec<f32> {
         let l = &self.w.layers[layer];
-        let mut y = linear(x, x.len() / self.cfg.hidden, &l[p], out);
+        let mut y = self.times(x, &l[p], q8.and_then(|q| q.part(layer, p)), out);
         if !l[bias].is_empty() {
             let per = rows_per_task(y.len() / out, out) * out;
             y.par_chunks_mut(per).for_each(|rows| {
@@ -361,18 +389,20 @@ impl Prepared<'_> {
     }
 
     /// Projections (with biases), q/k norms and RoPE of a layer's attention input: (q, k, v)
-    /// and, for the backward pass, the norms' inputs.
+    /// and, for the backward pass, the norms' inputs. `q8`: the int8 copies for a decoding
+    /// step.
     #[allow(clippy::type_complexity)]
     fn qkv(
         &self,
         layer: usize,
         h: &[f32],
         spans: &[Span],
+        q8: Option<&Q8Decoder>,
     ) -> (Option<Normed>, Option<Normed>, Vec<f32>, Vec<f32>, Vec<f32>) {
         let c = self.cfg;
-        let q = self.projection(layer, Q, Q_BIAS, h, c.q_dim());
-        let k = self.projection(layer, K, K_BIAS, h, c.kv_dim());
-        let v = self.projection(layer, V, V_BIAS, h, c.kv_dim());
+        let q = self.projection(layer, Q, Q_BIAS, h, c.q_dim(), q8);
+        let k = self.projection(layer, K, K_BIAS, h, c.kv_dim(), q8);
+        let v = self.projection(layer, V, V_BIAS, h, c.kv_dim(), q8);
         let (mut q_rot, qn) = self.maybe_norm(layer, Q_NORM, q, c.head_dim);
         let (mut k_rot, kn) = self.maybe_norm(layer, K_NORM, k, c.head_dim);
         self.rope(layer).rotate(&mut q_rot, c.q_dim(), spans, false);
@@ -397,9 +427,14 @@ impl Prepared<'_> {
         let nw = &self.norms[layer];
         let rows = x.len() / d;
         let attn_in = Normed::new(std::mem::take(x), &nw[ATTN_NORM], c.eps, d);
-        let (qn, kn, q_rot, k_rot, v) = self.qkv(layer, &attn_in.out, spans);
+        let q8 = match keys {
+            Keys::Steps(_) => self.q8,
+            _ => None,
+        };
+        let part = |p: usize| q8.and_then(|q| q.part(layer, p));
+        let (qn, kn, q_rot, k_rot, v) = self.qkv(layer, &attn_in.out, spans, q8);
         let (ctx, probs) = match keys {
-            Keys::Cached(caches) => {
+            Keys::Cached(caches) | Keys::Steps(caches) => {
                 for (s, cache) in spans.iter().zip(caches.iter_mut()) {
                     let kc = &mut cache[layer];
                     kc.k.truncate(s.pos * kvd);
@@ -426,13 +461,13 @@ impl Prepared<'_> {
                 self.attention(layer, &q_rot, spans, &kv, keep)
             }
         };
-        let o = linear(&ctx, rows, &l[O], d);
+        let o = self.times(&ctx, &l[O], part(O), d);
         let (o, post_attn) = self.maybe_norm(layer, POST_ATTN_NORM, o, d);
         let mut xm = attn_in.x.clone();
         par_add_assign(&mut xm, &o);
         let ffn_in = Normed::new(xm, &nw[FFN_NORM], c.eps, d);
-        let gate = linear(&ffn_in.out, rows, &l[GATE], f);
-        let up = linear(&ffn_in.out, rows, &l[UP], f);
+        let gate = self.times(&ffn_in.out, &l[GATE], part(GATE), f);
+        let up = self.times(&ffn_in.out, &l[UP], part(UP), f);
         let mut act = vec![0f32; gate.len()];
         let per = rows_per_task(rows, f) * f;
         let gated = match c.activation {
@@ -442,7 +477,7 @@ impl Prepared<'_> {
         act.par_chunks_mut(per)
             .zip(gate.par_chunks(per).zip(up.par_chunks(per)))
             .for_each(|(o, (a, b))| gated(a, b, o));
-        let m = linear(&act, rows, &l[DOWN], d);
+        let m = self.times(&act, &l[DOWN], part(DOWN), d);
         let (m, post_ffn) = self.maybe_norm(layer, POST_FFN_NORM, m, d);
         let mut out = ffn_in.x.clone();
         par_add_assign(&mut out, &m);
@@ -506,6 +541,9 @@ pub enum Keys<'c> {
     /// Generation: each span's new keys and values are appended to its cache (cut to the
     /// span's position first), and attention reads the cache.
     Cached(&'c mut [Vec<KvCache>]),
+    /// Generation's decoding steps, one new row per sequence: as `Cached`, and the products
+    /// use the int8 copies of the weights when there are any (`Prepared::with_q8`).
+    Steps(&'c mut [Vec<KvCache>]),
 }
 
 /// Rows `span.row..` of a [rows, width] matrix.

@@ -64,15 +64,12 @@ pub fn generate(
     let shared = common_prefix(&seqs, shortest.saturating_sub(1));
     if shared > 0 {
         let mut prefix = vec![KvCache::for_sequence(cfg, shared)];
-        let mut x = p.embed(&seqs[0][..shared]);
         let whole = [Span {
             row: 0,
             rows: shared,
             pos: 0,
         }];
-        for li in 0..cfg.layers.len() {
-            p.layer(li, &mut x, &whole, Keys::Cached(&mut prefix), false);
-        }
+        advance(p, &seqs[0][..shared], &whole, &mut prefix, false);
         for cache in &mut caches {
             for (mine, theirs) in cache.iter_mut().zip(&prefix[0]) {
                 mine.k.extend_from_slice(&theirs.k);
@@ -87,10 +84,7 @@ pub fn generate(
         .iter()
         .flat_map(|s| s[shared..].iter().copied())
         .collect();
-    let mut x = p.embed(&ids);
-    for li in 0..cfg.layers.len() {
-        p.layer(li, &mut x, &spans, Keys::Cached(&mut caches), false);
-    }
+    let x = advance(p, &ids, &spans, &mut caches, false);
     let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
     let mut active: Vec<usize> = (0..n).collect();
     let mut cursors: Vec<Option<Cursor>> = match constraint {
@@ -135,14 +129,33 @@ pub fn generate(
                 pos: prompts[i].len() + out[i].len() - 1,
             })
             .collect();
-        let mut x = p.embed(&last_ids);
-        for li in 0..cfg.layers.len() {
-            p.layer(li, &mut x, &spans, Keys::Cached(&mut caches), false);
-        }
+        let x = advance(p, &last_ids, &spans, &mut caches, true);
         let rows: Vec<usize> = (0..active.len()).collect();
         next = choose(p, &x, &rows, &active, stop, constraint, &mut cursors);
     }
     out
+}
+
+/// `ids` (the rows of `spans`) through every layer, attention reading and extending
+/// `caches`; `step` when they are decoding steps (one new row per sequence). The residual
+/// stream after the last layer.
+fn advance(
+    p: &Prepared,
+    ids: &[u32],
+    spans: &[Span],
+    caches: &mut [Vec<KvCache>],
+    step: bool,
+) -> Vec<f32> {
+    let mut x = p.embed(ids);
+    for li in 0..p.cfg.layers.len() {
+        let keys = if step {
+            Keys::Steps(caches)
+        } else {
+            Keys::Cached(caches)
+        };
+        p.layer(li, &mut x, spans, keys, false);
+    }
+    x
 }
 
 /// The next token after each of `rows` of `x` (row `k` continues prompt `active[k]`): the
@@ -225,4 +238,22 @@ pub fn all_logits(p: &Prepared, ids: &[u32]) -> Vec<f32> {
     let rows: Vec<usize> = (0..ids.len()).collect();
     let fin = p.final_rows(&fwd.x, &rows);
     p.logits(&fin.out)
+}
+
+/// Logits of every position of one sequence fed one token at a time, each a decoding step
+/// over the key/value cache as generation runs them, [len, vocab].
+pub fn stepwise_logits(p: &Prepared, ids: &[u32]) -> Vec<f32> {
+    let mut caches = vec![KvCache::for_sequence(p.cfg, ids.len())];
+    let mut out = Vec::with_capacity(ids.len() * p.cfg.vocab_size);
+    for (pos, id) in ids.iter().enumerate() {
+        let span = [Span {
+            row: 0,
+            rows: 1,
+            pos,
+        }];
+        let x = advance(p, std::slice::from_ref(id), &span, &mut caches, true);
+        let fin = p.final_rows(&x, &[0]);
+        out.extend(p.logits(&fin.out));
+    }
+    out
 }

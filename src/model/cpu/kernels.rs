@@ -325,6 +325,89 @@ simd_fn! {
     }
 }
 
+/// How far ahead of the weights being multiplied `prefetch_ahead` asks for them.
+const PREFETCH_BYTES: usize = 2048;
+
+/// Asks the CPU to fetch `q[at..at + len]`, shifted `PREFETCH_BYTES` ahead, into cache.
+/// Streaming int8 weights row by row, the hardware prefetcher alone left each core waiting on
+/// memory at half the bandwidth f32 weights reach (9 GB/s against 18 with this, on 2 cores,
+/// the 262,144 × 640 head).
+#[inline(always)]
+fn prefetch_ahead(q: &[i8], at: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for i in (at + PREFETCH_BYTES..(at + PREFETCH_BYTES + len).min(q.len())).step_by(64) {
+        // SAFETY: `i` < `q.len()`, so the address is inside `q`; a prefetch reads nothing
+        // into the program either way.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                q.as_ptr().add(i),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (q, at, len);
+}
+
+/// Weights per scale in `Q8Matrix` (llama.cpp's Q8_0 block).
+pub const Q8_BLOCK: usize = 32;
+
+/// Σ_b s_b·Σ_{i∈b} qᵢxᵢ over blocks b of `Q8_BLOCK` weights with scales s_b; `q` is the int8
+/// weights themselves or a row of them already converted to f32 (the same sums in the same
+/// order either way, so an answer does not depend on how many rows a step decodes). Each
+/// block's products gather in sixteen lanes that are then scaled into the total, so the only
+/// chain a block waits on is one multiply-add.
+#[inline(always)]
+fn q8_dot_body<M: MulAdd, T: Copy + Into<f32>>(q: &[T], scales: &[f32], x: &[f32]) -> f32 {
+    let mut total = [0f32; LANES];
+    for ((qb, xb), &s) in q
+        .chunks_exact(Q8_BLOCK)
+        .zip(x.chunks_exact(Q8_BLOCK))
+        .zip(scales)
+    {
+        let (q0, q1) = qb.split_at(LANES);
+        let (x0, x1) = xb.split_at(LANES);
+        let mut acc = [0f32; LANES];
+        for i in 0..LANES {
+            acc[i] = q0[i].into() * x0[i];
+        }
+        for i in 0..LANES {
+            acc[i] = M::mul_add(q1[i].into(), x1[i], acc[i]);
+        }
+        for i in 0..LANES {
+            total[i] = M::mul_add(acc[i], s, total[i]);
+        }
+    }
+    total.iter().sum()
+}
+
+simd_fn! {
+    /// `weight_rows_times` for int8 weight rows `q` [n, k] with one scale per block of
+    /// `Q8_BLOCK` (`scales` [n, k / Q8_BLOCK]): a quarter of the bytes to stream. One input
+    /// row converts each weight as it multiplies it; several convert each weight row once
+    /// into `buf` and reuse it, so the conversion is not paid per input row.
+    pub fn q8_rows_times<M>(q: &[i8], scales: &[f32], x: &[f32], k: usize, out: &mut [f32], buf: &mut Vec<f32>) {
+        let rows = x.len() / k;
+        let blocks = k / Q8_BLOCK;
+        let weight_rows = q.chunks_exact(k).zip(scales.chunks_exact(blocks));
+        if rows == 1 {
+            for (j, ((qr, sr), o)) in weight_rows.zip(out.iter_mut()).enumerate() {
+                prefetch_ahead(q, j * k, k);
+                *o = q8_dot_body::<M, i8>(qr, sr, x);
+            }
+            return;
+        }
+        buf.resize(k, 0.0);
+        for ((qr, sr), o) in weight_rows.zip(out.chunks_exact_mut(rows)) {
+            for (b, &v) in buf.iter_mut().zip(qr) {
+                *b = v.into();
+            }
+            for (o, xr) in o.iter_mut().zip(x.chunks_exact(k)) {
+                *o = q8_dot_body::<M, f32>(buf, sr, xr);
+            }
+        }
+    }
+}
+
 simd_fn! {
     /// a·b.
     pub fn dot<M>(a: &[f32], b: &[f32]) -> f32 {

@@ -159,14 +159,32 @@ pub const FEW_ROWS: usize = 16;
 pub fn x_times_wt(x: &[f32], rows: usize, w: &[f32], n: usize) -> Vec<f32> {
     let k = w.len() / n.max(1);
     assert_eq!(x.len(), rows * k, "x is not [rows, k]");
+    few_rows_times(rows, n, k, |first, out| {
+        let count = out.len() / rows.max(1);
+        kernels::weight_rows_times(&w[first * k..(first + count) * k], x, k, out);
+    })
+}
+
+/// The [rows, n] product of a few input rows with n weight rows of width k, split over the
+/// cores by weight rows: `part(first, out)` fills `out[j·rows + r]` for weight rows
+/// `first..first + out.len() / rows` (a few tasks per thread, at least 64 KiB of f32 weights
+/// each).
+pub(super) fn few_rows_times(
+    rows: usize,
+    n: usize,
+    k: usize,
+    part: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
     let threads = rayon::current_num_threads();
-    // Weight rows per task: a few tasks per thread, at least 64 KiB of weights each.
     let per = n.div_ceil(threads * 4).max((1 << 14) / k.max(1)).max(1);
     let mut by_weight_row = vec![0f32; n * rows];
+    if rows == 0 {
+        return by_weight_row;
+    }
     by_weight_row
         .par_chunks_mut(per * rows)
-        .zip(w.par_chunks(per * k))
-        .for_each(|(o, w)| kernels::weight_rows_times(w, x, k, o));
+        .enumerate()
+        .for_each(|(task, out)| part(task * per, out));
     if rows == 1 {
         return by_weight_row;
     }

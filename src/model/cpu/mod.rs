@@ -7,6 +7,7 @@ pub(crate) mod kernels;
 mod layout;
 mod matmul;
 mod ops;
+pub mod quantized;
 mod stack;
 
 pub use backprop::Backprop;

@@ -5,8 +5,9 @@ use super::constrain::TokenBytes;
 use super::DecoderModel;
 use crate::model::cpu::decoder::Prepared;
 use crate::model::cpu::decoder_generate::{generate, Constraint, Stop};
+use crate::model::cpu::quantized::Q8Decoder;
 use crate::model::error::{ModelError, Result};
-use crate::model::predict::{in_length_order, Generation, PredictOptions};
+use crate::model::predict::{in_length_order, DecodeWeights, Generation, PredictOptions};
 use crate::prompt::AnswerGrammar;
 
 impl DecoderModel {
@@ -36,7 +37,10 @@ impl DecoderModel {
             .map(|s| self.tokenizer.source_ids(s, opts.max_source_length))
             .collect::<Result<_>>()?;
         let longest = encoded.iter().map(|e| e.0.len()).max().unwrap_or(0);
-        let p = Prepared::new(&self.cfg, &self.weights, longest + opts.max_new_tokens + 1);
+        let q8 = (opts.decode_weights == DecodeWeights::Q8)
+            .then(|| Q8Decoder::of(&self.cfg, &self.weights));
+        let p = Prepared::new(&self.cfg, &self.weights, longest + opts.max_new_tokens + 1)
+            .with_q8(q8.as_ref());
         let stop = Stop {
             eos: self.cfg.eos.clone(),
             newline: if opts.stop_at_newline {

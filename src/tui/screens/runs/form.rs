@@ -73,6 +73,9 @@ const DEFAULT_BACKBONE: &str = "default tiny T5";
 const ANSWERS: [&str; 2] = ["free text", "constrained to options and sentence"];
 /// Fields that are a flag alone, given when their second choice is picked.
 const SWITCHES: [&str; 2] = ["--require-all", "--constrain"];
+/// The `decode weights` field's choices (decoders only), `--decode-weights` values; the first
+/// is the command line's default and is left unsaid.
+const DECODE_WEIGHTS: [&str; 2] = ["f32", "q8"];
 /// The tiny T5 learns the whole sample config from scratch at a high rate.
 const T5_SETTINGS: &[(&str, &str)] = &[
     ("config", "supervised"),
@@ -158,6 +161,14 @@ impl LaunchForm {
                 .collect();
             form.fields
                 .insert(2, Field::choice("answers", "--constrain", answers, 0));
+            let weights = DECODE_WEIGHTS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
+            form.fields.insert(
+                3,
+                Field::choice("decode weights", "--decode-weights", weights, 0),
+            );
             form.pick_backbone(1);
         }
         form
@@ -182,6 +193,16 @@ impl LaunchForm {
         }
         if let Some(a) = self.fields.iter_mut().find(|f| f.flag == "--constrain") {
             a.choice = usize::from(decoder);
+        }
+        if !decoder {
+            // T5 decodes with its own weights only.
+            if let Some(d) = self
+                .fields
+                .iter_mut()
+                .find(|f| f.flag == "--decode-weights")
+            {
+                d.choice = 0;
+            }
         }
     }
 
@@ -290,6 +311,8 @@ impl LaunchForm {
                 if f.choice == 1 {
                     w.push(f.flag.to_string());
                 }
+                continue;
+            } else if f.flag == "--decode-weights" && f.choice == 0 {
                 continue;
             } else {
                 f.value()
@@ -489,5 +512,20 @@ mod tests {
             panic!("{spec:?}")
         };
         assert!(t.constrain && t.model == "gemma-3-270m", "{spec:?}");
+        // Int8 decoding is said only when picked, and a T5 drops it.
+        assert_eq!(flag(&form.words(), "--decode-weights"), None);
+        let at = form.fields.iter().position(|f| f.name == "decode weights");
+        form.fields[at.expect("a decode weights field")].choice = 1;
+        assert_eq!(
+            flag(&form.words(), "--decode-weights").as_deref(),
+            Some("q8")
+        );
+        let spec = form.spec().expect("the form's words parse");
+        let crate::spec::RunSpec::Train(t) = &spec else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(t.decode_weights, crate::model::predict::DecodeWeights::Q8);
+        form.pick_backbone(0);
+        assert_eq!(flag(&form.words(), "--decode-weights"), None);
     }
 }
