@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # llama.cpp's generation speed on the Gemma 3 270M GGUF, as a second anchor beside
-# transformers `generate` (issue 15): its own Q4_K_M weights, and the same weights dequantized
-# to f32 (what ie-bench runs), at batch 1 (llama-bench, llama-batched-bench) and batch 8
+# transformers `generate` (issue 15): its own Q4_K_M weights, the same weights dequantized
+# to f32 (what ie-bench runs) and requantized to Q8_0 (the layout `--decode-weights q8`
+# decodes with), at batch 1 (llama-bench, llama-batched-bench) and batch 8
 # (llama-batched-bench), on 80-token prompts and 32 new tokens, with the machine's threads.
 # Usage: scripts/llama-cpp-anchor.sh WORK_DIR
 # llama.cpp is built from the llama-cpp-python 0.3.36 sdist (the package index is the one
@@ -61,9 +62,11 @@ LLAMA_BIN="$BUILD/bin"
 export LD_LIBRARY_PATH="$LLAMA_BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 F32="$WORK/gemma-3-270m-f32.gguf"
 [ -f "$F32" ] || "$LLAMA_BIN/llama-quantize" --allow-requantize "$GGUF" "$F32" F32 >"$WORK/quantize.log" 2>&1
+Q8="$WORK/gemma-3-270m-q8_0.gguf"
+[ -f "$Q8" ] || "$LLAMA_BIN/llama-quantize" --allow-requantize "$GGUF" "$Q8" Q8_0 >>"$WORK/quantize.log" 2>&1
 # Their progress goes to bench.log, which says why when one fails.
-"$LLAMA_BIN/llama-bench" -m "$GGUF" -m "$F32" -t "$THREADS" -p 80 -n 32 -r 3 2>"$WORK/bench.log"
-for m in "$GGUF" "$F32"; do
+"$LLAMA_BIN/llama-bench" -m "$GGUF" -m "$F32" -m "$Q8" -t "$THREADS" -p 80 -n 32 -r 3 2>"$WORK/bench.log"
+for m in "$GGUF" "$F32" "$Q8"; do
   echo "llama-batched-bench $(basename "$m") (T s: prompt 80 tokens + 32 new, end to end):"
   "$LLAMA_BIN/llama-batched-bench" -m "$m" -c 4096 -b 2048 -ub 512 -npp 80 -ntg 32 -npl 1,8 \
     -t "$THREADS" 2>>"$WORK/bench.log" | grep '^|'

@@ -149,6 +149,7 @@ mod tests {
                         "compat" => "literal".into(),
                         "constant" => "linear".into(),
                         "test" => "dev".into(),
+                        "f32" => "q8".into(),
                         _ => format!("{s}-x").into(),
                     },
                     // Lists: other names of what they list.

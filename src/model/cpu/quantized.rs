@@ -1,7 +1,7 @@
 //! Int8 copies of a decoder's matrices for decoding (`--decode-weights q8`). A decoding step
 //! multiplies a few rows by every weight, so it is bound by the bytes it streams: int8 blocks
 //! of 32 with an f32 scale each (llama.cpp's Q8_0 layout, 1.125 bytes a weight) stream 3.6×
-//! fewer than f32. Only the products of a few rows use them; prefill and training keep f32.
+//! fewer than f32. Only decoding steps and the head use them; prefill and training keep f32.
 
 use rayon::prelude::*;
 
@@ -52,15 +52,6 @@ impl Q8Matrix {
         })
     }
 
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Bytes held (weights and scales).
-    pub fn bytes(&self) -> usize {
-        self.q.len() + 4 * self.scales.len()
-    }
-
     /// Row `r` as the f32 weights the products use.
     pub fn row(&self, r: usize) -> Vec<f32> {
         let blocks = self.cols / Q8_BLOCK;
@@ -81,7 +72,8 @@ impl Q8Matrix {
         )
     }
 
-    /// `x·Wᵀ` for a few rows of `x` [rows, cols], on every core.
+    /// `x·Wᵀ` for the rows of `x` [rows, cols] (a decoding step's few), split over the cores by
+    /// weight rows.
     pub fn times(&self, x: &[f32], rows: usize) -> Vec<f32> {
         assert_eq!(x.len(), rows * self.cols, "x is not [rows, cols]");
         few_rows_times(rows, self.rows, self.cols, |first, out| {
@@ -130,18 +122,6 @@ impl Q8Decoder {
 
     pub fn head(&self) -> Option<&Q8Matrix> {
         self.head.as_ref()
-    }
-
-    /// Bytes held by every int8 copy.
-    pub fn bytes(&self) -> usize {
-        let layers: usize = self
-            .layers
-            .iter()
-            .flatten()
-            .flatten()
-            .map(Q8Matrix::bytes)
-            .sum();
-        layers + self.head.as_ref().map_or(0, Q8Matrix::bytes)
     }
 }
 
