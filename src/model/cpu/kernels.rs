@@ -384,8 +384,8 @@ simd_fn! {
     /// `weight_rows_times` for int8 weight rows `q` [n, k] with one scale per block of
     /// `Q8_BLOCK` (`scales` [n, k / Q8_BLOCK]): a quarter of the bytes to stream. One input
     /// row converts each weight as it multiplies it; several convert each weight row once
-    /// into `buf` and reuse it, so the conversion is not paid per input row.
-    pub fn q8_rows_times<M>(q: &[i8], scales: &[f32], x: &[f32], k: usize, out: &mut [f32], buf: &mut Vec<f32>) {
+    /// and reuse it, so the conversion is not paid per input row.
+    pub fn q8_rows_times<M>(q: &[i8], scales: &[f32], x: &[f32], k: usize, out: &mut [f32]) {
         let rows = x.len() / k;
         let blocks = k / Q8_BLOCK;
         let weight_rows = q.chunks_exact(k).zip(scales.chunks_exact(blocks));
@@ -396,13 +396,13 @@ simd_fn! {
             }
             return;
         }
-        buf.resize(k, 0.0);
+        let mut row = vec![0f32; k];
         for ((qr, sr), o) in weight_rows.zip(out.chunks_exact_mut(rows)) {
-            for (b, &v) in buf.iter_mut().zip(qr) {
-                *b = v.into();
+            for (w, &v) in row.iter_mut().zip(qr) {
+                *w = v.into();
             }
             for (o, xr) in o.iter_mut().zip(x.chunks_exact(k)) {
-                *o = q8_dot_body::<M, f32>(buf, sr, xr);
+                *o = q8_dot_body::<M, f32>(&row, sr, xr);
             }
         }
     }

@@ -78,7 +78,7 @@ impl Q8Matrix {
         assert_eq!(x.len(), rows * self.cols, "x is not [rows, cols]");
         few_rows_times(rows, self.rows, self.cols, |first, out| {
             let (q, s) = self.block_rows(first, out.len() / rows);
-            kernels::q8_rows_times(q, s, x, self.cols, out, &mut Vec::new());
+            kernels::q8_rows_times(q, s, x, self.cols, out);
         })
     }
 
@@ -86,7 +86,7 @@ impl Q8Matrix {
     pub fn dot_row(&self, r: usize, x: &[f32]) -> f32 {
         let (q, s) = self.block_rows(r, 1);
         let mut out = [0f32];
-        kernels::q8_rows_times(q, s, x, self.cols, &mut out, &mut Vec::new());
+        kernels::q8_rows_times(q, s, x, self.cols, &mut out);
         out[0]
     }
 }

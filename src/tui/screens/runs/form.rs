@@ -3,6 +3,8 @@
 //! drawing. What it gives is a [`RunSpec`], checked as the command line checks it.
 
 use super::*;
+use crate::ie::Named;
+use crate::model::predict::DecodeWeights;
 use crate::tui::message::first_line;
 
 /// A launch form field: a choice among fixed values, or free text.
@@ -73,9 +75,6 @@ const DEFAULT_BACKBONE: &str = "default tiny T5";
 const ANSWERS: [&str; 2] = ["free text", "constrained to options and sentence"];
 /// Fields that are a flag alone, given when their second choice is picked.
 const SWITCHES: [&str; 2] = ["--require-all", "--constrain"];
-/// The `decode weights` field's choices (decoders only), `--decode-weights` values; the first
-/// is the command line's default and is left unsaid.
-const DECODE_WEIGHTS: [&str; 2] = ["f32", "q8"];
 /// The tiny T5 learns the whole sample config from scratch at a high rate.
 const T5_SETTINGS: &[(&str, &str)] = &[
     ("config", "supervised"),
@@ -161,9 +160,11 @@ impl LaunchForm {
                 .collect();
             form.fields
                 .insert(2, Field::choice("answers", "--constrain", answers, 0));
-            let weights = DECODE_WEIGHTS
+            // `--decode-weights` values (decoders only); the command line's default is left
+            // unsaid.
+            let weights = DecodeWeights::ALL
                 .iter()
-                .map(std::string::ToString::to_string)
+                .map(|w| w.name().to_string())
                 .collect();
             form.fields.insert(
                 3,
@@ -312,7 +313,7 @@ impl LaunchForm {
                     w.push(f.flag.to_string());
                 }
                 continue;
-            } else if f.flag == "--decode-weights" && f.choice == 0 {
+            } else if f.flag == "--decode-weights" && f.value() == DecodeWeights::default().name() {
                 continue;
             } else {
                 f.value()
