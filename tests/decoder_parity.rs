@@ -8,7 +8,7 @@
 
 use ie_bench::model::cpu::decoder::{Grads, Prepared};
 use ie_bench::model::cpu::decoder_generate::{
-    all_logits, generate, last_logits, stepwise_logits, Constraint, Stop,
+    all_logits, generate, last_logits, stepwise_logits, Constraint, KeptPrompt, Stop,
 };
 use ie_bench::model::cpu::quantized::Q8Decoder;
 use ie_bench::model::decoder::constrain::TokenBytes;
@@ -60,6 +60,19 @@ fn sequences(fx: &Value) -> Vec<Vec<u32>> {
 fn worst(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// Greedy continuations of `prompts` in one call, keeping nothing from an earlier call.
+fn greedy(p: &Prepared, prompts: &[Vec<u32>], max_new: usize, stop: &Stop) -> Vec<Vec<u32>> {
+    generate(
+        p,
+        prompts,
+        max_new,
+        stop,
+        None,
+        &mut KeptPrompt::default(),
+        &mut |_| {},
+    )
 }
 
 #[test]
@@ -121,7 +134,7 @@ fn greedy_ids_match_transformers_generate() {
             eos: vec![1],
             newline: vec![],
         };
-        let got = generate(&p, &prompts, max_new, &stop, None, &mut |_| {});
+        let got = greedy(&p, &prompts, max_new, &stop);
         for (c, g) in cases.iter().zip(&got) {
             let mut want = ids(&c["ids"]);
             // transformers keeps the eos it stopped at; ours is the continuation only.
@@ -151,18 +164,47 @@ fn prompts_sharing_a_beginning_decode_as_they_do_alone() {
     for (m, _) in fixtures() {
         let name = m.cfg.arch.name();
         let p = Prepared::new(&m.cfg, &m.weights, 64);
-        let together = generate(&p, &prompts, 12, &stop, None, &mut |_| {});
+        let together = greedy(&p, &prompts, 12, &stop);
         let alone: Vec<Vec<u32>> = prompts
             .iter()
-            .map(|pr| {
-                generate(&p, std::slice::from_ref(pr), 12, &stop, None, &mut |_| {}).remove(0)
-            })
+            .map(|pr| greedy(&p, std::slice::from_ref(pr), 12, &stop).remove(0))
             .collect();
         assert_eq!(together, alone, "{name}");
         assert!(
             alone.iter().any(|a| a.len() > 2),
             "{name}: {alone:?} too short to tell"
         );
+        // One prompt per call, then pairs, each call taking the rows its prompts share with
+        // the last call's first prompt from what that call kept.
+        let mut kept = KeptPrompt::default();
+        let one_by_one: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|pr| {
+                let got = generate(
+                    &p,
+                    std::slice::from_ref(pr),
+                    12,
+                    &stop,
+                    None,
+                    &mut kept,
+                    &mut |_| {},
+                );
+                assert_eq!(kept.rows(), pr.len(), "{name}: the prompt is kept");
+                got.into_iter().next().unwrap()
+            })
+            .collect();
+        assert_eq!(
+            one_by_one, alone,
+            "{name}: one by one, keeping the last prompt"
+        );
+        let pairs: Vec<Vec<u32>> = prompts
+            .chunks(2)
+            .rev()
+            .flat_map(|two| generate(&p, two, 12, &stop, None, &mut kept, &mut |_| {}))
+            .collect();
+        let mut want = alone[2..].to_vec();
+        want.extend_from_slice(&alone[..2]);
+        assert_eq!(pairs, want, "{name}: in pairs, keeping the last prompt");
     }
 }
 
@@ -198,7 +240,15 @@ fn constrained_greedy_stays_inside_the_grammar_and_picks_the_best_allowed_token(
         tokens: &tokens,
         grammars: grammars.iter().collect(),
     };
-    let got = generate(&p, &prompts, max_new, &stop, Some(&constraint), &mut |_| {});
+    let got = generate(
+        &p,
+        &prompts,
+        max_new,
+        &stop,
+        Some(&constraint),
+        &mut KeptPrompt::default(),
+        &mut |_| {},
+    );
     let v = m.cfg.vocab_size;
     for ((g, out), prompt) in grammars.iter().zip(&got).zip(&prompts) {
         let text: Vec<u8> = out.iter().flat_map(|&t| tokens.text(t).to_vec()).collect();
@@ -623,10 +673,10 @@ fn int8_decoding_stays_near_f32_and_a_batch_decodes_as_each_prompt_alone() {
                 "{name}: logits differ by {w} (largest {range})"
             );
         }
-        let together = generate(&p8, &seqs, 12, &stop, None, &mut |_| {});
+        let together = greedy(&p8, &seqs, 12, &stop);
         let alone: Vec<Vec<u32>> = seqs
             .iter()
-            .map(|s| generate(&p8, std::slice::from_ref(s), 12, &stop, None, &mut |_| {}).remove(0))
+            .map(|s| greedy(&p8, std::slice::from_ref(s), 12, &stop).remove(0))
             .collect();
         assert_eq!(together, alone, "{name}");
     }

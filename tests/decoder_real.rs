@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test or bench reports failure
 
 use ie_bench::model::cpu::decoder::{Grads, Prepared};
-use ie_bench::model::cpu::decoder_generate::{generate, Stop};
+use ie_bench::model::cpu::decoder_generate::{generate, KeptPrompt, Stop};
 use ie_bench::model::decoder::DecoderModel;
 use std::path::Path;
 
@@ -53,7 +53,15 @@ fn greedy_output_equals_transformers_on_50_conll_prompts() {
         eos: m.cfg.eos.clone(),
         newline: vec![],
     };
-    let got = generate(&p, &prompts, max_new, &stop, None, &mut |_| {});
+    let got = generate(
+        &p,
+        &prompts,
+        max_new,
+        &stop,
+        None,
+        &mut KeptPrompt::default(),
+        &mut |_| {},
+    );
     let mut differ = Vec::new();
     for (i, (c, g)) in cases.iter().zip(&got).enumerate() {
         let want: Vec<u32> = c["ids"]

@@ -18,9 +18,9 @@ use super::kernels;
 use super::matmul::{matmul, Out, Threads, View};
 use super::ops::{
     linear, linear_backward, linear_input_grad, low_rank_weight_grads, par_add_assign,
-    rows_per_task, Normed,
+    rows_per_task, Normed, PARALLEL_MIN,
 };
-use super::quantized::{Q8Decoder, Q8Matrix};
+use super::quantized::{out_dim, Q8Decoder, Q8Matrix};
 use crate::model::decoder::config::{Activation, RopeScaling};
 use crate::model::decoder::lora::Adapters;
 use crate::model::decoder::tokenizer::DecoderExample;
@@ -263,27 +263,58 @@ impl<'a> Prepared<'a> {
         (n.out.clone(), Some(n))
     }
 
-    /// `x·wᵀ (+ b)` for part `p` of `layer` and its bias part, when there is one.
-    fn projection(
+    /// `x·wᵀ (+ b)` for each (part, bias part) of `layer`, all taking the same input `x`: one
+    /// product through `q8`'s int8 stack of the parts when it has one, else one per part.
+    fn projections(
         &self,
         layer: usize,
-        p: usize,
-        bias: usize,
+        parts: &[(usize, Option<usize>)],
         x: &[f32],
-        out: usize,
         q8: Option<&Q8Decoder>,
-    ) -> Vec<f32> {
+    ) -> Vec<Vec<f32>> {
         let l = &self.w.layers[layer];
-        let mut y = self.times(x, &l[p], q8.and_then(|q| q.part(layer, p)), out);
-        if !l[bias].is_empty() {
+        let ids: Vec<usize> = parts.iter().map(|&(p, _)| p).collect();
+        let widths: Vec<usize> = ids.iter().map(|&p| out_dim(self.cfg, p)).collect();
+        let mut ys = match q8.and_then(|q| q.stack(layer, &ids)) {
+            Some(stack) => {
+                let rows = x.len() / stack.cols();
+                split_columns(&stack.times(x, rows), rows, &widths)
+            }
+            None => ids
+                .iter()
+                .zip(&widths)
+                .map(|(&p, &out)| self.times(x, &l[p], None, out))
+                .collect(),
+        };
+        for (y, (&(_, bias), &out)) in ys.iter_mut().zip(parts.iter().zip(&widths)) {
+            let Some(b) = bias.map(|b| &l[b]).filter(|b| !b.is_empty()) else {
+                continue;
+            };
             let per = rows_per_task(y.len() / out, out) * out;
             y.par_chunks_mut(per).for_each(|rows| {
                 rows.chunks_exact_mut(out)
-                    .for_each(|row| kernels::add_assign(row, &l[bias]));
+                    .for_each(|row| kernels::add_assign(row, b));
             });
         }
-        y
+        ys
     }
+}
+
+/// The columns of a [rows, Σ widths] matrix split into one [rows, width] matrix per width.
+fn split_columns(y: &[f32], rows: usize, widths: &[usize]) -> Vec<Vec<f32>> {
+    let total: usize = widths.iter().sum();
+    let mut start = 0;
+    widths
+        .iter()
+        .map(|&w| {
+            let part = (0..rows)
+                .flat_map(|r| &y[r * total + start..r * total + start + w])
+                .copied()
+                .collect();
+            start += w;
+            part
+        })
+        .collect()
 }
 
 /// What attention keeps per layer for the backward pass.
@@ -332,46 +363,55 @@ impl Prepared<'_> {
         let tasks: Vec<(usize, usize)> = (0..spans.len())
             .flat_map(|s| (0..heads).map(move |h| (s, h)))
             .collect();
-        let results: Vec<(Vec<f32>, Vec<f32>)> = tasks
-            .par_iter()
-            .map(|&(si, h)| {
-                let s = spans[si];
-                let kvs = kv(si);
-                let n = s.pos + s.rows;
-                let g = h / group;
-                let qv = View::new(q, q.len() / qd, qd)
-                    .rows(s.row, s.rows)
-                    .columns(h * hd, hd);
-                let kv_ = View::new(kvs.k, n, kvd).columns(g * hd, hd);
-                let vv = View::new(kvs.v, n, kvd).columns(g * hd, hd);
-                let mut p = vec![0f32; s.rows * n];
-                matmul(
-                    Out::new(&mut p, s.rows, n),
-                    qv,
-                    kv_.t(),
-                    scale,
-                    false,
-                    Threads::One,
-                );
-                for (i, row) in p.chunks_exact_mut(n).enumerate() {
-                    let at = s.pos + i;
-                    let first = (at + 1).saturating_sub(window);
-                    row[..first].fill(MASKED);
-                    row[at + 1..].fill(MASKED);
-                }
-                kernels::softmax_rows(&mut p, n);
-                let mut ctx = vec![0f32; s.rows * hd];
-                matmul(
-                    Out::new(&mut ctx, s.rows, hd),
-                    View::new(&p, s.rows, n),
-                    vv,
-                    1.0,
-                    false,
-                    Threads::One,
-                );
-                (ctx, if keep { p } else { Vec::new() })
-            })
-            .collect();
+        let head = |&(si, h): &(usize, usize)| {
+            let s = spans[si];
+            let kvs = kv(si);
+            let n = s.pos + s.rows;
+            let g = h / group;
+            let qv = View::new(q, q.len() / qd, qd)
+                .rows(s.row, s.rows)
+                .columns(h * hd, hd);
+            let kv_ = View::new(kvs.k, n, kvd).columns(g * hd, hd);
+            let vv = View::new(kvs.v, n, kvd).columns(g * hd, hd);
+            let mut p = vec![0f32; s.rows * n];
+            matmul(
+                Out::new(&mut p, s.rows, n),
+                qv,
+                kv_.t(),
+                scale,
+                false,
+                Threads::One,
+            );
+            for (i, row) in p.chunks_exact_mut(n).enumerate() {
+                let at = s.pos + i;
+                let first = (at + 1).saturating_sub(window);
+                row[..first].fill(MASKED);
+                row[at + 1..].fill(MASKED);
+            }
+            kernels::softmax_rows(&mut p, n);
+            let mut ctx = vec![0f32; s.rows * hd];
+            matmul(
+                Out::new(&mut ctx, s.rows, hd),
+                View::new(&p, s.rows, n),
+                vv,
+                1.0,
+                false,
+                Threads::One,
+            );
+            (ctx, if keep { p } else { Vec::new() })
+        };
+        // A decoding step's heads are a few microseconds each: handing them to rayon would
+        // wake its threads for less work than the waking costs.
+        let work: usize = spans
+            .iter()
+            .map(|s| s.rows * (s.pos + s.rows))
+            .sum::<usize>()
+            * qd;
+        let results: Vec<(Vec<f32>, Vec<f32>)> = if work < PARALLEL_MIN * 8 {
+            tasks.iter().map(head).collect()
+        } else {
+            tasks.par_iter().map(head).collect()
+        };
         let rows = q.len() / qd;
         let mut ctx = vec![0f32; rows * qd];
         let mut probs = Vec::with_capacity(if keep { tasks.len() } else { 0 });
@@ -400,9 +440,11 @@ impl Prepared<'_> {
         q8: Option<&Q8Decoder>,
     ) -> (Option<Normed>, Option<Normed>, Vec<f32>, Vec<f32>, Vec<f32>) {
         let c = self.cfg;
-        let q = self.projection(layer, Q, Q_BIAS, h, c.q_dim(), q8);
-        let k = self.projection(layer, K, K_BIAS, h, c.kv_dim(), q8);
-        let v = self.projection(layer, V, V_BIAS, h, c.kv_dim(), q8);
+        let parts = [(Q, Some(Q_BIAS)), (K, Some(K_BIAS)), (V, Some(V_BIAS))];
+        let [q, k, v]: [Vec<f32>; 3] = self
+            .projections(layer, &parts, h, q8)
+            .try_into()
+            .expect("three projections");
         let (mut q_rot, qn) = self.maybe_norm(layer, Q_NORM, q, c.head_dim);
         let (mut k_rot, kn) = self.maybe_norm(layer, K_NORM, k, c.head_dim);
         self.rope(layer).rotate(&mut q_rot, c.q_dim(), spans, false);
@@ -431,7 +473,7 @@ impl Prepared<'_> {
             Keys::Steps(_) => self.q8,
             _ => None,
         };
-        let part = |p: usize| q8.and_then(|q| q.part(layer, p));
+        let part = |p: usize| q8.and_then(|q| q.stack(layer, &[p]));
         let (qn, kn, q_rot, k_rot, v) = self.qkv(layer, &attn_in.out, spans, q8);
         let (ctx, probs) = match keys {
             Keys::Cached(caches) | Keys::Steps(caches) => {
@@ -466,8 +508,10 @@ impl Prepared<'_> {
         let mut xm = attn_in.x.clone();
         par_add_assign(&mut xm, &o);
         let ffn_in = Normed::new(xm, &nw[FFN_NORM], c.eps, d);
-        let gate = self.times(&ffn_in.out, &l[GATE], part(GATE), f);
-        let up = self.times(&ffn_in.out, &l[UP], part(UP), f);
+        let [gate, up]: [Vec<f32>; 2] = self
+            .projections(layer, &[(GATE, None), (UP, None)], &ffn_in.out, q8)
+            .try_into()
+            .expect("two projections");
         let mut act = vec![0f32; gate.len()];
         let per = rows_per_task(rows, f) * f;
         let gated = match c.activation {

@@ -34,15 +34,69 @@ pub struct Constraint<'c> {
     pub grammars: Vec<&'c AnswerGrammar>,
 }
 
+/// The keys and values of the first prompt of the last `generate` call, kept for the next
+/// call: its prompts take the rows they share with it (the instruction and options of one
+/// task, some forty tokens of a CoNLL prompt) instead of computing them again. Batches of one
+/// prompt have no common beginning within the batch, so this is what spares them the
+/// instruction. `Default` keeps nothing; keep one per model and weights.
+#[derive(Default)]
+pub struct KeptPrompt {
+    ids: Vec<u32>,
+    kv: Vec<KvCache>,
+}
+
+impl KeptPrompt {
+    /// How many positions are kept (the last call's first prompt).
+    pub fn rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// How many first rows every one of `seqs` shares with the kept prompt, at most `cap`.
+    fn rows_shared(&self, seqs: &[&[u32]], cap: usize) -> usize {
+        seqs.iter()
+            .map(|s| common_prefix(&[&self.ids, s], cap))
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// Appends the first `len` values of each layer's keys and values in `from` to `to`'s.
+fn copy_rows(to: &mut [KvCache], from: &[KvCache], len: usize) {
+    if len == 0 {
+        return;
+    }
+    for (mine, theirs) in to.iter_mut().zip(from) {
+        mine.k.extend_from_slice(&theirs.k[..len]);
+        mine.v.extend_from_slice(&theirs.v[..len]);
+    }
+}
+
 /// The greedy continuation of each prompt, at most `max_new` tokens, without the stop token.
-/// `progress` is told how many sequences have finished, as they finish.
+/// `kept` holds the last call's first prompt and is replaced by this call's (see
+/// `KeptPrompt`). `progress` is told how many sequences have finished, as they finish.
 pub fn generate(
     p: &Prepared,
     prompts: &[Vec<u32>],
     max_new: usize,
     stop: &Stop,
     constraint: Option<&Constraint>,
-    progress: &mut dyn FnMut(usize),
+    kept: &mut KeptPrompt,
+    progress: &mut (dyn FnMut(usize) + Send),
+) -> Vec<Vec<u32>> {
+    // Run on one of rayon's threads: the prefill's products then hand work to the other
+    // threads directly, instead of this thread queueing all of it and sleeping until done
+    // (the decoding steps' products run on `Team`, see `matmul::few_rows_times`).
+    rayon::scope(|_| decode(p, prompts, max_new, stop, constraint, kept, progress))
+}
+
+fn decode(
+    p: &Prepared,
+    prompts: &[Vec<u32>],
+    max_new: usize,
+    stop: &Stop,
+    constraint: Option<&Constraint>,
+    kept: &mut KeptPrompt,
+    progress: &mut (dyn FnMut(usize) + Send),
 ) -> Vec<Vec<u32>> {
     let n = prompts.len();
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
@@ -55,27 +109,27 @@ pub fn generate(
         .iter()
         .map(|pr| KvCache::for_sequence(cfg, pr.len() + max_new))
         .collect();
-    // Prefill, packed. The prompts' common beginning (an instruction and its options) is run
-    // once, alone, and its keys and values copied into every cache; each prompt's rest then
+    // Prefill, packed. The rows the prompts share with the last call's prompt come from
+    // `kept`; the rest of their common beginning (an instruction and its options) is run once,
+    // alone, and its keys and values copied into every cache; each prompt's rest then
     // continues from there. Every prompt keeps at least its last token, whose row gives the
     // first new token.
     let seqs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
     let shortest = seqs.iter().map(|s| s.len()).min().unwrap_or(0);
-    let shared = common_prefix(&seqs, shortest.saturating_sub(1));
-    if shared > 0 {
-        let mut prefix = vec![KvCache::for_sequence(cfg, shared)];
-        let whole = [Span {
+    let reused = kept.rows_shared(&seqs, shortest.saturating_sub(1));
+    let shared = common_prefix(&seqs, shortest.saturating_sub(1)).max(reused);
+    let mut prefix = vec![KvCache::for_sequence(cfg, shared)];
+    copy_rows(&mut prefix[0], &kept.kv, reused * cfg.kv_dim());
+    if shared > reused {
+        let rest = [Span {
             row: 0,
-            rows: shared,
-            pos: 0,
+            rows: shared - reused,
+            pos: reused,
         }];
-        advance(p, &seqs[0][..shared], &whole, &mut prefix, false);
-        for cache in &mut caches {
-            for (mine, theirs) in cache.iter_mut().zip(&prefix[0]) {
-                mine.k.extend_from_slice(&theirs.k);
-                mine.v.extend_from_slice(&theirs.v);
-            }
-        }
+        advance(p, &seqs[0][reused..shared], &rest, &mut prefix, false);
+    }
+    for cache in &mut caches {
+        copy_rows(cache, &prefix[0], shared * cfg.kv_dim());
     }
     let lens: Vec<usize> = seqs.iter().map(|s| s.len() - shared).collect();
     let mut spans = pack(&lens);
@@ -85,6 +139,8 @@ pub fn generate(
         .flat_map(|s| s[shared..].iter().copied())
         .collect();
     let x = advance(p, &ids, &spans, &mut caches, false);
+    kept.ids = seqs[0].to_vec();
+    kept.kv = caches[0].clone();
     let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
     let mut active: Vec<usize> = (0..n).collect();
     let mut cursors: Vec<Option<Cursor>> = match constraint {
@@ -213,15 +269,27 @@ fn argmax_rows(p: &Prepared, x: &[f32], rows: &[usize]) -> Vec<u32> {
         .collect()
 }
 
-/// The index of the largest value, the first one on ties (as torch's argmax).
+/// The index of the largest value, the first one on ties (as torch's argmax); 0 when the
+/// first value is NaN (nothing compares above it).
 fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in row.iter().enumerate() {
-        if *v > row[best] {
-            best = i;
+    if row.first().is_none_or(|v| v.is_nan()) {
+        return 0;
+    }
+    // The largest value in sixteen lanes, then its first position: two passes that
+    // vectorise, where one pass keeping the position did not (a 262,144-token row each step).
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let chunks = row.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, v) in lanes.iter_mut().zip(c) {
+            *m = if *v > *m { *v } else { *m };
         }
     }
-    best
+    let largest = lanes
+        .iter()
+        .chain(tail)
+        .fold(row[0], |m, &v| if v > m { v } else { m });
+    row.iter().position(|&v| v == largest).unwrap_or(0)
 }
 
 /// Logits of the last position of each prompt (for parity tests), [prompts, vocab].

@@ -5,7 +5,10 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use std::sync::Mutex;
+
 use super::kernels;
+use super::team::Team;
 
 /// A strided view of a matrix: element (r, c) sits at `data[r * rs + c * cs]`.
 #[derive(Clone, Copy)]
@@ -167,24 +170,44 @@ pub fn x_times_wt(x: &[f32], rows: usize, w: &[f32], n: usize) -> Vec<f32> {
 
 /// The [rows, n] product of a few input rows with n weight rows of width k, split over the
 /// cores by weight rows: `part(first, out)` fills `out[j·rows + r]` for weight rows
-/// `first..first + out.len() / rows` (a few tasks per thread, at least 64 KiB of f32 weights
-/// each).
+/// `first..first + out.len() / rows`. It runs on the process's `Team` (one share per thread,
+/// the threads kept awake between a decoding step's products), or on rayon when another
+/// thread holds the team.
 pub(super) fn few_rows_times(
     rows: usize,
     n: usize,
     k: usize,
     part: impl Fn(usize, &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let threads = rayon::current_num_threads();
-    let per = n.div_ceil(threads * 4).max((1 << 14) / k.max(1)).max(1);
     let mut by_weight_row = vec![0f32; n * rows];
     if rows == 0 {
         return by_weight_row;
     }
-    by_weight_row
-        .par_chunks_mut(per * rows)
+    // On the team, one contiguous share per thread; on rayon (when the team is in use by
+    // another thread), a few tasks per thread.
+    let team = Team::global();
+    let per = n.div_ceil(team.threads()).max(1);
+    let shares: Vec<Mutex<(usize, &mut [f32])>> = by_weight_row
+        .chunks_mut(per * rows)
         .enumerate()
-        .for_each(|(task, out)| part(task * per, out));
+        .map(|(i, out)| Mutex::new((i * per, out)))
+        .collect();
+    let on_team = team.run(shares.len(), &|i| {
+        let mut share = shares[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (first, out) = &mut *share;
+        part(*first, out);
+    });
+    drop(shares);
+    if on_team.is_none() {
+        let threads = rayon::current_num_threads();
+        let per = n.div_ceil(threads * 4).max((1 << 14) / k.max(1)).max(1);
+        by_weight_row
+            .par_chunks_mut(per * rows)
+            .enumerate()
+            .for_each(|(task, out)| part(task * per, out));
+    }
     if rows == 1 {
         return by_weight_row;
     }

@@ -9,6 +9,7 @@ mod matmul;
 mod ops;
 pub mod quantized;
 mod stack;
+mod team;
 
 pub use backprop::Backprop;
 pub use layout::Layout;

@@ -3,12 +3,14 @@
 //! of 32 with an f32 scale each (llama.cpp's Q8_0 layout, 1.125 bytes a weight) stream 3.6×
 //! fewer than f32. Only decoding steps and the head use them; prefill and training keep f32.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use super::kernels::{self, Q8_BLOCK};
 use super::matmul::few_rows_times;
 use crate::model::decoder::config::DecoderConfig;
-use crate::model::decoder::weights::{DecoderWeights, DOWN, GATE, K, O, PARTS, Q, UP, V};
+use crate::model::decoder::weights::{DecoderWeights, DOWN, GATE, K, O, Q, UP, V};
 
 /// A [rows, cols] matrix as int8 blocks of `Q8_BLOCK` along each row, each block scaled by
 /// its largest magnitude over 127.
@@ -27,29 +29,30 @@ impl Q8Matrix {
         if rows == 0 || cols == 0 || cols % Q8_BLOCK != 0 || rows * cols != w.len() {
             return None;
         }
-        if !w.par_iter().all(|v| v.is_finite()) {
-            return None;
-        }
         let mut q = vec![0i8; w.len()];
         let mut scales = vec![0f32; w.len() / Q8_BLOCK];
-        q.par_chunks_mut(Q8_BLOCK)
-            .zip(scales.par_iter_mut())
-            .zip(w.par_chunks(Q8_BLOCK))
-            .for_each(|((qb, s), wb)| {
-                let largest = wb.iter().fold(0f32, |m, v| m.max(v.abs()));
-                *s = largest / 127.0;
-                if *s > 0.0 {
-                    for (q, v) in qb.iter_mut().zip(wb) {
-                        *q = (v / *s).round().clamp(-127.0, 127.0) as i8;
-                    }
-                }
-            });
+        // A few hundred blocks a task: quantizing a model is part of predicting's time.
+        let per = 256 * Q8_BLOCK;
+        let finite = q
+            .par_chunks_mut(per)
+            .zip(scales.par_chunks_mut(per / Q8_BLOCK))
+            .zip(w.par_chunks(per))
+            .map(|((q, s), w)| kernels::quantize_q8(w, q, s))
+            .reduce(|| true, |a, b| a && b);
+        if !finite {
+            return None;
+        }
         Some(Q8Matrix {
             rows,
             cols,
             q,
             scales,
         })
+    }
+
+    /// The width of a row (the products' input width).
+    pub fn cols(&self) -> usize {
+        self.cols
     }
 
     /// Row `r` as the f32 weights the products use.
@@ -91,9 +94,16 @@ impl Q8Matrix {
     }
 }
 
+/// The projections a decoding step multiplies one input by in one product: a layer's query,
+/// key and value projections all take the attention input, its gate and up projections the
+/// feed-forward input. Stacked, each group is one hand-off to the other cores instead of two
+/// or three; each output is the same dot product either way.
+pub const STACKS: [&[usize]; 4] = [&[Q, K, V], &[O], &[GATE, UP], &[DOWN]];
+
 /// The projections and head a decoding step multiplies by, in int8.
 pub struct Q8Decoder {
-    /// Per layer, per part of `PARTS`: the projections' int8 copies (norms and biases none).
+    /// Per layer, per group of `STACKS`: the group's projections stacked row-wise in int8
+    /// (`None` when a row does not split into blocks).
     layers: Vec<Vec<Option<Q8Matrix>>>,
     head: Option<Q8Matrix>,
 }
@@ -105,8 +115,16 @@ impl Q8Decoder {
             .layers
             .iter()
             .map(|l| {
-                (0..PARTS.len())
-                    .map(|p| out_dim(cfg, p).and_then(|rows| Q8Matrix::quantize(&l[p], rows)))
+                STACKS
+                    .iter()
+                    .map(|parts| {
+                        let rows = parts.iter().map(|&p| out_dim(cfg, p)).sum();
+                        let w: Cow<[f32]> = match parts {
+                            [one] => Cow::Borrowed(&l[*one]),
+                            _ => parts.iter().flat_map(|&p| l[p].iter().copied()).collect(),
+                        };
+                        Q8Matrix::quantize(&w, rows)
+                    })
                     .collect()
             })
             .collect();
@@ -116,8 +134,10 @@ impl Q8Decoder {
         }
     }
 
-    pub fn part(&self, layer: usize, p: usize) -> Option<&Q8Matrix> {
-        self.layers[layer][p].as_ref()
+    /// The int8 copy of `parts` of `layer`, stacked in that order: one of `STACKS`.
+    pub fn stack(&self, layer: usize, parts: &[usize]) -> Option<&Q8Matrix> {
+        let group = STACKS.iter().position(|g| *g == parts)?;
+        self.layers[layer][group].as_ref()
     }
 
     pub fn head(&self) -> Option<&Q8Matrix> {
@@ -125,14 +145,14 @@ impl Q8Decoder {
     }
 }
 
-/// The output size of projection `p` (its rows); `None` for norms and biases.
-fn out_dim(cfg: &DecoderConfig, p: usize) -> Option<usize> {
+/// The output size of projection `p` (its rows).
+pub fn out_dim(cfg: &DecoderConfig, p: usize) -> usize {
     match p {
-        Q => Some(cfg.q_dim()),
-        K | V => Some(cfg.kv_dim()),
-        O | DOWN => Some(cfg.hidden),
-        GATE | UP => Some(cfg.intermediate),
-        _ => None,
+        Q => cfg.q_dim(),
+        K | V => cfg.kv_dim(),
+        O | DOWN => cfg.hidden,
+        GATE | UP => cfg.intermediate,
+        _ => unreachable!("part {p} is not a projection"),
     }
 }
 

@@ -4,7 +4,7 @@
 use super::constrain::TokenBytes;
 use super::DecoderModel;
 use crate::model::cpu::decoder::Prepared;
-use crate::model::cpu::decoder_generate::{generate, Constraint, Stop};
+use crate::model::cpu::decoder_generate::{generate, Constraint, KeptPrompt, Stop};
 use crate::model::cpu::quantized::Q8Decoder;
 use crate::model::error::{ModelError, Result};
 use crate::model::predict::{in_length_order, DecodeWeights, Generation, PredictOptions};
@@ -55,6 +55,7 @@ impl DecoderModel {
             ));
         }
         let tokens = grammars.map(|_| TokenBytes::of_tokenizer(&self.tokenizer));
+        let mut kept = KeptPrompt::default();
         in_length_order(&encoded, opts.batch_size, progress, |which, rows| {
             let prompts: Vec<Vec<u32>> = rows.iter().map(|r| r.to_vec()).collect();
             let constraint = grammars.zip(tokens.as_ref()).map(|(g, tokens)| Constraint {
@@ -67,6 +68,7 @@ impl DecoderModel {
                 opts.max_new_tokens,
                 &stop,
                 constraint.as_ref(),
+                &mut kept,
                 &mut |_| {},
             )
             .into_iter()
