@@ -10,7 +10,7 @@ use ie_bench::model::cpu::decoder::{Grads, Prepared};
 use ie_bench::model::cpu::decoder_generate::{
     all_logits, generate, last_logits, stepwise_logits, Constraint, KeptPrompt, Stop,
 };
-use ie_bench::model::cpu::quantized::Q8Decoder;
+use ie_bench::model::cpu::quantized::{HeadScreen, Q8Decoder};
 use ie_bench::model::decoder::constrain::TokenBytes;
 use ie_bench::model::decoder::tokenizer::DecoderExample;
 use ie_bench::model::decoder::{DecoderModel, DecoderWeights};
@@ -135,6 +135,15 @@ fn greedy_ids_match_transformers_generate() {
             newline: vec![],
         };
         let got = greedy(&p, &prompts, max_new, &stop);
+        // The same through the int8 screen of the head (what `predict` uses with f32).
+        let screen = HeadScreen::of(m.weights.head(), m.cfg.vocab_size).expect("a screen");
+        let screened = greedy(
+            &Prepared::new(&m.cfg, &m.weights, 64).with_head_screen(Some(&screen)),
+            &prompts,
+            max_new,
+            &stop,
+        );
+        assert_eq!(screened, got, "{}: screened", m.cfg.arch.name());
         for (c, g) in cases.iter().zip(&got) {
             let mut want = ids(&c["ids"]);
             // transformers keeps the eos it stopped at; ours is the continuation only.

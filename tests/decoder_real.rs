@@ -8,6 +8,7 @@
 
 use ie_bench::model::cpu::decoder::{Grads, Prepared};
 use ie_bench::model::cpu::decoder_generate::{generate, KeptPrompt, Stop};
+use ie_bench::model::cpu::quantized::HeadScreen;
 use ie_bench::model::decoder::DecoderModel;
 use std::path::Path;
 
@@ -48,7 +49,12 @@ fn greedy_output_equals_transformers_on_50_conll_prompts() {
         })
         .collect();
     let longest = prompts.iter().map(Vec::len).max().unwrap();
-    let p = Prepared::new(&m.cfg, &m.weights, longest + max_new + 1);
+    // As `predict` decodes with f32 weights: the greedy tokens found through the head's
+    // int8 screen.
+    let screen = HeadScreen::of(m.weights.head(), m.cfg.vocab_size);
+    assert!(screen.is_some(), "Gemma's head has an int8 screen");
+    let p =
+        Prepared::new(&m.cfg, &m.weights, longest + max_new + 1).with_head_screen(screen.as_ref());
     let stop = Stop {
         eos: m.cfg.eos.clone(),
         newline: vec![],

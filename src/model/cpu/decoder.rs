@@ -20,7 +20,7 @@ use super::ops::{
     linear, linear_backward, linear_input_grad, low_rank_weight_grads, par_add_assign,
     rows_per_task, Normed, PARALLEL_MIN,
 };
-use super::quantized::{out_dim, Q8Decoder, Q8Matrix};
+use super::quantized::{out_dim, HeadScreen, Q8Decoder, Q8Matrix};
 use crate::model::decoder::config::{Activation, RopeScaling};
 use crate::model::decoder::lora::Adapters;
 use crate::model::decoder::tokenizer::DecoderExample;
@@ -122,6 +122,8 @@ pub struct Prepared<'a> {
     local: Rope,
     /// Int8 copies of the projections and head, for decoding steps (`with_q8`).
     q8: Option<&'a Q8Decoder>,
+    /// Picks greedy tokens under the f32 head (`with_head_screen`).
+    screen: Option<&'a HeadScreen>,
 }
 
 fn effective(cfg: &DecoderConfig, w: &[f32]) -> Vec<f32> {
@@ -170,6 +172,21 @@ impl<'a> Prepared<'a> {
                 max_len,
             ),
             q8: None,
+            screen: None,
+        }
+    }
+
+    /// Greedy tokens under the f32 head are found through `screen` (the same tokens, a
+    /// quarter of the head's bytes read); no effect with `with_q8`'s int8 head.
+    pub fn with_head_screen(self, screen: Option<&'a HeadScreen>) -> Prepared<'a> {
+        Prepared { screen, ..self }
+    }
+
+    /// The screen for greedy tokens, unless the head is int8 already.
+    pub(super) fn head_screen(&self) -> Option<&HeadScreen> {
+        match self.q8.and_then(Q8Decoder::head) {
+            Some(_) => None,
+            None => self.screen,
         }
     }
 

@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::decoder::{common_prefix, pack, Keys, KvCache, Prepared, Span};
+use super::kernels::argmax;
 use crate::model::decoder::constrain::TokenBytes;
 use crate::prompt::{AnswerGrammar, Cursor};
 
@@ -262,34 +263,14 @@ fn choose(
 /// The most likely next token after each of `rows` of the residual stream `x`.
 fn argmax_rows(p: &Prepared, x: &[f32], rows: &[usize]) -> Vec<u32> {
     let fin = p.final_rows(x, rows);
+    if let Some(screen) = p.head_screen() {
+        return screen.argmax(p.w.head(), &fin.out);
+    }
     let logits = p.logits(&fin.out);
     logits
         .chunks_exact(p.cfg.vocab_size)
         .map(|row| argmax(row) as u32)
         .collect()
-}
-
-/// The index of the largest value, the first one on ties (as torch's argmax); 0 when the
-/// first value is NaN (nothing compares above it).
-fn argmax(row: &[f32]) -> usize {
-    if row.first().is_none_or(|v| v.is_nan()) {
-        return 0;
-    }
-    // The largest value in sixteen lanes, then its first position: two passes that
-    // vectorise, where one pass keeping the position did not (a 262,144-token row each step).
-    let mut lanes = [f32::NEG_INFINITY; 16];
-    let chunks = row.chunks_exact(16);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (m, v) in lanes.iter_mut().zip(c) {
-            *m = if *v > *m { *v } else { *m };
-        }
-    }
-    let largest = lanes
-        .iter()
-        .chain(tail)
-        .fold(row[0], |m, &v| if v > m { v } else { m });
-    row.iter().position(|&v| v == largest).unwrap_or(0)
 }
 
 /// Logits of the last position of each prompt (for parity tests), [prompts, vocab].

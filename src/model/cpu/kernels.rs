@@ -367,6 +367,29 @@ fn prefetch_ahead(q: &[i8], at: usize, len: usize) {
     let _ = (q, at, len);
 }
 
+/// The index of the largest value, the first one on ties (as torch's argmax); 0 when the
+/// first value is NaN (nothing compares above it).
+pub fn argmax(row: &[f32]) -> usize {
+    if row.first().is_none_or(|v| v.is_nan()) {
+        return 0;
+    }
+    // The largest value in sixteen lanes, then its first position: two passes that
+    // vectorise, where one pass keeping the position did not (a 262,144-token row each step).
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let chunks = row.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, v) in lanes.iter_mut().zip(c) {
+            *m = if *v > *m { *v } else { *m };
+        }
+    }
+    let largest = lanes
+        .iter()
+        .chain(tail)
+        .fold(row[0], |m, &v| if v > m { v } else { m });
+    row.iter().position(|&v| v == largest).unwrap_or(0)
+}
+
 /// Weights per scale in `Q8Matrix` (llama.cpp's Q8_0 block).
 pub const Q8_BLOCK: usize = 32;
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use super::kernels::{self, Q8_BLOCK};
-use super::matmul::few_rows_times;
+use super::matmul::{few_rows_times, x_times_wt};
 use crate::model::decoder::config::DecoderConfig;
 use crate::model::decoder::weights::{DecoderWeights, DOWN, GATE, K, O, Q, UP, V};
 
@@ -94,6 +94,70 @@ impl Q8Matrix {
     }
 }
 
+/// Finds the greedy token of an f32 head without streaming the f32 head: an int8 copy of it
+/// (a quarter of the bytes) scores every token, each score within a bound of its f32 logit,
+/// and only the tokens whose bound reaches the best lower bound are scored again in f32. The
+/// f32 logits' argmax is always among them, so the answer is the f32 head's. Gemma 3's GGUF
+/// head is itself Q8_0, so there the int8 scores differ from f32 by rounding alone and one to
+/// four tokens are scored again per step.
+pub struct HeadScreen {
+    q: Q8Matrix,
+    /// Per row, its largest block scale.
+    largest_scale: Vec<f32>,
+}
+
+impl HeadScreen {
+    /// A screen for `head` [rows, hidden]; `None` where `Q8Matrix::quantize` keeps f32.
+    pub fn of(head: &[f32], rows: usize) -> Option<HeadScreen> {
+        let q = Q8Matrix::quantize(head, rows)?;
+        let largest_scale = q
+            .scales
+            .par_chunks(q.cols / Q8_BLOCK)
+            .map(|s| s.iter().fold(0f32, |m, v| m.max(*v)))
+            .collect();
+        Some(HeadScreen { q, largest_scale })
+    }
+
+    /// For each row of `xn` [rows, hidden], the index of its largest logit under `head` (the
+    /// f32 matrix this screen was made from), the first on ties, each candidate's logit
+    /// computed as `kernels::dot` computes it.
+    pub fn argmax(&self, head: &[f32], xn: &[f32]) -> Vec<u32> {
+        let k = self.q.cols;
+        let rows = xn.len() / k;
+        let screened = self.q.times(xn, rows);
+        // |int8 score − f32 logit| ≤ Σ_blocks (scale/2)·Σ|x| for the rounding to int8, plus
+        // the float rounding of both sums (each under k·2⁻²⁴ of Σ|w·x| ≤ 127.5·scale·Σ|x|),
+        // taken here twice over.
+        let per_abs = 0.5 + 2.0 * 2.0 * 127.5 * k as f32 * f32::EPSILON;
+        xn.chunks_exact(k)
+            .zip(screened.chunks_exact(self.q.rows))
+            .map(|(x, scores)| {
+                let spread = per_abs * x.iter().map(|v| v.abs()).sum::<f32>();
+                let floor = scores
+                    .iter()
+                    .zip(&self.largest_scale)
+                    .map(|(s, m)| s - spread * m)
+                    .fold(f32::NEG_INFINITY, f32::max);
+                if !floor.is_finite() {
+                    // A NaN or infinite input: score every row as the f32 head would.
+                    return kernels::argmax(&x_times_wt(x, 1, head, self.q.rows)) as u32;
+                }
+                let mut best: Option<(f32, usize)> = None;
+                for (j, (s, m)) in scores.iter().zip(&self.largest_scale).enumerate() {
+                    if s + spread * m < floor {
+                        continue;
+                    }
+                    let exact = kernels::dot(x, &head[j * k..(j + 1) * k]);
+                    if best.is_none_or(|(b, _)| exact > b) {
+                        best = Some((exact, j));
+                    }
+                }
+                best.map_or(0, |(_, j)| j) as u32
+            })
+            .collect()
+    }
+}
+
 /// The projections a decoding step multiplies one input by in one product: a layer's query,
 /// key and value projections all take the attention input, its gate and up projections the
 /// feed-forward input. Stacked, each group is one hand-off to the other cores instead of two
@@ -170,6 +234,49 @@ mod tests {
                 ((state >> 33) % 2001) as f32 / 1000.0 - 1.0
             })
             .collect()
+    }
+
+    /// The f32 head's greedy token, every row scored.
+    fn full_argmax(head: &[f32], x: &[f32], k: usize) -> u32 {
+        let logits: Vec<f32> = head.chunks_exact(k).map(|r| kernels::dot(x, r)).collect();
+        kernels::argmax(&logits) as u32
+    }
+
+    #[test]
+    fn the_screen_finds_the_f32_heads_token_where_int8_alone_would_not() {
+        let (n, k) = (3000, 64);
+        let mut head = values(n * k, 7);
+        // Input one-hot at weight 1, so a logit is the row's weight 1. Row 5 leads in f32
+        // with 0.5115 against row 9's 0.5110, but their blocks' largest weights (2 and 1) make
+        // int8 round row 5 down to 32·2/127 and row 9 up to 65/127: int8 alone picks row 9.
+        for r in 0..n {
+            head[r * k + 1] = head[r * k + 1].min(0.4);
+        }
+        for (r, largest, w) in [(5, 2.0, 0.5115), (9, 1.0, 0.5110)] {
+            head[r * k] = largest;
+            head[r * k + 1] = w;
+        }
+        let mut x = vec![0f32; k];
+        x[1] = 1.0;
+        let screen = HeadScreen::of(&head, n).unwrap();
+        let int8 = screen.q.times(&x, 1);
+        assert_eq!(
+            kernels::argmax(&int8),
+            9,
+            "int8 alone orders the two the other way"
+        );
+        assert_eq!(full_argmax(&head, &x, k), 5);
+        assert_eq!(screen.argmax(&head, &x), vec![5]);
+        // Random inputs, two rows at a time; a tie at the top (a zero input) goes to the first
+        // row; a NaN input gets what the f32 head gives it.
+        for seed in 0..20 {
+            let xs = values(2 * k, 100 + seed);
+            let want: Vec<u32> = xs.chunks(k).map(|x| full_argmax(&head, x, k)).collect();
+            assert_eq!(screen.argmax(&head, &xs), want, "seed {seed}");
+        }
+        assert_eq!(screen.argmax(&head, &vec![0.0; k]), vec![0]);
+        x[3] = f32::NAN;
+        assert_eq!(screen.argmax(&head, &x), vec![full_argmax(&head, &x, k)]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::constrain::TokenBytes;
 use super::DecoderModel;
 use crate::model::cpu::decoder::Prepared;
 use crate::model::cpu::decoder_generate::{generate, Constraint, KeptPrompt, Stop};
-use crate::model::cpu::quantized::Q8Decoder;
+use crate::model::cpu::quantized::{HeadScreen, Q8Decoder};
 use crate::model::error::{ModelError, Result};
 use crate::model::predict::{in_length_order, DecodeWeights, Generation, PredictOptions};
 use crate::prompt::AnswerGrammar;
@@ -39,8 +39,14 @@ impl DecoderModel {
         let longest = encoded.iter().map(|e| e.0.len()).max().unwrap_or(0);
         let q8 = (opts.decode_weights == DecodeWeights::Q8)
             .then(|| Q8Decoder::of(&self.cfg, &self.weights));
+        // With f32 weights the greedy tokens are the f32 head's, found through an int8 copy
+        // (constrained decoding scores its few allowed tokens in f32 directly).
+        let screen = (opts.decode_weights == DecodeWeights::F32 && grammars.is_none())
+            .then(|| HeadScreen::of(self.weights.head(), self.cfg.vocab_size))
+            .flatten();
         let p = Prepared::new(&self.cfg, &self.weights, longest + opts.max_new_tokens + 1)
-            .with_q8(q8.as_ref());
+            .with_q8(q8.as_ref())
+            .with_head_screen(screen.as_ref());
         let stop = Stop {
             eos: self.cfg.eos.clone(),
             newline: if opts.stop_at_newline {
