@@ -87,110 +87,100 @@ pub fn generate(
     // Run on one of rayon's threads: the prefill's products then hand work to the other
     // threads directly, instead of this thread queueing all of it and sleeping until done
     // (the decoding steps' products run on `Team`, see `matmul::few_rows_times`).
-    rayon::scope(|_| decode(p, prompts, max_new, stop, constraint, kept, progress))
-}
-
-fn decode(
-    p: &Prepared,
-    prompts: &[Vec<u32>],
-    max_new: usize,
-    stop: &Stop,
-    constraint: Option<&Constraint>,
-    kept: &mut KeptPrompt,
-    progress: &mut (dyn FnMut(usize) + Send),
-) -> Vec<Vec<u32>> {
-    let n = prompts.len();
-    let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
-    if n == 0 || max_new == 0 {
-        progress(n);
-        return out;
-    }
-    let cfg = p.cfg;
-    let mut caches: Vec<Vec<KvCache>> = prompts
-        .iter()
-        .map(|pr| KvCache::for_sequence(cfg, pr.len() + max_new))
-        .collect();
-    // Prefill, packed. The rows the prompts share with the last call's prompt come from
-    // `kept`; the rest of their common beginning (an instruction and its options) is run once,
-    // alone, and its keys and values copied into every cache; each prompt's rest then
-    // continues from there. Every prompt keeps at least its last token, whose row gives the
-    // first new token.
-    let seqs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let shortest = seqs.iter().map(|s| s.len()).min().unwrap_or(0);
-    let reused = kept.rows_shared(&seqs, shortest.saturating_sub(1));
-    let shared = common_prefix(&seqs, shortest.saturating_sub(1)).max(reused);
-    let mut prefix = vec![KvCache::for_sequence(cfg, shared)];
-    copy_rows(&mut prefix[0], &kept.kv, reused * cfg.kv_dim());
-    if shared > reused {
-        let rest = [Span {
-            row: 0,
-            rows: shared - reused,
-            pos: reused,
-        }];
-        advance(p, &seqs[0][reused..shared], &rest, &mut prefix, false);
-    }
-    for cache in &mut caches {
-        copy_rows(cache, &prefix[0], shared * cfg.kv_dim());
-    }
-    let lens: Vec<usize> = seqs.iter().map(|s| s.len() - shared).collect();
-    let mut spans = pack(&lens);
-    spans.iter_mut().for_each(|s| s.pos = shared);
-    let ids: Vec<u32> = seqs
-        .iter()
-        .flat_map(|s| s[shared..].iter().copied())
-        .collect();
-    let x = advance(p, &ids, &spans, &mut caches, false);
-    kept.ids = seqs[0].to_vec();
-    kept.kv = caches[0].clone();
-    let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
-    let mut active: Vec<usize> = (0..n).collect();
-    let mut cursors: Vec<Option<Cursor>> = match constraint {
-        Some(c) => c.grammars.iter().map(|g| Some(g.start())).collect(),
-        None => vec![None; n],
-    };
-    let mut next = choose(p, &x, &last, &active, stop, constraint, &mut cursors);
-    let mut done = 0;
-    loop {
-        // Record this step's tokens; drop the sequences that ended.
-        let mut keep = Vec::with_capacity(active.len());
-        let mut kept_caches = Vec::with_capacity(active.len());
-        for ((i, tok), cache) in active.iter().zip(&next).zip(caches.drain(..)) {
-            if stop.ends(*tok) {
-                done += 1;
-                continue;
-            }
-            out[*i].push(*tok);
-            if out[*i].len() >= max_new {
-                done += 1;
-                continue;
-            }
-            keep.push(*i);
-            kept_caches.push(cache);
+    rayon::scope(|_| {
+        let n = prompts.len();
+        let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+        if n == 0 || max_new == 0 {
+            progress(n);
+            return out;
         }
-        progress(done);
-        if keep.is_empty() {
-            break;
+        let cfg = p.cfg;
+        let mut caches: Vec<Vec<KvCache>> = prompts
+            .iter()
+            .map(|pr| KvCache::for_sequence(cfg, pr.len() + max_new))
+            .collect();
+        // Prefill, packed. The rows the prompts share with the last call's prompt come from
+        // `kept`; the rest of their common beginning (an instruction and its options) is run once,
+        // alone, and its keys and values copied into every cache; each prompt's rest then
+        // continues from there. Every prompt keeps at least its last token, whose row gives the
+        // first new token.
+        let seqs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+        let shortest = seqs.iter().map(|s| s.len()).min().unwrap_or(0);
+        let reused = kept.rows_shared(&seqs, shortest.saturating_sub(1));
+        let shared = common_prefix(&seqs, shortest.saturating_sub(1)).max(reused);
+        let mut prefix = vec![KvCache::for_sequence(cfg, shared)];
+        copy_rows(&mut prefix[0], &kept.kv, reused * cfg.kv_dim());
+        if shared > reused {
+            let rest = [Span {
+                row: 0,
+                rows: shared - reused,
+                pos: reused,
+            }];
+            advance(p, &seqs[0][reused..shared], &rest, &mut prefix, false);
         }
-        active = keep;
-        caches = kept_caches;
-        let last_ids: Vec<u32> = active
+        for cache in &mut caches {
+            copy_rows(cache, &prefix[0], shared * cfg.kv_dim());
+        }
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len() - shared).collect();
+        let mut spans = pack(&lens);
+        spans.iter_mut().for_each(|s| s.pos = shared);
+        let ids: Vec<u32> = seqs
             .iter()
-            .map(|&i| *out[i].last().expect("a token"))
+            .flat_map(|s| s[shared..].iter().copied())
             .collect();
-        let spans: Vec<Span> = active
-            .iter()
-            .enumerate()
-            .map(|(row, &i)| Span {
-                row,
-                rows: 1,
-                pos: prompts[i].len() + out[i].len() - 1,
-            })
-            .collect();
-        let x = advance(p, &last_ids, &spans, &mut caches, true);
-        let rows: Vec<usize> = (0..active.len()).collect();
-        next = choose(p, &x, &rows, &active, stop, constraint, &mut cursors);
-    }
-    out
+        let x = advance(p, &ids, &spans, &mut caches, false);
+        kept.ids = seqs[0].to_vec();
+        kept.kv = caches[0].clone();
+        let last: Vec<usize> = spans.iter().map(|s| s.row + s.rows - 1).collect();
+        let mut active: Vec<usize> = (0..n).collect();
+        let mut cursors: Vec<Option<Cursor>> = match constraint {
+            Some(c) => c.grammars.iter().map(|g| Some(g.start())).collect(),
+            None => vec![None; n],
+        };
+        let mut next = choose(p, &x, &last, &active, stop, constraint, &mut cursors);
+        let mut done = 0;
+        loop {
+            // Record this step's tokens; drop the sequences that ended.
+            let mut keep = Vec::with_capacity(active.len());
+            let mut kept_caches = Vec::with_capacity(active.len());
+            for ((i, tok), cache) in active.iter().zip(&next).zip(caches.drain(..)) {
+                if stop.ends(*tok) {
+                    done += 1;
+                    continue;
+                }
+                out[*i].push(*tok);
+                if out[*i].len() >= max_new {
+                    done += 1;
+                    continue;
+                }
+                keep.push(*i);
+                kept_caches.push(cache);
+            }
+            progress(done);
+            if keep.is_empty() {
+                break;
+            }
+            active = keep;
+            caches = kept_caches;
+            let last_ids: Vec<u32> = active
+                .iter()
+                .map(|&i| *out[i].last().expect("a token"))
+                .collect();
+            let spans: Vec<Span> = active
+                .iter()
+                .enumerate()
+                .map(|(row, &i)| Span {
+                    row,
+                    rows: 1,
+                    pos: prompts[i].len() + out[i].len() - 1,
+                })
+                .collect();
+            let x = advance(p, &last_ids, &spans, &mut caches, true);
+            let rows: Vec<usize> = (0..active.len()).collect();
+            next = choose(p, &x, &rows, &active, stop, constraint, &mut cursors);
+        }
+        out
+    })
 }
 
 /// `ids` (the rows of `spans`) through every layer, attention reading and extending
