@@ -6,8 +6,9 @@
 //! 43 µs with both cores). A team's helpers spin for a short while after each product and
 //! park only when no product follows.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,8 @@ struct Shared {
     job: AtomicPtr<Job<'static>>,
     /// Helpers done with the current epoch.
     finished: AtomicUsize,
+    /// A part of the current job panicked on a helper.
+    panicked: AtomicBool,
     /// Per helper: parked (or about to), so a new job must unpark it.
     parked: Vec<AtomicBool>,
 }
@@ -47,6 +50,7 @@ impl Team {
             epoch: AtomicU64::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),
             finished: AtomicUsize::new(0),
+            panicked: AtomicBool::new(false),
             parked: (0..helpers).map(|_| AtomicBool::new(false)).collect(),
         });
         let helpers = (0..helpers)
@@ -79,16 +83,24 @@ impl Team {
 
     /// Runs `run(i)` for every `i < parts`, part `i` on thread `i % threads()`, and returns
     /// when all have run; `None` (nothing run) when another thread is using the team or a
-    /// helper failed to start.
+    /// helper failed to start. A part that panics, on any thread, panics here once every
+    /// thread is done with the job.
     pub fn run(&self, parts: usize, run: &(dyn Fn(usize) + Sync)) -> Option<()> {
         let threads = self.threads();
         if self.helpers.len() != self.shared.parked.len() {
             return None;
         }
-        let _only = self.busy.try_lock().ok()?;
+        // A job that panicked poisons the lock; every job sets the shared state afresh, so
+        // the team is as good as before.
+        let _only = match self.busy.try_lock() {
+            Ok(only) => only,
+            Err(TryLockError::Poisoned(only)) => only.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
         let job = Job { parts, run };
         let s = &self.shared;
         s.finished.store(0, Ordering::Relaxed);
+        s.panicked.store(false, Ordering::Relaxed);
         // SAFETY (lifetime): helpers use the job only until they bump `finished`, and this
         // function waits below until every helper has, so the job outlives every use.
         s.job
@@ -99,9 +111,12 @@ impl Team {
                 t.unpark();
             }
         }
-        for i in (0..parts).step_by(threads) {
-            run(i);
-        }
+        // The job lives on this stack: even if a part panics, wait for the helpers first.
+        let mine = panic::catch_unwind(AssertUnwindSafe(|| {
+            for i in (0..parts).step_by(threads) {
+                run(i);
+            }
+        }));
         let mut spins = 0u32;
         while s.finished.load(Ordering::Acquire) < self.helpers.len() {
             // A helper that lost its core (a busy machine) needs this one: spin briefly, then
@@ -113,6 +128,13 @@ impl Team {
                 thread::yield_now();
             }
         }
+        if let Err(payload) = mine {
+            panic::resume_unwind(payload);
+        }
+        assert!(
+            !s.panicked.load(Ordering::Acquire),
+            "a part of a product panicked on a helper thread"
+        );
         Some(())
     }
 }
@@ -145,8 +167,13 @@ fn help(s: &Shared, h: usize, threads: usize) {
         // SAFETY: the epoch moved, so `job` points at the caller's live job until this
         // helper bumps `finished` (see `Team::run`).
         let job = unsafe { &*s.job.load(Ordering::Acquire) };
-        for i in (h + 1..job.parts).step_by(threads) {
-            (job.run)(i);
+        let done = panic::catch_unwind(AssertUnwindSafe(|| {
+            for i in (h + 1..job.parts).step_by(threads) {
+                (job.run)(i);
+            }
+        }));
+        if done.is_err() {
+            s.panicked.store(true, Ordering::Relaxed);
         }
         s.finished.fetch_add(1, Ordering::Release);
     }
@@ -168,6 +195,23 @@ mod tests {
             .expect("the team is free");
             assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
         }
+    }
+
+    #[test]
+    fn a_panicking_part_panics_the_caller_and_leaves_the_team_usable() {
+        let team = Team::new(2);
+        for bad in [0, 1] {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                team.run(2, &|i| assert_ne!(i, bad, "part {i} fails"))
+            }));
+            assert!(outcome.is_err(), "part {bad} on a panicking thread");
+        }
+        let ran = AtomicUsize::new(0);
+        team.run(4, &|_| {
+            ran.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("the team is free again");
+        assert_eq!(ran.load(Ordering::Relaxed), 4);
     }
 
     #[test]
