@@ -98,8 +98,8 @@ impl Q8Matrix {
 /// (a quarter of the bytes) scores every token, each score within a bound of its f32 logit,
 /// and only the tokens whose bound reaches the best lower bound are scored again in f32. The
 /// f32 logits' argmax is always among them, so the answer is the f32 head's. Gemma 3's GGUF
-/// head is itself Q8_0, so there the int8 scores differ from f32 by rounding alone and one to
-/// four tokens are scored again per step.
+/// head is itself Q8_0, so there the int8 scores differ from f32 by rounding alone; on its
+/// steps a median of 2 tokens of 262,144 were scored again (81 at most in 2,048 steps).
 pub struct HeadScreen {
     q: Q8Matrix,
     /// Per row, its largest block scale.
@@ -126,8 +126,8 @@ impl HeadScreen {
         let rows = xn.len() / k;
         let screened = self.q.times(xn, rows);
         // |int8 score − f32 logit| ≤ Σ_blocks (scale/2)·Σ|x| for the rounding to int8, plus
-        // the float rounding of both sums (each under k·2⁻²⁴ of Σ|w·x| ≤ 127.5·scale·Σ|x|),
-        // taken here twice over.
+        // the float rounding of both sums (each under k·2⁻²⁴ of Σ|w·x| ≤ 127.5·scale·Σ|x|);
+        // the rounding term is taken four times over, the largest scale for every block.
         let per_abs = 0.5 + 2.0 * 2.0 * 127.5 * k as f32 * f32::EPSILON;
         xn.chunks_exact(k)
             .zip(screened.chunks_exact(self.q.rows))
