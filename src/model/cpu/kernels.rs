@@ -45,8 +45,8 @@ pub(super) fn has_avx512() -> bool {
 /// Defines `pub fn NAME(ARGS) -> R` whose body, generic over `M: MulAdd`, runs compiled for
 /// AVX-512 when the CPU has it, for AVX2 + FMA when it has those, and for the baseline
 /// otherwise. The bodies keep their sums in fixed lanes, so the wider vectors give the same
-/// bits as AVX2's; they double what one instruction converts and multiplies, which is what
-/// bounds the int8 products (24 GB/s of int8 weights with AVX2, in cache or not).
+/// bits as AVX2's; the int8 products, which ran at 24-27 GB/s of int8 weights with AVX2 in
+/// cache or not, gained a few per cent (25.7-29 GB/s).
 macro_rules! simd_fn {
     ($(#[$meta:meta])* pub fn $name:ident<$m:ident>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*

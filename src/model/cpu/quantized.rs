@@ -2,6 +2,7 @@
 //! multiplies a few rows by every weight, so it is bound by the bytes it streams: int8 blocks
 //! of 32 with an f32 scale each (llama.cpp's Q8_0 layout, 1.125 bytes a weight) stream 3.6×
 //! fewer than f32. Only decoding steps and the head use them; prefill and training keep f32.
+//! With f32 weights, `HeadScreen` keeps an int8 copy of the head to find the f32 head's token.
 
 use std::borrow::Cow;
 
