@@ -5,8 +5,8 @@
 # decodes with), at batch 1 (llama-bench, llama-batched-bench) and batch 8
 # (llama-batched-bench), on 80-token prompts and 32 new tokens, with the machine's threads.
 # Usage: scripts/llama-cpp-anchor.sh WORK_DIR
-# llama.cpp is built from the llama-cpp-python 0.3.36 sdist (the package index is the one
-# registry these machines reach), with cmake from pip. Environment: PYTHON (python3), THREADS
+# llama.cpp is built from the llama-cpp-python 0.3.36 sdist (scripts/llama-cpp-source.sh),
+# with cmake from pip. Environment: PYTHON (python3), THREADS
 # (nproc), BIN (an ie-bench binary; default: a release build), IE_BENCH_GEMMA (the GGUF;
 # default: the one `ie-bench model fetch gemma-3-270m` installs, fetched if absent).
 # The build targets AVX2, plus AVX-512 where the CPU has it, without -march=native: a native
@@ -30,23 +30,7 @@ if [ ! -x "$WORK/venv/bin/cmake" ]; then
   "$PY" -m venv "$WORK/venv"
   "$WORK/venv/bin/pip" install -q cmake
 fi
-SRC="$WORK/llama_cpp_python-0.3.36/vendor/llama.cpp"
-if [ ! -d "$SRC" ]; then
-  # The sdist's address and hash from the index (its JSON simple API): `pip download
-  # --no-binary` would first build the sdist's build dependencies (cmake itself) from source.
-  "$PY" - "$WORK" <<'PYEOF'
-import hashlib, json, sys, urllib.request
-req = urllib.request.Request("https://pypi.org/simple/llama-cpp-python/",
-                             headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-files = json.load(urllib.request.urlopen(req))["files"]
-f = next(f for f in files if f["filename"] == "llama_cpp_python-0.3.36.tar.gz")
-data = urllib.request.urlopen(f["url"]).read()
-if hashlib.sha256(data).hexdigest() != f["hashes"]["sha256"]:
-    sys.exit(f"{f['filename']}: sha256 differs from the index's")
-open(f"{sys.argv[1]}/{f['filename']}", "wb").write(data)
-PYEOF
-  tar xzf "$WORK/llama_cpp_python-0.3.36.tar.gz" -C "$WORK"
-fi
+SRC=$(scripts/llama-cpp-source.sh "$WORK")
 BUILD="$SRC/build"
 AVX512=OFF
 grep -qw avx512f /proc/cpuinfo && AVX512=ON

@@ -232,25 +232,35 @@ fn prompts_errors_name_the_problem() {
 #[test]
 fn closed_stdout_is_not_a_panic() {
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ie-bench"))
-        .args([
-            "prompts",
-            "--split",
-            "train",
-            "--aux-prob",
-            "1",
-            "--out",
-            "-",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    // `model info` on a copy: the tokenizer built from a GGUF file is cached beside it.
+    let tmp = tempfile::tempdir().unwrap();
+    let gguf = tmp.path().join("llama-tiny.gguf");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama-tiny/model.gguf");
+    std::fs::copy(fixture, &gguf).unwrap();
+    let gguf = gguf.to_str().unwrap();
+    let prompts = [
+        "prompts",
+        "--split",
+        "train",
+        "--aux-prob",
+        "1",
+        "--out",
+        "-",
+    ];
+    for args in [&prompts[..], &["model", "info", gguf]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

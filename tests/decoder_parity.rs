@@ -30,6 +30,26 @@ fn fixtures() -> Vec<(DecoderModel, Value)> {
         .collect()
 }
 
+/// The Llama and Qwen2 models again, from the GGUF files llama.cpp's converter wrote from
+/// their folders (`scripts/make_gguf_fixture.py`), with what transformers computed.
+fn gguf_fixtures() -> Vec<(DecoderModel, Value)> {
+    ["llama-tiny", "qwen2-tiny"]
+        .into_iter()
+        .map(|name| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(name);
+            // Loaded from a copy: the tokenizer built from the file is cached beside it.
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("model.gguf");
+            std::fs::copy(dir.join("model.gguf"), &path).unwrap();
+            let model = DecoderModel::load(&path).unwrap_or_else(|e| panic!("{name} GGUF: {e}"));
+            let text = std::fs::read_to_string(dir.join("fixture.json")).unwrap();
+            (model, serde_json::from_str(&text).unwrap())
+        })
+        .collect()
+}
+
 fn load_fixture(name: &str) -> (DecoderModel, Value) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -77,7 +97,7 @@ fn greedy(p: &Prepared, prompts: &[Vec<u32>], max_new: usize, stop: &Stop) -> Ve
 
 #[test]
 fn logits_match_transformers_at_every_position() {
-    for (m, fx) in fixtures() {
+    for (m, fx) in fixtures().into_iter().chain(gguf_fixtures()) {
         let p = Prepared::new(&m.cfg, &m.weights, 64);
         for (seq, want) in fx["sequences"]
             .as_array()
@@ -523,6 +543,7 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
         .collect();
     let meta: Vec<(&str, Value)> = vec![
         ("general.architecture", Value::String("gemma3".into())),
+        ("tokenizer.ggml.add_space_prefix", Value::Bool(false)),
         ("general.license", Value::String("gemma".into())),
         ("gemma3.embedding_length", u(c.hidden)),
         ("gemma3.block_count", u(c.layers.len())),
@@ -566,7 +587,7 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
         let data: Vec<f32> = data.iter().map(|v| v + shift).collect();
         let t = Tensor::from_vec(data, shape, &Device::Cpu).unwrap();
         tensors.push((
-            gguf_name(&name),
+            gguf_name(c.arch, &name),
             QTensor::quantize(&t, GgmlDType::F32).unwrap(),
         ));
     }
@@ -606,20 +627,52 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
         .to_string();
     assert!(err.contains("cut.gguf"), "{err}");
 
-    // A Llama GGUF (llama.cpp reorders its q/k rows) is refused with the way round it.
-    let llama = tmp.path().join("llama.gguf");
-    let mut f = std::fs::File::create(&llama).unwrap();
-    let arch = Value::String("llama".into());
+    // An architecture the engine lacks is refused, naming the file and those it has.
+    let mamba = tmp.path().join("mamba.gguf");
+    let mut f = std::fs::File::create(&mamba).unwrap();
+    let arch = Value::String("mamba".into());
     gguf_file::write(&mut f, &[("general.architecture", &arch)], &[]).unwrap();
     drop(f);
-    let err = DecoderModel::load(&llama)
+    let err = DecoderModel::load(&mamba)
         .err()
-        .expect("a llama GGUF is refused")
+        .expect("a mamba GGUF is refused")
         .to_string();
     assert!(
-        err.contains("llama.gguf") && err.contains("Hugging Face folder"),
+        err.contains("mamba.gguf") && err.contains("gemma3, llama, qwen2"),
         "{err}"
     );
+}
+
+/// llama.cpp's converter reorders Llama's q/k rows, turns Llama 3.1's RoPE scaling into a
+/// tensor of divisors, renames every tensor and keeps an untied head as `output.weight`:
+/// loading its files gives the folders' weights and config again (the logits are checked
+/// against transformers in `logits_match_transformers_at_every_position`).
+#[test]
+fn gguf_files_from_llama_cpps_converter_load_to_the_folders_models() {
+    let folders = fixtures();
+    for (g, _) in gguf_fixtures() {
+        let (m, _) = folders
+            .iter()
+            .find(|(m, _)| m.cfg.arch == g.cfg.arch)
+            .unwrap();
+        // llama.cpp keeps no maximum context of its own and stores ε as f32 of the f64.
+        let mut want = m.cfg.clone();
+        want.max_positions = g.cfg.max_positions;
+        assert_eq!(g.cfg, want, "{}", g.cfg.arch.name());
+        for ((name, _, a), (_, _, b)) in m
+            .weights
+            .named(&m.cfg)
+            .into_iter()
+            .zip(g.weights.named(&g.cfg))
+        {
+            assert!(worst(a, b) == 0.0, "{}: {name} differs", g.cfg.arch.name());
+        }
+        // The byte-level vocabulary and merges the fixture script wrote.
+        let t = &g.tokenizer;
+        let abc = t.encode("abcab").unwrap();
+        assert_eq!(abc.len(), 2, "abc and ab are merged: {abc:?}");
+        assert_eq!(t.decode(&abc).unwrap(), "abcab");
+    }
 }
 
 /// A saved model loads back to the same weights, in a `config.json` transformers accepts

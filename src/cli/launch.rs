@@ -36,7 +36,7 @@ pub fn start(db: &Path, cmd: RunSpec) -> Result<ExitCode> {
                 .as_u64()
                 .context("the holder answered without a run id")?;
             eprintln!("run {id} queued in {holder}; follow it with `ie-bench runs show {id}`");
-            println!("{id}");
+            super::emit(&format!("{id}\n"))?;
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -45,7 +45,7 @@ pub fn start(db: &Path, cmd: RunSpec) -> Result<ExitCode> {
         drop(store);
         let out = PathBuf::from(runs::store_out(db, id, &cmd));
         runs::detach(db, id, &out)?;
-        println!("{id}");
+        super::emit(&format!("{id}\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     hold(store, db, Some((id, cmd)))
@@ -85,7 +85,7 @@ pub fn hold(store: Store, db: &Path, first: Option<(RunId, RunSpec)>) -> Result<
         if let Some(error) = m.error {
             bail!("run {id} {}: {error}", m.status.as_str());
         }
-        println!("{id}");
+        super::emit(&format!("{id}\n"))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,7 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
         ModelCommand::Init(a) => crate::service::models::init(a).map(|()| ExitCode::SUCCESS),
         ModelCommand::Download { repo } => {
             let dir = checkpoint::resolve(&repo)?;
-            println!("{}", dir.display());
+            super::emit(&format!("{}\n", dir.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Info { path } => info(&path),
@@ -59,12 +59,12 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .with_context(|| format!("loading adapter {}", adapter.display()))?;
             m.save(&out)
                 .with_context(|| format!("writing {}", out.display()))?;
-            println!("{}", out.display());
+            super::emit(&format!("{}\n", out.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Fetch { name } => {
             let path = crate::model::decoder::fetch::fetch(&name, &mut |s| eprintln!("{s}"))?;
-            println!("{}", path.display());
+            super::emit(&format!("{}\n", path.display()))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -73,40 +73,46 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
 fn info(spec: &str) -> Result<ExitCode> {
     use crate::model::decoder::{self, DecoderModel};
     let path = decoder::resolve(spec);
-    if decoder::is_decoder(&path) {
+    let rows: Vec<(String, String)> = if decoder::is_decoder(&path) {
         let started = std::time::Instant::now();
         let m = DecoderModel::load(&path)?;
-        for (k, v) in m.describe() {
-            println!("{k:<14} {v}");
-        }
         eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let dir = checkpoint::resolve(spec)?;
-    let cfg = T5Config::read(&dir.join("config.json"))?;
-    println!("{:<14} {}", "path", dir.display());
-    println!(
-        "{:<14} t5 (encoder-decoder, {})",
-        "architecture", cfg.feed_forward_proj
-    );
-    println!("{:<14} {}", "parameters", cfg.param_count().unwrap_or(0));
-    println!(
-        "{:<14} {} encoder, {} decoder",
-        "layers",
-        cfg.num_layers,
-        cfg.decoder_layers()
-    );
-    println!("{:<14} {}", "hidden", cfg.d_model);
-    println!(
-        "{:<14} {} heads, d_kv {}",
-        "attention", cfg.num_heads, cfg.d_kv
-    );
-    println!("{:<14} {}", "vocabulary", cfg.vocab_size);
-    println!(
-        "{:<14} {}",
-        "tokenizer",
-        dir.join("tokenizer.json").display()
-    );
+        m.describe()
+    } else {
+        let dir = checkpoint::resolve(spec)?;
+        let cfg = T5Config::read(&dir.join("config.json"))?;
+        [
+            ("path", dir.display().to_string()),
+            (
+                "architecture",
+                format!("t5 (encoder-decoder, {})", cfg.feed_forward_proj),
+            ),
+            ("parameters", cfg.param_count().unwrap_or(0).to_string()),
+            (
+                "layers",
+                format!(
+                    "{} encoder, {} decoder",
+                    cfg.num_layers,
+                    cfg.decoder_layers()
+                ),
+            ),
+            ("hidden", cfg.d_model.to_string()),
+            (
+                "attention",
+                format!("{} heads, d_kv {}", cfg.num_heads, cfg.d_kv),
+            ),
+            ("vocabulary", cfg.vocab_size.to_string()),
+            (
+                "tokenizer",
+                dir.join("tokenizer.json").display().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    };
+    let text: String = rows.iter().map(|(k, v)| format!("{k:<14} {v}\n")).collect();
+    super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

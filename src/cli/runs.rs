@@ -210,7 +210,7 @@ fn resume(db: &Path, id: RunId, detach: bool) -> Result<ExitCode> {
     if detach {
         drop(store);
         service::runs::detach(db, id, Path::new(m.out_dir.as_deref().unwrap_or(".")))?;
-        println!("{id}");
+        super::emit(&format!("{id}\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let cmd = service::runs::stored_spec(&m, id)?;

@@ -144,6 +144,63 @@ impl RopeScaling {
         }
     }
 
+    /// Llama 3.1's scaling from the divisor of each frequency (what llama.cpp's converter
+    /// stores in `rope_freqs.weight`): the factor is the largest divisor, and the ramp's ends
+    /// are fitted through the ramped frequencies (`low_freq_factor` 1, as every released
+    /// Llama 3 model has) or, with fewer than two on the ramp, Llama 3.1's own (1, 4, 8192).
+    /// Refused unless the scaling found gives every divisor again.
+    pub fn llama3_from_divisors(
+        theta: f32,
+        head_dim: usize,
+        divisors: &[f32],
+    ) -> Result<RopeScaling, String> {
+        let inv = |i: usize| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32);
+        let factor = divisors.iter().copied().fold(1.0f32, f32::max);
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * a.abs().max(b.abs());
+        if divisors.iter().all(|&d| close(d, 1.0)) {
+            return Ok(RopeScaling::None);
+        }
+        let llama3 = |high: f32, original: f32| RopeScaling::Llama3 {
+            factor,
+            low_freq_factor: 1.0,
+            high_freq_factor: high,
+            original,
+        };
+        let mut candidates = vec![llama3(4.0, 8192.0)];
+        // On the ramp, 1/d = 1/factor + s·(1 − 1/factor) with s = (original/λ − 1)/(high − 1),
+        // a line in 1/λ (λ the wavelength): two points give `high` and `original`.
+        let ramp: Vec<(f32, f32)> = divisors
+            .iter()
+            .enumerate()
+            .filter(|(_, &d)| !close(d, 1.0) && !close(d, factor))
+            .map(|(i, &d)| {
+                let s = (1.0 / d - 1.0 / factor) / (1.0 - 1.0 / factor);
+                (inv(i) / (2.0 * std::f32::consts::PI), s)
+            })
+            .collect();
+        if let (Some(&(x1, s1)), Some(&(x2, s2))) = (ramp.first(), ramp.last()) {
+            if ramp.len() >= 2 && x1 != x2 {
+                let slope = (s2 - s1) / (x2 - x1);
+                let intercept = s1 - slope * x1;
+                // Whole numbers come back a hair off; the check below guards the rounding.
+                let tidy = |v: f32| if close(v, v.round()) { v.round() } else { v };
+                let (high, original) = (tidy(1.0 - 1.0 / intercept), tidy(-slope / intercept));
+                if high.is_finite() && original.is_finite() && high > 1.0 && original > 0.0 {
+                    candidates.insert(0, llama3(high, original));
+                }
+            }
+        }
+        candidates
+            .into_iter()
+            .find(|c| {
+                divisors
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &d)| close(inv(i) / c.apply(inv(i)), d))
+            })
+            .ok_or_else(|| format!("no llama3 scaling gives these {} divisors", divisors.len()))
+    }
+
     /// From a Hugging Face `rope_scaling` / `rope_parameters` object.
     fn from_hf(v: Option<&Value>) -> Result<RopeScaling, String> {
         let Some(v) = v.filter(|v| v.is_object()) else {
@@ -563,5 +620,55 @@ impl DecoderConfig {
             v.extend(extra);
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RopeScaling;
+
+    /// The divisors llama.cpp's converter stores for a scaling (its `rope_freqs.weight`).
+    fn divisors(s: RopeScaling, theta: f32, head_dim: usize) -> Vec<f32> {
+        (0..head_dim / 2)
+            .map(|i| {
+                let inv = 1.0 / theta.powf((2 * i) as f32 / head_dim as f32);
+                inv / s.apply(inv)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn llama3_scaling_comes_back_from_its_divisors() {
+        let llama32 = RopeScaling::Llama3 {
+            factor: 32.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original: 8192.0,
+        };
+        let odd = RopeScaling::Llama3 {
+            factor: 16.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 2.0,
+            original: 4096.0,
+        };
+        // Llama 3.2 1B's (head dim 64: Llama 3.1's own ramp ends), and ends of our own, fitted
+        // (head dim 128: three frequencies on the ramp).
+        for (s, head_dim) in [(llama32, 64), (odd, 128)] {
+            let d = divisors(s, 500_000.0, head_dim);
+            assert_eq!(
+                RopeScaling::llama3_from_divisors(500_000.0, head_dim, &d),
+                Ok(s)
+            );
+        }
+        let ones = vec![1.0; 32];
+        assert_eq!(
+            RopeScaling::llama3_from_divisors(500_000.0, 64, &ones),
+            Ok(RopeScaling::None)
+        );
+        // Divisors no llama3 scaling gives (a ramp that goes down) are refused.
+        let mut bent = divisors(llama32, 500_000.0, 64);
+        let ramp = bent.iter().position(|&d| d > 1.5 && d < 31.0).unwrap();
+        bent[ramp] *= 1.5;
+        assert!(RopeScaling::llama3_from_divisors(500_000.0, 64, &bent).is_err());
     }
 }

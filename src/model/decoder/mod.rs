@@ -7,6 +7,7 @@ pub mod constrain;
 pub mod fetch;
 pub mod fit;
 pub mod gguf;
+pub mod gguf_vocab;
 pub mod lora;
 pub mod predict;
 pub mod tokenizer;
