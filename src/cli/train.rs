@@ -129,7 +129,7 @@ pub fn progress(step: usize, total: usize, loss: f64, lr: f64, tok_s: f64) {
             "=".repeat(filled),
             " ".repeat(width - filled)
         );
-    } else if step == 1 || step % 10 == 0 || step == total {
+    } else if step == 1 || step.is_multiple_of(10) || step == total {
         eprintln!("{line}");
     }
 }

@@ -203,7 +203,9 @@ pub fn drive<H: FitHooks, S: Stepper>(
             &state,
             tokens as f64 / started.elapsed().as_secs_f64(),
         )?;
-        if (o.save_every > 0 && state.step % o.save_every == 0) || state.step == o.total_steps {
+        if (o.save_every > 0 && state.step.is_multiple_of(o.save_every))
+            || state.step == o.total_steps
+        {
             let dir = save_checkpoint(spec, &|d| run.save_model(d), run.opt(), &state)?;
             hooks.checkpoint(run.model(), &state, &dir)?;
         }

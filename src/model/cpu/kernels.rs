@@ -9,13 +9,26 @@
 /// Multiply-add as one instruction where the CPU has FMA, and as two otherwise (libm's `fmaf`
 /// emulation would be far slower than either).
 pub trait MulAdd {
+    /// Set only where the body runs compiled for AVX-512 (`simd_fn!`'s widest tier), so a
+    /// kernel may use its intrinsics there.
+    const AVX512: bool = false;
     fn mul_add(a: f32, b: f32, c: f32) -> f32;
 }
 
 pub struct Fused;
 pub struct Plain;
+/// `Fused`, in a body compiled for AVX-512.
+pub struct Wide;
 
 impl MulAdd for Fused {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+impl MulAdd for Wide {
+    const AVX512: bool = true;
     #[inline(always)]
     fn mul_add(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
@@ -58,7 +71,7 @@ macro_rules! simd_fn {
             {
                 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl")]
                 unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
-                    body::<$crate::model::cpu::kernels::Fused>($($arg),*)
+                    body::<$crate::model::cpu::kernels::Wide>($($arg),*)
                 }
                 if $crate::model::cpu::kernels::has_avx512() {
                     // SAFETY: the CPU has the features `wide` was compiled for.
@@ -329,15 +342,101 @@ simd_fn! {
     }
 }
 
+/// `dot_body` of each row in `a` with each row in `b` (all of one length), computed together
+/// with one AVX-512 register per sum: A·B independent chains of multiply-adds where one dot
+/// alone is a single chain that waits on each multiply-add's latency, and each row of `a`
+/// loaded once for all of `b`. Each sum is `dot_body`'s to the bit: the same sixteen lanes,
+/// each a chain of fused multiply-adds in the same order, summed the same way. (The same
+/// grid in portable code kept its sums in memory: 45 GFLOP/s on one core for four by four
+/// rows against 62-83 with this.)
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_grid<const A: usize, const B: usize>(
+    a: [&[f32]; A],
+    b: [&[f32]; B],
+) -> [[f32; B]; A] {
+    use std::arch::x86_64::{
+        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    };
+    let k = a[0].len();
+    assert!(
+        a.iter().chain(&b).all(|r| r.len() == k),
+        "rows of one length"
+    );
+    let full = k / LANES;
+    let mut acc = [[_mm512_setzero_ps(); B]; A];
+    for c in 0..full {
+        // SAFETY: chunk `c` < `full` lies inside every row (all `k` long, asserted above).
+        let y: [_; B] =
+            std::array::from_fn(|j| unsafe { _mm512_loadu_ps(b[j].as_ptr().add(c * LANES)) });
+        for i in 0..A {
+            // SAFETY: as above.
+            let x = unsafe { _mm512_loadu_ps(a[i].as_ptr().add(c * LANES)) };
+            for j in 0..B {
+                // x·y + acc, rounded once: each lane is `f32::mul_add`'s.
+                acc[i][j] = _mm512_fmadd_ps(x, y[j], acc[i][j]);
+            }
+        }
+    }
+    std::array::from_fn(|i| {
+        std::array::from_fn(|j| {
+            let mut lanes = [0f32; LANES];
+            // SAFETY: `lanes` holds exactly one register's sixteen floats.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[i][j]) };
+            let tail: f32 = a[i][full * LANES..]
+                .iter()
+                .zip(&b[j][full * LANES..])
+                .map(|(x, y)| x * y)
+                .sum();
+            lanes.iter().sum::<f32>() + tail
+        })
+    })
+}
+
 simd_fn! {
     /// Products of a few rows `x` [rows, k] with a block of weight rows `w` [n, k]:
     /// `out[j·rows + r] = w[j]·x[r]`. Each weight row is read from memory once and used for
     /// every input row while it is in L1, which is what decoding a handful of tokens needs:
-    /// it streams the weights, and memory bandwidth is the limit.
+    /// it streams the weights, and memory bandwidth is the limit. With AVX-512 the dots run
+    /// four weight rows by four input rows at a time (`dot_grid`), which also makes this the
+    /// faster product for a prompt's few dozen rows (see `matmul::few_rows`); on AVX2 the
+    /// same grid ran at half the speed of one dot at a time (its sums do not fit the
+    /// registers), so the other tiers keep that.
     pub fn weight_rows_times<M>(w: &[f32], x: &[f32], k: usize, out: &mut [f32]) {
         let rows = x.len() / k;
-        for (wr, o) in w.chunks_exact(k).zip(out.chunks_exact_mut(rows)) {
-            for (o, xr) in o.iter_mut().zip(x.chunks_exact(k)) {
+        let xs: Vec<&[f32]> = x.chunks_exact(k).collect();
+        let ws: Vec<&[f32]> = w.chunks_exact(k).collect();
+        let mut whole = 0;
+        #[cfg(target_arch = "x86_64")]
+        if M::AVX512 {
+            whole = ws.len() / 4 * 4;
+            for (g, four) in ws[..whole].chunks_exact(4).enumerate() {
+                let four = [four[0], four[1], four[2], four[3]];
+                let o = &mut out[4 * g * rows..4 * (g + 1) * rows];
+                let mut r = 0;
+                while r + 4 <= rows {
+                    // SAFETY: `M::AVX512` is set only in bodies that run on a CPU with
+                    // AVX-512 (`simd_fn!`'s widest tier).
+                    let d = unsafe { dot_grid::<4, 4>(four, [xs[r], xs[r + 1], xs[r + 2], xs[r + 3]]) };
+                    for (a, d) in d.iter().enumerate() {
+                        o[a * rows + r..a * rows + r + 4].copy_from_slice(d);
+                    }
+                    r += 4;
+                }
+                for r in r..rows {
+                    // SAFETY: as above.
+                    let d = unsafe { dot_grid::<4, 1>(four, [xs[r]]) };
+                    for (a, d) in d.iter().enumerate() {
+                        o[a * rows + r] = d[0];
+                    }
+                }
+            }
+        }
+        for (wr, o) in ws[whole..].iter().zip(out[whole * rows..].chunks_exact_mut(rows)) {
+            for (o, xr) in o.iter_mut().zip(&xs) {
                 *o = dot_body::<M>(wr, xr);
             }
         }
@@ -502,6 +601,39 @@ mod tests {
 
     fn ulps(a: f32, b: f32) -> f32 {
         (a - b).abs() / (a.abs().max(b.abs()) * f32::EPSILON).max(f32::MIN_POSITIVE)
+    }
+
+    /// The blocked products give every dot exactly as `dot` alone does: decoding in a batch,
+    /// or a prompt's rows together, changes no bit of any answer.
+    #[test]
+    fn weight_rows_times_gives_each_dot_to_the_bit() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        for k in [5, 33, 640] {
+            for n in [1, 2, 3, 5, 8] {
+                for rows in [1, 2, 3, 4, 5, 7, 8, 9] {
+                    let w: Vec<f32> = (0..n * k).map(|_| next()).collect();
+                    let x: Vec<f32> = (0..rows * k).map(|_| next()).collect();
+                    let mut out = vec![f32::NAN; n * rows];
+                    weight_rows_times(&w, &x, k, &mut out);
+                    for j in 0..n {
+                        for r in 0..rows {
+                            let want = dot(&w[j * k..(j + 1) * k], &x[r * k..(r + 1) * k]);
+                            assert_eq!(
+                                out[j * rows + r].to_bits(),
+                                want.to_bits(),
+                                "k {k}, n {n}, rows {rows}: weight row {j}, input row {r}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

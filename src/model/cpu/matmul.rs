@@ -152,8 +152,18 @@ pub fn matmul(out: Out, a: View, b: View, alpha: f32, accumulate: bool, threads:
 }
 
 /// The most rows `x_times_wt` is for; beyond this a matrix product reuses each weight often
-/// enough that `gemm`'s blocking wins.
-pub const FEW_ROWS: usize = 16;
+/// enough that `gemm`'s blocking wins. With AVX-512's blocked dots (`weight_rows_times`) that
+/// is from about 64 rows on: one Gemma 3 270M layer's seven products took 1.5 / 2.7-2.9 /
+/// 4.7-5.1 ms at 16 / 32 / 64 rows, where `gemm` took 5.6-6.0 ms at 32 and 6.0-6.8 at 64 and
+/// about 5 ms from 17 rows up (2 cores); after its shared beginning, a prompt at batch 1
+/// has 5-60 rows.
+pub fn few_rows() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if kernels::has_avx512() {
+        return 64;
+    }
+    16
+}
 
 /// `x·wᵀ` for a few rows of `x` [rows, k] and a weight `w` [n, k], on every core: each thread
 /// streams its share of the weight rows once (see `kernels::weight_rows_times`). `gemm` runs

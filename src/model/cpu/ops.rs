@@ -4,14 +4,14 @@
 use rayon::prelude::*;
 
 use super::kernels;
-use super::matmul::{matmul, x_times_wt, Out, Threads, View, FEW_ROWS};
+use super::matmul::{few_rows, matmul, x_times_wt, Out, Threads, View};
 
 /// Below this many elements an elementwise pass stays on the calling thread.
 pub(super) const PARALLEL_MIN: usize = 1 << 15;
 
 /// `x·wᵀ` for `x` [rows, in] and `w` [out_dim, in].
 pub(super) fn linear(x: &[f32], rows: usize, w: &[f32], out_dim: usize) -> Vec<f32> {
-    if rows <= FEW_ROWS {
+    if rows <= few_rows() {
         return x_times_wt(x, rows, w, out_dim);
     }
     let in_dim = w.len() / out_dim;

@@ -27,7 +27,7 @@ impl Q8Matrix {
     /// blocks or a weight is not finite (the matrix then stays f32).
     pub fn quantize(w: &[f32], rows: usize) -> Option<Q8Matrix> {
         let cols = w.len() / rows.max(1);
-        if rows == 0 || cols == 0 || cols % Q8_BLOCK != 0 || rows * cols != w.len() {
+        if rows == 0 || cols == 0 || !cols.is_multiple_of(Q8_BLOCK) || rows * cols != w.len() {
             return None;
         }
         let mut q = vec![0i8; w.len()];

@@ -152,7 +152,7 @@ fn help(s: &Shared, h: usize, threads: usize) {
                 break;
             }
             spins = spins.wrapping_add(1);
-            if spins % 256 == 0 && since.elapsed() > SPIN {
+            if spins.is_multiple_of(256) && since.elapsed() > SPIN {
                 s.parked[h].store(true, Ordering::SeqCst);
                 // A job published between the check above and this flag finds the flag
                 // unset and does not unpark: look once more before parking.

@@ -519,13 +519,13 @@ impl DecoderConfig {
                 return Err(format!("{name} is {v}, outside 1..={max}"));
             }
         }
-        if self.kv_heads == 0 || self.heads % self.kv_heads != 0 {
+        if self.kv_heads == 0 || !self.heads.is_multiple_of(self.kv_heads) {
             return Err(format!(
                 "{} attention heads do not group over {} key/value heads",
                 self.heads, self.kv_heads
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(format!(
                 "head_dim {} is odd (RoPE pairs dimensions)",
                 self.head_dim
