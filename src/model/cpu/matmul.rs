@@ -151,19 +151,29 @@ pub fn matmul(out: Out, a: View, b: View, alpha: f32, accumulate: bool, threads:
     }
 }
 
-/// The most rows `x_times_wt` is for; beyond this a matrix product reuses each weight often
-/// enough that `gemm`'s blocking wins. With AVX-512's blocked dots (`weight_rows_times`) that
-/// is from about 64 rows on: one Gemma 3 270M layer's seven products took 1.5 / 2.7-2.9 /
-/// 4.7-5.1 ms at 16 / 32 / 64 rows, where `gemm` took 5.6-6.0 ms at 32 and 6.0-6.8 at 64 and
-/// about 5 ms from 17 rows up (2 cores); after its shared beginning, a prompt at batch 1
-/// has 5-60 rows.
-pub fn few_rows() -> usize {
-    #[cfg(target_arch = "x86_64")]
-    if kernels::has_avx512() {
-        return 64;
+/// Whether `x_times_wt` is the faster product for `rows` input rows and a weight of `weights`
+/// elements; otherwise `gemm`, whose blocking pays off once each weight is reused often
+/// enough. Up to 16 rows always. With AVX-512's blocked dots (`weight_rows_times`), also up to
+/// 64 rows of a weight the size of a layer's projections: one Gemma 3 270M layer's seven
+/// products (at most 2048 × 640) took 1.5 / 2.7-2.9 / 4.7-5.1 ms at 16 / 32 / 64 rows, where
+/// `gemm` took about 5 ms from 17 rows up and 6.0-6.8 at 64 (2 cores); after its shared
+/// beginning, a prompt at batch 1 has 5-60 rows. The 262,144 × 640 head, which training
+/// multiplies by its few dozen target rows, goes the other way: `gemm` 95 ms against 122 at 32
+/// rows, 128 against 222 at 64.
+pub fn few_rows(rows: usize, weights: usize) -> bool {
+    if rows <= 16 {
+        return true;
     }
-    16
+    #[cfg(target_arch = "x86_64")]
+    if rows <= 64 && weights <= LAYER_SIZED && kernels::has_avx512() {
+        return true;
+    }
+    false
 }
+
+/// The most weight elements `few_rows` sends up to 64 rows to the few-row kernel with: above
+/// Gemma 3 270M's largest projection (1.3 million), far below its head (168 million).
+const LAYER_SIZED: usize = 1 << 22;
 
 /// `x·wᵀ` for a few rows of `x` [rows, k] and a weight `w` [n, k], on every core: each thread
 /// streams its share of the weight rows once (see `kernels::weight_rows_times`). `gemm` runs

@@ -11,7 +11,7 @@ pub(super) const PARALLEL_MIN: usize = 1 << 15;
 
 /// `x·wᵀ` for `x` [rows, in] and `w` [out_dim, in].
 pub(super) fn linear(x: &[f32], rows: usize, w: &[f32], out_dim: usize) -> Vec<f32> {
-    if rows <= few_rows() {
+    if few_rows(rows, w.len()) {
         return x_times_wt(x, rows, w, out_dim);
     }
     let in_dim = w.len() / out_dim;
