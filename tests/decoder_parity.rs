@@ -641,6 +641,32 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
         err.contains("mamba.gguf") && err.contains("gemma3, llama, qwen2"),
         "{err}"
     );
+
+    // A hostile layer count is refused before a per-layer list is built from it.
+    let huge = tmp.path().join("huge.gguf");
+    let mut f = std::fs::File::create(&huge).unwrap();
+    let arch = Value::String("llama".into());
+    let (width, heads, blocks) = (u(32), u(4), Value::U32(u32::MAX));
+    gguf_file::write(
+        &mut f,
+        &[
+            ("general.architecture", &arch),
+            ("llama.embedding_length", &width),
+            ("llama.attention.head_count", &heads),
+            ("llama.block_count", &blocks),
+        ],
+        &[],
+    )
+    .unwrap();
+    drop(f);
+    let err = DecoderModel::load(&huge)
+        .err()
+        .expect("4,294,967,295 layers are refused")
+        .to_string();
+    assert!(
+        err.contains("huge.gguf") && err.contains("4294967295 layers"),
+        "{err}"
+    );
 }
 
 /// llama.cpp's converter reorders Llama's q/k rows, turns Llama 3.1's RoPE scaling into a

@@ -295,8 +295,18 @@ const LIMITS: [(&str, usize); 6] = [
     ("intermediate_size", 1 << 18),
     ("num_attention_heads", 1024),
     ("head_dim", 1 << 12),
-    ("num_hidden_layers", 512),
+    ("num_hidden_layers", MAX_LAYERS),
 ];
+
+const MAX_LAYERS: usize = 512;
+
+/// A layer count read from a file, checked before the per-layer list is built from it.
+pub fn layer_count(n: usize) -> Result<usize, String> {
+    if n == 0 || n > MAX_LAYERS {
+        return Err(format!("{n} layers, outside 1..={MAX_LAYERS}"));
+    }
+    Ok(n)
+}
 
 impl DecoderConfig {
     pub fn q_dim(&self) -> usize {
@@ -378,7 +388,7 @@ impl DecoderConfig {
         let need = |k: &str| num(k).ok_or_else(|| bad(format!("{k} is missing")));
         let hidden = need("hidden_size")?;
         let heads = need("num_attention_heads")?;
-        let n_layers = need("num_hidden_layers")?;
+        let n_layers = layer_count(need("num_hidden_layers")?).map_err(&bad)?;
         // transformers 5 keeps RoPE settings in `rope_parameters`, nested per layer kind for
         // Gemma 3 and flat for Llama-style models; 4.x has `rope_theta` and `rope_scaling`.
         let rope = c.get("rope_parameters");
@@ -625,7 +635,18 @@ impl DecoderConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::RopeScaling;
+    use super::{DecoderConfig, RopeScaling};
+
+    #[test]
+    fn a_hostile_layer_count_is_refused_before_anything_is_built() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config.json");
+        let config = r#"{"model_type": "llama", "hidden_size": 32, "intermediate_size": 48,
+            "num_attention_heads": 4, "num_hidden_layers": 1000000000000, "vocab_size": 97}"#;
+        std::fs::write(&path, config).unwrap();
+        let err = DecoderConfig::from_hf(&path).unwrap_err().to_string();
+        assert!(err.contains("1000000000000 layers"), "{err}");
+    }
 
     /// The divisors llama.cpp's converter stores for a scaling (its `rope_freqs.weight`).
     fn divisors(s: RopeScaling, theta: f32, head_dim: usize) -> Vec<f32> {

@@ -214,7 +214,7 @@ impl Gguf {
         };
         let hidden = need("embedding_length")?;
         let heads = need("attention.head_count")?;
-        let n_layers = need("block_count")?;
+        let n_layers = super::config::layer_count(need("block_count")?).map_err(|m| self.bad(m))?;
         let head_dim = self
             .uint(&format!("{a}.attention.key_length"))
             .unwrap_or(hidden / heads.max(1));
