@@ -628,45 +628,43 @@ fn a_gguf_file_loads_to_the_same_model_and_a_cut_one_is_refused() {
     assert!(err.contains("cut.gguf"), "{err}");
 
     // An architecture the engine lacks is refused, naming the file and those it has.
-    let mamba = tmp.path().join("mamba.gguf");
-    let mut f = std::fs::File::create(&mamba).unwrap();
     let arch = Value::String("mamba".into());
-    gguf_file::write(&mut f, &[("general.architecture", &arch)], &[]).unwrap();
-    drop(f);
-    let err = DecoderModel::load(&mamba)
-        .err()
-        .expect("a mamba GGUF is refused")
-        .to_string();
+    let err = refusal(
+        &tmp.path().join("mamba.gguf"),
+        &[("general.architecture", &arch)],
+    );
     assert!(
         err.contains("mamba.gguf") && err.contains("gemma3, llama, qwen2"),
         "{err}"
     );
 
     // A hostile layer count is refused before a per-layer list is built from it.
-    let huge = tmp.path().join("huge.gguf");
-    let mut f = std::fs::File::create(&huge).unwrap();
     let arch = Value::String("llama".into());
     let (width, heads, blocks) = (u(32), u(4), Value::U32(u32::MAX));
-    gguf_file::write(
-        &mut f,
+    let err = refusal(
+        &tmp.path().join("huge.gguf"),
         &[
             ("general.architecture", &arch),
             ("llama.embedding_length", &width),
             ("llama.attention.head_count", &heads),
             ("llama.block_count", &blocks),
         ],
-        &[],
-    )
-    .unwrap();
-    drop(f);
-    let err = DecoderModel::load(&huge)
-        .err()
-        .expect("4,294,967,295 layers are refused")
-        .to_string();
+    );
     assert!(
         err.contains("huge.gguf") && err.contains("4294967295 layers"),
         "{err}"
     );
+}
+
+/// The error loading a GGUF file of metadata `meta` and no tensors gives.
+fn refusal(path: &Path, meta: &[(&str, &candle_core::quantized::gguf_file::Value)]) -> String {
+    let mut f = std::fs::File::create(path).unwrap();
+    candle_core::quantized::gguf_file::write(&mut f, meta, &[]).unwrap();
+    drop(f);
+    DecoderModel::load(path)
+        .err()
+        .expect("the file is refused")
+        .to_string()
 }
 
 /// llama.cpp's converter reorders Llama's q/k rows, turns Llama 3.1's RoPE scaling into a
