@@ -396,6 +396,82 @@ unsafe fn dot_grid<const A: usize, const B: usize>(
     })
 }
 
+/// Fills `o`, the [4, rows] products of four weight rows, four input rows at a time through
+/// `grid4(r)` (rows r..r + 4) and the rest one at a time through `grid1(r)`.
+#[inline(always)]
+fn fill_four(
+    rows: usize,
+    o: &mut [f32],
+    grid4: impl Fn(usize) -> [[f32; 4]; 4],
+    grid1: impl Fn(usize) -> [[f32; 1]; 4],
+) {
+    let mut r = 0;
+    while r + 4 <= rows {
+        for (a, d) in grid4(r).iter().enumerate() {
+            o[a * rows + r..a * rows + r + 4].copy_from_slice(d);
+        }
+        r += 4;
+    }
+    for r in r..rows {
+        for (a, d) in grid1(r).iter().enumerate() {
+            o[a * rows + r] = d[0];
+        }
+    }
+}
+
+/// `q8_dot_body` of each weight row in `a` (int8 values already converted to f32, block
+/// scales in `scales`) with each input row in `b`, as `dot_grid` does for f32 weights: one
+/// AVX-512 register per sum, each sum `q8_dot_body`'s to the bit (the same products, fused
+/// the same way, in the same order).
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)] // a block's index places its values and picks its scale
+unsafe fn q8_dot_grid<const A: usize, const B: usize>(
+    a: [&[f32]; A],
+    scales: [&[f32]; A],
+    b: [&[f32]; B],
+) -> [[f32; B]; A] {
+    use std::arch::x86_64::{
+        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+    let k = a[0].len();
+    let blocks = k / Q8_BLOCK;
+    assert!(
+        k.is_multiple_of(Q8_BLOCK)
+            && a.iter().chain(&b).all(|r| r.len() == k)
+            && scales.iter().all(|s| s.len() == blocks),
+        "whole blocks, rows of one length, a scale per block"
+    );
+    let mut total = [[_mm512_setzero_ps(); B]; A];
+    for blk in 0..blocks {
+        let at = blk * Q8_BLOCK;
+        // SAFETY: block `blk` < `blocks` lies inside every row (asserted above).
+        let load = |r: &[f32], off: usize| unsafe { _mm512_loadu_ps(r.as_ptr().add(at + off)) };
+        let y0: [_; B] = std::array::from_fn(|j| load(b[j], 0));
+        let y1: [_; B] = std::array::from_fn(|j| load(b[j], LANES));
+        for i in 0..A {
+            let (w0, w1) = (load(a[i], 0), load(a[i], LANES));
+            let s = _mm512_set1_ps(scales[i][blk]);
+            for j in 0..B {
+                let acc = _mm512_fmadd_ps(w1, y1[j], _mm512_mul_ps(w0, y0[j]));
+                total[i][j] = _mm512_fmadd_ps(acc, s, total[i][j]);
+            }
+        }
+    }
+    std::array::from_fn(|i| {
+        std::array::from_fn(|j| {
+            let mut lanes = [0f32; LANES];
+            // SAFETY: `lanes` holds exactly one register's sixteen floats.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), total[i][j]) };
+            lanes.iter().sum()
+        })
+    })
+}
+
 simd_fn! {
     /// Products of a few rows `x` [rows, k] with a block of weight rows `w` [n, k]:
     /// `out[j·rows + r] = w[j]·x[r]`. Each weight row is read from memory once and used for
@@ -415,24 +491,15 @@ simd_fn! {
             whole = ws.len() / 4 * 4;
             for (g, four) in ws[..whole].chunks_exact(4).enumerate() {
                 let four = [four[0], four[1], four[2], four[3]];
-                let o = &mut out[4 * g * rows..4 * (g + 1) * rows];
-                let mut r = 0;
-                while r + 4 <= rows {
+                fill_four(
+                    rows,
+                    &mut out[4 * g * rows..4 * (g + 1) * rows],
                     // SAFETY: `M::AVX512` is set only in bodies that run on a CPU with
                     // AVX-512 (`simd_fn!`'s widest tier).
-                    let d = unsafe { dot_grid::<4, 4>(four, [xs[r], xs[r + 1], xs[r + 2], xs[r + 3]]) };
-                    for (a, d) in d.iter().enumerate() {
-                        o[a * rows + r..a * rows + r + 4].copy_from_slice(d);
-                    }
-                    r += 4;
-                }
-                for r in r..rows {
+                    |r| unsafe { dot_grid(four, [xs[r], xs[r + 1], xs[r + 2], xs[r + 3]]) },
                     // SAFETY: as above.
-                    let d = unsafe { dot_grid::<4, 1>(four, [xs[r]]) };
-                    for (a, d) in d.iter().enumerate() {
-                        o[a * rows + r] = d[0];
-                    }
-                }
+                    |r| unsafe { dot_grid(four, [xs[r]]) },
+                );
             }
         }
         for (wr, o) in ws[whole..].iter().zip(out[whole * rows..].chunks_exact_mut(rows)) {
@@ -562,8 +629,31 @@ simd_fn! {
             }
             return;
         }
+        let mut whole = 0;
+        #[cfg(target_arch = "x86_64")]
+        if M::AVX512 {
+            // Four weight rows by four input rows at a time, as `weight_rows_times`.
+            let xs: Vec<&[f32]> = x.chunks_exact(k).collect();
+            whole = out.len() / rows / 4 * 4;
+            let mut four = vec![0f32; 4 * k];
+            for g in 0..whole / 4 {
+                for (w, &v) in four.iter_mut().zip(&q[4 * g * k..4 * (g + 1) * k]) {
+                    *w = v.into();
+                }
+                let w4: [&[f32]; 4] = std::array::from_fn(|a| &four[a * k..(a + 1) * k]);
+                let s4: [&[f32]; 4] = std::array::from_fn(|a| &scales[(4 * g + a) * blocks..(4 * g + a + 1) * blocks]);
+                fill_four(
+                    rows,
+                    &mut out[4 * g * rows..4 * (g + 1) * rows],
+                    // SAFETY: as in `weight_rows_times`.
+                    |r| unsafe { q8_dot_grid(w4, s4, [xs[r], xs[r + 1], xs[r + 2], xs[r + 3]]) },
+                    // SAFETY: as above.
+                    |r| unsafe { q8_dot_grid(w4, s4, [xs[r]]) },
+                );
+            }
+        }
         let mut row = vec![0f32; k];
-        for ((qr, sr), o) in weight_rows.zip(out.chunks_exact_mut(rows)) {
+        for ((qr, sr), o) in weight_rows.skip(whole).zip(out[whole * rows..].chunks_exact_mut(rows)) {
             for (w, &v) in row.iter_mut().zip(qr) {
                 *w = v.into();
             }
@@ -627,6 +717,43 @@ mod tests {
                             assert_eq!(
                                 out[j * rows + r].to_bits(),
                                 want.to_bits(),
+                                "k {k}, n {n}, rows {rows}: weight row {j}, input row {r}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Int8 products of several input rows give each row's product alone to the bit, so an
+    /// answer does not depend on how many sequences a step decodes.
+    #[test]
+    fn q8_rows_times_gives_each_rows_product_alone_to_the_bit() {
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        for k in [32, 640] {
+            for n in [1, 3, 4, 5, 9] {
+                let w: Vec<f32> = (0..n * k).map(|_| next()).collect();
+                let mut q = vec![0i8; n * k];
+                let mut scales = vec![0f32; n * k / Q8_BLOCK];
+                assert!(quantize_q8(&w, &mut q, &mut scales));
+                for rows in [2, 3, 4, 5, 8, 9] {
+                    let x: Vec<f32> = (0..rows * k).map(|_| next()).collect();
+                    let mut out = vec![f32::NAN; n * rows];
+                    q8_rows_times(&q, &scales, &x, k, &mut out);
+                    for r in 0..rows {
+                        let mut alone = vec![f32::NAN; n];
+                        q8_rows_times(&q, &scales, &x[r * k..(r + 1) * k], k, &mut alone);
+                        for j in 0..n {
+                            assert_eq!(
+                                out[j * rows + r].to_bits(),
+                                alone[j].to_bits(),
                                 "k {k}, n {n}, rows {rows}: weight row {j}, input row {r}"
                             );
                         }
