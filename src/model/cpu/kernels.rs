@@ -689,6 +689,16 @@ simd_fn! {
 mod tests {
     use super::*;
 
+    /// Values in [-0.5, 0.5) from a linear congruential generator.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        }
+    }
+
     fn ulps(a: f32, b: f32) -> f32 {
         (a - b).abs() / (a.abs().max(b.abs()) * f32::EPSILON).max(f32::MIN_POSITIVE)
     }
@@ -697,13 +707,7 @@ mod tests {
     /// or a prompt's rows together, changes no bit of any answer.
     #[test]
     fn weight_rows_times_gives_each_dot_to_the_bit() {
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
+        let mut next = uniform(7);
         for k in [5, 33, 640] {
             for n in [1, 2, 3, 5, 8] {
                 for rows in [1, 2, 3, 4, 5, 7, 8, 9] {
@@ -730,13 +734,7 @@ mod tests {
     /// answer does not depend on how many sequences a step decodes.
     #[test]
     fn q8_rows_times_gives_each_rows_product_alone_to_the_bit() {
-        let mut seed = 11u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
+        let mut next = uniform(11);
         for k in [32, 640] {
             for n in [1, 3, 4, 5, 9] {
                 let w: Vec<f32> = (0..n * k).map(|_| next()).collect();
