@@ -358,9 +358,7 @@ unsafe fn dot_grid<const A: usize, const B: usize>(
     a: [&[f32]; A],
     b: [&[f32]; B],
 ) -> [[f32; B]; A] {
-    use std::arch::x86_64::{
-        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
-    };
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps};
     let k = a[0].len();
     assert!(
         a.iter().chain(&b).all(|r| r.len() == k),
@@ -383,17 +381,24 @@ unsafe fn dot_grid<const A: usize, const B: usize>(
     }
     std::array::from_fn(|i| {
         std::array::from_fn(|j| {
-            let mut lanes = [0f32; LANES];
-            // SAFETY: `lanes` holds exactly one register's sixteen floats.
-            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[i][j]) };
             let tail: f32 = a[i][full * LANES..]
                 .iter()
                 .zip(&b[j][full * LANES..])
                 .map(|(x, y)| x * y)
                 .sum();
-            lanes.iter().sum::<f32>() + tail
+            lane_sum(acc[i][j]) + tail
         })
     })
+}
+
+/// The sixteen lanes of `v` summed in order, as `dot_body` sums its lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn lane_sum(v: std::arch::x86_64::__m512) -> f32 {
+    let mut lanes = [0f32; LANES];
+    // SAFETY: `lanes` holds exactly one register's sixteen floats.
+    unsafe { std::arch::x86_64::_mm512_storeu_ps(lanes.as_mut_ptr(), v) };
+    lanes.iter().sum()
 }
 
 /// Fills `o`, the [4, rows] products of four weight rows, four input rows at a time through
@@ -436,7 +441,6 @@ unsafe fn q8_dot_grid<const A: usize, const B: usize>(
 ) -> [[f32; B]; A] {
     use std::arch::x86_64::{
         _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
-        _mm512_storeu_ps,
     };
     let k = a[0].len();
     let blocks = k / Q8_BLOCK;
@@ -462,14 +466,7 @@ unsafe fn q8_dot_grid<const A: usize, const B: usize>(
             }
         }
     }
-    std::array::from_fn(|i| {
-        std::array::from_fn(|j| {
-            let mut lanes = [0f32; LANES];
-            // SAFETY: `lanes` holds exactly one register's sixteen floats.
-            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), total[i][j]) };
-            lanes.iter().sum()
-        })
-    })
+    std::array::from_fn(|i| std::array::from_fn(|j| lane_sum(total[i][j])))
 }
 
 simd_fn! {
