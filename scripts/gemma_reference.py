@@ -12,6 +12,10 @@
       fine-tuned model is saved there as a Hugging Face folder (with ie-bench's tokenizer.json
       for the GGUF), so that `ie-bench predict --model SAVE_DIR` scores it: an equal-time
       quality comparison with the same decoding (ie-bench's greedy equals transformers').
+      LORA=R (with ALPHA, default 2R, and LR, default 1e-3) trains PEFT LoRA adapters of rank
+      R on the seven projections instead (`train --lora-rank R`); AUTOCAST=bf16 runs the
+      passes under torch.autocast("cpu", bfloat16), as `--frozen-weights bf16` runs the
+      frozen base's products in bf16 (oneDNN uses AMX where the CPU has it).
   generate PROMPTS.jsonl N BATCH MAX_NEW
       transformers `generate` speed (greedy, left padding): new tokens/s.
   peft    ADAPTER_DIR PROMPTS.jsonl PREDICTIONS.jsonl
@@ -105,8 +109,23 @@ def train(path, seconds, batch=4, save=None):
     tok, model = load()
     model.train()
     model.model.embed_tokens.weight.requires_grad_(False)
+    rank = int(os.environ.get("LORA", "0"))
+    peak = float(os.environ.get("LR", "1e-3" if rank else "1e-4"))
+    if rank:
+        from peft import LoraConfig, get_peft_model
+
+        targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        alpha = float(os.environ.get("ALPHA", 2 * rank))
+        model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0))
+        base = model.base_model.model
+    else:
+        base = model
+    autocast = os.environ.get("AUTOCAST", "")
+    if autocast not in ("", "bf16"):
+        sys.exit("AUTOCAST is bf16 or unset")
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=peak, weight_decay=0.0)
+    print(f"training {sum(p.numel() for p in params)} parameters, lr {peak}, autocast {autocast or 'off'}", file=sys.stderr)
     rows = prompts(path)
     examples = []
     for r in rows:
@@ -121,19 +140,20 @@ def train(path, seconds, batch=4, save=None):
         L = max(len(e) for e, _ in chunk)
         ids = torch.tensor([e + [tok.pad_token_id] * (L - len(e)) for e, _ in chunk])
         mask = torch.tensor([[1] * len(e) + [0] * (L - len(e)) for e, _ in chunk])
-        lr = 1e-4 * min(1.0, (step + 1) / 10) * 0.5 * (1 + math.cos(math.pi * min(1.0, (time.time() - t0) / seconds)))
+        lr = peak * min(1.0, (step + 1) / 10) * 0.5 * (1 + math.cos(math.pi * min(1.0, (time.time() - t0) / seconds)))
         for group in opt.param_groups:
             group["lr"] = lr
-        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        rows_, cols, labels = [], [], []
-        for b, (e, n) in enumerate(chunk):
-            for k in range(n):
-                rows_.append(b)
-                cols.append(len(e) - n - 1 + k)
-                labels.append(e[len(e) - n + k])
-        h = hidden[rows_, cols]
-        logits = model.lm_head(h)
-        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast == "bf16"):
+            hidden = base.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            rows_, cols, labels = [], [], []
+            for b, (e, n) in enumerate(chunk):
+                for k in range(n):
+                    rows_.append(b)
+                    cols.append(len(e) - n - 1 + k)
+                    labels.append(e[len(e) - n + k])
+            h = hidden[rows_, cols]
+            logits = base.lm_head(h)
+        loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(labels))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -146,6 +166,8 @@ def train(path, seconds, batch=4, save=None):
             print(f"step {step} loss {loss.item():.4f} {toks / dt:.1f} tok/s {seen / dt:.2f} ex/s", file=sys.stderr)
     dt = time.time() - t0
     print(f"pytorch train: {step} steps, {seen} examples, {toks} tokens in {dt:.0f} s = {toks / dt:.1f} tok/s, {seen / dt:.2f} ex/s")
+    if save and rank:
+        sys.exit("SAVE_DIR is for full fine-tuning")
     if save:
         # save_pretrained refuses a model loaded from a GGUF (it counts as quantized), so the
         # f32 weights and the config are written directly; the tied head is the embedding.

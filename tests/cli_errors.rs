@@ -276,3 +276,30 @@ fn catalog_lists_the_papers_datasets() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 40);
 }
+
+/// A fetchable model's name that is not installed says what to run, for training (LoRA or
+/// not) and predicting; before, training with LoRA said the name was not a decoder-only model.
+#[test]
+fn a_model_name_not_yet_fetched_says_how_to_fetch_it() {
+    let models = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run_with = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ie-bench"))
+            .env("IE_BENCH_MODELS", models.path())
+            .args(args)
+            .arg("--out")
+            .arg(out.path().join("x"))
+            .output()
+            .unwrap()
+    };
+    let wants = [
+        "gemma-3-270m is not installed",
+        "ie-bench model fetch gemma-3-270m",
+    ];
+    for lora in [&["--lora-rank", "4"][..], &[]] {
+        let mut args = vec!["train", "--model", "gemma-3-270m", "--max-steps", "1"];
+        args.extend_from_slice(lora);
+        assert_clean_failure(&run_with(&args), &wants);
+    }
+    assert_clean_failure(&run_with(&["predict", "--model", "gemma-3-270m"]), &wants);
+}

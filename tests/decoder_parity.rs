@@ -767,3 +767,84 @@ fn int8_decoding_stays_near_f32_and_a_batch_decodes_as_each_prompt_alone() {
         assert_eq!(together, alone, "{name}");
     }
 }
+
+/// LoRA's passes through the base packed in bf16 for AMX tiles (`--frozen-weights bf16`),
+/// with the adapters added as low-rank products, stay near the f32 passes through the merged
+/// weights on every architecture: the loss and each adapter's gradient, with every
+/// projection adapted and B made non-zero so that the adapters change the result. Skipped
+/// where the CPU has no AMX.
+#[test]
+fn lora_passes_over_a_bf16_base_track_the_f32_passes() {
+    use ie_bench::model::cpu::amx;
+    use ie_bench::model::cpu::frozen_bf16::{Bf16Pass, FrozenBf16};
+    use ie_bench::model::decoder::lora::{Adapters, LoraOptions};
+    if !amx::available() {
+        eprintln!("skipped: this CPU (or kernel) gives no AMX bf16 tiles");
+        return;
+    }
+    for (m, fx) in fixtures() {
+        let name = m.cfg.arch.name();
+        let batch = train_batch(&fx);
+        let refs: Vec<&DecoderExample> = batch.iter().collect();
+        let options = LoraOptions {
+            rank: 2,
+            alpha: 4.0,
+            targets: [
+                "q_proj",
+                "k_proj",
+                "v_proj",
+                "o_proj",
+                "gate_proj",
+                "up_proj",
+                "down_proj",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let mut ad = Adapters::init(&m.cfg, &options, 7).unwrap();
+        for (i, v) in ad.b.iter_mut().flatten().flatten().enumerate() {
+            *v = ((i * 37 % 11) as f32 - 5.0) * 0.2;
+        }
+        let frozen = ad.frozen_parts(&m.weights);
+        let mut merged = m.weights.clone();
+        ad.merge(&m.cfg, &frozen, &mut merged);
+        let mut want = ad.zeros_like();
+        let (want_loss, _) = Prepared::new(&m.cfg, &merged, 64).accumulate(
+            &refs,
+            1.0,
+            Grads::Adapters(&ad, &mut want),
+        );
+        // The base alone is packed; the merged weights are not read.
+        let base = FrozenBf16::of(&m.cfg, &m.weights);
+        let pass = Bf16Pass {
+            base: &base,
+            adapters: Some(&ad),
+        };
+        let mut got = ad.zeros_like();
+        let (got_loss, _) = Prepared::new(&m.cfg, &m.weights, 64)
+            .with_bf16(Some(pass))
+            .accumulate(&refs, 1.0, Grads::Adapters(&ad, &mut got));
+        assert!(got_loss != want_loss, "{name}: the bf16 base was not used");
+        assert!(
+            (got_loss - want_loss).abs() < 5e-3 * want_loss.abs(),
+            "{name}: loss {got_loss} with the bf16 base, {want_loss} in f32"
+        );
+        // Without the adapters the pass is the base model's, which these adapters move away.
+        let (bare_loss, _) = Prepared::new(&m.cfg, &m.weights, 64)
+            .with_bf16(Some(Bf16Pass {
+                base: &base,
+                adapters: None,
+            }))
+            .accumulate(&refs, 1.0, Grads::Adapters(&ad, &mut ad.zeros_like()));
+        assert!(
+            (bare_loss - want_loss).abs() > 10.0 * (got_loss - want_loss).abs(),
+            "{name}: the adapters barely matter here ({bare_loss} vs {want_loss}, bf16 {got_loss})"
+        );
+        for (t, n) in ad.names().iter().enumerate() {
+            let norm = |g: &[f32]| g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            let diff: Vec<f32> = got[t].iter().zip(&want[t]).map(|(a, b)| a - b).collect();
+            let rel = norm(&diff) / norm(&want[t]).max(1e-12);
+            assert!(rel < 6e-2, "{name}: {n} differs by {rel} (relative L2)");
+        }
+    }
+}

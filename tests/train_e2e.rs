@@ -188,6 +188,106 @@ fn a_killed_and_resumed_lora_fine_tune_matches_an_uninterrupted_run() {
     assert_eq!(from_adapter, from_merged);
 }
 
+/// LoRA over a base packed in bf16 for AMX tiles (`--frozen-weights bf16`): a kill and
+/// resume gives the uninterrupted adapter, as in f32. Skipped where the CPU has no AMX.
+#[test]
+fn a_killed_and_resumed_lora_fine_tune_over_a_bf16_base_matches_an_uninterrupted_run() {
+    if !ie_bench::model::cpu::amx::available() {
+        eprintln!("skipped: this CPU (or kernel) gives no AMX bf16 tiles");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-tiny");
+    let lora = [
+        "--lora-rank",
+        "4",
+        "--lora-alpha",
+        "8",
+        "--frozen-weights",
+        "bf16",
+    ];
+    kill_and_resume(tmp.path(), &m, &lora, "adapter_model.safetensors");
+}
+
+/// With a bf16 base the model's weights are merged with the adapters only when read: what a
+/// checkpoint hook sees (the stored runs' dev scoring predicts with it) is the base plus the
+/// adapters just saved, as loading that checkpoint gives it.
+#[test]
+fn checkpoint_hooks_see_the_adapters_merged_over_a_bf16_base() {
+    use ie_bench::model::backbone::Backbone;
+    use ie_bench::model::decoder::lora::LoraOptions;
+    use ie_bench::model::decoder::DecoderModel;
+    use ie_bench::model::error::ModelError;
+    use ie_bench::model::fit::{fit, FitHooks, FitSpec};
+    use ie_bench::model::train::{FrozenWeights, StepReport, TrainOptions, TrainState};
+    if !ie_bench::model::cpu::amx::available() {
+        eprintln!("skipped: this CPU (or kernel) gives no AMX bf16 tiles");
+        return;
+    }
+    struct Compare(usize);
+    impl FitHooks for Compare {
+        type Error = ModelError;
+        fn step(&mut self, _: &StepReport, _: &TrainState, _: f64) -> Result<(), ModelError> {
+            Ok(())
+        }
+        fn checkpoint(
+            &mut self,
+            model: &Backbone,
+            _: &TrainState,
+            dir: &Path,
+        ) -> Result<(), ModelError> {
+            let Backbone::Decoder(m) = model else {
+                panic!("a decoder run")
+            };
+            let saved = DecoderModel::load(dir)?;
+            for (a, b) in m.weights.layers.iter().zip(&saved.weights.layers) {
+                assert_eq!(
+                    a,
+                    b,
+                    "{}: the hook's weights are not the checkpoint's",
+                    dir.display()
+                );
+            }
+            self.0 += 1;
+            Ok(())
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemma3-tiny");
+    let pairs: Vec<(String, String)> = (0..8)
+        .map(|i| {
+            (
+                format!("Text: item {i} sits in box {}", i * 7 % 5),
+                format!("box: {}", i * 7 % 5),
+            )
+        })
+        .collect();
+    let spec = FitSpec {
+        model: m.to_str().unwrap(),
+        out: tmp.path(),
+        resume: false,
+        options: TrainOptions {
+            lr: 1e-2,
+            batch_size: 4,
+            total_steps: 6,
+            save_every: 3,
+            lora: Some(LoraOptions {
+                rank: 4,
+                alpha: 8.0,
+                targets: vec!["q_proj".into(), "down_proj".into()],
+            }),
+            frozen_weights: FrozenWeights::Bf16,
+            ..TrainOptions::default()
+        },
+        epochs: None,
+        keep_checkpoints: 0,
+        device: &candle_core::Device::Cpu,
+    };
+    let mut hooks = Compare(0);
+    fit(spec, &pairs, &mut hooks).unwrap();
+    assert_eq!(hooks.0, 2, "checkpoints at steps 3 and 6");
+}
+
 fn kill_and_resume(tmp: &Path, m: &Path, extra: &[&str], weights: &str) {
     let args = [
         "train",

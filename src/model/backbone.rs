@@ -19,6 +19,9 @@ pub enum Backbone {
 impl Backbone {
     /// A T5 folder or repo id, a decoder folder, a `.gguf` file, or a fetched model's name.
     pub fn load(spec: &str, device: &Device) -> Result<Backbone> {
+        if let Some(e) = decoder::fetch::not_installed(spec) {
+            return Err(e);
+        }
         let path = decoder::resolve(spec);
         if decoder::is_decoder(&path) {
             return Ok(Backbone::Decoder(Box::new(DecoderModel::load(&path)?)));

@@ -10,8 +10,8 @@ use super::backbone::Backbone;
 use super::checkpoint;
 use super::error::{ModelError, Result};
 use super::train::{
-    checkpoints, epoch_batches_by_length, load_training_state, save_training_state,
-    tokenize_examples, AdamW, StepReport, TrainOptions, TrainState, Trainer,
+    checkpoints, epoch_batches_by_length, load_training_state, save_training_state, saved_position,
+    tokenize_examples, AdamW, FrozenWeights, StepReport, TrainOptions, TrainState, Trainer,
 };
 
 /// How many checkpoints an output directory keeps unless told otherwise.
@@ -105,11 +105,34 @@ pub fn fit<H: FitHooks>(
     if pairs.is_empty() {
         return Err(ModelError::NotFound("no training examples".to_string()).into());
     }
+    if let Some(e) = super::decoder::fetch::not_installed(&source) {
+        return Err(e.into());
+    }
     let start = Start {
         latest,
         source,
         resumed,
     };
+    // A resumed run multiplies its base as its checkpoints were trained, whatever this
+    // command line says, so that it continues exactly.
+    let mut spec = spec;
+    if let (Some((_, dir)), true) = (&start.latest, start.resumed) {
+        spec.options.frozen_weights = saved_position(dir)?.0.options.frozen_weights;
+    }
+    if spec.options.frozen_weights == FrozenWeights::Bf16 {
+        if spec.options.lora.is_none() {
+            return Err(ModelError::Unsupported(
+                "--frozen-weights bf16 is for LoRA runs (--lora-rank N), whose base weights stay frozen".into(),
+            )
+            .into());
+        }
+        if !super::cpu::amx::available() {
+            return Err(ModelError::Unsupported(
+                "--frozen-weights bf16 (this run's, or its checkpoints' when resumed) multiplies on Intel AMX tiles (Sapphire Rapids or later, Linux), which this machine does not offer; start the run with --frozen-weights f32".into(),
+            )
+            .into());
+        }
+    }
     if Backbone::is_decoder(&start.source) {
         return super::decoder::fit::fit(spec, pairs, hooks, start);
     }
@@ -155,7 +178,8 @@ impl Start {
 
 /// One kind of model's training step and saving, for the shared loop (`drive`).
 pub trait Stepper {
-    fn model(&self) -> &Backbone;
+    /// The model as trained so far (for checkpoint hooks).
+    fn model(&mut self) -> &Backbone;
     fn opt(&self) -> &AdamW;
     /// One optimizer step over the given micro-batches (indices into the examples).
     fn step(&mut self, micro: &[Vec<usize>], lr: f64, clip: f64, step: usize)
@@ -235,7 +259,7 @@ struct T5Run<'a> {
 }
 
 impl Stepper for T5Run<'_> {
-    fn model(&self) -> &Backbone {
+    fn model(&mut self) -> &Backbone {
         self.model
     }
     fn opt(&self) -> &AdamW {

@@ -149,6 +149,9 @@ mod tests {
                         "compat" => "literal".into(),
                         "constant" => "linear".into(),
                         "test" => "dev".into(),
+                        "f32" if path.last().is_some_and(|k| k == "frozen_weights") => {
+                            "bf16".into()
+                        }
                         "f32" => "q8".into(),
                         _ => format!("{s}-x").into(),
                     },

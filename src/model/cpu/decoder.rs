@@ -14,10 +14,11 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use super::frozen_bf16::Bf16Pass;
 use super::kernels;
 use super::matmul::{matmul, Out, Threads, View};
 use super::ops::{
-    linear, linear_backward, linear_input_grad, low_rank_weight_grads, par_add_assign,
+    linear, linear_input_grad, linear_weight_grad, low_rank_weight_grads, par_add_assign,
     rows_per_task, Normed, PARALLEL_MIN,
 };
 use super::quantized::{out_dim, HeadScreen, Q8Decoder, Q8Matrix};
@@ -124,6 +125,8 @@ pub struct Prepared<'a> {
     q8: Option<&'a Q8Decoder>,
     /// Picks greedy tokens under the f32 head (`with_head_screen`).
     screen: Option<&'a HeadScreen>,
+    /// The frozen base in bf16 with its adapters (`with_bf16`).
+    bf16: Option<Bf16Pass<'a>>,
 }
 
 fn effective(cfg: &DecoderConfig, w: &[f32]) -> Vec<f32> {
@@ -173,7 +176,14 @@ impl<'a> Prepared<'a> {
             ),
             q8: None,
             screen: None,
+            bf16: None,
         }
+    }
+
+    /// Every projection and the head multiply through `pass` (the packed base plus its
+    /// adapters) instead of `w`, which then goes unread by them.
+    pub fn with_bf16(self, bf16: Option<Bf16Pass<'a>>) -> Prepared<'a> {
+        Prepared { bf16, ..self }
     }
 
     /// Greedy tokens under the f32 head are found through `screen` (the same tokens, a
@@ -202,6 +212,36 @@ impl<'a> Prepared<'a> {
         match q {
             Some(q) => q.times(x, rows),
             None => linear(x, rows, w, out_dim),
+        }
+    }
+
+    /// `x·wᵀ` for part `p` of `layer`: through `q`, the int8 copy, when given, else the bf16
+    /// base when set, else the f32 weight.
+    fn part_times(&self, layer: usize, p: usize, x: &[f32], q: Option<&Q8Matrix>) -> Vec<f32> {
+        match (q, &self.bf16) {
+            (None, Some(pass)) => pass.times(layer, p, x),
+            _ => self.times(x, &self.w.layers[layer][p], q, out_dim(self.cfg, p)),
+        }
+    }
+
+    /// The input gradient of part `p` of `layer`, dx = dy·w (dx += with `accumulate`), and
+    /// the gradient of what is trained in it into `g`.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_backward(
+        &self,
+        g: &mut LayerGrads,
+        layer: usize,
+        p: usize,
+        dy: &[f32],
+        x: &[f32],
+        rows: usize,
+        dx: &mut [f32],
+        accumulate: bool,
+    ) {
+        g.weight_grads(p, dy, x, rows);
+        match &self.bf16 {
+            Some(pass) => pass.input_grad(layer, p, dy, dx, accumulate),
+            None => linear_input_grad(dy, rows, &self.w.layers[layer][p], dx, accumulate),
         }
     }
 
@@ -261,6 +301,9 @@ impl<'a> Prepared<'a> {
     /// Logits of normalised rows: x·Hᵀ (H the head, the embedding when tied).
     pub fn logits(&self, xn: &[f32]) -> Vec<f32> {
         let q8 = self.q8.and_then(Q8Decoder::head);
+        if let (None, Some(pass)) = (q8, &self.bf16) {
+            return pass.base.logits(xn);
+        }
         self.times(xn, self.w.head(), q8, self.cfg.vocab_size)
     }
 
@@ -299,8 +342,7 @@ impl<'a> Prepared<'a> {
             }
             None => ids
                 .iter()
-                .zip(&widths)
-                .map(|(&p, &out)| self.times(x, &l[p], None, out))
+                .map(|&p| self.part_times(layer, p, x, None))
                 .collect(),
         };
         for (y, (&(_, bias), &out)) in ys.iter_mut().zip(parts.iter().zip(&widths)) {
@@ -482,7 +524,6 @@ impl Prepared<'_> {
     ) -> Option<LayerCache> {
         let c = self.cfg;
         let (d, f, kvd) = (c.hidden, c.intermediate, c.kv_dim());
-        let l = &self.w.layers[layer];
         let nw = &self.norms[layer];
         let rows = x.len() / d;
         let attn_in = Normed::new(std::mem::take(x), &nw[ATTN_NORM], c.eps, d);
@@ -520,7 +561,7 @@ impl Prepared<'_> {
                 self.attention(layer, &q_rot, spans, &kv, keep)
             }
         };
-        let o = self.times(&ctx, &l[O], part(O), d);
+        let o = self.part_times(layer, O, &ctx, part(O));
         let (o, post_attn) = self.maybe_norm(layer, POST_ATTN_NORM, o, d);
         let mut xm = attn_in.x.clone();
         par_add_assign(&mut xm, &o);
@@ -538,7 +579,7 @@ impl Prepared<'_> {
         act.par_chunks_mut(per)
             .zip(gate.par_chunks(per).zip(up.par_chunks(per)))
             .for_each(|(o, (a, b))| gated(a, b, o));
-        let m = self.times(&act, &l[DOWN], part(DOWN), d);
+        let m = self.part_times(layer, DOWN, &act, part(DOWN));
         let (m, post_ffn) = self.maybe_norm(layer, POST_FFN_NORM, m, d);
         let mut out = ffn_in.x.clone();
         par_add_assign(&mut out, &m);
@@ -673,23 +714,12 @@ impl<'a> Grads<'a> {
 }
 
 impl LayerGrads<'_> {
-    /// The backward pass of part `p`, `y = x·wᵀ`: dx (+)= dy·w, and the gradient of what is
-    /// trained in it (the weight, its adapters, or nothing).
-    #[allow(clippy::too_many_arguments)]
-    fn linear(
-        &mut self,
-        p: usize,
-        dy: &[f32],
-        x: &[f32],
-        rows: usize,
-        w: &[f32],
-        dx: &mut [f32],
-        accumulate: bool,
-    ) {
+    /// The gradient of what is trained in part `p`, `y = x·wᵀ` (the weight, its adapters, or
+    /// nothing), from the output's `dy` and the input `x`.
+    fn weight_grads(&mut self, p: usize, dy: &[f32], x: &[f32], rows: usize) {
         match self {
-            LayerGrads::Weights(g) => linear_backward(dy, x, rows, w, &mut g[p], dx, accumulate),
+            LayerGrads::Weights(g) => linear_weight_grad(dy, x, rows, &mut g[p]),
             LayerGrads::Adapters { ad, layer, grads } => {
-                linear_input_grad(dy, rows, w, dx, accumulate);
                 if let Some(k) = ad.parts.iter().position(|&q| q == p) {
                     let (da, db) = grads[2 * k..2 * k + 2].split_at_mut(1);
                     low_rank_weight_grads(
@@ -801,14 +831,17 @@ impl Prepared<'_> {
             .sum();
         // d(final rows) = dlogits·E, then through the final norm into the residual rows.
         let mut dsel = vec![0f32; targets.len() * d];
-        matmul(
-            Out::new(&mut dsel, targets.len(), d),
-            View::new(&logits, targets.len(), v),
-            View::new(self.w.head(), v, d),
-            1.0,
-            false,
-            Threads::All,
-        );
+        match &self.bf16 {
+            Some(pass) => pass.base.head_input_grad(&logits, &mut dsel),
+            None => matmul(
+                Out::new(&mut dsel, targets.len(), d),
+                View::new(&logits, targets.len(), v),
+                View::new(self.w.head(), v, d),
+                1.0,
+                false,
+                Threads::All,
+            ),
+        }
         drop(logits);
         let mut dsel_x = vec![0f32; targets.len() * d];
         fin.backward(&self.final_norm, &dsel, final_grad, &mut dsel_x, false);
@@ -834,14 +867,13 @@ impl Prepared<'_> {
     ) {
         let cfg = self.cfg;
         let (d, f, qd, kvd) = (cfg.hidden, cfg.intermediate, cfg.q_dim(), cfg.kv_dim());
-        let l = &self.w.layers[li];
         let nw = &self.norms[li];
         let rows = dx.len() / d;
         // Feed-forward: out = xm + post(down(act(gate)⊙up)), post the identity where the
         // architecture has no norm there.
         let dm = self.norm_backward(c.post_ffn.as_ref(), li, POST_FFN_NORM, dx, g);
         let mut dact = vec![0f32; rows * f];
-        g.linear(DOWN, &dm, &c.act, rows, &l[DOWN], &mut dact, false);
+        self.linear_backward(g, li, DOWN, &dm, &c.act, rows, &mut dact, false);
         drop(dm);
         let (mut dgate, mut dup) = (vec![0f32; rows * f], vec![0f32; rows * f]);
         let per = rows_per_task(rows, f) * f;
@@ -856,15 +888,15 @@ impl Prepared<'_> {
             });
         drop(dact);
         let mut dh = vec![0f32; rows * d];
-        g.linear(GATE, &dgate, &c.ffn_in.out, rows, &l[GATE], &mut dh, false);
-        g.linear(UP, &dup, &c.ffn_in.out, rows, &l[UP], &mut dh, true);
+        self.linear_backward(g, li, GATE, &dgate, &c.ffn_in.out, rows, &mut dh, false);
+        self.linear_backward(g, li, UP, &dup, &c.ffn_in.out, rows, &mut dh, true);
         drop((dgate, dup));
         c.ffn_in
             .backward(&nw[FFN_NORM], &dh, g.norm(FFN_NORM), dx, true);
         // Attention: xm = x + post(o(attn(rope(norm(q)), rope(norm(k)), v))).
         let do_ = self.norm_backward(c.post_attn.as_ref(), li, POST_ATTN_NORM, dx, g);
         let mut dctx = vec![0f32; rows * qd];
-        g.linear(O, &do_, &c.ctx, rows, &l[O], &mut dctx, false);
+        self.linear_backward(g, li, O, &do_, &c.ctx, rows, &mut dctx, false);
         drop(do_);
         let (mut dq, mut dk, dv) = self.attention_backward(&c, spans, &dctx);
         self.rope(li).rotate(&mut dq, qd, spans, true);
@@ -875,9 +907,9 @@ impl Prepared<'_> {
         g.bias(K_BIAS, &dkn);
         g.bias(V_BIAS, &dv);
         let xn = &c.attn_in.out;
-        g.linear(Q, &dqn, xn, rows, &l[Q], &mut dh, false);
-        g.linear(K, &dkn, xn, rows, &l[K], &mut dh, true);
-        g.linear(V, &dv, xn, rows, &l[V], &mut dh, true);
+        self.linear_backward(g, li, Q, &dqn, xn, rows, &mut dh, false);
+        self.linear_backward(g, li, K, &dkn, xn, rows, &mut dh, true);
+        self.linear_backward(g, li, V, &dv, xn, rows, &mut dh, true);
         c.attn_in
             .backward(&nw[ATTN_NORM], &dh, g.norm(ATTN_NORM), dx, true);
     }

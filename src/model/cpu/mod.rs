@@ -1,7 +1,9 @@
 //! CPU training and inference without candle's autograd: vectorised row kernels, `gemm`
 //! products on slices, and T5's forward and backward passes written out.
 
+pub mod amx;
 pub mod backprop;
+pub mod frozen_bf16;
 pub mod generate;
 pub(crate) mod kernels;
 mod layout;

@@ -37,8 +37,14 @@ pub(super) fn linear_backward(
     dx: &mut [f32],
     accumulate: bool,
 ) {
+    linear_weight_grad(dy, x, rows, dw);
+    linear_input_grad(dy, rows, w, dx, accumulate);
+}
+
+/// The weight's gradient of `y = x·wᵀ` alone: dw += dyᵀ·x.
+pub(super) fn linear_weight_grad(dy: &[f32], x: &[f32], rows: usize, dw: &mut [f32]) {
     let out_dim = dy.len() / rows.max(1);
-    let in_dim = w.len() / out_dim.max(1);
+    let in_dim = x.len() / rows.max(1);
     matmul(
         Out::new(dw, out_dim, in_dim),
         View::new(dy, rows, out_dim).t(),
@@ -47,7 +53,6 @@ pub(super) fn linear_backward(
         true,
         Threads::All,
     );
-    linear_input_grad(dy, rows, w, dx, accumulate);
 }
 
 /// The input's gradient of `y = x·wᵀ` alone (a frozen `w`): dx = dy·w, or dx += with

@@ -63,6 +63,19 @@ pub fn resolve_name(spec: &str) -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
+/// The error for a `--model` value naming a fetchable model that is not installed (and is no
+/// path either): what to run to get it. None otherwise.
+pub fn not_installed(spec: &str) -> Option<ModelError> {
+    let f = KNOWN.iter().find(|f| f.name == spec)?;
+    let path = installed_path(f);
+    (!path.is_file() && !Path::new(spec).exists()).then(|| {
+        ModelError::NotFound(format!(
+            "{spec} is not installed ({} is missing): run `ie-bench model fetch {spec}`, or set IE_BENCH_MODELS to the folder that holds it",
+            path.display()
+        ))
+    })
+}
+
 /// The fetched models present, by name.
 pub fn installed() -> Vec<(&'static str, PathBuf)> {
     KNOWN

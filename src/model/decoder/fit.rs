@@ -13,9 +13,10 @@ use super::tokenizer::DecoderExample;
 use super::{resolve, save_folder, DecoderModel, DecoderWeights};
 use crate::model::backbone::Backbone;
 use crate::model::cpu::decoder::{Grads, Prepared};
+use crate::model::cpu::frozen_bf16::{Bf16Pass, FrozenBf16};
 use crate::model::error::Result;
 use crate::model::fit::{drive, FitHooks, FitOutcome, FitSpec, Start, Stepper};
-use crate::model::train::{epoch_batches_by_length, AdamW, StepReport};
+use crate::model::train::{epoch_batches_by_length, AdamW, FrozenWeights, StepReport};
 
 struct DecoderRun {
     model: Backbone,
@@ -32,7 +33,7 @@ enum Trained {
     Weights {
         grads: DecoderWeights,
     },
-    Lora(LoraRun),
+    Lora(Box<LoraRun>),
 }
 
 /// A LoRA run's adapters, the frozen weights they add to, the base model's path (which the
@@ -42,6 +43,11 @@ struct LoraRun {
     frozen: Vec<Vec<Vec<f32>>>,
     base: PathBuf,
     grads: Vec<Vec<f32>>,
+    /// The base packed in bf16 (`--frozen-weights bf16`): the passes add the adapters to it
+    /// as low-rank products, so the model's weights are merged only when something reads
+    /// them (`stale`).
+    bf16: Option<FrozenBf16>,
+    stale: bool,
 }
 
 impl DecoderRun {
@@ -54,7 +60,13 @@ impl DecoderRun {
 }
 
 impl Stepper for DecoderRun {
-    fn model(&self) -> &Backbone {
+    fn model(&mut self) -> &Backbone {
+        if let (Trained::Lora(l), Backbone::Decoder(m)) = (&mut self.trained, &mut self.model) {
+            if l.stale {
+                l.adapters.merge(&m.cfg, &l.frozen, &mut m.weights);
+                l.stale = false;
+            }
+        }
         &self.model
     }
 
@@ -88,13 +100,24 @@ impl Stepper for DecoderRun {
             let Backbone::Decoder(m) = &self.model else {
                 unreachable!("a decoder run holds a decoder")
             };
-            let p = Prepared::new(&m.cfg, &m.weights, self.max_len);
+            let (mut full, mut lora) = match &mut self.trained {
+                Trained::Weights { grads } => (Some(grads), None),
+                Trained::Lora(l) => (None, Some((&l.adapters, &mut l.grads, l.bf16.as_ref()))),
+            };
+            let bf16 = lora.as_ref().and_then(|&(adapters, _, base)| {
+                base.map(|base| Bf16Pass {
+                    base,
+                    adapters: Some(adapters),
+                })
+            });
+            let p = Prepared::new(&m.cfg, &m.weights, self.max_len).with_bf16(bf16);
             for batch in micro {
                 let refs: Vec<&DecoderExample> = batch.iter().map(|&i| &self.examples[i]).collect();
                 tokens += refs.iter().map(|e| e.ids.len()).sum::<usize>();
-                let sink = match &mut self.trained {
-                    Trained::Weights { grads } => Grads::Weights(grads),
-                    Trained::Lora(l) => Grads::Adapters(&l.adapters, &mut l.grads),
+                let sink = match (&mut full, &mut lora) {
+                    (Some(grads), _) => Grads::Weights(grads),
+                    (_, Some((adapters, grads, _))) => Grads::Adapters(adapters, grads),
+                    (None, None) => unreachable!("a run trains weights or adapters"),
                 };
                 loss += p.accumulate(&refs, scale, sink).0;
             }
@@ -134,8 +157,12 @@ impl Stepper for DecoderRun {
             lr,
             factor as f32,
         );
-        if let Trained::Lora(l) = &self.trained {
-            l.adapters.merge(&m.cfg, &l.frozen, &mut m.weights);
+        if let Trained::Lora(l) = &mut self.trained {
+            if l.bf16.is_some() {
+                l.stale = true;
+            } else {
+                l.adapters.merge(&m.cfg, &l.frozen, &mut m.weights);
+            }
         }
         Ok(StepReport {
             step: step + 1,
@@ -183,6 +210,9 @@ pub fn fit<H: FitHooks>(
                 None => Adapters::init(&m.cfg, options, o.seed)?,
             };
             let frozen = adapters.frozen_parts(&m.weights);
+            // Packed before the adapters are merged in: the base alone.
+            let bf16 = (o.frozen_weights == FrozenWeights::Bf16)
+                .then(|| FrozenBf16::of(&m.cfg, &m.weights));
             adapters.merge(&m.cfg, &frozen, &mut m.weights);
             let grads = adapters.zeros_like();
             let run = LoraRun {
@@ -190,6 +220,8 @@ pub fn fit<H: FitHooks>(
                 frozen,
                 base,
                 grads,
+                bf16,
+                stale: false,
             };
             (m, Some(run))
         }
@@ -207,7 +239,7 @@ pub fn fit<H: FitHooks>(
         .div_ceil(o.grad_accum);
     let (opt, state) = start.state(&spec, per_epoch)?;
     let (names, trained) = match lora {
-        Some(l) => (l.adapters.names(), Trained::Lora(l)),
+        Some(l) => (l.adapters.names(), Trained::Lora(Box::new(l))),
         None => (
             m.weights.trainable_names(&m.cfg),
             Trained::Weights {

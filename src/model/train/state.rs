@@ -23,6 +23,20 @@ pub fn checkpoints(out: &Path) -> Vec<(usize, PathBuf)> {
 }
 
 /// Writes optimizer moments and the trainer state beside a saved model.
+/// A checkpoint's training state (its settings and position) and the optimizer's step count,
+/// without the optimizer's moments.
+pub fn saved_position(dir: &Path) -> Result<(TrainState, u64)> {
+    let path = dir.join("trainer_state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
+    let bad = |e: serde_json::Error| ModelError::Weights {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+    let state: TrainState = serde_json::from_value(v["state"].clone()).map_err(bad)?;
+    Ok((state, v["adam_t"].as_u64().unwrap_or(0)))
+}
+
 pub fn save_training_state(dir: &Path, opt: &AdamW, state: &TrainState) -> Result<()> {
     let mut tensors = Vec::new();
     for (kind, map) in [("m", &opt.m), ("v", &opt.v)] {
@@ -44,19 +58,9 @@ pub fn save_training_state(dir: &Path, opt: &AdamW, state: &TrainState) -> Resul
 }
 
 pub fn load_training_state(dir: &Path) -> Result<(AdamW, TrainState)> {
-    let path = dir.join("trainer_state.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ModelError::Weights {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    let state: TrainState =
-        serde_json::from_value(v["state"].clone()).map_err(|e| ModelError::Weights {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+    let (state, t) = saved_position(dir)?;
     let mut opt = AdamW::new();
-    opt.t = v["adam_t"].as_u64().unwrap_or(0);
+    opt.t = t;
     let tensors = candle_core::safetensors::load(
         dir.join("optimizer.safetensors"),
         &candle_core::Device::Cpu,
