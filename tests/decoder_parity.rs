@@ -777,7 +777,7 @@ fn int8_decoding_stays_near_f32_and_a_batch_decodes_as_each_prompt_alone() {
 fn lora_passes_over_a_bf16_base_track_the_f32_passes() {
     use ie_bench::model::cpu::amx;
     use ie_bench::model::cpu::frozen_bf16::{Bf16Pass, FrozenBf16};
-    use ie_bench::model::decoder::lora::{Adapters, LoraOptions};
+    use ie_bench::model::decoder::lora::{Adapters, LoraOptions, DEFAULT_TARGETS};
     if !amx::available() {
         eprintln!("skipped: this CPU (or kernel) gives no AMX bf16 tiles");
         return;
@@ -789,17 +789,7 @@ fn lora_passes_over_a_bf16_base_track_the_f32_passes() {
         let options = LoraOptions {
             rank: 2,
             alpha: 4.0,
-            targets: [
-                "q_proj",
-                "k_proj",
-                "v_proj",
-                "o_proj",
-                "gate_proj",
-                "up_proj",
-                "down_proj",
-            ]
-            .map(String::from)
-            .to_vec(),
+            targets: DEFAULT_TARGETS.map(String::from).to_vec(),
         };
         let mut ad = Adapters::init(&m.cfg, &options, 7).unwrap();
         for (i, v) in ad.b.iter_mut().flatten().flatten().enumerate() {

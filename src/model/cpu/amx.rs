@@ -318,15 +318,8 @@ mod tests {
     use super::*;
 
     fn uniform(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect()
+        let mut r = crate::model::params::SplitMix(seed);
+        (0..n).map(|_| r.uniform() as f32 - 0.5).collect()
     }
 
     /// Σ bf16(x)·bf16(b) in f64: what the tiles compute, up to f32 summation.

@@ -100,23 +100,8 @@ impl Bf16Pass<'_> {
         let mut y = f.times(x, rows);
         if let Some((a, b, s)) = self.adapter(layer, p) {
             let rank = a.len() / f.k();
-            let mut xa = vec![0f32; rows * rank];
-            matmul(
-                Out::new(&mut xa, rows, rank),
-                View::new(x, rows, f.k()),
-                View::new(a, rank, f.k()).t(),
-                1.0,
-                false,
-                Threads::All,
-            );
-            matmul(
-                Out::new(&mut y, rows, f.n()),
-                View::new(&xa, rows, rank),
-                View::new(b, f.n(), rank).t(),
-                s,
-                true,
-                Threads::All,
-            );
+            let (a, b) = (View::new(a, rank, f.k()), View::new(b, f.n(), rank));
+            low_rank_add(&mut y, View::new(x, rows, f.k()), a.t(), b.t(), s);
         }
         y
     }
@@ -129,23 +114,29 @@ impl Bf16Pass<'_> {
         b0.times_into(dy, rows, dx, accumulate);
         if let Some((a, b, s)) = self.adapter(layer, p) {
             let rank = b.len() / b0.k();
-            let mut dyb = vec![0f32; rows * rank];
-            matmul(
-                Out::new(&mut dyb, rows, rank),
-                View::new(dy, rows, b0.k()),
-                View::new(b, b0.k(), rank),
-                1.0,
-                false,
-                Threads::All,
-            );
-            matmul(
-                Out::new(dx, rows, b0.n()),
-                View::new(&dyb, rows, rank),
-                View::new(a, rank, b0.n()),
-                s,
-                true,
-                Threads::All,
-            );
+            let (a, b) = (View::new(a, rank, b0.n()), View::new(b, b0.k(), rank));
+            low_rank_add(dx, View::new(dy, rows, b0.k()), b, a, s);
         }
     }
+}
+
+/// `out += s·(x·first)·second` through the rank-wide middle `x·first`.
+fn low_rank_add(out: &mut [f32], x: View, first: View, second: View, s: f32) {
+    let mut mid = vec![0f32; x.rows * first.cols];
+    matmul(
+        Out::new(&mut mid, x.rows, first.cols),
+        x,
+        first,
+        1.0,
+        false,
+        Threads::All,
+    );
+    matmul(
+        Out::new(out, x.rows, second.cols),
+        View::new(&mid, x.rows, first.cols),
+        second,
+        s,
+        true,
+        Threads::All,
+    );
 }
