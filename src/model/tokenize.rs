@@ -152,8 +152,32 @@ impl TextTokenizer {
         tok.with_pre_tokenizer(Some(Metaspace::new('▁', PrependScheme::Always, true)));
         tok.with_decoder(Some(Metaspace::new('▁', PrependScheme::Always, true)));
         let texts: Vec<String> = texts.map(str::to_string).collect();
-        let mut trainer = tokenizers::models::TrainerWrapper::UnigramTrainer(trainer);
-        tok.train(&mut trainer, texts.into_iter()).map_err(err)?;
+        // esaxx-rs, the suffix array under the unigram trainer, panicked once in about a hundred
+        // `model init` runs on the sample data ("range end index 7224 out of range for slice of
+        // length 7223"). The trainer hands it the words in hash order, which changes from one
+        // attempt to the next, so the same texts are tried again before giving up with an error.
+        let mut attempts = 0;
+        let trained = loop {
+            attempts += 1;
+            let mut t = tok.clone();
+            let mut trainer = tokenizers::models::TrainerWrapper::UnigramTrainer(trainer.clone());
+            let texts = texts.clone();
+            let run = std::panic::AssertUnwindSafe(move || {
+                let done = t.train(&mut trainer, texts.into_iter()).map(|_| ());
+                done.map(|()| t)
+            });
+            match std::panic::catch_unwind(run) {
+                Ok(result) => break result.map_err(err)?,
+                Err(_) if attempts < 3 => continue,
+                Err(_) => {
+                    return Err(ModelError::Tokenizer {
+                        path: here,
+                        message: "the unigram trainer (esaxx-rs) panicked three times".into(),
+                    })
+                }
+            }
+        };
+        let mut tok = trained;
         tok.add_special_tokens(specials.iter().map(|s| AddedToken::from(*s, true)))
             .map_err(err)?;
         let post = TemplateProcessing::builder()
