@@ -149,7 +149,7 @@ impl Bf16Matrix {
         assert!(available(), "AMX products on a CPU without AMX");
         assert_eq!(x.len(), rows * self.k, "x is not [rows, k]");
         assert_eq!(out.len(), rows * self.n, "out is not [rows, n]");
-        if rows == 0 {
+        if rows == 0 || self.n == 0 {
             return;
         }
         let kp = self.kb * TILE_K;
