@@ -181,6 +181,9 @@ impl Bf16Matrix {
                 for pair in first..last {
                     let b0 = self.data.as_ptr().add(2 * pair * self.kb * TILE);
                     let b1 = self.data.as_ptr().add((2 * pair + 1) * self.kb * TILE);
+                    // The pair's columns: `pairs` covers `n`, so `c0 < n`.
+                    let c0 = pair * 2 * TILE_N;
+                    let w = (2 * TILE_N).min(n - c0);
                     for mb in (0..mp).step_by(2 * TILE_ROWS) {
                         let a0 = a.as_ptr().add(mb * kp);
                         let a1 = a.as_ptr().add((mb + TILE_ROWS) * kp);
@@ -190,8 +193,6 @@ impl Bf16Matrix {
                         let out = out_ptr.0;
                         for r in 0..(2 * TILE_ROWS).min(rows - mb) {
                             let row = mb + r;
-                            let c0 = pair * 2 * TILE_N;
-                            let w = (2 * TILE_N).min(n - c0.min(n));
                             let dst = std::slice::from_raw_parts_mut(out.add(row * n + c0), w);
                             let src = &block[r * 2 * TILE_N..r * 2 * TILE_N + w];
                             if accumulate {

@@ -22,7 +22,6 @@ pub fn checkpoints(out: &Path) -> Vec<(usize, PathBuf)> {
     v
 }
 
-/// Writes optimizer moments and the trainer state beside a saved model.
 /// A checkpoint's training state (its settings and position) and the optimizer's step count,
 /// without the optimizer's moments.
 pub fn saved_position(dir: &Path) -> Result<(TrainState, u64)> {
@@ -37,6 +36,7 @@ pub fn saved_position(dir: &Path) -> Result<(TrainState, u64)> {
     Ok((state, v["adam_t"].as_u64().unwrap_or(0)))
 }
 
+/// Writes optimizer moments and the trainer state beside a saved model.
 pub fn save_training_state(dir: &Path, opt: &AdamW, state: &TrainState) -> Result<()> {
     let mut tensors = Vec::new();
     for (kind, map) in [("m", &opt.m), ("v", &opt.v)] {
