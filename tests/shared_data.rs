@@ -8,7 +8,7 @@ use ie_bench::data::{list_datasets, summarize, DatasetSummary, TaskConfig};
 use ie_bench::eval::normalize::normalize;
 use ie_bench::eval::{score, Mode, PredictionLine};
 use ie_bench::ie::{Split, TaskKind};
-use ie_bench::prompt::{build_split, BuildOptions, InstructionBank};
+use ie_bench::prompt::{build_split, BuildOptions, InstructionBank, TargetOrder};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -389,5 +389,83 @@ fn real_golds_read_as_items_and_write_back_unchanged() {
             differ[..differ.len().min(20)].join("\n")
         );
         assert!(malformed * 100 <= checked, "{malformed} of {checked}");
+    }
+}
+
+/// Training targets in sentence order list the same structures as the data's order, on every
+/// task and dataset of both copies: only their order changes, the sources and evaluation
+/// references stay, and the answer grammars still take them.
+#[test]
+fn sentence_ordered_targets_reorder_and_lose_nothing_on_the_real_data() {
+    let Some(shared) = shared() else { return };
+    for root in [
+        shared.join("data/IE_INSTRUCTIONS"),
+        shared.join("data/primary/IE_INSTRUCTIONS"),
+    ] {
+        let build = |target_order| {
+            let opts = BuildOptions {
+                skip_missing: true,
+                aux_prob: 1.0,
+                target_order,
+                ..Default::default()
+            };
+            build_split(
+                &root,
+                &TaskConfig::builtin("supervised").unwrap(),
+                Split::Test,
+                &InstructionBank::builtin(),
+                &opts,
+            )
+            .unwrap()
+            .instances
+        };
+        let (data, sentence) = (build(TargetOrder::Data), build(TargetOrder::Sentence));
+        assert_eq!(data.len(), sentence.len());
+        fn pieces(t: &str) -> Vec<&str> {
+            let mut v: Vec<&str> = t
+                .trim_start()
+                .split("; ")
+                .flat_map(|p| p.split(", "))
+                .collect();
+            v.sort_unstable();
+            v
+        }
+        let mut moved = BTreeMap::<TaskKind, usize>::new();
+        for (d, s) in data.iter().zip(&sentence) {
+            let at = format!("{} {} #{}", d.task, d.dataset, d.id);
+            assert_eq!(
+                (&d.source, &d.ground_truth),
+                (&s.source, &s.ground_truth),
+                "{at}"
+            );
+            assert_eq!(pieces(&d.target), pieces(&s.target), "{at}");
+            if d.target != s.target {
+                *moved.entry(d.task).or_default() += 1;
+                assert!(
+                    s.grammar().allows(&s.target) || !d.grammar().allows(&d.target),
+                    "{at}: the grammar refuses {:?}",
+                    s.target
+                );
+            }
+        }
+        eprintln!("{}: targets reordered per task: {moved:?}", root.display());
+        // The release lists the entities of CoNLL 2003 and GENIA in its own order (1,080 and
+        // 1,032 test targets move); its other NER datasets and the primary copy, converted
+        // from BIO tags, list them left to right.
+        let ner = moved.get(&TaskKind::Ner).copied().unwrap_or(0);
+        assert_eq!(
+            ner,
+            if root.ends_with("primary/IE_INSTRUCTIONS") {
+                0
+            } else {
+                2112
+            }
+        );
+        for task in [TaskKind::Re, TaskKind::Eea] {
+            assert!(
+                moved.get(&task).copied().unwrap_or(0) > 10,
+                "{task}: {moved:?}"
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::instructions::{InstructionBank, InstructionStrategy};
 use super::render::{fill, prefix, render, RecordRef, Substitution};
+use super::target_order::TargetOrder;
 use crate::data::records::one_event_per_record;
 use crate::data::sampling::{resample_to, sample};
 use crate::data::{DataError, DatasetLocation, TaskConfig};
@@ -30,6 +31,8 @@ pub struct BuildOptions {
     /// Report, rather than fail on, datasets or split files the config names but the data lacks.
     pub skip_missing: bool,
     pub substitution: Substitution,
+    /// The order of the structures in training targets (`target_order`).
+    pub target_order: TargetOrder,
 }
 
 impl Default for BuildOptions {
@@ -45,6 +48,7 @@ impl Default for BuildOptions {
             over_sampling: false,
             skip_missing: false,
             substitution: Substitution::Compat,
+            target_order: TargetOrder::Data,
         }
     }
 }
@@ -181,13 +185,21 @@ pub fn build_split(
                     path: bank.origin.clone().into(),
                     message: format!("no zero-shot instruction for task {}", entry.task),
                 })?;
-            let r = render(
-                entry.task,
-                &labels,
-                instruction,
-                record,
-                &RecordRef { path: &path, index },
-            )?;
+            let at = RecordRef { path: &path, index };
+            let r = render(entry.task, &labels, instruction, record, &at)?;
+            let target = match opts.target_order {
+                TargetOrder::Data => r.label,
+                order => {
+                    render(
+                        entry.task,
+                        &labels,
+                        instruction,
+                        &order.arrange(record),
+                        &at,
+                    )?
+                    .label
+                }
+            };
             if entry.task.is_subsampled_aux() && rng.random() >= opts.aux_prob {
                 continue;
             }
@@ -199,7 +211,7 @@ pub fn build_split(
                     "{head}{}",
                     fill(&r.template, &record.sentence, opts.substitution)
                 ),
-                target: r.label,
+                target,
                 ground_truth: r.ground_truth,
                 sentence: record.sentence.clone(),
                 instruction: r.template,

@@ -62,6 +62,7 @@ impl PromptArgs {
             over_sampling: self.over_sampling,
             skip_missing: !self.require_all,
             substitution: self.substitution,
+            target_order: self.target_order,
         };
         let output = build_split(&root, &config, split, &bank, &opts)
             .with_context(|| format!("building the {split} split of config {}", config.origin))?;

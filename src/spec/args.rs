@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::ie::Split;
 use crate::model::predict::{DecodeWeights, PredictOptions};
 use crate::model::train::{FrozenWeights, Schedule, TrainOptions};
-use crate::prompt::{InstructionStrategy, Substitution, AUX_PROB};
+use crate::prompt::{InstructionStrategy, Substitution, TargetOrder, AUX_PROB};
 
 /// How to turn data + task config into prompts.
 #[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +59,12 @@ pub struct PromptArgs {
     #[arg(long, default_value = "compat", value_parser = super::choice::<Substitution>())]
     #[serde(with = "super::named")]
     pub substitution: Substitution,
+    /// The order of the structures in training targets: `data` as the files list them (the
+    /// official builder), or `sentence`, left to right as they occur. The evaluation reference
+    /// keeps the data's order either way.
+    #[arg(long, default_value = "data", value_parser = super::choice::<TargetOrder>())]
+    #[serde(default, with = "super::named")]
+    pub target_order: TargetOrder,
 }
 
 /// Optimisation settings, shared by `train` and `run train`.

@@ -147,6 +147,7 @@ mod tests {
                         // Choices: another listed name.
                         "single" => "multiple".into(),
                         "compat" => "literal".into(),
+                        "data" => "sentence".into(),
                         "constant" => "linear".into(),
                         "test" => "dev".into(),
                         "f32" if path.last().is_some_and(|k| k == "frozen_weights") => {
