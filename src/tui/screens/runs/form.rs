@@ -204,7 +204,7 @@ impl LaunchForm {
             self.set(name, value);
         }
         // A pretrained decoder's answers are constrained, and its targets go in the
-        // sentence's order: with LoRA on CoNLL 2003 that scored 81.69 strict against
+        // sentence's order: with LoRA on CoNLL 2003 that scored 80.49-81.69 strict against
         // 78.08-78.99 in the data's (README, "Targets in sentence order").
         for flag in ["--constrain", "--target-order"] {
             if let Some(a) = self.fields.iter_mut().find(|f| f.flag == flag) {
