@@ -8,7 +8,7 @@ use ie_bench::data::{list_datasets, summarize, DatasetSummary, TaskConfig};
 use ie_bench::eval::normalize::normalize;
 use ie_bench::eval::{score, Mode, PredictionLine};
 use ie_bench::ie::{Split, TaskKind};
-use ie_bench::prompt::{build_split, BuildOptions, InstructionBank, TargetOrder};
+use ie_bench::prompt::{build_split, BuildOptions, InstructionBank, PromptInstance, TargetOrder};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -128,22 +128,32 @@ fn primary_sizes_match_sources_md() {
     assert_eq!(checked, loaded.len());
 }
 
-fn gold_lines(root: &Path, config: &TaskConfig) -> Vec<PredictionLine> {
+/// Every instance of a config's test split: what the data lacks skipped, no auxiliary
+/// instance thinned out.
+fn every_test_instance(
+    root: &Path,
+    config: &TaskConfig,
+    target_order: TargetOrder,
+) -> Vec<PromptInstance> {
     let opts = BuildOptions {
         skip_missing: true,
         aux_prob: 1.0,
+        target_order,
         ..Default::default()
     };
-    let built = build_split(
+    build_split(
         root,
         config,
         Split::Test,
         &InstructionBank::builtin(),
         &opts,
     )
-    .unwrap();
-    built
-        .instances
+    .unwrap()
+    .instances
+}
+
+fn gold_lines(root: &Path, config: &TaskConfig) -> Vec<PredictionLine> {
+    every_test_instance(root, config, TargetOrder::Data)
         .into_iter()
         .enumerate()
         .map(|(i, p)| PredictionLine {
@@ -308,21 +318,10 @@ fn answer_grammars_take_the_real_gold_answers() {
         shared.join("data/IE_INSTRUCTIONS"),
         shared.join("data/primary/IE_INSTRUCTIONS"),
     ] {
-        let opts = BuildOptions {
-            skip_missing: true,
-            aux_prob: 1.0,
-            ..Default::default()
-        };
-        let built = build_split(
-            &root,
-            &TaskConfig::builtin("supervised").unwrap(),
-            Split::Test,
-            &InstructionBank::builtin(),
-            &opts,
-        )
-        .unwrap();
+        let supervised = TaskConfig::builtin("supervised").unwrap();
+        let instances = every_test_instance(&root, &supervised, TargetOrder::Data);
         let (mut taken, mut empty_spans) = (0, 0);
-        for inst in &built.instances {
+        for inst in &instances {
             if inst.grammar().allows(&inst.target) {
                 taken += 1;
                 continue;
@@ -342,7 +341,7 @@ fn answer_grammars_take_the_real_gold_answers() {
         eprintln!(
             "{}: {taken} of {} gold answers taken, {empty_spans} with an empty span",
             root.display(),
-            built.instances.len()
+            instances.len()
         );
         assert!(taken > 30_000 && empty_spans < 30, "{taken} {empty_spans}");
     }
@@ -402,23 +401,8 @@ fn sentence_ordered_targets_reorder_and_lose_nothing_on_the_real_data() {
         shared.join("data/IE_INSTRUCTIONS"),
         shared.join("data/primary/IE_INSTRUCTIONS"),
     ] {
-        let build = |target_order| {
-            let opts = BuildOptions {
-                skip_missing: true,
-                aux_prob: 1.0,
-                target_order,
-                ..Default::default()
-            };
-            build_split(
-                &root,
-                &TaskConfig::builtin("supervised").unwrap(),
-                Split::Test,
-                &InstructionBank::builtin(),
-                &opts,
-            )
-            .unwrap()
-            .instances
-        };
+        let supervised = TaskConfig::builtin("supervised").unwrap();
+        let build = |order| every_test_instance(&root, &supervised, order);
         let (data, sentence) = (build(TargetOrder::Data), build(TargetOrder::Sentence));
         assert_eq!(data.len(), sentence.len());
         fn pieces(t: &str) -> Vec<&str> {

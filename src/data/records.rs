@@ -270,14 +270,14 @@ pub fn check_offsets(path: &Path, records: &[Record]) -> Vec<Warning> {
 }
 
 /// Python-style code-point indexing over a sentence, cheap for the common ASCII case.
-struct CharText<'a> {
+pub struct CharText<'a> {
     text: &'a str,
     /// Byte offset of each char, plus the end; empty when the text is ASCII.
     starts: Vec<usize>,
 }
 
 impl<'a> CharText<'a> {
-    fn new(text: &'a str) -> Self {
+    pub fn new(text: &'a str) -> Self {
         let starts = if text.is_ascii() {
             Vec::new()
         } else {
@@ -305,7 +305,18 @@ impl<'a> CharText<'a> {
         }
     }
 
-    fn mismatch(&self, name: &str, pos: &Pos) -> Option<String> {
+    /// Where `name` first occurs, in code points; `None` for an empty or absent name.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        let b = self.text.find(name).filter(|_| !name.is_empty())?;
+        Some(if self.starts.is_empty() {
+            b
+        } else {
+            self.starts.partition_point(|&c| c < b)
+        })
+    }
+
+    /// Why `pos` does not hold `name` in this text; `None` when it does, or when it is empty.
+    pub fn mismatch(&self, name: &str, pos: &Pos) -> Option<String> {
         match pos.as_slice() {
             [] => None,
             [s, e] => {

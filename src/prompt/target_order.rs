@@ -5,7 +5,8 @@
 //! them by where they occur in the sentence. Only the training target changes: the evaluation
 //! reference keeps the data's order, so no score moves (EET's scoring reads order).
 
-use crate::ie::{Gold, Named, Record};
+use crate::data::records::CharText;
+use crate::ie::{Gold, Named, Pos, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,27 +39,13 @@ impl TargetOrder {
     }
 }
 
-/// Where `name` starts in `sentence`, in code points (the unit of `pos`): at `pos` when the
+/// Where `name` starts in the sentence, in code points (the unit of `pos`): at `pos` when the
 /// span there is `name` (SPEC §1: `pos` is wrong in some datasets and empty in others), else
 /// at its first occurrence. `usize::MAX` when the sentence does not hold it, so it sorts last.
-fn start(sentence: &str, name: &str, pos: &[usize]) -> usize {
-    if let [s, e] = *pos {
-        let bytes = |c: usize| {
-            sentence
-                .char_indices()
-                .map(|(b, _)| b)
-                .chain(std::iter::once(sentence.len()))
-                .nth(c)
-        };
-        if let (Some(b), Some(end)) = (bytes(s), bytes(e)) {
-            if b <= end && sentence[b..end] == *name {
-                return s;
-            }
-        }
-    }
-    match sentence.find(name) {
-        Some(b) if !name.is_empty() => sentence[..b].chars().count(),
-        _ => usize::MAX,
+fn start(text: &CharText, name: &str, pos: &Pos) -> usize {
+    match pos[..] {
+        [s, _] if text.mismatch(name, pos).is_none() => s,
+        _ => text.find(name).unwrap_or(usize::MAX),
     }
 }
 
@@ -66,7 +53,7 @@ fn start(sentence: &str, name: &str, pos: &[usize]) -> usize {
 /// event's arguments sorted by where they start in the sentence. The sort is stable, so ties
 /// (the same span twice) keep the data's order.
 pub fn in_sentence_order(record: &Record) -> Record {
-    let s = record.sentence.as_str();
+    let s = &CharText::new(&record.sentence);
     let gold = match &record.gold {
         Gold::Entities(es) => {
             let mut es = es.clone();
